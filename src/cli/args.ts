@@ -1,0 +1,38 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.js';
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+type ValueOf<O> = O extends { type: 'boolean'; multiple: true } ? boolean[] : O extends { type: 'boolean' } ? boolean : O extends { multiple: true } ? string[] : string;
+export type ParsedValues<T extends Options> = { [K in keyof T]?: ValueOf<T[K]> };
+
+/** Options every engine-facing command accepts. */
+export const COMMON_OPTIONS = {
+  host: { type: 'string' },
+  inventory: { type: 'string' },
+  now: { type: 'string' },
+  'state-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean' },
+  timeout: { type: 'string' },
+} as const satisfies Options;
+
+/** parseArgs with usage errors that name the command. */
+export function parseCommandArgs<T extends Options>(command: string, args: string[], options: T): { values: ParsedValues<T>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: parsed.values as ParsedValues<T>, positionals: parsed.positionals };
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.replace(/\. To specify a positional argument.*$/s, '') : String(err);
+    throw new UsageError(`${command}: ${msg} (see imgsweep help ${command})`, { cause: err });
+  }
+}
+
+/** --now ISO, or the real clock. */
+export function parseNow(text: string | undefined, clock: () => number = Date.now): number {
+  if (text === undefined) return clock();
+  const ms = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms)) throw new UsageError(`--now: "${text}" is not an ISO date-time (example: 2026-11-27T12:00:00Z)`);
+  return ms;
+}

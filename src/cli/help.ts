@@ -1,0 +1,103 @@
+/** Help text for every command of the command line. */
+
+export interface CommandHelp {
+  usage: string;
+  summary: string;
+  details: string;
+}
+
+const COMMON = `Common options:
+  --host URL           engine to use: unix:///path, tcp://host:2376 (TLS from DOCKER_TLS_VERIFY and
+                       DOCKER_CERT_PATH), ssh://user@host; default DOCKER_HOST, then the local socket
+  --inventory FILE     evaluate against a saved inventory instead of a live engine
+  --now ISO            fix the clock (e.g. 2026-11-27T12:00:00Z), for reproducible plans
+  --state-dir DIR      where last-used data and the lock live
+  --json               machine-readable output
+  --quiet, --verbose   less or more output (--verbose shows error causes)`;
+
+export const COMMANDS: Record<string, CommandHelp> = {
+  validate: {
+    usage: 'imgsweep validate POLICY... [--json]',
+    summary: 'check policy files; print ok or positioned errors',
+    details: `Validates each policy against schemas/policy.schema.json and the semantic rules (unique rule names,
+globs that compile, targetUsage below maxUsage, ...). Prints "ok: FILE" for each valid file, or one line per
+problem: FILE:LINE:COL key.path: message. Exit 0 when all are valid, 2 otherwise. Nothing is ever deleted.
+  --json   print {"files":[{"file","ok","problems":[{line,col,path,code,message}]}]}`,
+  },
+  plan: {
+    usage: 'imgsweep plan -p POLICY [-o plan.json] [--format text|json|markdown] [--inventory FILE]',
+    summary: 'evaluate a policy into a removal plan; changes nothing',
+    details: `Reads the engine's inventory (or --inventory FILE), evaluates the policy and prints the plan: what would
+be untagged, deleted or removed, what is kept and why, and the estimated bytes reclaimed.
+  -p, --policy FILE    the policy
+  -o, --output FILE    also write the plan as JSON (for "imgsweep apply PLAN.json")
+  --format FMT         text (default), json or markdown (for a CI step summary or a PR comment)
+Exit 0 when evaluated (even if the plan exceeds a limit: the plan says so), 2 on bad input.`,
+  },
+  apply: {
+    usage: 'imgsweep apply -p POLICY [--yes] | imgsweep apply PLAN.json',
+    summary: 'plan and execute, or execute a saved plan after re-verifying it',
+    details: `Executes a plan with the safety rules of the specification: re-lists the engine first, untags before
+deleting, deletes by full ID without force, children before parents, never touches images of running
+containers, skips every step whose facts changed since planning.
+  -p, --policy FILE    plan and execute this policy
+  PLAN.json            execute a saved plan (must belong to this engine and be younger than --max-plan-age)
+  --yes                do not ask for confirmation (required without a terminal)
+  --max-plan-age DUR   oldest saved plan accepted (default 1h)
+  --concurrency N      steps in flight per engine (default 4)
+  --audit-log FILE     append one JSON line per executed step
+  --metrics-file FILE  write Prometheus textfile metrics atomically`,
+  },
+  inventory: {
+    usage: 'imgsweep inventory [-o inventory.json] [--format text|json]',
+    summary: "show the engine's images as imgsweep sees them, or save a snapshot",
+    details: `Lists images (ID, references, created, size, containers using them) and containers.
+  -o, --output FILE    save a snapshot that "plan --inventory FILE" and "explain --inventory FILE" evaluate anywhere
+  --format FMT         text (default) or json`,
+  },
+  explain: {
+    usage: 'imgsweep explain REF -p POLICY [--inventory FILE]',
+    summary: 'why an image or reference is kept or removed',
+    details: `REF is a reference (nginx:1.25, repo@sha256:...), a full image ID, or an ID prefix of at least 12 hex
+digits. Prints the image's references with each one's fate and the rule or protection that decided it, its
+containers, and whether the image is deleted and, if not, why not.`,
+  },
+  schema: {
+    usage: 'imgsweep schema [policy|plan|inventory]',
+    summary: 'print a JSON Schema (default: policy)',
+    details: `Prints the JSON Schema for policies (for editors: yaml-language-server), plans or inventory snapshots.`,
+  },
+  help: {
+    usage: 'imgsweep help [COMMAND]',
+    summary: 'show help for a command',
+    details: '',
+  },
+};
+
+export function mainHelp(version: string): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `imgsweep ${version}: declarative image cleanup for Docker and Podman hosts
+
+Usage: imgsweep COMMAND [options]
+
+Commands:
+${lines.join('\n')}
+
+${COMMON}
+
+Exit codes: 0 success; 1 runtime failure or some actions failed; 2 invalid policy, plan, inventory or
+usage; 3 refused for safety (a limit exceeded, a foreign or stale plan, the lock held by another run).
+Run "imgsweep help COMMAND" for a command's options.
+`;
+}
+
+export function commandHelp(name: string): string | null {
+  const c = COMMANDS[name];
+  if (!c) return null;
+  return `Usage: ${c.usage}
+
+${c.summary}
+
+${c.details}${c.details ? '\n\n' : ''}${name === 'help' || name === 'schema' || name === 'validate' ? '' : `${COMMON}\n`}`;
+}

@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { ImgsweepError } from '../errors.js';
+import { commandHelp, mainHelp } from './help.js';
+import type { CliIo } from './io.js';
+import { validateCommand } from './commands/validate.js';
+import { schemaCommand } from './commands/schema.js';
+import { planCommand } from './commands/plan.js';
+import { inventoryCommand } from './commands/inventory.js';
+import { explainCommand } from './commands/explain.js';
+import { applyCommand } from './commands/apply.js';
+
+export type { CliIo } from './io.js';
+
+type Command = (args: string[], io: CliIo) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  validate: validateCommand,
+  schema: schemaCommand,
+  plan: planCommand,
+  inventory: inventoryCommand,
+  explain: explainCommand,
+  apply: applyCommand,
+};
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Runs one command line and returns the exit code; only bin/imgsweep.js sets process.exitCode. */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    io.stdout.write(mainHelp(packageVersion()));
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  if (name === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) {
+      io.stdout.write(mainHelp(packageVersion()));
+      return 0;
+    }
+    const text = commandHelp(topic);
+    if (!text) {
+      io.stderr.write(`imgsweep: no such command "${topic}" (see imgsweep --help)\n`);
+      return 2;
+    }
+    io.stdout.write(text);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`imgsweep: unknown command "${name}" (see imgsweep --help)\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(commandHelp(name) ?? '');
+    return 0;
+  }
+  const verbose = rest.includes('--verbose');
+  try {
+    return await command(rest, io);
+  } catch (err) {
+    return reportError(err, io, verbose);
+  }
+}
+
+function reportError(err: unknown, io: CliIo, verbose: boolean): number {
+  if (err instanceof ImgsweepError) {
+    io.stderr.write(`imgsweep: ${err.message}\n`);
+    if (verbose) writeCauses(err, io);
+    return err.exitCode;
+  }
+  io.stderr.write(`imgsweep: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+  if (verbose || !(err instanceof Error)) io.stderr.write(`${err instanceof Error ? err.stack : ''}\n`);
+  else io.stderr.write('  (run again with --verbose for details)\n');
+  return 1;
+}
+
+function writeCauses(err: Error, io: CliIo): void {
+  let cause: unknown = err.cause;
+  while (cause) {
+    io.stderr.write(`  caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}\n`);
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+}

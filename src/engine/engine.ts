@@ -1,0 +1,35 @@
+import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
+
+/** Outcome of one write call, classified by status code. */
+export type WriteOutcome =
+  | { status: 'done'; deleted: string[]; untagged: string[] }
+  | { status: 'gone'; message: string }
+  | { status: 'conflict'; message: string }
+  | { status: 'failed'; message: string; transport: boolean };
+
+export interface EngineEvent {
+  time: string;
+  action: string;
+  containerId: string;
+  imageId: string | null;
+  image: string;
+}
+
+/** Everything imgsweep asks of a container engine, in its own words. Only src/engine imports dockerode. */
+export interface Engine {
+  readonly host: string;
+  identity(): Promise<EngineIdentity>;
+  listImages(): Promise<ImageRecord[]>;
+  listContainers(): Promise<ContainerRecord[]>;
+  /** Image ID a reference currently points at, or null when it points nowhere. */
+  resolveReference(ref: string): Promise<string | null>;
+  /** Layers of one image (RootFS diff IDs with sizes). */
+  imageLayers(id: string): Promise<{ digest: string; size: number }[]>;
+  untag(ref: string): Promise<WriteOutcome>;
+  /** Delete by full ID, never with force, always with noprune. */
+  deleteImage(id: string): Promise<WriteOutcome>;
+  /** Remove a stopped container, never with force. */
+  removeContainer(id: string): Promise<WriteOutcome>;
+  events(since: Date, until: Date): Promise<EngineEvent[]>;
+  close(): void;
+}

@@ -1,0 +1,56 @@
+/** The closed set of error classes imgsweep reports. Each has a code and an exit status. */
+
+export type ErrorCode = 'POLICY' | 'USAGE' | 'INPUT' | 'ENGINE_UNAVAILABLE' | 'ENGINE' | 'REFUSED' | 'INTERNAL';
+
+export class ImgsweepError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly exitCode: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command-line usage. */
+export class UsageError extends ImgsweepError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('USAGE', message, 2, options);
+  }
+}
+
+/** A file (plan, inventory, state) that is not what it claims to be. */
+export class InputError extends ImgsweepError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INPUT', message, 2, options);
+  }
+}
+
+/** The engine could not be reached; the message names what was tried. */
+export class EngineUnavailable extends ImgsweepError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ENGINE_UNAVAILABLE', message, 1, options);
+  }
+}
+
+/** The engine answered something we cannot use. */
+export class EngineError extends ImgsweepError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ENGINE', message, 1, options);
+  }
+}
+
+/** Refused for safety: a limit, a foreign or stale plan, a held lock. */
+export class PlanRefused extends ImgsweepError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('REFUSED', message, 3, options);
+  }
+}
+
+export class InternalError extends ImgsweepError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INTERNAL', message, 1, options);
+  }
+}

@@ -1,0 +1,74 @@
+/** The engine's image and container inventory, in imgsweep's own words. Times are ISO-8601 UTC strings. */
+
+export type EngineKind = 'docker' | 'podman';
+
+export interface EngineIdentity {
+  /** Stable identity: a hash of the engine's /info ID, data root and name (daemons on one host can share ID). */
+  key: string;
+  id: string;
+  name: string;
+  kind: EngineKind;
+  version: string;
+  apiVersion: string;
+  rootDir: string;
+  driver: string;
+  /** "classic" graph-driver image store or containerd's snapshotter store. */
+  imageStore: 'classic' | 'containerd';
+  /** Where the engine was reached (unix:///var/run/docker.sock, tcp://host:2376, ...). */
+  host: string;
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerRecord {
+  id: string;
+  names: string[];
+  /** Full image ID (sha256:...) the container was created from. */
+  imageId: string;
+  /** What the user typed (informational only; never used to decide use). */
+  image: string;
+  state: ContainerState;
+  created: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Image IDs used by image-type mounts. */
+  mountImageIds: string[];
+}
+
+export interface ImageRecord {
+  /** Full ID, "sha256:<64 hex>". */
+  id: string;
+  parentId: string | null;
+  /** "repo:tag" as the engine lists it. */
+  repoTags: string[];
+  /** "repo@sha256:..." as the engine lists it. */
+  repoDigests: string[];
+  created: string;
+  /** Bytes, including parent layers. */
+  size: number;
+  /** Bytes shared with other images, when the engine reports it. */
+  sharedSize: number | null;
+  labels: Record<string, string>;
+  /** RootFS layer digests with their sizes, when fetched (reclaim estimate). */
+  layers?: { digest: string; size: number }[];
+}
+
+export interface UsageEntry {
+  firstSeen: string;
+  lastUsed: string;
+  /** Where lastUsed came from: "container", "event", "first-seen", "created". */
+  source?: string;
+}
+
+export interface Inventory {
+  kind: 'imgsweep-inventory';
+  version: 1;
+  capturedAt: string;
+  engine: EngineIdentity;
+  images: ImageRecord[];
+  containers: ContainerRecord[];
+  /** The usage record the snapshot was taken with, by image ID. */
+  usage: Record<string, UsageEntry>;
+  /** Filesystem holding the engine's data root, when measurable. */
+  disk?: { totalBytes: number; usedBytes: number; path: string } | null;
+}

@@ -1,0 +1,68 @@
+/** The validated, typed policy: durations in ms, sizes in bytes, patterns compiled. */
+
+export interface Glob {
+  source: string;
+  test(text: string): boolean;
+}
+
+export interface LabelMatcher {
+  source: string;
+  key: string;
+  /** null: the key being present is enough. */
+  value: string | null;
+}
+
+/** A set of criteria; fields are ANDed, list items ORed. null means "not constrained". */
+export interface Selector {
+  repositories: Glob[] | null;
+  tags: Glob[] | null;
+  references: Glob[] | null;
+  labels: LabelMatcher[] | null;
+  /** Lower-case hex prefixes without "sha256:". */
+  images: string[] | null;
+  untagged: boolean | null;
+  unused: boolean | null;
+}
+
+export interface Rule {
+  name: string;
+  /** Position in the file, 0-based: the first rule that selects a reference is its reason. */
+  index: number;
+  match: Selector;
+  exclude: Selector | null;
+  olderThanMs: number | null;
+  unusedForMs: number | null;
+  keep: { newest: number; per: 'repository'; by: 'created' | 'lastUsed' } | null;
+  action: 'delete' | 'untag';
+}
+
+export interface Protect {
+  repositories: Glob[];
+  tags: Glob[];
+  references: Glob[];
+  labels: LabelMatcher[];
+  images: string[];
+  youngerThanMs: number | null;
+}
+
+export interface DiskPolicy {
+  maxUsage: number | null;
+  targetUsage: number | null;
+  maxImageBytes: number | null;
+  targetImageBytes: number | null;
+  order: 'lru';
+}
+
+export interface Policy {
+  version: 1;
+  name: string | null;
+  /** Where it was read from, as given. */
+  file: string;
+  /** sha256 of the file's bytes, hex. */
+  sha256: string;
+  protect: Protect;
+  containers: { stopped: 'protect' | 'remove'; stoppedForMs: number };
+  rules: Rule[];
+  disk: DiskPolicy | null;
+  limits: { maxDeletions: number | null; maxDeletionsPercent: number | null };
+}
