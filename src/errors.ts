@@ -21,6 +21,13 @@ export class UsageError extends ImgsweepError {
   }
 }
 
+/** An invalid policy; the message holds the positioned problems, one per line. */
+export class PolicyInvalid extends ImgsweepError {
+  constructor(message: string) {
+    super('POLICY', message, 2);
+  }
+}
+
 /** A file (plan, inventory, state) that is not what it claims to be. */
 export class InputError extends ImgsweepError {
   constructor(message: string, options?: { cause?: unknown }) {

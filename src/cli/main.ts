@@ -71,7 +71,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
 function reportError(err: unknown, io: CliIo, verbose: boolean): number {
   if (err instanceof ImgsweepError) {
-    io.stderr.write(`imgsweep: ${err.message}\n`);
+    // Policy problems are already "FILE:LINE:COL path: message" lines.
+    io.stderr.write(err.code === 'POLICY' ? `${err.message}\n` : `imgsweep: ${err.message}\n`);
     if (verbose) writeCauses(err, io);
     return err.exitCode;
   }

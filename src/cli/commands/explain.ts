@@ -1,6 +1,35 @@
+import { UsageError } from '../../errors.js';
+import { findImage } from '../../plan/find-image.js';
+import { evaluatePolicy } from '../../plan/plan.js';
+import { formatExplain } from '../../report/explain-format.js';
+import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
+import { loadInventory, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
 
-export function explainCommand(_args: string[], io: CliIo): Promise<number> {
-  io.stderr.write('imgsweep explain: not available yet in this version; see README.md for what works today\n');
-  return Promise.resolve(1);
+export async function explainCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs('explain', args, { ...COMMON_OPTIONS, policy: { type: 'string', short: 'p' } });
+  if (positionals.length !== 1) throw new UsageError('explain: name exactly one image: imgsweep explain REF -p POLICY');
+  const policy = await requirePolicy(values.policy, 'explain');
+  const now = parseNow(values.now);
+  const inventory = await loadInventory(values, io, now);
+  const found = findImage(inventory.images, positionals[0]!);
+  if ('error' in found) throw new UsageError(`explain: ${found.error}`);
+  const ev = evaluatePolicy({ policy, inventory, now, trace: true });
+  if (values.json) {
+    const d = ev.decisions.get(found.image.id)!;
+    const f = ev.facts.get(found.image.id)!;
+    const del = ev.plan.actions.find((a) => a.type === 'delete' && a.imageId === found.image.id) ?? null;
+    const out = {
+      imageId: found.image.id,
+      deleted: del !== null,
+      rule: del?.rule ?? null,
+      kept: ev.plan.kept.find((k) => k.imageId === found.image.id) ?? null,
+      references: f.refs.map((r) => ({ ref: r.text, ...d.fates.get(r.text), rules: ev.selections.get(found.image.id)!.traces?.get(r.text) ?? [] })),
+      containers: f.containers.map((u) => ({ id: u.container.id, state: u.container.state, removable: u.removable })),
+      lastUsed: new Date(f.lastUsedMs).toISOString(),
+      firstSeen: f.firstSeenMs === null ? null : new Date(f.firstSeenMs).toISOString(),
+    };
+    io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } else io.stdout.write(formatExplain(ev, found.image.id, found.ref));
+  return 0;
 }

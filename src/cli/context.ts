@@ -1,0 +1,48 @@
+import { connectEngine } from '../engine/docker.js';
+import type { Engine } from '../engine/engine.js';
+import { PolicyInvalid, UsageError } from '../errors.js';
+import { readInventory } from '../inventory/read.js';
+import { readInventoryFile } from '../inventory/snapshot.js';
+import type { Inventory } from '../inventory/types.js';
+import { loadPolicyFile } from '../policy/load.js';
+import { formatProblem } from '../policy/problems.js';
+import type { Policy } from '../policy/types.js';
+import { parseDuration } from '../policy/units.js';
+import type { CliIo } from './io.js';
+
+export async function requirePolicy(file: string | undefined, command: string): Promise<Policy> {
+  if (!file) throw new UsageError(`${command}: name the policy with -p POLICY`);
+  const result = await loadPolicyFile(file);
+  if (!result.ok) throw new PolicyInvalid(result.problems.map(formatProblem).join('\n'));
+  return result.policy;
+}
+
+export interface EngineOptions {
+  host?: string;
+  timeout?: string;
+}
+
+export function timeoutMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === null || ms === 0) throw new UsageError(`--timeout: "${text}" is not a duration (examples: 30s, 2m)`);
+  return ms;
+}
+
+export async function openEngine(opts: EngineOptions, io: CliIo): Promise<Engine> {
+  return connectEngine({ host: opts.host, env: io.env, timeoutMs: timeoutMs(opts.timeout) });
+}
+
+/** The inventory to evaluate: a saved snapshot, or the live engine's. */
+export async function loadInventory(opts: EngineOptions & { inventory?: string }, io: CliIo, now: number): Promise<Inventory> {
+  if (opts.inventory) {
+    if (opts.host) throw new UsageError('--inventory and --host exclude each other: a saved inventory is evaluated without an engine');
+    return readInventoryFile(opts.inventory);
+  }
+  const engine = await openEngine(opts, io);
+  try {
+    return await readInventory(engine, now);
+  } finally {
+    engine.close();
+  }
+}

@@ -1,0 +1,198 @@
+import type { Reference } from '../inventory/reference.js';
+import type { Policy } from '../policy/types.js';
+import { labelsMatch } from '../policy/patterns.js';
+import { CompiledSelector, fmtMs, type ImageSelection } from './select.js';
+import { compareText, shortId, type ContainerUse, type ImageFacts } from './facts.js';
+import type { KeptReason } from './types.js';
+
+export type RefFate =
+  | { fate: 'keep'; why: string }
+  | { fate: 'untag'; rule: string }
+  /** Removed by the image's delete (the reference left when it is deleted by ID). */
+  | { fate: 'delete'; rule: string }
+  /** A digest reference that goes with the last tag of its repository. */
+  | { fate: 'with-tag'; rule: string };
+
+export interface ImageDecision {
+  facts: ImageFacts;
+  immune: { reason: KeptReason; detail: string } | null;
+  fates: Map<string, RefFate>;
+  deleteRule: string | null;
+  /** References untagged by name, in order. */
+  untags: { ref: Reference; rule: string }[];
+  /** References still on the image when it is deleted by ID. */
+  finalRefs: string[];
+  removeContainers: ContainerUse[];
+  kept: { reason: KeptReason; detail: string } | null;
+}
+
+function immunity(f: ImageFacts, policy: Policy, now: number): ImageDecision['immune'] {
+  const running = f.containers.find((u) => u.running);
+  if (running) return { reason: 'in-use', detail: `used by ${running.container.state} container ${containerName(running)}` };
+  const label = labelsMatch(policy.protect.labels, f.image.labels);
+  if (label) return { reason: 'protected-label', detail: `label ${label.source} (protect.labels)` };
+  const hex = f.image.id.slice(7);
+  const id = policy.protect.images.find((p) => hex.startsWith(p));
+  if (id) return { reason: 'protected-id', detail: `image ID ${id.slice(0, 12)} (protect.images)` };
+  const floor = policy.protect.youngerThanMs;
+  if (floor !== null) {
+    if (now - f.createdMs < floor) return { reason: 'protected-age', detail: `created less than ${fmtMs(floor)} ago (protect.youngerThan)` };
+    if (f.firstSeenMs !== null && now - f.firstSeenMs < floor) return { reason: 'protected-age', detail: `first seen less than ${fmtMs(floor)} ago (protect.youngerThan)` };
+  }
+  const stopped = f.containers.find((u) => !u.running && !u.removable);
+  if (stopped) {
+    const why = policy.containers.stopped === 'protect' ? 'containers.stopped: protect' : `stopped less than ${fmtMs(policy.containers.stoppedForMs)} ago`;
+    return { reason: 'in-use-stopped', detail: `used by ${stopped.container.state} container ${containerName(stopped)} (${why})` };
+  }
+  return null;
+}
+
+export function containerName(u: ContainerUse): string {
+  return u.container.names[0] ? `${u.container.names[0]} (${shortId(u.container.id)})` : shortId(u.container.id);
+}
+
+/** Reference-level protection: repositories, tags and references patterns. */
+function refProtection(policy: Policy): (ref: Reference) => string | null {
+  const { repositories, tags, references } = policy.protect;
+  const repo = new CompiledSelector({ repositories, tags: null, references: null, labels: null, images: null, untagged: null, unused: null });
+  const tag = new CompiledSelector({ repositories: null, tags, references: null, labels: null, images: null, untagged: null, unused: null });
+  const full = new CompiledSelector({ repositories: null, tags: null, references, labels: null, images: null, untagged: null, unused: null });
+  return (ref) => {
+    if (repositories.length && repo.matchesRef(ref)) return `repository ${ref.repository} (protect.repositories)`;
+    if (tags.length && ref.kind === 'tag' && tag.matchesRef(ref)) return `tag ${ref.tag} (protect.tags)`;
+    if (references.length && ref.kind === 'tag' && full.matchesRef(ref)) return `reference ${ref.text} (protect.references)`;
+    return null;
+  };
+}
+
+/** Decides each image's fate: delete, untag some references, or keep (with the reason). */
+export function decideImages(policy: Policy, facts: Map<string, ImageFacts>, selections: Map<string, ImageSelection>, now: number): Map<string, ImageDecision> {
+  const protectedBy = refProtection(policy);
+  const decisions = new Map<string, ImageDecision>();
+  for (const f of facts.values()) {
+    const sel = selections.get(f.image.id)!;
+    const d: ImageDecision = { facts: f, immune: immunity(f, policy, now), fates: new Map(), deleteRule: null, untags: [], finalRefs: [], removeContainers: [], kept: null };
+    decisions.set(f.image.id, d);
+    if (d.immune) {
+      for (const r of f.refs) d.fates.set(r.text, { fate: 'keep', why: d.immune.detail });
+      d.kept = d.immune;
+      continue;
+    }
+    d.deleteRule = deleteCandidate(f, sel, protectedBy, d);
+  }
+  // An image that stays keeps its whole parent chain.
+  for (const d of decisions.values()) {
+    if (d.deleteRule !== null) continue;
+    // Stop at an ancestor that stays anyway: its own walk covers the rest of the chain.
+    for (let p = d.facts.parent, child = d.facts; p; child = p, p = p.parent) {
+      const pd = decisions.get(p.image.id)!;
+      if (pd.deleteRule === null) break;
+      pd.deleteRule = null;
+      pd.kept = { reason: 'parent-of-kept', detail: `parent of kept image ${shortId(child.image.id)}` };
+    }
+  }
+  for (const d of decisions.values()) {
+    if (d.immune) continue;
+    if (d.deleteRule !== null) planDelete(d);
+    else planKeep(d, selections.get(d.facts.image.id)!);
+  }
+  return decisions;
+}
+
+/** Records each reference's selection and returns the delete rule when the image can go. */
+function deleteCandidate(f: ImageFacts, sel: ImageSelection, protectedBy: (r: Reference) => string | null, d: ImageDecision): string | null {
+  if (f.refs.length === 0) return sel.bare && sel.bare.action === 'delete' ? sel.bare.name : null;
+  const taggedRepos = new Set(f.tags.map((t) => t.normalized));
+  let all = true;
+  let deleteRule: string | null = null;
+  for (const r of f.refs) {
+    const prot = protectedBy(r);
+    if (prot) {
+      d.fates.set(r.text, { fate: 'keep', why: prot });
+      all = false;
+      continue;
+    }
+    const rule = sel.byRef.get(r.text);
+    if (r.kind === 'digest' && taggedRepos.has(r.normalized)) continue; // follows its repository's tags
+    if (!rule) {
+      all = false;
+      continue;
+    }
+    if (rule.action === 'delete') deleteRule ??= rule.name;
+  }
+  return all ? deleteRule : null;
+}
+
+/** Turns a decision into a delete by `rule` (used for rule deletions and disk evictions). */
+export function planDelete(d: ImageDecision, rule = d.deleteRule!): void {
+  const f = d.facts;
+  d.deleteRule = rule;
+  d.kept = null;
+  d.untags = [];
+  d.finalRefs = [];
+  for (const [text, fate] of d.fates) if (fate.fate !== 'keep' || !fate.why.includes('(protect.')) d.fates.delete(text);
+  const finalRepo = (f.tags[0] ?? f.refs[0])?.normalized;
+  const finalTag = f.tags[0];
+  for (const r of f.refs) {
+    const chosen = (finalTag ? r === finalTag : r.normalized === finalRepo) || (r.kind === 'digest' && r.normalized === finalRepo);
+    const ruleOf = (x: Reference) => d.fates.get(x.text);
+    if (chosen) {
+      d.finalRefs.push(r.text);
+      if (!ruleOf(r)) d.fates.set(r.text, { fate: 'delete', rule });
+    } else if (r.kind === 'digest' && f.tags.some((t) => t.normalized === r.normalized)) {
+      d.fates.set(r.text, { fate: 'with-tag', rule });
+    } else {
+      d.fates.set(r.text, { fate: 'untag', rule });
+      d.untags.push({ ref: r, rule });
+    }
+  }
+  d.removeContainers = f.containers.filter((u) => u.removable);
+}
+
+function planKeep(d: ImageDecision, sel: ImageSelection): void {
+  const f = d.facts;
+  const taggedRepos = new Set(f.tags.map((t) => t.normalized));
+  const untag: Reference[] = [];
+  for (const r of f.refs) {
+    if (d.fates.has(r.text)) continue; // protected
+    const rule = sel.byRef.get(r.text);
+    const dependent = r.kind === 'digest' && taggedRepos.has(r.normalized);
+    if (rule && !dependent) untag.push(r);
+    else if (!dependent) d.fates.set(r.text, { fate: 'keep', why: 'no rule selects it' });
+  }
+  // Never remove the last reference: that would delete the image. A tag (or a digest of a repository
+  // without tags) must survive; digests of a repository go with its last tag.
+  const survives = (r: Reference) => !untag.includes(r) && (r.kind === 'tag' || !taggedRepos.has(r.normalized));
+  let lastKept: Reference | null = null;
+  if (untag.length > 0 && !f.refs.some(survives)) {
+    lastKept = untag.find((r) => r.kind === 'tag') ?? untag[0]!;
+    untag.splice(untag.indexOf(lastKept), 1);
+    d.fates.set(lastKept.text, { fate: 'keep', why: 'the last reference of an image that stays (untagging it would delete the image)' });
+  }
+  for (const r of untag) {
+    const rule = sel.byRef.get(r.text)!.name;
+    d.fates.set(r.text, { fate: 'untag', rule });
+    d.untags.push({ ref: r, rule });
+  }
+  for (const r of f.refs) {
+    if (d.fates.has(r.text)) continue;
+    const goes = !f.tags.some((t) => t.normalized === r.normalized && d.fates.get(t.text)?.fate === 'keep');
+    d.fates.set(r.text, goes ? { fate: 'with-tag', rule: d.untags[0]?.rule ?? '' } : { fate: 'keep', why: 'follows a tag of its repository that stays' });
+  }
+  d.kept ??= keptReason(d, sel, lastKept);
+}
+
+function keptReason(d: ImageDecision, sel: ImageSelection, lastKept: Reference | null): { reason: KeptReason; detail: string } {
+  const f = d.facts;
+  const fates = [...d.fates.entries()].sort((a, b) => compareText(a[0], b[0]));
+  const prot = fates.find(([, v]) => v.fate === 'keep' && v.why.includes('(protect.'));
+  if (prot) return { reason: 'protected-reference', detail: prot[1].fate === 'keep' ? prot[1].why : '' };
+  const ruleNames = [...sel.byRef.values()];
+  if (lastKept && ruleNames.length > 0 && ruleNames.every((r) => r.action === 'untag')) return { reason: 'untag-only', detail: `rule ${ruleNames[0]!.name} only untags; ${lastKept.text} is its last reference` };
+  if (f.refs.length === 0 && sel.bare?.action === 'untag') return { reason: 'untag-only', detail: `rule ${sel.bare.name} only untags` };
+  if (lastKept) return { reason: 'partially-selected', detail: `${lastKept.text} stays as the image's last reference` };
+  const unselected = fates.find(([, v]) => v.fate === 'keep');
+  if (sel.byRef.size > 0 && unselected) return { reason: 'partially-selected', detail: `${unselected[0]} is not selected by any rule` };
+  if (sel.spared) return { reason: 'keep-newest', detail: `among the newest kept by rule ${sel.spared}` };
+  return { reason: 'not-selected', detail: 'no rule selects it' };
+}

@@ -1,0 +1,162 @@
+import type { Inventory } from '../inventory/types.js';
+import type { DiskPolicy } from '../policy/types.js';
+import type { ImageDecision } from './decide.js';
+import { compareText, type ImageFacts } from './facts.js';
+import type { DiskSummary } from './types.js';
+import { formatBytes } from '../report/bytes.js';
+
+/** Tracks bytes freed as images are deleted, counting a shared layer only when its last user goes. */
+export class ReclaimTracker {
+  private readonly layerUsers = new Map<string, { size: number; left: number }>();
+  readonly byLayers: boolean;
+  freed = 0;
+
+  constructor(private readonly facts: Map<string, ImageFacts>) {
+    const all = [...facts.values()];
+    this.byLayers = all.length > 0 && all.every((f) => f.image.layers !== undefined);
+    if (!this.byLayers) return;
+    for (const f of all) {
+      for (const l of f.image.layers!) {
+        const u = this.layerUsers.get(l.digest);
+        if (u) u.left++;
+        else this.layerUsers.set(l.digest, { size: l.size, left: 1 });
+      }
+    }
+  }
+
+  /** Total bytes the images occupy. */
+  total(): number {
+    if (this.byLayers) return [...this.layerUsers.values()].reduce((s, u) => s + u.size, 0);
+    let sum = 0;
+    for (const f of this.facts.values()) sum += this.own(f);
+    return sum;
+  }
+
+  /** Marks an image deleted and returns the bytes this frees now. */
+  remove(f: ImageFacts): number {
+    let bytes = 0;
+    if (this.byLayers) {
+      for (const l of f.image.layers!) {
+        const u = this.layerUsers.get(l.digest)!;
+        if (--u.left === 0) bytes += u.size;
+      }
+    } else bytes = this.own(f);
+    this.freed += bytes;
+    return bytes;
+  }
+
+  private own(f: ImageFacts): number {
+    return f.parent ? Math.max(0, f.image.size - f.parent.image.size) : f.image.size;
+  }
+}
+
+export interface Eviction {
+  summary: DiskSummary;
+  evicted: { decision: ImageDecision; bytes: number }[];
+}
+
+/**
+ * Evicts unprotected, unused images in LRU order (ties: oldest created, children first) while over a
+ * limit, until the estimate reaches the target. `tracker` already holds the rules' deletions.
+ */
+export function evictForDisk(disk: DiskPolicy, inventory: Inventory, decisions: Map<string, ImageDecision>, tracker: ReclaimTracker, totalBefore: number): Eviction {
+  const goals: { measure: 'usage' | 'image-bytes'; over: () => boolean; reached: () => boolean; describe: (evicting: string) => string; before: number; limit: number; target: number }[] = [];
+  const notes: string[] = [];
+  if (disk.maxUsage !== null) {
+    if (!inventory.disk) {
+      notes.push('maxUsage not evaluated: the filesystem holding the engine\'s data root cannot be measured here (remote engine, containerd image store or saved inventory without disk data); only maxImageBytes applies');
+    } else {
+      const { totalBytes, usedBytes } = inventory.disk;
+      const limit = disk.maxUsage;
+      const target = disk.targetUsage ?? limit;
+      const usage = () => (usedBytes - tracker.freed) / totalBytes;
+      const before = usedBytes / totalBytes;
+      goals.push({
+        measure: 'usage',
+        before,
+        limit,
+        target,
+        over: () => before > limit,
+        reached: () => usage() <= target,
+        describe: (evicting) => `disk ${pct(before)} > ${pct(limit)}: ${evicting}, to reach ${pct(target)}`,
+      });
+    }
+  }
+  if (disk.maxImageBytes !== null) {
+    const limit = disk.maxImageBytes;
+    const target = disk.targetImageBytes ?? limit;
+    goals.push({
+      measure: 'image-bytes',
+      before: totalBefore,
+      limit,
+      target,
+      over: () => totalBefore - tracker.freed > limit,
+      reached: () => totalBefore - tracker.freed <= target,
+      describe: (evicting) => `images ${formatBytes(totalBefore)} > ${formatBytes(limit)}: ${evicting}, to reach ${formatBytes(target)}`,
+    });
+  }
+  const active = goals.filter((g) => g.over());
+  const evicted: Eviction['evicted'] = [];
+  if (active.length > 0) {
+    const candidates = [...decisions.values()].filter(evictable).sort((a, b) => lru(a.facts, b.facts));
+    const gone = new Set([...decisions.values()].filter((d) => d.deleteRule !== null).map((d) => d.facts.image.id));
+    const waiting = new Set<ImageDecision>();
+    const evict = (d: ImageDecision) => {
+      gone.add(d.facts.image.id);
+      evicted.push({ decision: d, bytes: tracker.remove(d.facts) });
+      const parent = d.facts.parent && decisions.get(d.facts.parent.image.id);
+      if (parent && waiting.has(parent) && childrenGone(parent, gone) && !done()) {
+        waiting.delete(parent);
+        evict(parent);
+      }
+    };
+    const done = () => active.every((g) => g.reached());
+    for (const d of candidates) {
+      if (done()) break;
+      if (childrenGone(d, gone)) evict(d);
+      else waiting.add(d);
+    }
+  }
+  const bytes = evicted.reduce((s, e) => s + e.bytes, 0);
+  const evicting = `evicting ${evicted.length} image${evicted.length === 1 ? '' : 's'}, est. ${formatBytes(bytes)}`;
+  const main = active[0] ?? goals[0];
+  let message: string;
+  if (active.length > 0) {
+    message = active.map((g) => g.describe(evicting)).join('; ');
+    if (!active.every((g) => g.reached())) message += ' (target not reachable: nothing else may be evicted)';
+  } else if (goals.length > 0) {
+    message = goals.map((g) => (g.measure === 'usage' ? `disk ${pct(g.before)} <= ${pct(g.limit)}` : `images ${formatBytes(g.before)} <= ${formatBytes(g.limit)}`)).join('; ') + ': nothing to evict';
+  } else message = 'disk limits not evaluated';
+  if (notes.length) message = `${message}. ${notes.join('. ')}`;
+  return {
+    summary: {
+      evaluated: goals.length > 0,
+      message,
+      measure: main?.measure ?? null,
+      before: main?.before ?? null,
+      limit: main?.limit ?? null,
+      target: main?.target ?? null,
+      evicted: evicted.length,
+      evictedBytes: bytes,
+    },
+    evicted,
+  };
+}
+
+function evictable(d: ImageDecision): boolean {
+  if (d.immune || d.deleteRule !== null || !d.facts.unused) return false;
+  // A reference protected by pattern keeps its image.
+  return ![...d.fates.values()].some((f) => f.fate === 'keep' && f.why.includes('(protect.'));
+}
+
+function childrenGone(d: ImageDecision, gone: Set<string>): boolean {
+  return d.facts.children.every((c) => gone.has(c.image.id));
+}
+
+function lru(a: ImageFacts, b: ImageFacts): number {
+  return a.lastUsedMs - b.lastUsedMs || a.createdMs - b.createdMs || b.depth - a.depth || compareText(a.image.id, b.image.id);
+}
+
+function pct(v: number): string {
+  return `${Math.round(v * 1000) / 10}%`;
+}

@@ -1,0 +1,126 @@
+import { parseReference, type Reference } from '../inventory/reference.js';
+import type { ContainerRecord, ImageRecord, Inventory, UsageEntry } from '../inventory/types.js';
+import type { Policy } from '../policy/types.js';
+
+const RUNNING_STATES = new Set(['running', 'paused', 'restarting', 'removing']);
+
+export interface ContainerUse {
+  container: ContainerRecord;
+  running: boolean;
+  /** Stopped, and `containers.stopped: remove` allows removing it now. */
+  removable: boolean;
+  /** When it stopped (or was created, if it never ran), ms. */
+  stoppedSince: number | null;
+}
+
+/** Everything the planner needs to know about one image, computed once. */
+export interface ImageFacts {
+  image: ImageRecord;
+  refs: Reference[];
+  tags: Reference[];
+  createdMs: number;
+  lastUsedMs: number;
+  firstSeenMs: number | null;
+  usageSource: string;
+  containers: ContainerUse[];
+  /** A running (also paused/restarting) container uses it. */
+  running: boolean;
+  /** A stopped container that may not be removed uses it. */
+  heldByStopped: boolean;
+  /** No container will use it once allowed stopped-container removals are done. */
+  unused: boolean;
+  parent: ImageFacts | null;
+  children: ImageFacts[];
+  depth: number;
+}
+
+function ms(iso: string | null | undefined): number | null {
+  if (!iso) return null;
+  const v = Date.parse(iso);
+  return Number.isNaN(v) ? null : v;
+}
+
+export function containerUse(c: ContainerRecord, policy: Policy, now: number): ContainerUse {
+  const running = RUNNING_STATES.has(c.state);
+  const created = ms(c.created);
+  const finished = ms(c.finishedAt);
+  const stoppedSince = running ? null : finished !== null && (created === null || finished >= created) ? finished : created;
+  const removable =
+    !running && policy.containers.stopped === 'remove' && stoppedSince !== null && now - stoppedSince >= policy.containers.stoppedForMs;
+  return { container: c, running, removable, stoppedSince };
+}
+
+/** Image facts for the whole inventory, with parent/child links and container use resolved. */
+export function imageFacts(inventory: Inventory, policy: Policy, now: number, usage: Record<string, UsageEntry>): Map<string, ImageFacts> {
+  const uses = new Map<string, ContainerUse[]>();
+  for (const c of inventory.containers) {
+    const use = containerUse(c, policy, now);
+    for (const id of new Set([c.imageId, ...c.mountImageIds])) {
+      const list = uses.get(id);
+      if (list) list.push(use);
+      else uses.set(id, [use]);
+    }
+  }
+  const facts = new Map<string, ImageFacts>();
+  for (const image of inventory.images) {
+    const refs = [...image.repoTags, ...image.repoDigests].map(parseReference).sort((a, b) => compareText(a.text, b.text));
+    const containers = (uses.get(image.id) ?? []).sort((a, b) => compareText(a.container.id, b.container.id));
+    const createdMs = ms(image.created) ?? 0;
+    const entry = usage[image.id];
+    const running = containers.some((u) => u.running);
+    const heldByStopped = containers.some((u) => !u.running && !u.removable);
+    let lastUsedMs = ms(entry?.lastUsed) ?? createdMs;
+    let usageSource = entry ? (entry.source ?? 'usage record') : 'created';
+    for (const u of containers) {
+      const c = u.container;
+      const seen = u.running ? now : Math.max(ms(c.created) ?? 0, ms(c.startedAt) ?? 0, ms(c.finishedAt) ?? 0);
+      if (seen > lastUsedMs) {
+        lastUsedMs = seen;
+        usageSource = u.running ? `container ${shortId(c.id)} is running` : `container ${shortId(c.id)}`;
+      }
+    }
+    facts.set(image.id, {
+      image,
+      refs,
+      tags: refs.filter((r) => r.kind === 'tag'),
+      createdMs,
+      lastUsedMs,
+      firstSeenMs: ms(entry?.firstSeen),
+      usageSource,
+      containers,
+      running,
+      heldByStopped,
+      unused: !running && !heldByStopped,
+      parent: null,
+      children: [],
+      depth: 0,
+    });
+  }
+  for (const f of facts.values()) {
+    const parent = f.image.parentId ? facts.get(f.image.parentId) : undefined;
+    if (parent && parent !== f) {
+      f.parent = parent;
+      parent.children.push(f);
+    }
+  }
+  for (const f of facts.values()) f.depth = depthOf(f);
+  return facts;
+}
+
+function depthOf(f: ImageFacts): number {
+  let d = 0;
+  const seen = new Set<ImageFacts>();
+  for (let p = f.parent; p && !seen.has(p); p = p.parent) {
+    seen.add(p);
+    d++;
+  }
+  return d;
+}
+
+export function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

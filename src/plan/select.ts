@@ -1,0 +1,194 @@
+import { repositoryNames, type Reference } from '../inventory/reference.js';
+import { labelsMatch } from '../policy/patterns.js';
+import type { Glob, Rule, Selector } from '../policy/types.js';
+import { compareText, type ImageFacts } from './facts.js';
+
+/** Why a rule did or did not select a reference (for explain). */
+export interface RuleTrace {
+  rule: string;
+  outcome: 'selected' | 'no-match' | 'excluded' | 'keep-newest' | 'too-young' | 'recently-used';
+  detail: string;
+}
+
+export interface ImageSelection {
+  /** Reference text -> first rule (file order) that selects it. */
+  byRef: Map<string, Rule>;
+  /** For an image without references: the first rule that selects it. */
+  bare: Rule | null;
+  /** The first rule whose keep.newest spared one of its references. */
+  spared: string | null;
+  /** Reference text ("" for a bare image) -> every rule's verdict, only when tracing. */
+  traces: Map<string, RuleTrace[]> | null;
+}
+
+/** Caches glob results per distinct text: inventories repeat repositories and tags many times. */
+class GlobList {
+  private readonly cache = new Map<string, boolean>();
+  constructor(private readonly globs: readonly Glob[]) {}
+  test(text: string): boolean {
+    let hit = this.cache.get(text);
+    if (hit === undefined) {
+      hit = this.globs.some((g) => g.test(text));
+      this.cache.set(text, hit);
+    }
+    return hit;
+  }
+  anyOf(texts: readonly string[]): boolean {
+    return texts.some((t) => this.test(t));
+  }
+}
+
+export class CompiledSelector {
+  private readonly repositories: GlobList | null;
+  private readonly tags: GlobList | null;
+  private readonly references: GlobList | null;
+  readonly refLevel: boolean;
+
+  constructor(private readonly s: Selector) {
+    this.repositories = s.repositories ? new GlobList(s.repositories) : null;
+    this.tags = s.tags ? new GlobList(s.tags) : null;
+    this.references = s.references ? new GlobList(s.references) : null;
+    this.refLevel = Boolean(s.repositories || s.tags || s.references);
+  }
+
+  /** Image-level criteria: labels, image IDs, untagged, unused. */
+  matchesImage(f: ImageFacts): boolean {
+    const s = this.s;
+    if (s.labels && !labelsMatch(s.labels, f.image.labels)) return false;
+    if (s.images) {
+      const hex = f.image.id.slice(7);
+      if (!s.images.some((p) => hex.startsWith(p))) return false;
+    }
+    if (s.untagged !== null && s.untagged !== (f.tags.length === 0)) return false;
+    if (s.unused !== null && s.unused !== f.unused) return false;
+    return true;
+  }
+
+  /** Reference-level criteria; a selector without them covers every reference of a matching image. */
+  matchesRef(ref: Reference): boolean {
+    if (this.repositories && !this.repositories.anyOf(repositoryNames(ref))) return false;
+    if (this.tags && (ref.tag === null || ref.kind !== 'tag' || !this.tags.test(ref.tag))) return false;
+    if (this.references) {
+      if (ref.kind !== 'tag') return false;
+      if (!this.references.anyOf(repositoryNames(ref).map((n) => `${n}:${ref.tag}`))) return false;
+    }
+    return true;
+  }
+
+  /** Bare images (no references) match only selectors without reference-level criteria. */
+  matchesBare(): boolean {
+    return !this.refLevel;
+  }
+}
+
+interface Covered {
+  facts: ImageFacts;
+  ref: Reference | null;
+}
+
+/** Applies every rule in file order; the first rule that selects a reference is its reason. */
+export function selectReferences(rules: readonly Rule[], facts: Iterable<ImageFacts>, now: number, trace: boolean): Map<string, ImageSelection> {
+  const all = [...facts];
+  const out = new Map<string, ImageSelection>();
+  for (const f of all) out.set(f.image.id, { byRef: new Map(), bare: null, spared: null, traces: trace ? new Map() : null });
+  const note = (sel: ImageSelection, key: string, t: RuleTrace) => {
+    if (!sel.traces) return;
+    const list = sel.traces.get(key);
+    if (list) list.push(t);
+    else sel.traces.set(key, [t]);
+  };
+
+  for (const rule of rules) {
+    const match = new CompiledSelector(rule.match);
+    const exclude = rule.exclude ? new CompiledSelector(rule.exclude) : null;
+    const covered: Covered[] = [];
+    for (const f of all) {
+      const sel = out.get(f.image.id)!;
+      const imageOk = match.matchesImage(f);
+      const excludedImage = exclude ? exclude.matchesImage(f) : false;
+      const targets: (Reference | null)[] = f.refs.length > 0 ? f.refs : [null];
+      for (const ref of targets) {
+        const key = ref?.text ?? '';
+        const hit = imageOk && (ref ? match.matchesRef(ref) : match.matchesBare());
+        if (!hit) {
+          if (trace) note(sel, key, { rule: rule.name, outcome: 'no-match', detail: 'match does not cover it' });
+          continue;
+        }
+        if (exclude && excludedImage && (ref ? exclude.matchesRef(ref) : exclude.matchesBare())) {
+          if (trace) note(sel, key, { rule: rule.name, outcome: 'excluded', detail: 'match.exclude covers it' });
+          continue;
+        }
+        covered.push({ facts: f, ref });
+      }
+    }
+    const spared = rule.keep ? keepNewest(rule, covered) : null;
+    for (const { facts: f, ref } of covered) {
+      const sel = out.get(f.image.id)!;
+      const key = ref?.text ?? '';
+      if (spared?.has(f) && spared.get(f)!.has(groupOf(ref))) {
+        sel.spared ??= rule.name;
+        if (trace) note(sel, key, { rule: rule.name, outcome: 'keep-newest', detail: `one of the ${rule.keep!.newest} newest (by ${rule.keep!.by}) in ${groupOf(ref) || 'untagged images'}` });
+        continue;
+      }
+      if (rule.olderThanMs !== null && !(now - f.createdMs > rule.olderThanMs)) {
+        if (trace) note(sel, key, { rule: rule.name, outcome: 'too-young', detail: `created ${new Date(f.createdMs).toISOString()}, not older than ${fmtMs(rule.olderThanMs)}` });
+        continue;
+      }
+      if (rule.unusedForMs !== null && !(now - f.lastUsedMs > rule.unusedForMs)) {
+        if (trace) note(sel, key, { rule: rule.name, outcome: 'recently-used', detail: `last used ${new Date(f.lastUsedMs).toISOString()} (${f.usageSource}), within ${fmtMs(rule.unusedForMs)}` });
+        continue;
+      }
+      if (trace) note(sel, key, { rule: rule.name, outcome: 'selected', detail: rule.action === 'untag' ? 'covered, conditions hold: untag' : 'covered, conditions hold' });
+      if (ref) {
+        if (!sel.byRef.has(ref.text)) sel.byRef.set(ref.text, rule);
+      } else if (!sel.bare) sel.bare = rule;
+    }
+  }
+  return out;
+}
+
+function groupOf(ref: Reference | null): string {
+  return ref ? ref.normalized : '';
+}
+
+/** The images spared per repository group: image -> groups in which it is among the N newest. */
+function keepNewest(rule: Rule, covered: Covered[]): Map<ImageFacts, Set<string>> {
+  const keep = rule.keep!;
+  const groups = new Map<string, Set<ImageFacts>>();
+  for (const { facts, ref } of covered) {
+    const g = groupOf(ref);
+    const set = groups.get(g);
+    if (set) set.add(facts);
+    else groups.set(g, new Set([facts]));
+  }
+  const spared = new Map<ImageFacts, Set<string>>();
+  const key = (f: ImageFacts) => (keep.by === 'lastUsed' ? f.lastUsedMs : f.createdMs);
+  for (const [g, images] of groups) {
+    const ranked = [...images].sort((a, b) => key(b) - key(a) || b.createdMs - a.createdMs || compareText(a.image.id, b.image.id));
+    for (const f of ranked.slice(0, keep.newest)) {
+      const set = spared.get(f);
+      if (set) set.add(g);
+      else spared.set(f, new Set([g]));
+    }
+  }
+  return spared;
+}
+
+export function fmtMs(ms: number): string {
+  const units: [number, string][] = [
+    [604_800_000, 'w'],
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'm'],
+    [1_000, 's'],
+  ];
+  let rest = ms;
+  let out = '';
+  for (const [size, unit] of units) {
+    if (rest >= size) {
+      out += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return out || '0s';
+}

@@ -1,0 +1,30 @@
+import type { Inventory } from '../inventory/types.js';
+import { formatBytes } from './bytes.js';
+import { refsCell } from './plan-format.js';
+import { plural, shortImageId, textTable } from './table.js';
+
+/** The inventory as a table: one row per image, then the containers. */
+export function formatInventoryText(inv: Inventory): string {
+  const users = new Map<string, string[]>();
+  for (const c of inv.containers) {
+    for (const id of new Set([c.imageId, ...c.mountImageIds])) users.set(id, [...(users.get(id) ?? []), `${c.names[0] ?? shortImageId(c.id)}(${c.state})`]);
+  }
+  const images = [...inv.images].sort((a, b) => b.created.localeCompare(a.created) || a.id.localeCompare(b.id));
+  const rows = images.map((i) => [
+    shortImageId(i.id),
+    refsCell([...i.repoTags, ...i.repoDigests]),
+    i.created.slice(0, 19).replace('T', ' '),
+    formatBytes(i.size),
+    i.parentId ? shortImageId(i.parentId) : '',
+    (users.get(i.id) ?? []).join(', '),
+  ]);
+  const e = inv.engine;
+  const out = [
+    `${e.name}: ${e.kind} ${e.version} (API ${e.apiVersion}, ${e.driver}, ${e.imageStore} image store) at ${e.host}, captured ${inv.capturedAt}`,
+    '',
+    textTable(['IMAGE', 'REFERENCES', 'CREATED', 'SIZE', 'PARENT', 'CONTAINERS'], rows),
+    '',
+    `${plural(inv.images.length, 'image')}, ${plural(inv.containers.length, 'container')}${inv.disk ? `; ${inv.disk.path}: ${formatBytes(inv.disk.usedBytes)} of ${formatBytes(inv.disk.totalBytes)} used` : ''}`,
+  ];
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,98 @@
+import type { KeptReason, Plan, PlanAction } from '../plan/types.js';
+import { formatBytes } from './bytes.js';
+import { markdownTable, plural, shortImageId, textTable } from './table.js';
+
+const REASON_TEXT: Record<KeptReason, string> = {
+  'in-use': 'used by a running container',
+  'in-use-stopped': 'used by a stopped container',
+  'protected-label': 'protected by label',
+  'protected-id': 'protected by image ID',
+  'protected-age': 'too young (protect.youngerThan)',
+  'protected-reference': 'a reference is protected',
+  'parent-of-kept': 'parent of a kept image',
+  'keep-newest': 'among the newest (keep.newest)',
+  'partially-selected': 'not every reference selected',
+  'untag-only': 'untag rule keeps the last reference',
+  'not-selected': 'no rule selects it',
+};
+
+export function summaryLine(plan: Plan): string {
+  const s = plan.summary;
+  const parts = [`delete ${plural(s.deletes, 'image')} (est. ${formatBytes(s.bytes)})`, `untag ${plural(s.untags, 'reference')}`];
+  if (s.removeContainers > 0) parts.push(`remove ${plural(s.removeContainers, 'stopped container')}`);
+  return `Plan: ${parts.join(', ')}; keep ${plural(s.kept, 'image')} of ${s.images}.`;
+}
+
+function header(plan: Plan): string {
+  const e = plan.engine;
+  const policy = plan.policy.name ? `${plan.policy.name} (${plan.policy.file})` : plan.policy.file;
+  return `policy ${policy} on ${e.name} (${e.kind} ${e.version}, API ${e.apiVersion}) at ${plan.createdAt}; inventory of ${plan.inventory.capturedAt}`;
+}
+
+const of = (plan: Plan, type: PlanAction['type']) => plan.actions.filter((a) => a.type === type);
+
+/** Tags first, digests only when there is no tag; at most three, then a count. */
+export function refsCell(refs: readonly string[]): string {
+  if (refs.length === 0) return '<none>';
+  const tags = refs.filter((r) => !r.includes('@'));
+  const shown = tags.length > 0 ? tags : refs;
+  const more = refs.length - Math.min(3, shown.length);
+  return shown.slice(0, 3).join(', ') + (more > 0 ? ` (+${more} more)` : '');
+}
+
+function rowsFor(plan: Plan) {
+  return {
+    containers: of(plan, 'remove-container').map((a) => [shortImageId(a.containerId ?? ''), shortImageId(a.imageId), a.rule]),
+    untags: of(plan, 'untag').map((a) => [a.ref ?? '', shortImageId(a.imageId), a.rule]),
+    deletes: of(plan, 'delete').map((a) => [shortImageId(a.imageId), formatBytes(a.bytes ?? 0), a.rule, refsCell(a.refs ?? [])]),
+    kept: plan.kept.filter((k) => k.reason !== 'not-selected').map((k) => [shortImageId(k.imageId), refsCell(k.refs), k.detail]),
+  };
+}
+
+function keptCounts(plan: Plan): [string, number][] {
+  const counts = new Map<KeptReason, number>();
+  for (const k of plan.kept) counts.set(k.reason, (counts.get(k.reason) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([r, n]) => [REASON_TEXT[r], n]);
+}
+
+/** The plan for a person at a terminal: grouped by action, sizes in human units, one summary line. */
+export function formatPlanText(plan: Plan): string {
+  const r = rowsFor(plan);
+  const out: string[] = [`imgsweep plan: ${header(plan)}`, ''];
+  if (plan.refused) out.push(`REFUSED: ${plan.refused.reason}; apply will refuse this plan (exit 3).`, '');
+  if (r.containers.length) out.push(`Remove stopped containers (${r.containers.length}):`, textTable(['CONTAINER', 'IMAGE', 'RULE'], r.containers), '');
+  if (r.untags.length) out.push(`Untag (${r.untags.length}):`, textTable(['REFERENCE', 'IMAGE', 'RULE'], r.untags), '');
+  if (r.deletes.length) out.push(`Delete (${r.deletes.length}, children before parents):`, textTable(['IMAGE', 'EST. SIZE', 'RULE', 'REFERENCES'], r.deletes), '');
+  if (r.kept.length) out.push(`Kept (${r.kept.length} with a reason to show):`, textTable(['IMAGE', 'REFERENCES', 'WHY'], r.kept), '');
+  const counts = keptCounts(plan);
+  if (counts.length) out.push(`Kept by reason: ${counts.map(([t, n]) => `${n} ${t}`).join('; ')}`);
+  if (plan.disk) out.push(`Disk: ${plan.disk.message}`);
+  if (plan.actions.length === 0) out.push('Nothing to do.');
+  out.push(summaryLine(plan));
+  return `${out.join('\n')}\n`;
+}
+
+/** The plan for a CI step summary or a pull-request comment. */
+export function formatPlanMarkdown(plan: Plan): string {
+  const r = rowsFor(plan);
+  const code = (rows: string[][], cols: number[]) => rows.map((row) => row.map((c, i) => (cols.includes(i) ? `\`${c}\`` : c)));
+  const out: string[] = ['## imgsweep plan', '', `${header(plan)}`, '', `**${summaryLine(plan)}**`, ''];
+  if (plan.refused) out.push(`> [!WARNING]`, `> Refused: ${plan.refused.reason}. \`imgsweep apply\` will exit 3.`, '');
+  if (plan.disk) out.push(`Disk: ${plan.disk.message}`, '');
+  if (r.containers.length) out.push(`### Remove stopped containers (${r.containers.length})`, '', markdownTable(['Container', 'Image', 'Rule'], code(r.containers, [0, 1])), '');
+  if (r.untags.length) out.push(`### Untag (${r.untags.length})`, '', markdownTable(['Reference', 'Image', 'Rule'], code(r.untags, [0, 1])), '');
+  if (r.deletes.length) out.push(`### Delete (${r.deletes.length})`, '', markdownTable(['Image', 'Est. size', 'Rule', 'References'], code(r.deletes, [0])), '');
+  const counts = keptCounts(plan);
+  if (plan.kept.length) {
+    out.push(`<details><summary>Kept: ${plan.kept.length} images (${counts.map(([t, n]) => `${n} ${t}`).join(', ')})</summary>`, '');
+    if (r.kept.length) out.push(markdownTable(['Image', 'References', 'Why'], code(r.kept, [0])), '');
+    out.push('</details>', '');
+  }
+  if (plan.actions.length === 0) out.push('Nothing to do.', '');
+  return out.join('\n');
+}
+
+/** The plan file: stable JSON (fixed key order, sorted arrays), so the same inputs give the same bytes. */
+export function formatPlanJson(plan: Plan): string {
+  return `${JSON.stringify(plan, null, 2)}\n`;
+}
