@@ -22,7 +22,7 @@ export const COMMON_OPTIONS = {
 export function parseCommandArgs<T extends Options>(command: string, args: string[], options: T): { values: ParsedValues<T>; positionals: string[] } {
   try {
     const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-    return { values: parsed.values as ParsedValues<T>, positionals: parsed.positionals };
+    return { values: parsed.values, positionals: parsed.positionals };
   } catch (err) {
     const msg = err instanceof Error ? err.message.replace(/\. To specify a positional argument.*$/s, '') : String(err);
     throw new UsageError(`${command}: ${msg} (see imgsweep help ${command})`, { cause: err });

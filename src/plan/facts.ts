@@ -62,7 +62,9 @@ export function imageFacts(inventory: Inventory, policy: Policy, now: number, us
     }
   }
   const facts = new Map<string, ImageFacts>();
-  for (const image of inventory.images) {
+  // Sorted by ID: every later walk over the map is then independent of the inventory's order.
+  const images = [...inventory.images].sort((a, b) => compareText(a.id, b.id));
+  for (const image of images) {
     const refs = [...image.repoTags, ...image.repoDigests].map(parseReference).sort((a, b) => compareText(a.text, b.text));
     const containers = (uses.get(image.id) ?? []).sort((a, b) => compareText(a.container.id, b.container.id));
     const createdMs = ms(image.created) ?? 0;

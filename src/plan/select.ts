@@ -1,6 +1,6 @@
 import { repositoryNames, type Reference } from '../inventory/reference.js';
 import { labelsMatch } from '../policy/patterns.js';
-import type { Glob, Rule, Selector } from '../policy/types.js';
+import type { Glob, ReferenceGlob, Rule, Selector } from '../policy/types.js';
 import { compareText, type ImageFacts } from './facts.js';
 
 /** Why a rule did or did not select a reference (for explain). */
@@ -41,13 +41,13 @@ class GlobList {
 export class CompiledSelector {
   private readonly repositories: GlobList | null;
   private readonly tags: GlobList | null;
-  private readonly references: GlobList | null;
+  private readonly references: { repository: GlobList; tag: GlobList }[] | null;
   readonly refLevel: boolean;
 
   constructor(private readonly s: Selector) {
     this.repositories = s.repositories ? new GlobList(s.repositories) : null;
     this.tags = s.tags ? new GlobList(s.tags) : null;
-    this.references = s.references ? new GlobList(s.references) : null;
+    this.references = s.references ? s.references.map((r: ReferenceGlob) => ({ repository: new GlobList([r.repository]), tag: new GlobList([r.tag]) })) : null;
     this.refLevel = Boolean(s.repositories || s.tags || s.references);
   }
 
@@ -70,7 +70,8 @@ export class CompiledSelector {
     if (this.tags && (ref.tag === null || ref.kind !== 'tag' || !this.tags.test(ref.tag))) return false;
     if (this.references) {
       if (ref.kind !== 'tag') return false;
-      if (!this.references.anyOf(repositoryNames(ref).map((n) => `${n}:${ref.tag}`))) return false;
+      const names = repositoryNames(ref);
+      if (!this.references.some((r) => r.tag.test(ref.tag!) && r.repository.anyOf(names))) return false;
     }
     return true;
   }

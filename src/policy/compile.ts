@@ -1,6 +1,6 @@
 import { formatPath, type PolicyProblem, type ProblemCode } from './problems.js';
-import { compileGlob, compileLabel, normalizeIdPrefix } from './patterns.js';
-import type { DiskPolicy, Glob, Policy, Rule, Selector } from './types.js';
+import { compileGlob, compileLabel, compileReferenceGlob, normalizeIdPrefix } from './patterns.js';
+import type { DiskPolicy, Glob, Policy, ReferenceGlob, Rule, Selector } from './types.js';
 import { DURATION_EXAMPLES, parseDuration, parsePercent, parseSize } from './units.js';
 import type { PathSegment, YamlSource } from './yaml-source.js';
 
@@ -44,14 +44,23 @@ export function compilePolicy(source: YamlSource, file: string, sha256: string):
     problems.push({ file, line, col, path: formatPath(path), code, message });
   };
 
-  const globs = (list: string[] | undefined, path: PathSegment[], kind: 'repository' | 'tag' | 'reference'): Glob[] | null => {
+  const globs = (list: string[] | undefined, path: PathSegment[]): Glob[] | null => {
     if (!list) return null;
     const out: Glob[] = [];
     list.forEach((pattern, i) => {
       const glob = compileGlob(pattern);
-      if (!glob) report([...path, i], 'pattern', `${JSON.stringify(pattern)} is not a valid glob`);
-      else if (kind === 'reference' && /[A-Z]/.test(pattern.slice(0, pattern.lastIndexOf(':'))))
-        report([...path, i], 'pattern', `${JSON.stringify(pattern)} can never match: repositories are lower case`);
+      if (!glob) report([...path, i], 'pattern', `${JSON.stringify(pattern)} can never match: it is not a valid glob`);
+      else out.push(glob);
+    });
+    return out;
+  };
+  const referenceGlobs = (list: string[] | undefined, path: PathSegment[]): ReferenceGlob[] | null => {
+    if (!list) return null;
+    const out: ReferenceGlob[] = [];
+    list.forEach((pattern, i) => {
+      const glob = compileReferenceGlob(pattern);
+      if (/[A-Z]/.test(pattern.slice(0, pattern.lastIndexOf(':')))) report([...path, i], 'format', `${JSON.stringify(pattern)} can never match: repositories are lower case`);
+      else if (!glob) report([...path, i], 'pattern', `${JSON.stringify(pattern)} can never match: it is not a valid repository:tag glob`);
       else out.push(glob);
     });
     return out;
@@ -64,9 +73,9 @@ export function compilePolicy(source: YamlSource, file: string, sha256: string):
   };
   const selector = (s: RawSelector, path: PathSegment[]): Selector => {
     const sel: Selector = {
-      repositories: globs(s.repositories, [...path, 'repositories'], 'repository'),
-      tags: globs(s.tags, [...path, 'tags'], 'tag'),
-      references: globs(s.references, [...path, 'references'], 'reference'),
+      repositories: globs(s.repositories, [...path, 'repositories']),
+      tags: globs(s.tags, [...path, 'tags']),
+      references: referenceGlobs(s.references, [...path, 'references']),
       labels: s.labels ? s.labels.map(compileLabel) : null,
       images: s.images ? s.images.map(normalizeIdPrefix) : null,
       untagged: s.untagged ?? null,
@@ -82,9 +91,9 @@ export function compilePolicy(source: YamlSource, file: string, sha256: string):
 
   const p = raw.protect ?? {};
   const protect: Policy['protect'] = {
-    repositories: globs(p.repositories, ['protect', 'repositories'], 'repository') ?? [],
-    tags: globs(p.tags, ['protect', 'tags'], 'tag') ?? [],
-    references: globs(p.references, ['protect', 'references'], 'reference') ?? [],
+    repositories: globs(p.repositories, ['protect', 'repositories']) ?? [],
+    tags: globs(p.tags, ['protect', 'tags']) ?? [],
+    references: referenceGlobs(p.references, ['protect', 'references']) ?? [],
     labels: (p.labels ?? []).map(compileLabel),
     images: (p.images ?? []).map(normalizeIdPrefix),
     youngerThanMs: duration(p.youngerThan, ['protect', 'youngerThan']),

@@ -53,20 +53,17 @@ function semanticExtras(source: Parameters<typeof compilePolicy>[0], file: strin
   return compiled.problems.filter((p) => !flagged.some((f) => p.path === f || p.path.startsWith(`${f}.`) || p.path.startsWith(`${f}[`) || f.startsWith(`${p.path}.`)));
 }
 
+/** Byte offset of the first invalid UTF-8 sequence. */
 function firstInvalidUtf8(buf: Buffer): number {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let lo = 0;
-  let hi = buf.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    try {
-      decoder.decode(buf.subarray(0, mid), { stream: true });
-      lo = mid;
-    } catch {
-      hi = mid - 1;
-    }
+  let i = 0;
+  while (i < buf.length) {
+    const b = buf[i]!;
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (len === 0 || i + len > buf.length) return i;
+    for (let k = 1; k < len; k++) if ((buf[i + k]! & 0xc0) !== 0x80) return i;
+    i += len;
   }
-  return lo;
+  return buf.length;
 }
 
 /** Reads and validates a policy file; a file over 1 MiB is refused before it is read whole. */

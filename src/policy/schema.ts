@@ -29,11 +29,14 @@ const FORMAT_MESSAGES: Record<string, (v: string) => string> = {
   repositoryPattern: (v) =>
     /[A-Z]/.test(v)
       ? `${JSON.stringify(v)} can never match: repositories are lower case`
-      : `${JSON.stringify(v)} can never match: a repository pattern may not be empty or contain spaces`,
+      : /@|:[^/]*$/.test(v)
+        ? `${JSON.stringify(v)} can never match a repository: it names a tag or digest (use references for repository:tag)`
+        : `${JSON.stringify(v)} can never match: a repository pattern may not contain spaces`,
   tagPattern: (v) => `${JSON.stringify(v)} can never match a tag (no spaces, ':', '/' or '@'; a tag glob looks like v*.*.*)`,
   referencePattern: (v) => `${JSON.stringify(v)} is not a repository:tag glob (example: nginx:1.*)`,
   labelPattern: (v) => `${JSON.stringify(v)} is not a label (key or key=value)`,
-  imageId: (v) => `${JSON.stringify(v)} is not an image ID (full sha256 ID or at least 12 lower-case hex digits)`,
+  imageId: (v) => `${JSON.stringify(v)} is not an image ID (a full sha256 ID or at least 12 hex digits of one)`,
+  ruleName: (v) => `${JSON.stringify(v)} is not a rule name (letters, digits, . _ -, starting with a letter or digit, at most 100)`,
 };
 
 /** Validates against schemas/policy.schema.json; one problem per key path, positioned. */
@@ -93,10 +96,14 @@ function convert(err: ErrorObject, source: YamlSource, file: string): PolicyProb
       return make(segs, 'required', `missing required key "${missing}"`, segs.length && typeof segs.at(-1) === 'string' ? 'key' : 'value');
     }
     case 'dependentRequired': {
-      return make(segs, 'required', `"${String(params.property)}" needs "${String(params.missingProperty)}" too`, 'key');
+      return make([...segs, String(params.property)], 'required', `${String(params.property)} needs ${String(params.missingProperty)} too`, 'key');
     }
-    case 'type':
+    case 'type': {
+      const def = /#\/\$defs\/([A-Za-z]+)\/type$/.exec(err.schemaPath)?.[1];
+      const fmt = def ? FORMAT_MESSAGES[def] : undefined;
+      if (fmt && (typeof err.data === 'number' || typeof err.data === 'boolean')) return make(segs, 'type', `${fmt(String(err.data))}: write it as a string with its unit`);
       return make(segs, 'type', `must be ${article(String(params.type))}, not ${describe(err.data)}`);
+    }
     case 'const':
       return make(segs, 'enum', `must be ${JSON.stringify(params.allowedValue)}, not ${describe(err.data)}`);
     case 'enum': {
@@ -114,7 +121,7 @@ function convert(err: ErrorObject, source: YamlSource, file: string): PolicyProb
     case 'minProperties':
       return make(segs, 'empty-value', segs.at(-1) === 'match' ? 'match must not be empty (an empty match is never "everything"): name repositories, tags, references, labels, images, untagged or unused' : 'must not be empty');
     case 'minLength':
-      return make(segs, 'empty-value', 'must not be empty');
+      return make(segs, 'empty-value', 'must not be empty (an empty pattern can never match)');
     case 'maxLength':
       return make(segs, 'range', `must be at most ${String(params.limit)} characters`);
     case 'minimum':

@@ -5,6 +5,12 @@ export interface Glob {
   test(text: string): boolean;
 }
 
+/** A repository:tag glob, matched as a repository glob and a tag glob; test() takes "repo:tag". */
+export interface ReferenceGlob extends Glob {
+  repository: Glob;
+  tag: Glob;
+}
+
 export interface LabelMatcher {
   source: string;
   key: string;
@@ -16,7 +22,7 @@ export interface LabelMatcher {
 export interface Selector {
   repositories: Glob[] | null;
   tags: Glob[] | null;
-  references: Glob[] | null;
+  references: ReferenceGlob[] | null;
   labels: LabelMatcher[] | null;
   /** Lower-case hex prefixes without "sha256:". */
   images: string[] | null;
@@ -39,7 +45,7 @@ export interface Rule {
 export interface Protect {
   repositories: Glob[];
   tags: Glob[];
-  references: Glob[];
+  references: ReferenceGlob[];
   labels: LabelMatcher[];
   images: string[];
   youngerThanMs: number | null;

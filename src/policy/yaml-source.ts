@@ -1,5 +1,5 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
-import type { PolicyProblem, ProblemCode } from './problems.js';
+import { formatPath, type PolicyProblem, type ProblemCode } from './problems.js';
 
 /** Expanding more aliases than this is treated as an alias bomb ("billion laughs"). */
 export const MAX_ALIAS_COUNT = 100;
@@ -18,22 +18,32 @@ function problem(file: string, pos: Position, code: ProblemCode, message: string
   return { file, line: pos.line, col: pos.col, path, code, message };
 }
 
-const YAML_CODES: Partial<Record<string, ProblemCode>> = { DUPLICATE_KEY: 'duplicate-key' };
-
 /** Parses one YAML document with positions; problems for syntax errors, duplicates, aliases, extra documents. */
 export function parseYamlSource(text: string, file: string): { source: YamlSource } | { problems: PolicyProblem[] } {
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true });
+  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true, logLevel: 'silent' });
   const at = (offset: number): Position => lc.linePos(Math.max(0, Math.min(offset, text.length)));
   if (!Array.isArray(docs) || docs.length === 0) {
     return { problems: [problem(file, { line: 1, col: 1 }, 'empty', 'the policy file is empty (expected a mapping with at least `version: 1`)')] };
   }
   const problems: PolicyProblem[] = [];
   for (const doc of docs) {
+    let syntaxSeen = false;
     for (const err of doc.errors) {
-      const code = YAML_CODES[err.code] ?? 'syntax';
-      const msg = code === 'duplicate-key' ? `duplicate key: ${firstLine(err.message).replace(/^Map keys must be unique.*$/, 'keys must be unique in a mapping')}` : `YAML syntax error: ${firstLine(err.message)}`;
-      problems.push(problem(file, at(err.pos[0]), code, msg));
+      if (err.code === 'DUPLICATE_KEY') {
+        const path = pathAtOffset(doc, err.pos[0]);
+        const key = path.at(-1);
+        problems.push(problem(file, at(err.pos[0]), 'duplicate-key', `duplicate key ${JSON.stringify(String(key ?? ''))}: a key may appear once in a mapping`, formatPath(path)));
+        continue;
+      }
+      // Later syntax errors are mostly consequences of the first one.
+      if (syntaxSeen) continue;
+      syntaxSeen = true;
+      const opener = err.code === 'MISSING_CHAR' || /flow (sequence|mapping|collection)/i.test(err.message) ? unclosedOpener(text, err.pos[0]) : null;
+      const pos = opener !== null ? at(opener) : err.code === 'BAD_INDENT' ? firstNonBlank(text, err.pos[0], at) : at(err.pos[0]);
+      const what = opener !== null ? (text[opener] === '"' || text[opener] === "'" ? 'quote' : 'bracket') : '';
+      const msg = opener !== null ? `YAML syntax error: unclosed ${what}: the ${text[opener]} opened here is never closed` : `YAML syntax error: ${firstLine(err.message).replace(/ at line \d+, column \d+:?$/, '')}`;
+      problems.push(problem(file, pos, 'syntax', msg));
     }
   }
   if (docs.length > 1) {
@@ -111,4 +121,56 @@ function keyText(key: unknown): string | null {
 
 function pos(node: Node, at: (o: number) => Position): Position {
   return node.range ? at(node.range[0]) : { line: 1, col: 1 };
+}
+
+/** The key path of the map key at `offset` (for duplicate-key errors). */
+function pathAtOffset(doc: Document, offset: number): PathSegment[] {
+  const path: PathSegment[] = [];
+  let node: unknown = doc.contents;
+  for (;;) {
+    if (isMap(node)) {
+      const within = (n: unknown, end: 1 | 2) => isNodeLike(n) && n.range && offset >= n.range[0] && offset < n.range[end];
+      const byKey = node.items.find((p) => within(p.key, 2));
+      if (byKey) return [...path, keyText(byKey.key) ?? '?'];
+      const byValue = node.items.find((p) => within(p.value, 2));
+      if (!byValue) return path;
+      path.push(keyText(byValue.key) ?? '?');
+      node = byValue.value;
+    } else if (isSeq(node)) {
+      const i = node.items.findIndex((it) => isNodeLike(it) && it.range && offset >= it.range[0] && offset <= it.range[2]);
+      if (i === -1) return path;
+      path.push(i);
+      node = node.items[i];
+    } else return path;
+  }
+}
+
+/** Where the innermost quote or bracket still open at `end` was opened; null when none is. */
+function unclosedOpener(text: string, end: number): number | null {
+  const stack: number[] = [];
+  let quote: number | null = null;
+  for (let i = 0; i < Math.min(end, text.length); i++) {
+    const c = text[i]!;
+    if (quote !== null) {
+      if (text[quote] === '"' && c === '\\') i++;
+      else if (c === text[quote]) {
+        if (c === "'" && text[i + 1] === "'") i++;
+        else quote = null;
+      }
+      continue;
+    }
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
+      while (i < text.length && text[i] !== '\n') i++;
+    } else if ((c === '"' || c === "'") && (i === 0 || /[\s[{,:]/.test(text[i - 1]!))) quote = i;
+    else if (c === '[' || c === '{') stack.push(i);
+    else if ((c === ']' || c === '}') && stack.length) stack.pop();
+  }
+  return quote ?? stack.at(-1) ?? null;
+}
+
+/** Errors reported at the start of a line point at its first non-blank character instead. */
+function firstNonBlank(text: string, offset: number, at: (o: number) => Position): Position {
+  let i = offset;
+  while (i < text.length && (text[i] === ' ' || text[i] === '\t')) i++;
+  return at(i < text.length && text[i] !== '\n' ? i : offset);
 }

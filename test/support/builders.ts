@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ContainerRecord, ContainerState, ImageRecord, Inventory, UsageEntry } from '../../src/inventory/types.js';
+import type { ContainerRecord, ContainerState, ImageRecord, Inventory } from '../../src/inventory/types.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import type { Policy } from '../../src/policy/types.js';
 
@@ -68,7 +68,7 @@ export function inventory(images: ImageRecord[], containers: ContainerRecord[] =
     },
     images,
     containers,
-    usage: {} as Record<string, UsageEntry>,
+    usage: {},
     ...extra,
   };
 }

@@ -1,0 +1,49 @@
+/** Building the dockerode client for a target, and turning its failures into imgsweep's errors. */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import Docker from 'dockerode';
+import { EngineError, EngineUnavailable, ImgsweepError } from '../errors.js';
+import type { EngineTarget } from './host.js';
+import { engineMessage, statusOf } from './outcome.js';
+
+/** Our own connection pool, so close() can release it (ssh brings its own agent). */
+export function agentFor(target: EngineTarget): HttpAgent | undefined {
+  if (target.options.protocol === 'ssh') return undefined;
+  return target.options.protocol === 'https' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+}
+
+export function makeDocker(
+  target: EngineTarget,
+  agent: HttpAgent | undefined,
+  apiVersion: string | undefined,
+  timeoutMs: number,
+): Docker {
+  const version = apiVersion ? `v${apiVersion}` : undefined;
+  try {
+    // `agent` is a docker-modem option that dockerode's types do not list. The modem's idle timeout is only a
+    // backstop behind each call's own deadline (request.ts), which says "timed out" where the modem says "hang up".
+    const timeout = timeoutMs + 1_000;
+    return new Docker({ ...target.options, version, timeout, agent } as Docker.DockerOptions);
+  } catch (error) {
+    // dockerode reads DOCKER_CERT_PATH files itself when DOCKER_HOST is tcp://, and throws if they are missing.
+    throw new EngineUnavailable(`cannot set up a client for ${target.host}: ${engineMessage(error)}`, { cause: error });
+  }
+}
+
+/** One line: what was tried, why it failed, how to point elsewhere. */
+export function unavailable(target: EngineTarget, error: unknown): EngineUnavailable {
+  const message = engineMessage(error);
+  const hint = /EACCES/.test(message) ? ' (permission denied: run as root or as a member of the docker group)' : '';
+  const tried = target.source === 'default' ? `${target.host} (the default)` : `${target.host} (from ${target.source})`;
+  return new EngineUnavailable(
+    `cannot reach the container engine at ${tried}: ${message}${hint}; point imgsweep at it with --host URL or DOCKER_HOST`,
+    { cause: error },
+  );
+}
+
+/** For reads: a transport failure means the engine is gone, an HTTP error that it refused. */
+export function readFailure(target: EngineTarget, error: unknown, what: string): Error {
+  if (error instanceof ImgsweepError) return error;
+  if (statusOf(error) === null) return unavailable(target, error);
+  return new EngineError(`${what} failed: HTTP ${statusOf(error)}: ${engineMessage(error)}`, { cause: error });
+}

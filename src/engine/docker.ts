@@ -1,0 +1,191 @@
+/** The Engine implementation over dockerode, for Docker and Podman's Docker-compatible API. */
+import type { Agent as HttpAgent } from 'node:http';
+import type Docker from 'dockerode';
+import { EngineError } from '../errors.js';
+import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
+import { agentFor, makeDocker, readFailure, unavailable } from './client.js';
+import type { Engine, EngineEvent, WriteOutcome } from './engine.js';
+import { targetFor, type EngineTarget } from './host.js';
+import { compareApi, mapIdentity, negotiateApiVersion } from './identity.js';
+import { parseHistory, rootfsLayers, zipLayers } from './layers.js';
+import { isImageId, mapContainer, mapImages, mountImageRefs, normalizeId, parseEvents } from './map.js';
+import { doneFromDeleteResponse, engineMessage, outcomeFromError, statusOf } from './outcome.js';
+import { bodyText, call, type Call } from './request.js';
+import { asArray, asObj, isObj, str } from './shape.js';
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+const INSPECT_CONCURRENCY = 4;
+
+export interface ConnectOptions {
+  /** --host URL; else env.DOCKER_HOST; else the local socket. */
+  host?: string;
+  env: NodeJS.ProcessEnv;
+  /** Bound on every call (default 60 s). */
+  timeoutMs?: number;
+}
+
+export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
+  const target = targetFor(opts.host, opts.env);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const agent = agentFor(target);
+  try {
+    let version: unknown;
+    try {
+      // Unversioned: the one call whose shape is the same at every API version.
+      version = await call(makeDocker(target, agent, undefined, timeoutMs), { method: 'GET', path: '/version', timeoutMs });
+    } catch (error) {
+      if (statusOf(error) === null) throw unavailable(target, error);
+      throw new EngineError(`${target.host} answered /version with ${engineMessage(error)}: is it a Docker API?`, {
+        cause: error,
+      });
+    }
+    const apiVersion = negotiateApiVersion(version);
+    const docker = makeDocker(target, agent, apiVersion, timeoutMs);
+    const info = await call(docker, { method: 'GET', path: '/info', timeoutMs }).catch((error: unknown) => {
+      throw readFailure(target, error, 'reading /info');
+    });
+    const identity = mapIdentity(version, info, apiVersion, target.host);
+    return new DockerEngine(docker, { target, agent, identity, timeoutMs });
+  } catch (error) {
+    agent?.destroy();
+    throw error;
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+const enc = encodeURIComponent;
+
+interface Connection {
+  target: EngineTarget;
+  agent: HttpAgent | undefined;
+  identity: EngineIdentity;
+  timeoutMs: number;
+}
+
+class DockerEngine implements Engine {
+  readonly host: string;
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly conn: Connection,
+  ) {
+    this.host = conn.target.host;
+  }
+
+  private get timeoutMs(): number {
+    return this.conn.timeoutMs;
+  }
+
+  private async read(c: Omit<Call, 'timeoutMs'>, what: string): Promise<unknown> {
+    try {
+      return await call(this.docker, { ...c, timeoutMs: this.timeoutMs });
+    } catch (error) {
+      throw readFailure(this.conn.target, error, what);
+    }
+  }
+
+  private async write(c: Omit<Call, 'timeoutMs'>, done: (body: unknown) => WriteOutcome): Promise<WriteOutcome> {
+    try {
+      return done(await call(this.docker, { ...c, timeoutMs: this.timeoutMs }));
+    } catch (error) {
+      return outcomeFromError(error, this.conn.identity.kind);
+    }
+  }
+
+  identity(): Promise<EngineIdentity> {
+    return Promise.resolve({ ...this.conn.identity });
+  }
+
+  async listImages(): Promise<ImageRecord[]> {
+    const query: Call['query'] = { all: 1 };
+    if (compareApi(this.conn.identity.apiVersion, '1.42') >= 0) query['shared-size'] = 1;
+    return mapImages(await this.read({ method: 'GET', path: '/images/json', query }, 'listing images'));
+  }
+
+  async listContainers(): Promise<ContainerRecord[]> {
+    const list = asArray(
+      await this.read({ method: 'GET', path: '/containers/json', query: { all: 1 } }, 'listing containers'),
+      'GET /containers/json',
+    );
+    return mapLimit(list, INSPECT_CONCURRENCY, async (summary) => {
+      const id = str(asObj(summary, 'container'), 'Id', 'container');
+      let inspect: unknown = null;
+      try {
+        inspect = await call(this.docker, { method: 'GET', path: `/containers/${enc(id)}/json`, timeoutMs: this.timeoutMs });
+      } catch (error) {
+        // Removed since the list: keep it with unknown times, which protects its image for this run.
+        if (statusOf(error) !== 404) throw readFailure(this.conn.target, error, `inspecting container ${id}`);
+      }
+      const record = mapContainer(summary, inspect, `container ${id.slice(0, 12)}`);
+      const mounts = isObj(summary) && summary.Mounts !== undefined ? summary.Mounts : isObj(inspect) ? inspect.Mounts : [];
+      for (const ref of mountImageRefs(mounts)) {
+        const imageId = isImageId(ref) ? normalizeId(ref) : await this.resolveReference(ref).catch(() => null);
+        if (imageId !== null && !record.mountImageIds.includes(imageId)) record.mountImageIds.push(imageId);
+      }
+      return record;
+    });
+  }
+
+  async resolveReference(ref: string): Promise<string | null> {
+    try {
+      const body = await call(this.docker, { method: 'GET', path: `/images/${enc(ref)}/json`, timeoutMs: this.timeoutMs });
+      return normalizeId(str(asObj(body, 'image inspect'), 'Id', 'image inspect'));
+    } catch (error) {
+      // 404: points nowhere; 400: not a valid reference, so it points nowhere either.
+      if (statusOf(error) === 404 || statusOf(error) === 400) return null;
+      throw readFailure(this.conn.target, error, `inspecting ${ref}`);
+    }
+  }
+
+  async imageLayers(id: string): Promise<{ digest: string; size: number }[]> {
+    const [inspect, history] = await Promise.all([
+      this.read({ method: 'GET', path: `/images/${enc(id)}/json` }, `inspecting image ${id}`),
+      this.read({ method: 'GET', path: `/images/${enc(id)}/history` }, `reading the history of ${id}`),
+    ]);
+    return zipLayers(rootfsLayers(inspect), parseHistory(history));
+  }
+
+  untag(ref: string): Promise<WriteOutcome> {
+    // By ID (or a bare hex prefix, which the engine also takes as an ID) this call would delete the image.
+    if (isImageId(ref) || ref.startsWith('sha256:') || !/[:@]/.test(ref)) {
+      return Promise.resolve({ status: 'failed', message: `refusing to untag "${ref}": not a repo:tag or repo@digest reference`, transport: false });
+    }
+    return this.write({ method: 'DELETE', path: `/images/${enc(ref)}`, query: { noprune: 1 } }, doneFromDeleteResponse);
+  }
+
+  deleteImage(id: string): Promise<WriteOutcome> {
+    if (!isImageId(id)) {
+      return Promise.resolve({ status: 'failed', message: `refusing to delete "${id}": not a full image ID`, transport: false });
+    }
+    return this.write({ method: 'DELETE', path: `/images/${enc(normalizeId(id))}`, query: { noprune: 1 } }, doneFromDeleteResponse);
+  }
+
+  removeContainer(id: string): Promise<WriteOutcome> {
+    // No force (a running container stays) and no v (its volumes stay).
+    return this.write({ method: 'DELETE', path: `/containers/${enc(id)}` }, () => ({ status: 'done', deleted: [id], untagged: [] }));
+  }
+
+  async events(since: Date, until: Date): Promise<EngineEvent[]> {
+    // The engine streams until `until`; never ask for the future, which would hold the call open.
+    const end = Math.min(until.getTime(), Date.now());
+    if (since.getTime() >= end) return [];
+    const query = { since: (since.getTime() / 1000).toFixed(3), until: (end / 1000).toFixed(3), filters: { type: ['container'] } };
+    return parseEvents(bodyText(await this.read({ method: 'GET', path: '/events', query }, 'reading events')));
+  }
+
+  close(): void {
+    this.conn.agent?.destroy();
+  }
+}

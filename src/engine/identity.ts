@@ -1,0 +1,69 @@
+/** API version negotiation, Docker/Podman detection and the engine's identity, from /version and /info. */
+import { createHash } from 'node:crypto';
+import type { EngineIdentity, EngineKind } from '../inventory/types.js';
+import { asObj, fail, isObj, optStr, type Obj } from './shape.js';
+
+/** The newest API whose response shapes imgsweep knows. */
+export const OUR_API_VERSION = '1.45';
+
+function parseVersion(v: string): [number, number] | null {
+  const m = /^v?(\d+)\.(\d+)$/.exec(v.trim());
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+export function compareApi(a: string, b: string): number {
+  const [a0, a1] = parseVersion(a) ?? [0, 0];
+  const [b0, b1] = parseVersion(b) ?? [0, 0];
+  return a0 - b0 || a1 - b1;
+}
+
+/** min(ours, the server's), raised to the server's minimum if ours is older than it supports. */
+export function negotiateApiVersion(version: unknown, ours = OUR_API_VERSION): string {
+  const o = asObj(version, 'GET /version');
+  const server = optStr(o, 'ApiVersion', 'GET /version');
+  if (server === null || parseVersion(server) === null) fail('GET /version.ApiVersion', 'an API version like "1.41"', server);
+  const min = optStr(o, 'MinAPIVersion', 'GET /version');
+  let pinned = compareApi(ours, server) < 0 ? ours : server;
+  if (min !== null && parseVersion(min) !== null && compareApi(pinned, min) < 0) pinned = min;
+  return pinned.replace(/^v/, '');
+}
+
+export function detectKind(version: unknown): EngineKind {
+  const o = asObj(version, 'GET /version');
+  const names: unknown[] = [isObj(o.Platform) ? o.Platform.Name : undefined];
+  if (Array.isArray(o.Components)) names.push(...o.Components.map((c) => (isObj(c) ? c.Name : undefined)));
+  return names.some((n) => typeof n === 'string' && /podman/i.test(n)) ? 'podman' : 'docker';
+}
+
+/** Daemons on one host can share /info ID (20.10 reads it from /etc/docker/key.json), so add root dir and name. */
+export function engineKey(id: string, rootDir: string, name: string): string {
+  return createHash('sha256').update(`${id}\0${rootDir}\0${name}`).digest('hex').slice(0, 16);
+}
+
+export function imageStoreOf(info: Obj): 'classic' | 'containerd' {
+  const status = Array.isArray(info.DriverStatus) ? info.DriverStatus : [];
+  const containerd = status.some(
+    (pair) => Array.isArray(pair) && pair[0] === 'driver-type' && pair[1] === 'io.containerd.snapshotter.v1',
+  );
+  return containerd ? 'containerd' : 'classic';
+}
+
+export function mapIdentity(version: unknown, info: unknown, apiVersion: string, host: string): EngineIdentity {
+  const v = asObj(version, 'GET /version');
+  const i = asObj(info, 'GET /info');
+  const id = optStr(i, 'ID', 'GET /info') ?? '';
+  const name = optStr(i, 'Name', 'GET /info') ?? '';
+  const rootDir = optStr(i, 'DockerRootDir', 'GET /info') ?? '';
+  return {
+    key: engineKey(id, rootDir, name),
+    id,
+    name,
+    kind: detectKind(v),
+    version: optStr(v, 'Version', 'GET /version') ?? optStr(i, 'ServerVersion', 'GET /info') ?? '',
+    apiVersion,
+    rootDir,
+    driver: optStr(i, 'Driver', 'GET /info') ?? '',
+    imageStore: imageStoreOf(i),
+    host,
+  };
+}

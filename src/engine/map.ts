@@ -1,0 +1,130 @@
+/** Pure mapping of engine responses (Docker 20.10+, API 1.43+ shapes, Podman's compat API) into our types. */
+import type { ContainerRecord, ContainerState, ImageRecord } from '../inventory/types.js';
+import type { EngineEvent } from './engine.js';
+import { asArray, asObj, fail, isObj, num, optNum, optStr, str, strList, strMap, type Obj } from './shape.js';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Full image ID: Podman omits the "sha256:" prefix. Anything else is left as the engine said it. */
+export function normalizeId(id: string): string {
+  const lower = id.toLowerCase();
+  return HEX64.test(lower) ? `sha256:${lower}` : id;
+}
+
+export function isImageId(ref: string): boolean {
+  return /^(sha256:)?[0-9a-f]{64}$/i.test(ref);
+}
+
+export function unixToIso(seconds: number): string {
+  return new Date(seconds * 1000).toISOString();
+}
+
+/** An engine timestamp (RFC 3339, nanoseconds) as ISO, or null for Go's zero time or garbage. */
+export function engineTime(value: string | null): string | null {
+  if (value === null || value === '' || value.startsWith('0001-01-01')) return null;
+  const ms = Date.parse(value.replace(/(\.\d{3})\d+/, '$1'));
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+// API < 1.43 puts these in images with neither tags nor digests.
+const NO_TAG = '<none>:<none>';
+const NO_DIGEST = '<none>@<none>';
+
+export function mapImage(raw: unknown, where = 'image'): ImageRecord {
+  const o = asObj(raw, where);
+  const parent = optStr(o, 'ParentId', where);
+  const size = optNum(o, 'Size', where) ?? -1;
+  const virtual = optNum(o, 'VirtualSize', where) ?? -1;
+  const shared = optNum(o, 'SharedSize', where);
+  return {
+    id: normalizeId(str(o, 'Id', where)),
+    parentId: parent === null || parent === '' ? null : normalizeId(parent),
+    repoTags: strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG),
+    repoDigests: strList(o, 'RepoDigests', where).filter((d) => d !== NO_DIGEST),
+    created: unixToIso(num(o, 'Created', where)),
+    // -1 means "not computed"; an unknown size counts as 0 rather than inventing one.
+    size: size >= 0 ? size : Math.max(virtual, 0),
+    sharedSize: shared === null || shared < 0 ? null : shared,
+    labels: strMap(o, 'Labels', where),
+  };
+}
+
+export function mapImages(raw: unknown): ImageRecord[] {
+  return asArray(raw, 'GET /images/json').map((item, i) => mapImage(item, `images[${i}]`));
+}
+
+const STATES: Record<string, ContainerState> = {
+  created: 'created',
+  configured: 'created', // Podman: defined, never started
+  running: 'running',
+  stopping: 'running', // Podman: still running until stopped
+  paused: 'paused',
+  restarting: 'restarting',
+  removing: 'removing',
+  exited: 'exited',
+  stopped: 'exited', // Podman
+  dead: 'dead',
+};
+
+/** Unknown states count as running: the one state whose images imgsweep never touches. */
+export function mapState(state: string): ContainerState {
+  return STATES[state.toLowerCase()] ?? 'running';
+}
+
+/** Image references of image-type mounts (IDs or names; the caller resolves names). */
+export function mountImageRefs(mounts: unknown): string[] {
+  if (!Array.isArray(mounts)) return [];
+  const refs: string[] = [];
+  for (const m of mounts) {
+    if (!isObj(m) || m.Type !== 'image') continue;
+    const ref = [m.Source, m.Name].find((v): v is string => typeof v === 'string' && v !== '');
+    if (ref !== undefined) refs.push(isImageId(ref) ? normalizeId(ref) : ref);
+  }
+  return refs;
+}
+
+/** A container from the list endpoint plus its inspect (for start/finish times); null inspect = unknown times. */
+export function mapContainer(summary: unknown, inspect: unknown, where = 'container'): ContainerRecord {
+  const o = asObj(summary, where);
+  const state = isObj(inspect) && isObj(inspect.State) ? inspect.State : ({} as Obj);
+  return {
+    id: str(o, 'Id', where),
+    names: strList(o, 'Names', where).map((n) => n.replace(/^\//, '')),
+    imageId: normalizeId(str(o, 'ImageID', where)),
+    image: optStr(o, 'Image', where) ?? '',
+    state: mapState(str(o, 'State', where)),
+    created: unixToIso(num(o, 'Created', where)),
+    startedAt: engineTime(optStr(state, 'StartedAt', `${where}.State`)),
+    finishedAt: engineTime(optStr(state, 'FinishedAt', `${where}.State`)),
+    mountImageIds: mountImageRefs(o.Mounts).filter(isImageId),
+  };
+}
+
+/** Newline-delimited JSON from GET /events; non-container events are skipped. */
+export function parseEvents(text: string): EngineEvent[] {
+  const events: EngineEvent[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      fail(`events[${i}]`, 'a JSON object', line);
+    }
+    const o = asObj(raw, `events[${i}]`);
+    if ((o.Type ?? o.type) !== 'container') return;
+    const actor = isObj(o.Actor) ? o.Actor : {};
+    const attrs = isObj(actor.Attributes) ? actor.Attributes : {};
+    const image = typeof attrs.image === 'string' ? attrs.image : typeof o.from === 'string' ? o.from : '';
+    const nanos = typeof o.timeNano === 'number' ? o.timeNano / 1e6 : null;
+    const id = typeof actor.ID === 'string' ? actor.ID : typeof o.id === 'string' ? o.id : '';
+    events.push({
+      time: new Date(nanos ?? num(o, 'time', `events[${i}]`) * 1000).toISOString(),
+      action: typeof o.Action === 'string' ? o.Action : typeof o.status === 'string' ? o.status : '',
+      containerId: id,
+      imageId: isImageId(image) ? normalizeId(image) : null,
+      image,
+    });
+  });
+  return events;
+}

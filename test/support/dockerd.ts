@@ -1,0 +1,151 @@
+/** A throwaway dockerd per test file: private data root, vfs, no networking, removed afterwards. */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import {
+  exited,
+  mountsUnder,
+  runCommand,
+  stopChild,
+  tailFile,
+  waitFor,
+  which,
+  type CommandResult,
+} from './process.js';
+
+export interface TestEngine {
+  /** unix:///tmp/isw-XXXXXX/docker.sock */
+  host: string;
+  dir: string;
+  /** Pinned to the engine's API version. */
+  docker: Docker;
+  cli(args: string[], opts?: { input?: Buffer | string; env?: NodeJS.ProcessEnv }): Promise<CommandResult>;
+  stop(): Promise<void>;
+}
+
+export const DOCKERD_NOT_FOUND =
+  "dockerd not found: install Debian's docker.io (apt-get install -y docker.io) " +
+  'or set IMGSWEEP_SKIP_ENGINE_TESTS=1 to skip the real-engine tests';
+
+/** True only when a user asked explicitly, never in CI: a missing engine must fail the tests, not skip them. */
+export function engineTestsSkipped(): boolean {
+  return process.env.IMGSWEEP_SKIP_ENGINE_TESTS === '1' && !process.env.CI;
+}
+
+const READY_MS = 30_000;
+const STOP_GRACE_MS = 15_000;
+
+/** GET on the unix socket; resolves with status and body, or null when nothing answers. */
+function getOnSocket(socketPath: string, path: string): Promise<{ status: number; body: string } | null> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: 2_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+export async function startDockerd(): Promise<TestEngine> {
+  const bin = which('dockerd');
+  if (bin === null) throw new Error(DOCKERD_NOT_FOUND);
+  // Short path: unix socket paths are limited to ~108 bytes.
+  const dir = await mkdtemp('/tmp/isw-');
+  const socketPath = join(dir, 'docker.sock');
+  const logPath = join(dir, 'dockerd.log');
+  const log = openSync(logPath, 'a');
+  const child = spawn(
+    bin,
+    [
+      '--data-root', join(dir, 'data'),
+      '--exec-root', join(dir, 'exec'),
+      '--pidfile', join(dir, 'docker.pid'),
+      '--host', `unix://${socketPath}`,
+      '--storage-driver=vfs',
+      '--iptables=false',
+      '--ip6tables=false',
+      '--bridge=none',
+    ],
+    // Own process group, so a hard stop also takes the containerd that dockerd started.
+    { detached: true, stdio: ['ignore', log, log] },
+  );
+  closeSync(log);
+  let spawnError: Error | null = null;
+  child.once('error', (error) => (spawnError = error));
+  const killOnExit = (): void => {
+    try {
+      if (child.pid !== undefined && !exited(child)) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', killOnExit);
+
+  const cleanup = async (): Promise<void> => {
+    await stopChild(child, STOP_GRACE_MS);
+    if (child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGKILL'); // stragglers left in the group
+      } catch {
+        // none left
+      }
+    }
+    process.off('exit', killOnExit);
+    for (const point of mountsUnder(dir)) await runCommand('umount', ['-l', point], { timeoutMs: 10_000 });
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const ready = await waitFor(async () => (await getOnSocket(socketPath, '/_ping'))?.status === 200, {
+    timeoutMs: READY_MS,
+    stopEarly: () => exited(child) || spawnError !== null,
+  });
+  if (!ready) {
+    const why = exited(child) ? `exited with ${child.exitCode ?? child.signalCode}` : `not ready in ${READY_MS} ms`;
+    const cause = spawnError as Error | null;
+    const tail = tailFile(logPath, 30);
+    await cleanup();
+    throw new Error(`dockerd ${why}${cause ? ` (${cause.message})` : ''}; log tail:\n${tail}`);
+  }
+
+  const version = await getOnSocket(socketPath, '/version');
+  const apiVersion = (JSON.parse(version?.body ?? '{}') as { ApiVersion?: string }).ApiVersion;
+  if (apiVersion === undefined) {
+    await cleanup();
+    throw new Error(`dockerd answered /version without ApiVersion: ${version?.body ?? '(nothing)'}`);
+  }
+  // host/protocol set explicitly: dockerode would otherwise take them from a DOCKER_HOST in the environment.
+  const docker = new Docker({ socketPath, host: undefined, protocol: 'http', version: `v${apiVersion}`, timeout: 120_000 });
+  const host = `unix://${socketPath}`;
+  const cliConfig = join(dir, 'cli-config');
+  await mkdir(cliConfig);
+
+  return {
+    host,
+    dir,
+    docker,
+    cli: async (args, opts = {}) => {
+      const cli = which('docker');
+      if (cli === null) throw new Error('docker CLI not found: install Debian\'s docker.io (apt-get install -y docker.io)');
+      const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: cliConfig, ...opts.env };
+      delete env.DOCKER_CONTEXT;
+      return runCommand(cli, args, { input: opts.input, env });
+    },
+    stop: async () => {
+      try {
+        const containers = await docker.listContainers({ all: true });
+        for (const c of containers) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      } catch {
+        // the daemon may already be gone; stopping it is what matters
+      }
+      await cleanup();
+    },
+  };
+}
