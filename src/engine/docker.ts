@@ -4,11 +4,11 @@ import type Docker from 'dockerode';
 import { EngineError } from '../errors.js';
 import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
 import { agentFor, makeDocker, readFailure, unavailable } from './client.js';
-import type { Engine, EngineEvent, WriteOutcome } from './engine.js';
+import type { Engine, EngineEvent, ImageRefs, WriteOutcome } from './engine.js';
 import { targetFor, type EngineTarget } from './host.js';
 import { compareApi, mapIdentity, negotiateApiVersion } from './identity.js';
 import { parseHistory, rootfsLayers, zipLayers } from './layers.js';
-import { isImageId, mapContainer, mapImages, mountImageRefs, normalizeId, parseEvents } from './map.js';
+import { isImageId, mapContainer, mapImages, mapInspectRefs, mountImageRefs, normalizeId, parseEvents } from './map.js';
 import { doneFromDeleteResponse, engineMessage, outcomeFromError, statusOf } from './outcome.js';
 import { bodyText, call, type Call } from './request.js';
 import { asArray, asObj, isObj, str } from './shape.js';
@@ -139,14 +139,19 @@ class DockerEngine implements Engine {
   }
 
   async resolveReference(ref: string): Promise<string | null> {
+    return (await this.inspectImage(ref))?.id ?? null;
+  }
+
+  async inspectImage(ref: string): Promise<ImageRefs | null> {
+    let body: unknown;
     try {
-      const body = await call(this.docker, { method: 'GET', path: `/images/${enc(ref)}/json`, timeoutMs: this.timeoutMs });
-      return normalizeId(str(asObj(body, 'image inspect'), 'Id', 'image inspect'));
+      body = await call(this.docker, { method: 'GET', path: `/images/${enc(ref)}/json`, timeoutMs: this.timeoutMs });
     } catch (error) {
       // 404: points nowhere; 400: not a valid reference, so it points nowhere either.
       if (statusOf(error) === 404 || statusOf(error) === 400) return null;
       throw readFailure(this.conn.target, error, `inspecting ${ref}`);
     }
+    return mapInspectRefs(body);
   }
 
   async imageLayers(id: string): Promise<{ digest: string; size: number }[]> {

@@ -15,6 +15,13 @@ export interface EngineEvent {
   image: string;
 }
 
+export interface ImageRefs {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  parentId: string | null;
+}
+
 /** Everything imgsweep asks of a container engine, in its own words. Only src/engine imports dockerode. */
 export interface Engine {
   readonly host: string;
@@ -23,6 +30,8 @@ export interface Engine {
   listContainers(): Promise<ContainerRecord[]>;
   /** Image ID a reference currently points at, or null when it points nowhere. */
   resolveReference(ref: string): Promise<string | null>;
+  /** An image's current ID, references and parent (by reference or ID), or null when there is none. */
+  inspectImage(ref: string): Promise<ImageRefs | null>;
   /** Layers of one image (RootFS diff IDs with sizes). */
   imageLayers(id: string): Promise<{ digest: string; size: number }[]>;
   untag(ref: string): Promise<WriteOutcome>;

@@ -1,6 +1,6 @@
 /** Pure mapping of engine responses (Docker 20.10+, API 1.43+ shapes, Podman's compat API) into our types. */
 import type { ContainerRecord, ContainerState, ImageRecord } from '../inventory/types.js';
-import type { EngineEvent } from './engine.js';
+import type { EngineEvent, ImageRefs } from './engine.js';
 import { asArray, asObj, fail, isObj, num, optNum, optStr, str, strList, strMap, type Obj } from './shape.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -29,6 +29,18 @@ export function engineTime(value: string | null): string | null {
 // API < 1.43 puts these in images with neither tags nor digests.
 const NO_TAG = '<none>:<none>';
 const NO_DIGEST = '<none>@<none>';
+
+/** Image inspect -> its ID, references and parent (the fields apply re-checks). */
+export function mapInspectRefs(raw: unknown, where = 'image inspect'): ImageRefs {
+  const o = asObj(raw, where);
+  const parent = optStr(o, 'Parent', where);
+  return {
+    id: normalizeId(str(o, 'Id', where)),
+    repoTags: strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG),
+    repoDigests: strList(o, 'RepoDigests', where).filter((d) => d !== NO_DIGEST),
+    parentId: parent === null || parent === '' ? null : normalizeId(parent),
+  };
+}
 
 export function mapImage(raw: unknown, where = 'image'): ImageRecord {
   const o = asObj(raw, where);

@@ -9,7 +9,7 @@ let cached: ValidateFunction | null = null;
 
 function validator(): ValidateFunction {
   if (!cached) {
-    const ajv = new Ajv2020.default({ allErrors: true, strict: true });
+    const ajv = new Ajv2020.default({ allErrors: true, strict: true, strictRequired: false });
     addFormats.default(ajv, ['date-time']);
     cached = ajv.compile(JSON.parse(readFileSync(new URL('../../schemas/plan.schema.json', import.meta.url), 'utf8')) as object);
   }

@@ -1,0 +1,109 @@
+import type { Engine } from '../engine/engine.js';
+import { PlanRefused } from '../errors.js';
+import type { EngineIdentity } from '../inventory/types.js';
+import type { Plan, PlanAction } from '../plan/types.js';
+import { fmtMs } from '../plan/select.js';
+import { runGraph, type Task } from './graph.js';
+import { runStep } from './steps.js';
+import type { ApplyReport, StepResult } from './types.js';
+import { verifyPlan } from './verify.js';
+
+export interface ApplyOptions {
+  concurrency: number;
+  clock: () => number;
+  onStep?: (result: StepResult, finished: number, total: number) => void;
+}
+
+/** Refuses (exit 3) a plan that exceeds a limit, belongs to another engine, or is too old. */
+export function admitPlan(plan: Plan, engine: EngineIdentity, now: number, maxAgeMs: number | null): void {
+  if (plan.refused) throw new PlanRefused(`the plan is refused: ${plan.refused.reason}`);
+  if (plan.engine.key !== engine.key) {
+    throw new PlanRefused(`the plan belongs to another engine (${plan.engine.name} at ${plan.engine.host}, key ${plan.engine.key}); this is ${engine.name} at ${engine.host} (key ${engine.key})`);
+  }
+  const age = now - Date.parse(plan.createdAt);
+  if (maxAgeMs !== null && age > maxAgeMs) {
+    throw new PlanRefused(`the plan is ${fmtMs(age)} old, older than --max-plan-age ${fmtMs(maxAgeMs)}: make a new one`);
+  }
+}
+
+function describe(a: PlanAction): string {
+  return a.type === 'untag' ? `untag ${a.ref}` : a.type === 'remove-container' ? `remove container ${a.containerId!.slice(0, 12)}` : `delete ${a.imageId.slice(7, 19)}`;
+}
+
+/** Which steps must finish (and clear) before each one: untags and container removals before the image's delete, children before parents. */
+function dependencies(actions: PlanAction[], liveParent: Map<string, string | null>): number[][] {
+  const byImage = new Map<string, number[]>();
+  const deleteOf = new Map<string, number>();
+  actions.forEach((a, i) => {
+    if (a.type === 'delete') deleteOf.set(a.imageId, i);
+    else byImage.set(a.imageId, [...(byImage.get(a.imageId) ?? []), i]);
+  });
+  const deps = actions.map(() => [] as number[]);
+  actions.forEach((a, i) => {
+    if (a.type !== 'delete') return;
+    deps[i]!.push(...(byImage.get(a.imageId) ?? []));
+    for (const parent of new Set([a.parentId ?? null, liveParent.get(a.imageId) ?? null])) {
+      const p = parent === null ? undefined : deleteOf.get(parent);
+      if (p !== undefined) deps[p]!.push(i);
+    }
+  });
+  return deps;
+}
+
+/** Executes a plan on a live engine: re-list, re-verify, then run the steps in dependency order. */
+export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions): Promise<ApplyReport> {
+  const startedAt = new Date(opts.clock()).toISOString();
+  const [images, containers] = await Promise.all([engine.listImages(), engine.listContainers()]);
+  const stale = verifyPlan(plan, { images, containers });
+  const deps = dependencies(plan.actions, new Map(images.map((i) => [i.id, i.parentId])));
+  const allowedRefs = new Map<string, Set<string>>();
+  for (const a of plan.actions) {
+    const refs = a.type === 'untag' ? [a.ref!] : a.type === 'delete' ? (a.refs ?? []) : [];
+    for (const r of refs) allowedRefs.set(a.imageId, (allowedRefs.get(a.imageId) ?? new Set()).add(r));
+  }
+
+  const steps = new Array<StepResult>(plan.actions.length);
+  let finished = 0;
+  const tasks: Task<StepResult>[] = plan.actions.map((action, index) => {
+    const base = () => ({ index, action, at: new Date(opts.clock()).toISOString(), ms: 0 });
+    return {
+      deps: deps[index]!,
+      async run() {
+        const staleStep = stale.get(index);
+        if (staleStep) return { ...base(), status: 'skipped', reason: staleStep.reason, clear: staleStep.clear };
+        const t0 = opts.clock();
+        const outcome = await runStep(engine, action, allowedRefs.get(action.imageId) ?? new Set());
+        return { ...base(), ...outcome, ms: opts.clock() - t0 };
+      },
+      blocked(dep, r) {
+        return { ...base(), status: 'skipped', reason: `waits for "${describe(plan.actions[dep]!)}", which was ${r.status}: ${r.reason}`, clear: false };
+      },
+    };
+  });
+  await runGraph(tasks, Math.max(1, opts.concurrency), (i, r) => {
+    steps[i] = r;
+    opts.onStep?.(r, ++finished, tasks.length);
+  });
+
+  const identity = await engine.identity();
+  const count = (pred: (s: StepResult) => boolean) => steps.filter(pred).length;
+  const doneOf = (type: PlanAction['type']) => count((s) => s.status === 'done' && s.action.type === type);
+  return {
+    engine: { key: identity.key, name: identity.name, host: identity.host },
+    policy: { name: plan.policy.name, sha256: plan.policy.sha256 },
+    planCreatedAt: plan.createdAt,
+    startedAt,
+    finishedAt: new Date(opts.clock()).toISOString(),
+    steps,
+    summary: {
+      steps: steps.length,
+      done: count((s) => s.status === 'done'),
+      skipped: count((s) => s.status === 'skipped'),
+      failed: count((s) => s.status === 'failed'),
+      deleted: doneOf('delete'),
+      untagged: doneOf('untag'),
+      containersRemoved: doneOf('remove-container'),
+      bytesEstimated: steps.filter((s) => s.status === 'done' && s.action.type === 'delete').reduce((sum, s) => sum + (s.action.bytes ?? 0), 0),
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Runs tasks with bounded concurrency while keeping every ordering constraint: a task starts only once
+ * all its dependencies have finished, and only if each of them left its goal in place (`clear`).
+ */
+export interface Task<R> {
+  deps: number[];
+  run(): Promise<R>;
+  /** The result when a dependency did not clear: the task is not run. */
+  blocked(dep: number, depResult: R): R;
+}
+
+export async function runGraph<R extends { clear: boolean }>(tasks: Task<R>[], concurrency: number, onDone: (index: number, result: R) => void): Promise<R[]> {
+  const results = new Array<R | undefined>(tasks.length);
+  const waiting = tasks.map((t) => new Set(t.deps));
+  const dependants = tasks.map(() => [] as number[]);
+  tasks.forEach((t, i) => t.deps.forEach((d) => dependants[d]!.push(i)));
+  // Ready tasks run in plan order: the plan's order is the reviewer's order.
+  const ready: number[] = [];
+  tasks.forEach((_, i) => waiting[i]!.size === 0 && ready.push(i));
+  let active = 0;
+  let finished = 0;
+
+  return new Promise<R[]>((resolve, reject) => {
+    const finish = (i: number, r: R) => {
+      results[i] = r;
+      finished++;
+      onDone(i, r);
+      for (const j of dependants[i]!) {
+        waiting[j]!.delete(i);
+        if (waiting[j]!.size === 0) ready.push(j);
+      }
+      ready.sort((a, b) => a - b);
+    };
+    const pump = () => {
+      while (ready.length > 0 && active < concurrency) {
+        const i = ready.shift()!;
+        const t = tasks[i]!;
+        const failedDep = t.deps.find((d) => !results[d]!.clear);
+        if (failedDep !== undefined) {
+          finish(i, t.blocked(failedDep, results[failedDep]!));
+          continue;
+        }
+        active++;
+        t.run().then(
+          (r) => {
+            active--;
+            finish(i, r);
+            pump();
+          },
+          (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
+        );
+      }
+      if (finished === tasks.length) resolve(results as R[]);
+      else if (active === 0 && ready.length === 0) reject(new Error('the plan\'s steps depend on each other in a cycle'));
+    };
+    pump();
+  });
+}

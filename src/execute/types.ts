@@ -1,0 +1,40 @@
+import type { PlanAction } from '../plan/types.js';
+
+export type StepStatus = 'done' | 'skipped' | 'failed';
+
+export interface StepResult {
+  /** Position of the action in the plan. */
+  index: number;
+  action: PlanAction;
+  status: StepStatus;
+  /** Why it was skipped or failed, or what was confirmed; the engine's message where it gave one. */
+  reason: string;
+  /** The goal of the step holds afterwards (reference gone, container gone, image gone): later steps may rely on it. */
+  clear: boolean;
+  at: string;
+  ms: number;
+  /** delete: IDs the engine reported as deleted (the image and its layers). */
+  deleted?: string[];
+}
+
+export interface ApplySummary {
+  steps: number;
+  done: number;
+  skipped: number;
+  failed: number;
+  deleted: number;
+  untagged: number;
+  containersRemoved: number;
+  /** Estimated bytes of the images actually deleted. */
+  bytesEstimated: number;
+}
+
+export interface ApplyReport {
+  engine: { key: string; name: string; host: string };
+  policy: { name: string | null; sha256: string };
+  planCreatedAt: string;
+  startedAt: string;
+  finishedAt: string;
+  steps: StepResult[];
+  summary: ApplySummary;
+}

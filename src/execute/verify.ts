@@ -1,0 +1,81 @@
+import type { ContainerRecord } from '../inventory/types.js';
+import type { ImageRefs } from '../engine/engine.js';
+import type { Plan, PlanAction } from '../plan/types.js';
+import { shortImageId } from '../report/table.js';
+
+const RUNNING = new Set(['running', 'paused', 'restarting', 'removing']);
+
+export interface LiveState {
+  images: ImageRefs[];
+  containers: ContainerRecord[];
+}
+
+/** A step that may not run because the engine changed since planning. */
+export interface StaleStep {
+  reason: string;
+  /** The step's goal already holds (the reference or image is gone): dependants may go on. */
+  clear: boolean;
+}
+
+/**
+ * Re-verifies every step of a plan against the engine as it is now. Pure: the live state is passed in.
+ * Returns, per action index, why the step must be dropped; steps not listed are still valid.
+ */
+export function verifyPlan(plan: Plan, live: LiveState): Map<number, StaleStep> {
+  const stale = new Map<number, StaleStep>();
+  const images = new Map(live.images.map((i) => [i.id, i]));
+  const refOwner = new Map<string, string>();
+  for (const i of live.images) for (const r of [...i.repoTags, ...i.repoDigests]) refOwner.set(r, i.id);
+  const containers = new Map(live.containers.map((c) => [c.id, c]));
+  const plannedRemovals = new Set(plan.actions.filter((a) => a.type === 'remove-container').map((a) => a.containerId!));
+  const plannedDeletes = new Set(plan.actions.filter((a) => a.type === 'delete').map((a) => a.imageId));
+  const keptChild = new Map<string, string>();
+  for (const i of live.images) if (i.parentId && !plannedDeletes.has(i.id)) keptChild.set(i.parentId, i.id);
+
+  // An image that a container now uses, other than one the plan removes, stays untouched.
+  const usedNow = new Map<string, ContainerRecord>();
+  for (const c of live.containers) {
+    if (plannedRemovals.has(c.id) && !RUNNING.has(c.state)) continue;
+    for (const id of [c.imageId, ...c.mountImageIds]) if (!usedNow.has(id)) usedNow.set(id, c);
+  }
+  const allowedRefs = new Map<string, Set<string>>();
+  for (const a of plan.actions) {
+    if (a.type === 'untag') allowedRefs.set(a.imageId, (allowedRefs.get(a.imageId) ?? new Set()).add(a.ref!));
+    if (a.type === 'delete') for (const r of a.refs ?? []) allowedRefs.set(a.imageId, (allowedRefs.get(a.imageId) ?? new Set()).add(r));
+  }
+
+  plan.actions.forEach((a, index) => {
+    const why = staleReason(a);
+    if (why) stale.set(index, why);
+  });
+  return stale;
+
+  function staleReason(a: PlanAction): StaleStep | null {
+    const user = usedNow.get(a.imageId);
+    if (user) {
+      const name = user.names[0] ?? shortImageId(user.id);
+      return { reason: `container ${name} (${user.state}) uses the image now`, clear: false };
+    }
+    if (a.type === 'remove-container') {
+      const c = containers.get(a.containerId!);
+      if (!c) return { reason: 'container already gone', clear: true };
+      if (RUNNING.has(c.state)) return { reason: `container is ${c.state} now`, clear: false };
+      if (c.imageId !== a.imageId) return { reason: 'container now uses another image', clear: false };
+      return null;
+    }
+    const image = images.get(a.imageId);
+    if (a.type === 'untag') {
+      const owner = refOwner.get(a.ref!);
+      if (owner === undefined) return { reason: 'reference already gone', clear: true };
+      if (owner !== a.imageId) return { reason: `reference now points to image ${shortImageId(owner)} (moved since planning)`, clear: true };
+      return null;
+    }
+    if (!image) return { reason: 'image already gone', clear: true };
+    const allowed = allowedRefs.get(a.imageId) ?? new Set<string>();
+    const extra = [...image.repoTags, ...image.repoDigests].filter((r) => !allowed.has(r));
+    if (extra.length > 0) return { reason: `image has references the plan did not name: ${extra.join(', ')}`, clear: false };
+    const child = keptChild.get(a.imageId);
+    if (child) return { reason: `image ${shortImageId(child)} now depends on it as a parent`, clear: false };
+    return null;
+  }
+}

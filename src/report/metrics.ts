@@ -1,0 +1,36 @@
+import type { ApplyReport } from '../execute/types.js';
+
+export interface RunMetrics {
+  engine: string;
+  success: boolean;
+  /** Unix seconds when the run finished. */
+  finishedAt: number;
+  durationSeconds: number;
+  report: ApplyReport | null;
+}
+
+function esc(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+const METRICS: [name: string, help: string, value: (m: RunMetrics) => number][] = [
+  ['imgsweep_last_run_timestamp_seconds', 'When the last imgsweep apply finished (unix seconds).', (m) => m.finishedAt],
+  ['imgsweep_last_run_success', '1 if the last apply ran every step without failure, else 0.', (m) => (m.success ? 1 : 0)],
+  ['imgsweep_last_run_duration_seconds', 'How long the last apply took.', (m) => m.durationSeconds],
+  ['imgsweep_last_run_images_deleted', 'Images deleted by the last apply.', (m) => m.report?.summary.deleted ?? 0],
+  ['imgsweep_last_run_references_untagged', 'References untagged by the last apply.', (m) => m.report?.summary.untagged ?? 0],
+  ['imgsweep_last_run_containers_removed', 'Stopped containers removed by the last apply.', (m) => m.report?.summary.containersRemoved ?? 0],
+  ['imgsweep_last_run_bytes_reclaimed_estimated', 'Estimated bytes reclaimed by the last apply.', (m) => m.report?.summary.bytesEstimated ?? 0],
+  ['imgsweep_last_run_steps_skipped', 'Steps skipped by the last apply because the engine changed since planning.', (m) => m.report?.summary.skipped ?? 0],
+  ['imgsweep_last_run_steps_failed', 'Steps that failed in the last apply.', (m) => m.report?.summary.failed ?? 0],
+];
+
+/** Prometheus text exposition (node_exporter textfile collector), one sample per metric and engine. */
+export function formatMetrics(runs: RunMetrics[]): string {
+  const lines: string[] = [];
+  for (const [name, help, value] of METRICS) {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
+    for (const m of runs) lines.push(`${name}{engine="${esc(m.engine)}"} ${value(m)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
