@@ -9,6 +9,9 @@ import { formatProblem } from '../policy/problems.js';
 import type { Policy } from '../policy/types.js';
 import { parseDuration } from '../policy/units.js';
 import type { CliIo } from './io.js';
+import { defaultStateDir } from '../execute/state-dir.js';
+import { observeUsage } from '../usage/observe.js';
+import { snapshotUsage } from '../usage/fold.js';
 
 export async function requirePolicy(file: string | undefined, command: string): Promise<Policy> {
   if (!file) throw new UsageError(`${command}: name the policy with -p POLICY`);
@@ -33,15 +36,29 @@ export async function openEngine(opts: EngineOptions, io: CliIo): Promise<Engine
   return connectEngine({ host: opts.host, env: io.env, timeoutMs: timeoutMs(opts.timeout) });
 }
 
-/** The inventory to evaluate: a saved snapshot, or the live engine's. */
-export async function loadInventory(opts: EngineOptions & { inventory?: string }, io: CliIo, now: number): Promise<Inventory> {
+export interface InventoryOptions extends EngineOptions {
+  inventory?: string;
+  'state-dir'?: string;
+}
+
+/** The live engine's inventory, with the usage record updated from what this run sees. */
+export async function liveInventory(engine: Engine, opts: InventoryOptions, io: CliIo, now: number): Promise<Inventory> {
+  const inventory = await readInventory(engine, now);
+  const stateDir = opts['state-dir'] ?? defaultStateDir(io.env);
+  inventory.usage = await observeUsage(engine, inventory, stateDir, now, (m) => io.stderr.write(`imgsweep: warning: ${m}\n`));
+  return inventory;
+}
+
+/** The inventory to evaluate: a saved snapshot (with its usage record completed unless only shown), or the live engine's. */
+export async function loadInventory(opts: InventoryOptions, io: CliIo, now: number, evaluate = true): Promise<Inventory> {
   if (opts.inventory) {
     if (opts.host) throw new UsageError('--inventory and --host exclude each other: a saved inventory is evaluated without an engine');
-    return readInventoryFile(opts.inventory);
+    const inventory = await readInventoryFile(opts.inventory);
+    return evaluate ? { ...inventory, usage: snapshotUsage(inventory) } : inventory;
   }
   const engine = await openEngine(opts, io);
   try {
-    return await readInventory(engine, now);
+    return await liveInventory(engine, opts, io, now);
   } finally {
     engine.close();
   }

@@ -1,21 +1,11 @@
-import { rename, writeFile, open, unlink } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { writeFileAtomic as write } from '../atomic-write.js';
 import { UsageError } from '../errors.js';
 
-/** Writes a file atomically: temp file in the same directory, fsync, rename. */
+/** Writes an output file atomically; a failure is the user's to fix (exit 2). */
 export async function writeFileAtomic(path: string, text: string, mode = 0o644): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   try {
-    await writeFile(tmp, text, { mode });
-    const handle = await open(tmp, 'r+');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
+    await write(path, text, mode);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
     throw new UsageError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
   }
 }

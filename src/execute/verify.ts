@@ -60,7 +60,7 @@ export function verifyPlan(plan: Plan, live: LiveState): Map<number, StaleStep> 
       const c = containers.get(a.containerId!);
       if (!c) return { reason: 'container already gone', clear: true };
       if (RUNNING.has(c.state)) return { reason: `container is ${c.state} now`, clear: false };
-      if (c.imageId !== a.imageId) return { reason: 'container now uses another image', clear: false };
+      if (c.imageId !== a.imageId && !c.mountImageIds.includes(a.imageId)) return { reason: 'container no longer uses the image', clear: false };
       return null;
     }
     const image = images.get(a.imageId);

@@ -6,7 +6,6 @@ import { admitPlan, applyPlan } from '../../execute/apply.js';
 import { acquireLock } from '../../execute/lock.js';
 import { defaultStateDir } from '../../execute/state-dir.js';
 import type { ApplyReport } from '../../execute/types.js';
-import { readInventory } from '../../inventory/read.js';
 import { makePlan } from '../../plan/plan.js';
 import { readPlanFile } from '../../plan/plan-file.js';
 import type { Plan } from '../../plan/types.js';
@@ -16,7 +15,7 @@ import { formatMetrics } from '../../report/metrics.js';
 import { formatPlanText, summaryLine } from '../../report/plan-format.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { Progress, confirm } from '../confirm.js';
-import { requirePolicy, timeoutMs } from '../context.js';
+import { liveInventory, requirePolicy, timeoutMs } from '../context.js';
 import type { CliIo } from '../io.js';
 import { writeFileAtomic } from '../output.js';
 
@@ -63,7 +62,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   try {
     const lock = await acquireLock(values['state-dir'] ?? defaultStateDir(io.env), identity.key, `imgsweep apply ${args.join(' ')}`);
     try {
-      const plan = saved ?? makePlan({ policy: policy!, inventory: await readInventory(engine, clock()), now: clock() });
+      const plan = saved ?? makePlan({ policy: policy!, inventory: await liveInventory(engine, values, io, clock()), now: clock() });
       admitPlan(plan, identity, clock(), saved ? maxAge : null);
       if (plan.actions.length === 0) {
         if (!values.quiet) io.stdout.write(`Nothing to do on ${identity.name}. ${summaryLine(plan)}\n`);

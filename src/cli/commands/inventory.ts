@@ -15,7 +15,7 @@ export async function inventoryCommand(args: string[], io: CliIo): Promise<numbe
   if (positionals.length > 0) throw new UsageError(`inventory: unexpected argument "${positionals[0]}"`);
   const format = parseFormat(values.format ?? (values.json ? 'json' : undefined), ['text', 'json'] as const, 'text');
   const now = parseNow(values.now);
-  const inventory = await loadInventory(values, io, now);
+  const inventory = await loadInventory(values, io, now, false);
   if (values.output) {
     await writeInventoryFile(values.output, inventory);
     if (!values.quiet) io.stderr.write(`saved ${inventory.images.length} images and ${inventory.containers.length} containers to ${values.output}\n`);

@@ -1,0 +1,22 @@
+import { open, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** Writes a file atomically: a temp file in the same directory, fsync, rename, fsync of the directory. */
+export async function writeFileAtomic(path: string, text: string, mode = 0o644): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    await writeFile(tmp, text, { mode });
+    const handle = await open(tmp, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  const dir = await open(dirname(path), 'r').catch(() => null);
+  if (dir) await dir.sync().catch(() => undefined).finally(() => dir.close());
+}

@@ -1,0 +1,80 @@
+import type { EngineEvent } from '../engine/engine.js';
+import { normalizedText, parseReference } from '../inventory/reference.js';
+import type { Inventory, UsageEntry } from '../inventory/types.js';
+
+const RUNNING = new Set(['running', 'paused', 'restarting', 'removing']);
+/** Container events that show an image being used. */
+const USE_ACTIONS = new Set(['create', 'start', 'restart', 'die', 'stop', 'kill', 'exec_create', 'exec_start', 'attach']);
+
+export type UsageMap = Record<string, UsageEntry>;
+
+function later(entry: UsageEntry, time: string, source: string): void {
+  if (Date.parse(time) > Date.parse(entry.lastUsed)) {
+    entry.lastUsed = time;
+    entry.source = source;
+  }
+}
+
+/** Finds the image an event names: by ID, or by the reference it was started from. */
+function eventImage(e: EngineEvent, byRef: Map<string, string>, byContainer: Map<string, string>): string | null {
+  if (e.imageId) return e.imageId;
+  const fromContainer = byContainer.get(e.containerId);
+  if (fromContainer) return fromContainer;
+  if (!e.image) return null;
+  try {
+    return byRef.get(normalizedText(parseReference(e.image))) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Folds what this run sees into the usage record (pure: `now` is passed in). An image never seen before
+ * counts as used when first seen; a running container marks its image used now; stopped containers and
+ * recent events move last-used forward. Entries of images that no longer exist are dropped.
+ */
+export function foldUsage(previous: UsageMap, inventory: Pick<Inventory, 'images' | 'containers'>, events: readonly EngineEvent[], now: number): UsageMap {
+  const nowIso = new Date(now).toISOString();
+  const next: UsageMap = {};
+  for (const image of inventory.images) {
+    const old = previous[image.id];
+    next[image.id] = old ? { ...old } : { firstSeen: nowIso, lastUsed: nowIso, source: 'first seen' };
+  }
+  const byContainer = new Map<string, string>();
+  for (const c of inventory.containers) {
+    byContainer.set(c.id, c.imageId);
+    for (const id of new Set([c.imageId, ...c.mountImageIds])) {
+      const entry = next[id];
+      if (!entry) continue;
+      const name = c.names[0] ?? c.id.slice(0, 12);
+      if (RUNNING.has(c.state)) later(entry, nowIso, `container ${name} is ${c.state}`);
+      else {
+        const times = [c.created, c.startedAt, c.finishedAt].filter((t): t is string => t !== null && !t.startsWith('0001-'));
+        const last = times.reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a), times[0] ?? image0());
+        later(entry, last, `container ${name} (${c.state})`);
+      }
+    }
+  }
+  const byRef = new Map<string, string>();
+  for (const image of inventory.images) for (const r of image.repoTags) byRef.set(normalizedText(parseReference(r)), image.id);
+  for (const e of events) {
+    if (!USE_ACTIONS.has(e.action.split(':')[0]!)) continue;
+    const id = eventImage(e, byRef, byContainer);
+    const entry = id ? next[id] : undefined;
+    if (entry) later(entry, e.time > nowIso ? nowIso : e.time, `event ${e.action} of container ${e.containerId.slice(0, 12)}`);
+  }
+  return next;
+}
+
+function image0(): string {
+  return new Date(0).toISOString();
+}
+
+/** A snapshot's images without usage data count as first seen (and used) at capture time. */
+export function snapshotUsage(inventory: Inventory): UsageMap {
+  const usage: UsageMap = { ...inventory.usage };
+  for (const image of inventory.images) {
+    usage[image.id] ??= { firstSeen: inventory.capturedAt, lastUsed: inventory.capturedAt, source: 'first seen at capture' };
+  }
+  return usage;
+}
