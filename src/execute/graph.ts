@@ -13,7 +13,7 @@ export async function runGraph<R extends { clear: boolean }>(tasks: Task<R>[], c
   const results = new Array<R | undefined>(tasks.length);
   const waiting = tasks.map((t) => new Set(t.deps));
   const dependants = tasks.map(() => [] as number[]);
-  tasks.forEach((t, i) => t.deps.forEach((d) => dependants[d]!.push(i)));
+  waiting.forEach((deps, i) => deps.forEach((d) => dependants[d]!.push(i)));
   // Ready tasks run in plan order: the plan's order is the reviewer's order.
   const ready: number[] = [];
   tasks.forEach((_, i) => waiting[i]!.size === 0 && ready.push(i));
