@@ -62,6 +62,13 @@ containers, skips every step whose facts changed since planning.
 digits. Prints the image's references with each one's fate and the rule or protection that decided it, its
 containers, and whether the image is deleted and, if not, why not.`,
   },
+  watch: {
+    usage: 'imgsweep watch [--host URL] [--state-dir DIR] [--flush-interval 5s]',
+    summary: "record image use from the engine's events (long-running, for a systemd service)",
+    details: `Follows the engine's container events and records when each image is used, so that containers run with
+--rm between two cron runs still count as use for unusedFor and LRU eviction. Reconnects with backoff when the
+engine restarts, writes the usage record at most every --flush-interval and on SIGTERM. Never deletes anything.`,
+  },
   schema: {
     usage: 'imgsweep schema [policy|plan|inventory]',
     summary: 'print a JSON Schema (default: policy)',

@@ -8,6 +8,7 @@ import { planCommand } from './commands/plan.js';
 import { inventoryCommand } from './commands/inventory.js';
 import { explainCommand } from './commands/explain.js';
 import { applyCommand } from './commands/apply.js';
+import { watchCommand } from './commands/watch.js';
 
 export type { CliIo } from './io.js';
 
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   inventory: inventoryCommand,
   explain: explainCommand,
   apply: applyCommand,
+  watch: watchCommand,
 };
 
 export function packageVersion(): string {
@@ -30,9 +32,13 @@ export function packageVersion(): string {
 /** Runs one command line and returns the exit code; only bin/imgsweep.js sets process.exitCode. */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h') {
+  if (name === undefined) {
+    io.stderr.write(mainHelp(packageVersion()));
+    return 2;
+  }
+  if (name === '--help' || name === '-h') {
     io.stdout.write(mainHelp(packageVersion()));
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   if (name === '--version' || name === '-V') {
     io.stdout.write(`${packageVersion()}\n`);

@@ -190,6 +190,41 @@ class DockerEngine implements Engine {
     return parseEvents(bodyText(await this.read({ method: 'GET', path: '/events', query }, 'reading events')));
   }
 
+  async streamEvents(since: Date, onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void> {
+    const options = { since: (since.getTime() / 1000).toFixed(3), filters: JSON.stringify({ type: ['container'] }) };
+    const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => {
+      this.docker.modem.dial(
+        { path: '/events?', method: 'GET', options, isStream: true, statusCodes: { 200: true }, abortSignal: signal },
+        (error, result) => (error ? reject(readFailure(this.conn.target, error, 'following events')) : resolve(result as NodeJS.ReadableStream)),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      let pending = '';
+      const stop = () => {
+        (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+        resolve();
+      };
+      if (signal.aborted) return stop();
+      signal.addEventListener('abort', stop, { once: true });
+      stream.on('close', () => signal.removeEventListener('abort', stop));
+      stream.on('data', (chunk: Buffer | string) => {
+        pending += chunk.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) {
+          try {
+            for (const e of parseEvents(line)) onEvent(e);
+          } catch {
+            // One garbled event must not end the watch.
+          }
+        }
+      });
+      stream.on('end', () => resolve());
+      stream.on('close', () => resolve());
+      stream.on('error', (error: Error) => (signal.aborted ? resolve() : reject(readFailure(this.conn.target, error, 'following events'))));
+    });
+  }
+
   close(): void {
     this.conn.agent?.destroy();
   }

@@ -40,5 +40,7 @@ export interface Engine {
   /** Remove a stopped container, never with force. */
   removeContainer(id: string): Promise<WriteOutcome>;
   events(since: Date, until: Date): Promise<EngineEvent[]>;
+  /** Follows container events from `since` until the stream ends (engine restart, idle timeout) or `signal` aborts. */
+  streamEvents(since: Date, onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void>;
   close(): void;
 }

@@ -42,7 +42,7 @@ export function formatExplain(ev: Evaluation, imageId: string, askedRef: string 
     out.push('containers:');
     for (const u of f.containers) {
       const c = u.container;
-      const note = u.running ? 'running: the image is never touched' : u.removable ? 'stopped, may be removed (containers.stopped: remove)' : 'stopped, keeps the image';
+      const note = u.running ? 'the image is never touched' : u.removable ? 'stopped, may be removed (containers.stopped: remove)' : 'stopped, keeps the image';
       out.push(`  ${containerName(u)} ${c.state}${c.finishedAt ? `, finished ${c.finishedAt}` : ''}: ${note}`);
     }
   }

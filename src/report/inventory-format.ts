@@ -18,12 +18,16 @@ export function formatInventoryText(inv: Inventory): string {
     i.parentId ? shortImageId(i.parentId) : '',
     (users.get(i.id) ?? []).join(', '),
   ]);
+  const containers = [...inv.containers]
+    .sort((a, b) => (a.names[0] ?? a.id).localeCompare(b.names[0] ?? b.id))
+    .map((c) => [c.names[0] ?? '', c.id.slice(0, 12), c.state, shortImageId(c.imageId), c.image, (c.finishedAt ?? c.startedAt ?? c.created).slice(0, 19).replace('T', ' ')]);
   const e = inv.engine;
   const out = [
     `${e.name}: ${e.kind} ${e.version} (API ${e.apiVersion}, ${e.driver}, ${e.imageStore} image store) at ${e.host}, captured ${inv.capturedAt}`,
     '',
     textTable(['IMAGE', 'REFERENCES', 'CREATED', 'SIZE', 'PARENT', 'CONTAINERS'], rows),
     '',
+    ...(containers.length ? ['Containers:', textTable(['NAME', 'ID', 'STATE', 'IMAGE', 'STARTED FROM', 'LAST CHANGE'], containers), ''] : []),
     `${plural(inv.images.length, 'image')}, ${plural(inv.containers.length, 'container')}${inv.disk ? `; ${inv.disk.path}: ${formatBytes(inv.disk.usedBytes)} of ${formatBytes(inv.disk.totalBytes)} used` : ''}`,
   ];
   return `${out.join('\n')}\n`;

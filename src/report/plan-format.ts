@@ -81,11 +81,11 @@ export function formatPlanMarkdown(plan: Plan): string {
   if (plan.disk) out.push(`Disk: ${plan.disk.message}`, '');
   if (r.containers.length) out.push(`### Remove stopped containers (${r.containers.length})`, '', markdownTable(['Container', 'Image', 'Rule'], code(r.containers, [0, 1])), '');
   if (r.untags.length) out.push(`### Untag (${r.untags.length})`, '', markdownTable(['Reference', 'Image', 'Rule'], code(r.untags, [0, 1])), '');
-  if (r.deletes.length) out.push(`### Delete (${r.deletes.length})`, '', markdownTable(['Image', 'Est. size', 'Rule', 'References'], code(r.deletes, [0])), '');
+  if (r.deletes.length) out.push(`### Delete (${r.deletes.length})`, '', markdownTable(['Image', 'Est. size', 'Rule', 'References'], code(r.deletes, [0, 3])), '');
   const counts = keptCounts(plan);
   if (plan.kept.length) {
     out.push(`<details><summary>Kept: ${plan.kept.length} images (${counts.map(([t, n]) => `${n} ${t}`).join(', ')})</summary>`, '');
-    if (r.kept.length) out.push(markdownTable(['Image', 'References', 'Why'], code(r.kept, [0])), '');
+    if (r.kept.length) out.push(markdownTable(['Image', 'References', 'Why'], code(r.kept, [0, 1])), '');
     out.push('</details>', '');
   }
   if (plan.actions.length === 0) out.push('Nothing to do.', '');

@@ -25,6 +25,7 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
       rule: del?.rule ?? null,
       kept: ev.plan.kept.find((k) => k.imageId === found.image.id) ?? null,
       references: f.refs.map((r) => ({ ref: r.text, ...d.fates.get(r.text), rules: ev.selections.get(found.image.id)!.traces?.get(r.text) ?? [] })),
+      rules: f.refs.length === 0 ? (ev.selections.get(found.image.id)!.traces?.get('') ?? []) : undefined,
       containers: f.containers.map((u) => ({ id: u.container.id, state: u.container.state, removable: u.removable })),
       lastUsed: new Date(f.lastUsedMs).toISOString(),
       firstSeen: f.firstSeenMs === null ? null : new Date(f.firstSeenMs).toISOString(),

@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+
+/** Each command of SPEC §2 and what its help must show of the usage there. */
+const USAGE: Record<string, string[]> = {
+  validate: ['imgsweep validate POLICY...'],
+  plan: ['imgsweep plan -p POLICY', '[-o plan.json]', '[--format text|json|markdown]'],
+  apply: ['imgsweep apply -p POLICY [--yes]', 'imgsweep apply PLAN.json'],
+  inventory: ['imgsweep inventory [-o inventory.json] [--format text|json]'],
+  explain: ['imgsweep explain REF -p POLICY'],
+  schema: ['imgsweep schema [policy|plan'],
+};
+
+describe('imgsweep --help and help COMMAND', () => {
+  it('--help lists every command and the exit codes', async () => {
+    const r = await runCli(['--help']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toContain('Usage: imgsweep COMMAND [options]');
+    for (const name of Object.keys(USAGE)) expect(r.stdout).toMatch(new RegExp(`^ {2}${name} +\\S`, 'm'));
+    expect(r.stdout).toMatch(/Exit codes: 0 .*1 .*2 .*3 /s);
+    expect(r.stdout).toContain('--host URL');
+    expect(r.stdout).toContain('DOCKER_HOST');
+  });
+
+  it('-h and help with no command are --help', async () => {
+    const help = (await runCli(['--help'])).stdout;
+    expect(await runCli(['-h'])).toEqual({ code: 0, stdout: help, stderr: '' });
+    expect(await runCli(['help'])).toEqual({ code: 0, stdout: help, stderr: '' });
+  });
+
+  it('no command at all shows the help but fails (exit 2)', async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout + r.stderr).toContain('Usage: imgsweep COMMAND');
+  });
+
+  it.each(Object.entries(USAGE))('help %s shows its usage', async (name, fragments) => {
+    const r = await runCli(['help', name]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout.startsWith(`Usage: imgsweep ${name}`)).toBe(true);
+    for (const fragment of fragments) expect(r.stdout).toContain(fragment);
+  });
+
+  it.each(Object.keys(USAGE))('%s --help and %s -h are help %s', async (name) => {
+    const help = await runCli(['help', name]);
+    expect(await runCli([name, '--help'])).toEqual(help);
+    expect(await runCli([name, '-h'])).toEqual(help);
+  });
+
+  it('engine-facing commands list the common options', async () => {
+    for (const name of ['plan', 'apply', 'inventory', 'explain']) {
+      const { stdout } = await runCli(['help', name]);
+      for (const option of ['--host URL', '--inventory FILE', '--now ISO', '--state-dir DIR']) expect(stdout, `${name} ${option}`).toContain(option);
+    }
+  });
+
+  it('help for an unknown command fails with exit 2', async () => {
+    const r = await runCli(['help', 'prune']);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toContain('"prune"');
+  });
+
+  it('an unknown command fails with exit 2 and points at --help', async () => {
+    const r = await runCli(['prune', '-p', 'policies/ci-runner.yaml']);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toBe('imgsweep: unknown command "prune" (see imgsweep --help)\n');
+  });
+
+  it('--version and -V print the package version', async () => {
+    expect(await runCli(['--version'])).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    expect(await runCli(['-V'])).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+  });
+});
+
+describe('imgsweep schema', () => {
+  it.each([
+    [[], 'policy'],
+    [['policy'], 'policy'],
+    [['plan'], 'plan'],
+    [['inventory'], 'inventory'],
+  ])('schema %j prints the %s JSON Schema', async (args, which) => {
+    const r = await runCli(['schema', ...args]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    const schema = JSON.parse(r.stdout) as { $schema: string; $id: string };
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(schema.$id).toMatch(new RegExp(`/${which}\\.schema\\.json$`));
+    expect(r.stdout).toBe(readFileSync(`schemas/${which}.schema.json`, 'utf8'));
+  });
+
+  it.each([[['bogus']], [['policy', 'plan']]])('schema %j fails with exit 2', async (args) => {
+    const r = await runCli(['schema', ...args]);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toMatch(/^imgsweep: schema: expected one of policy, plan, inventory/);
+  });
+});
