@@ -9,6 +9,8 @@ import { formatProblem } from '../policy/problems.js';
 import type { Policy } from '../policy/types.js';
 import { parseDuration } from '../policy/units.js';
 import type { CliIo } from './io.js';
+import { attachLayers } from '../inventory/layers.js';
+import { evaluatePolicy, reclaimCandidates, type Evaluation } from '../plan/plan.js';
 import { defaultStateDir } from '../execute/state-dir.js';
 import { observeUsage } from '../usage/observe.js';
 import { snapshotUsage } from '../usage/fold.js';
@@ -59,6 +61,27 @@ export async function loadInventory(opts: InventoryOptions, io: CliIo, now: numb
   const engine = await openEngine(opts, io);
   try {
     return await liveInventory(engine, opts, io, now);
+  } finally {
+    engine.close();
+  }
+}
+
+/** Plans against a live engine: a first pass finds the candidates, whose layers then make the estimate exact. */
+export async function evaluateLive(engine: Engine, policy: Policy, opts: InventoryOptions, io: CliIo, now: number, trace = false): Promise<Evaluation> {
+  const inventory = await liveInventory(engine, opts, io, now);
+  const first = evaluatePolicy({ policy, inventory, now, trace });
+  const candidates = reclaimCandidates(first, policy);
+  if (candidates.size === 0) return first;
+  await attachLayers(engine, inventory, candidates);
+  return evaluatePolicy({ policy, inventory, now, trace });
+}
+
+/** Evaluates a policy against a saved inventory or the live engine. */
+export async function evaluate(policy: Policy, opts: InventoryOptions, io: CliIo, now: number, trace = false): Promise<Evaluation> {
+  if (opts.inventory) return evaluatePolicy({ policy, inventory: await loadInventory(opts, io, now), now, trace });
+  const engine = await openEngine(opts, io);
+  try {
+    return await evaluateLive(engine, policy, opts, io, now, trace);
   } finally {
     engine.close();
   }

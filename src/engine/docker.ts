@@ -4,11 +4,11 @@ import type Docker from 'dockerode';
 import { EngineError } from '../errors.js';
 import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
 import { agentFor, makeDocker, readFailure, unavailable } from './client.js';
-import type { Engine, EngineEvent, ImageRefs, WriteOutcome } from './engine.js';
+import type { Engine, EngineDiskUsage, EngineEvent, ImageRefs, WriteOutcome } from './engine.js';
 import { targetFor, type EngineTarget } from './host.js';
 import { compareApi, mapIdentity, negotiateApiVersion } from './identity.js';
 import { parseHistory, rootfsLayers, zipLayers } from './layers.js';
-import { isImageId, mapContainer, mapImages, mapInspectRefs, mountImageRefs, normalizeId, parseEvents } from './map.js';
+import { isImageId, mapContainer, mapDiskUsage, mapImages, mapInspectRefs, mountImageRefs, normalizeId, parseEvents } from './map.js';
 import { doneFromDeleteResponse, engineMessage, outcomeFromError, statusOf } from './outcome.js';
 import { bodyText, call, type Call } from './request.js';
 import { asArray, asObj, isObj, str } from './shape.js';
@@ -152,6 +152,15 @@ class DockerEngine implements Engine {
       throw readFailure(this.conn.target, error, `inspecting ${ref}`);
     }
     return mapInspectRefs(body);
+  }
+
+  async diskUsage(): Promise<EngineDiskUsage | null> {
+    try {
+      return mapDiskUsage(await call(this.docker, { method: 'GET', path: '/system/df', timeoutMs: this.timeoutMs }));
+    } catch {
+      // Optional: without it the estimate falls back to image sizes.
+      return null;
+    }
   }
 
   async imageLayers(id: string): Promise<{ digest: string; size: number }[]> {

@@ -15,6 +15,12 @@ export interface EngineEvent {
   image: string;
 }
 
+export interface EngineDiskUsage {
+  layersSize: number;
+  /** Image ID -> bytes it shares with other images. */
+  sharedSize: Map<string, number>;
+}
+
 export interface ImageRefs {
   id: string;
   repoTags: string[];
@@ -32,6 +38,8 @@ export interface Engine {
   resolveReference(ref: string): Promise<string | null>;
   /** An image's current ID, references and parent (by reference or ID), or null when there is none. */
   inspectImage(ref: string): Promise<ImageRefs | null>;
+  /** The engine's own disk accounting (/system/df): total layer bytes and each image's shared bytes. */
+  diskUsage(): Promise<EngineDiskUsage | null>;
   /** Layers of one image (RootFS diff IDs with sizes). */
   imageLayers(id: string): Promise<{ digest: string; size: number }[]>;
   untag(ref: string): Promise<WriteOutcome>;

@@ -1,6 +1,6 @@
 /** Pure mapping of engine responses (Docker 20.10+, API 1.43+ shapes, Podman's compat API) into our types. */
 import type { ContainerRecord, ContainerState, ImageRecord } from '../inventory/types.js';
-import type { EngineEvent, ImageRefs } from './engine.js';
+import type { EngineDiskUsage, EngineEvent, ImageRefs } from './engine.js';
 import { asArray, asObj, fail, isObj, num, optNum, optStr, str, strList, strMap, type Obj } from './shape.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -29,6 +29,18 @@ export function engineTime(value: string | null): string | null {
 // API < 1.43 puts these in images with neither tags nor digests.
 const NO_TAG = '<none>:<none>';
 const NO_DIGEST = '<none>@<none>';
+
+/** /system/df -> total layer bytes and per-image shared bytes (-1 or missing: unknown, left out). */
+export function mapDiskUsage(raw: unknown, where = 'system df'): EngineDiskUsage {
+  const o = asObj(raw, where);
+  const sharedSize = new Map<string, number>();
+  for (const [i, image] of asArray(o.Images ?? [], `${where}.Images`).entries()) {
+    const img = asObj(image, `${where}.Images[${i}]`);
+    const shared = optNum(img, 'SharedSize', `${where}.Images[${i}]`);
+    if (shared !== null && shared >= 0) sharedSize.set(normalizeId(str(img, 'Id', `${where}.Images[${i}]`)), shared);
+  }
+  return { layersSize: optNum(o, 'LayersSize', where) ?? 0, sharedSize };
+}
 
 /** Image inspect -> its ID, references and parent (the fields apply re-checks). */
 export function mapInspectRefs(raw: unknown, where = 'image inspect'): ImageRefs {

@@ -53,7 +53,7 @@ function dependencies(actions: PlanAction[], liveParent: Map<string, string | nu
 /** Executes a plan on a live engine: re-list, re-verify, then run the steps in dependency order. */
 export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions): Promise<ApplyReport> {
   const startedAt = new Date(opts.clock()).toISOString();
-  const [images, containers] = await Promise.all([engine.listImages(), engine.listContainers()]);
+  const [images, containers, dfBefore] = await Promise.all([engine.listImages(), engine.listContainers(), engine.diskUsage()]);
   const stale = verifyPlan(plan, { images, containers });
   const deps = dependencies(plan.actions, new Map(images.map((i) => [i.id, i.parentId])));
   const allowedRefs = new Map<string, Set<string>>();
@@ -86,6 +86,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
   });
 
   const identity = await engine.identity();
+  const dfAfter = dfBefore && steps.some((s) => s.status === 'done' && s.action.type === 'delete') ? await engine.diskUsage().catch(() => null) : dfBefore;
   const count = (pred: (s: StepResult) => boolean) => steps.filter(pred).length;
   const doneOf = (type: PlanAction['type']) => count((s) => s.status === 'done' && s.action.type === type);
   return {
@@ -104,6 +105,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
       untagged: doneOf('untag'),
       containersRemoved: doneOf('remove-container'),
       bytesEstimated: steps.filter((s) => s.status === 'done' && s.action.type === 'delete').reduce((sum, s) => sum + (s.action.bytes ?? 0), 0),
+      bytesActual: dfBefore && dfAfter ? Math.max(0, dfBefore.layersSize - dfAfter.layersSize) : null,
     },
   };
 }

@@ -27,6 +27,8 @@ export interface ApplySummary {
   containersRemoved: number;
   /** Estimated bytes of the images actually deleted. */
   bytesEstimated: number;
+  /** Bytes the engine's own accounting (/system/df layer total) shrank by, when it reports one. */
+  bytesActual: number | null;
 }
 
 export interface ApplyReport {

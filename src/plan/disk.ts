@@ -143,7 +143,7 @@ export function evictForDisk(disk: DiskPolicy, inventory: Inventory, decisions: 
   };
 }
 
-function evictable(d: ImageDecision): boolean {
+export function evictable(d: ImageDecision): boolean {
   if (d.immune || d.deleteRule !== null || !d.facts.unused) return false;
   // A reference protected by pattern keeps its image.
   return ![...d.fates.values()].some((f) => f.fate === 'keep' && f.why.includes('(protect.'));

@@ -1,7 +1,7 @@
 import type { Inventory, UsageEntry } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 import { decideImages, planDelete, type ImageDecision } from './decide.js';
-import { evictForDisk, ReclaimTracker } from './disk.js';
+import { evictable, evictForDisk, ReclaimTracker } from './disk.js';
 import { compareText, imageFacts, type ImageFacts } from './facts.js';
 import { orderActions } from './order.js';
 import { selectReferences, type ImageSelection } from './select.js';
@@ -116,4 +116,13 @@ function checkLimits(policy: Policy, deletes: number, images: number): Plan['ref
     return { reason: `the plan deletes ${deletes} of ${images} images (${pct}%), more than limits.maxDeletionsPercent (${maxDeletionsPercent}%)` };
   }
   return null;
+}
+
+/** Images whose layers matter for the reclaim estimate: those the plan deletes, and those the disk section may evict. */
+export function reclaimCandidates(ev: Evaluation, policy: Policy): Set<string> {
+  const ids = new Set<string>();
+  for (const d of ev.decisions.values()) {
+    if (d.deleteRule !== null || (policy.disk && evictable(d))) ids.add(d.facts.image.id);
+  }
+  return ids;
 }

@@ -21,6 +21,7 @@ const METRICS: [name: string, help: string, value: (m: RunMetrics) => number][] 
   ['imgsweep_last_run_references_untagged', 'References untagged by the last apply.', (m) => m.report?.summary.untagged ?? 0],
   ['imgsweep_last_run_containers_removed', 'Stopped containers removed by the last apply.', (m) => m.report?.summary.containersRemoved ?? 0],
   ['imgsweep_last_run_bytes_reclaimed_estimated', 'Estimated bytes reclaimed by the last apply.', (m) => m.report?.summary.bytesEstimated ?? 0],
+  ['imgsweep_last_run_bytes_reclaimed', 'Bytes the engine reports freed by the last apply (its layer total before minus after).', (m) => m.report?.summary.bytesActual ?? 0],
   ['imgsweep_last_run_steps_skipped', 'Steps skipped by the last apply because the engine changed since planning.', (m) => m.report?.summary.skipped ?? 0],
   ['imgsweep_last_run_steps_failed', 'Steps that failed in the last apply.', (m) => m.report?.summary.failed ?? 0],
 ];

@@ -6,7 +6,6 @@ import { admitPlan, applyPlan } from '../../execute/apply.js';
 import { acquireLock } from '../../execute/lock.js';
 import { defaultStateDir } from '../../execute/state-dir.js';
 import type { ApplyReport } from '../../execute/types.js';
-import { makePlan } from '../../plan/plan.js';
 import { readPlanFile } from '../../plan/plan-file.js';
 import type { Plan } from '../../plan/types.js';
 import { parseDuration } from '../../policy/units.js';
@@ -15,7 +14,7 @@ import { formatMetrics } from '../../report/metrics.js';
 import { formatPlanText, summaryLine } from '../../report/plan-format.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { Progress, confirm } from '../confirm.js';
-import { liveInventory, requirePolicy, timeoutMs } from '../context.js';
+import { evaluateLive, requirePolicy, timeoutMs } from '../context.js';
 import type { CliIo } from '../io.js';
 import { writeFileAtomic } from '../output.js';
 
@@ -62,7 +61,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   try {
     const lock = await acquireLock(values['state-dir'] ?? defaultStateDir(io.env), identity.key, `imgsweep apply ${args.join(' ')}`);
     try {
-      const plan = saved ?? makePlan({ policy: policy!, inventory: await liveInventory(engine, values, io, clock()), now: clock() });
+      const plan = saved ?? (await evaluateLive(engine, policy!, values, io, clock())).plan;
       admitPlan(plan, identity, clock(), saved ? maxAge : null);
       if (plan.actions.length === 0) {
         if (!values.quiet) io.stdout.write(`Nothing to do on ${identity.name}. ${summaryLine(plan)}\n`);

@@ -1,9 +1,8 @@
 import { UsageError } from '../../errors.js';
 import { findImage } from '../../plan/find-image.js';
-import { evaluatePolicy } from '../../plan/plan.js';
 import { formatExplain } from '../../report/explain-format.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
-import { loadInventory, requirePolicy } from '../context.js';
+import { evaluate, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
 
 export async function explainCommand(args: string[], io: CliIo): Promise<number> {
@@ -11,10 +10,9 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
   if (positionals.length !== 1) throw new UsageError('explain: name exactly one image: imgsweep explain REF -p POLICY');
   const policy = await requirePolicy(values.policy, 'explain');
   const now = parseNow(values.now);
-  const inventory = await loadInventory(values, io, now);
-  const found = findImage(inventory.images, positionals[0]!);
+  const ev = await evaluate(policy, values, io, now, true);
+  const found = findImage([...ev.facts.values()].map((f) => f.image), positionals[0]!);
   if ('error' in found) throw new UsageError(`explain: ${found.error}`);
-  const ev = evaluatePolicy({ policy, inventory, now, trace: true });
   if (values.json) {
     const d = ev.decisions.get(found.image.id)!;
     const f = ev.facts.get(found.image.id)!;

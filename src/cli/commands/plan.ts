@@ -1,8 +1,7 @@
 import { UsageError } from '../../errors.js';
-import { makePlan } from '../../plan/plan.js';
 import { formatPlanJson, formatPlanMarkdown, formatPlanText } from '../../report/plan-format.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
-import { loadInventory, requirePolicy } from '../context.js';
+import { evaluate, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
 import { parseFormat, writeFileAtomic } from '../output.js';
 
@@ -17,8 +16,7 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   const format = parseFormat(values.format ?? (values.json ? 'json' : undefined), ['text', 'json', 'markdown'] as const, 'text');
   const policy = await requirePolicy(values.policy, 'plan');
   const now = parseNow(values.now);
-  const inventory = await loadInventory(values, io, now);
-  const plan = makePlan({ policy, inventory, now });
+  const { plan } = await evaluate(policy, values, io, now);
   const json = formatPlanJson(plan);
   if (values.output) await writeFileAtomic(values.output, json);
   if (values.quiet) return 0;

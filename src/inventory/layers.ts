@@ -1,0 +1,40 @@
+import type { Engine } from '../engine/engine.js';
+import type { ImageRecord, Inventory } from './types.js';
+
+export interface LayerFetch {
+  /** Images whose layers were read from the engine. */
+  fetched: number;
+  /** Engine calls made (two per fetched image, plus /system/df). */
+  calls: number;
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * Gives every image its layers for an exact reclaim estimate, reading the engine only where it matters:
+ * the candidates (images the plan may delete) and the images that share bytes with others according to the
+ * engine's /system/df. An image that shares nothing gets one private pseudo-layer of its size.
+ * Without /system/df (or on failure) the inventory is left as it was: the estimate then uses sizes.
+ */
+export async function attachLayers(engine: Engine, inventory: Inventory, candidates: ReadonlySet<string>, concurrency = 8): Promise<LayerFetch> {
+  const df = await engine.diskUsage();
+  if (!df || candidates.size === 0) return { fetched: 0, calls: 1 };
+  const shared = (i: ImageRecord) => df.sharedSize.get(i.id) ?? i.sharedSize ?? null;
+  const wanted = inventory.images.filter((i) => candidates.has(i.id) || shared(i) !== 0);
+  const layers = new Map<string, ImageRecord['layers']>();
+  try {
+    await mapLimit(wanted, concurrency, async (i) => {
+      layers.set(i.id, await engine.imageLayers(i.id));
+    });
+  } catch {
+    return { fetched: 0, calls: 1 + wanted.length * 2 };
+  }
+  inventory.images = inventory.images.map((i) => ({ ...i, layers: layers.get(i.id) ?? [{ digest: `unshared:${i.id}`, size: i.size }] }));
+  return { fetched: wanted.length, calls: 1 + wanted.length * 2 };
+}
