@@ -6,6 +6,7 @@ import { fmtMs } from '../plan/select.js';
 import { runGraph, type Task } from './graph.js';
 import { runStep } from './steps.js';
 import type { ApplyReport, StepResult } from './types.js';
+import { plannedReferences } from './references.js';
 import { verifyPlan } from './verify.js';
 
 export interface ApplyOptions {
@@ -31,7 +32,7 @@ function describe(a: PlanAction): string {
 }
 
 /** Which steps must finish (and clear) before each one: untags and container removals before the image's delete, children before parents. */
-function dependencies(actions: PlanAction[], liveParent: Map<string, string | null>): number[][] {
+function dependencies(actions: PlanAction[], liveParent: Map<string, string | null>, liveUses: Map<string, string[]>): number[][] {
   const byImage = new Map<string, number[]>();
   const deleteOf = new Map<string, number>();
   actions.forEach((a, i) => {
@@ -40,6 +41,13 @@ function dependencies(actions: PlanAction[], liveParent: Map<string, string | nu
   });
   const deps = actions.map(() => [] as number[]);
   actions.forEach((a, i) => {
+    // A container removal goes before the delete of every image the container uses (image and mounts).
+    if (a.type === 'remove-container') {
+      for (const id of liveUses.get(a.containerId!) ?? []) {
+        const d = deleteOf.get(id);
+        if (d !== undefined && id !== a.imageId) deps[d]!.push(i);
+      }
+    }
     if (a.type !== 'delete') return;
     deps[i]!.push(...(byImage.get(a.imageId) ?? []));
     for (const parent of new Set([a.parentId ?? null, liveParent.get(a.imageId) ?? null])) {
@@ -55,12 +63,13 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
   const startedAt = new Date(opts.clock()).toISOString();
   const [images, containers, dfBefore] = await Promise.all([engine.listImages(), engine.listContainers(), engine.diskUsage()]);
   const stale = verifyPlan(plan, { images, containers });
-  const deps = dependencies(plan.actions, new Map(images.map((i) => [i.id, i.parentId])));
-  const allowedRefs = new Map<string, Set<string>>();
-  for (const a of plan.actions) {
-    const refs = a.type === 'untag' ? [a.ref!] : a.type === 'delete' ? (a.refs ?? []) : [];
-    for (const r of refs) allowedRefs.set(a.imageId, (allowedRefs.get(a.imageId) ?? new Set()).add(r));
-  }
+  const deps = dependencies(
+    plan.actions,
+    new Map(images.map((i) => [i.id, i.parentId])),
+    new Map(containers.map((c) => [c.id, [c.imageId, ...c.mountImageIds]])),
+  );
+  const allowed = plannedReferences(plan);
+  const deleted = new Set(plan.actions.filter((a) => a.type === 'delete').map((a) => a.imageId));
 
   const steps = new Array<StepResult>(plan.actions.length);
   let finished = 0;
@@ -72,7 +81,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
         const staleStep = stale.get(index);
         if (staleStep) return { ...base(), status: 'skipped', reason: staleStep.reason, clear: staleStep.clear };
         const t0 = opts.clock();
-        const outcome = await runStep(engine, action, allowedRefs.get(action.imageId) ?? new Set());
+        const outcome = await runStep(engine, action, { allowed: allowed.get(action.imageId) ?? (() => false), deletePlanned: deleted.has(action.imageId) });
         return { ...base(), ...outcome, ms: opts.clock() - t0 };
       },
       blocked(dep, r) {

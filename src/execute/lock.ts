@@ -57,6 +57,7 @@ export async function acquireLock(stateDir: string, engineKey: string, command: 
     }
     // A lock being created right now may still be empty: look twice before calling it unreadable.
     const holder = (await readHolder(path)) ?? (await new Promise((r) => setTimeout(r, 200)).then(() => readHolder(path)));
+    // Our own pid in the file can only be a leftover of an earlier process that had this pid: stale.
     if (holder && holder.pid !== process.pid && (holder.host !== me.host || alive(holder.pid))) {
       throw new PlanRefused(`another run holds the lock ${path}: pid ${holder.pid} on ${holder.host}, started ${holder.startedAt} (${holder.command})`);
     }

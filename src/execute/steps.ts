@@ -1,7 +1,9 @@
 import type { Engine, WriteOutcome } from '../engine/engine.js';
 import type { PlanAction } from '../plan/types.js';
 import { shortImageId } from '../report/table.js';
+import { isLastReference } from './references.js';
 import type { StepResult } from './types.js';
+import { deleteFactsChanged } from './verify.js';
 
 type Outcome = Pick<StepResult, 'status' | 'reason' | 'clear' | 'deleted'>;
 
@@ -9,12 +11,19 @@ const done = (reason = '', deleted?: string[]): Outcome => ({ status: 'done', re
 const skipped = (reason: string, clear: boolean): Outcome => ({ status: 'skipped', reason, clear });
 const failed = (reason: string): Outcome => ({ status: 'failed', reason, clear: false });
 
+export interface StepContext {
+  /** References the plan may remove from this image. */
+  allowed: (ref: string) => boolean;
+  /** The plan deletes this image by ID later. */
+  deletePlanned: boolean;
+}
+
 /** Executes one plan step with its last-moment checks; outcomes are values, engine errors never escape. */
-export async function runStep(engine: Engine, action: PlanAction, allowedRefs: ReadonlySet<string>): Promise<Outcome> {
+export async function runStep(engine: Engine, action: PlanAction, ctx: StepContext): Promise<Outcome> {
   try {
     if (action.type === 'remove-container') return await removeContainer(engine, action);
-    if (action.type === 'untag') return await untag(engine, action);
-    return await deleteImage(engine, action, allowedRefs);
+    if (action.type === 'untag') return await untag(engine, action, ctx);
+    return await deleteImage(engine, action, ctx);
   } catch (err) {
     // A read failed (e.g. the engine stopped): the step's state is unknown.
     return failed(err instanceof Error ? err.message : String(err));
@@ -23,16 +32,24 @@ export async function runStep(engine: Engine, action: PlanAction, allowedRefs: R
 
 async function removeContainer(engine: Engine, a: PlanAction): Promise<Outcome> {
   const out = await engine.removeContainer(a.containerId!);
-  // A container 404 is unambiguous (IDs are never reused): no need to look again.
-  return classify(out, 'container already gone', null);
+  // After a transport error, list the containers to see whether the removal happened anyway.
+  return classify(out, 'container already gone', async () => ((await engine.listContainers()).some((c) => c.id === a.containerId) ? null : 'container gone'));
 }
 
-async function untag(engine: Engine, a: PlanAction): Promise<Outcome> {
+async function untag(engine: Engine, a: PlanAction, ctx: StepContext): Promise<Outcome> {
   const ref = a.ref!;
   // Untag by name only while the name still points at the planned image: a tag can move at any time.
   const now = await engine.resolveReference(ref);
   if (now === null) return skipped('reference already gone', true);
   if (now !== a.imageId) return skipped(`reference now points to image ${shortImageId(now)} (moved since planning)`, true);
+  // Removing an image's last reference by name deletes the image: never do that. If the plan deletes the
+  // image, its delete by ID removes this reference too.
+  const image = await engine.inspectImage(a.imageId);
+  if (image && isLastReference(ref, image.repoTags, image.repoDigests)) {
+    return ctx.deletePlanned
+      ? skipped('left for the delete by ID: it is the last reference now', true)
+      : skipped('it is the image\'s last reference now (others moved or were removed since planning); untagging it would delete the image', false);
+  }
   const out = await engine.untag(ref);
   return classify(out, 'reference already gone', async () => {
     const after = await engine.resolveReference(ref);
@@ -40,11 +57,11 @@ async function untag(engine: Engine, a: PlanAction): Promise<Outcome> {
   });
 }
 
-async function deleteImage(engine: Engine, a: PlanAction, allowedRefs: ReadonlySet<string>): Promise<Outcome> {
+async function deleteImage(engine: Engine, a: PlanAction, ctx: StepContext): Promise<Outcome> {
   const image = await engine.inspectImage(a.imageId);
   if (image === null || image.id !== a.imageId) return skipped('image already gone', true);
-  const extra = [...image.repoTags, ...image.repoDigests].filter((r) => !allowedRefs.has(r));
-  if (extra.length > 0) return skipped(`image has references the plan did not name: ${extra.join(', ')}`, false);
+  const changed = deleteFactsChanged(a, image, ctx.allowed);
+  if (changed) return skipped(changed, false);
   const out = await engine.deleteImage(a.imageId);
   return classify(out, 'image already gone', async () => ((await engine.inspectImage(a.imageId)) === null ? 'image gone' : null));
 }
@@ -53,13 +70,13 @@ async function deleteImage(engine: Engine, a: PlanAction, allowedRefs: ReadonlyS
  * 404: already gone (confirmed by looking again); 409: changed under us, skipped, never forced;
  * a transport error or timeout may have done the step: look before reporting it failed.
  */
-async function classify(out: WriteOutcome, goneReason: string, happened: (() => Promise<string | null>) | null): Promise<Outcome> {
-  const look = async () => (happened ? happened().catch(() => null) : null);
+async function classify(out: WriteOutcome, goneReason: string, happened: () => Promise<string | null>): Promise<Outcome> {
+  const look = () => happened().catch(() => null);
   switch (out.status) {
     case 'done':
       return done('', out.deleted);
     case 'gone': {
-      if (!happened || (await look()) !== null) return skipped(goneReason, true);
+      if ((await look()) !== null) return skipped(goneReason, true);
       return failed(`the engine said not found, yet it is still there: ${out.message}`);
     }
     case 'conflict':

@@ -2,6 +2,7 @@ import type { ContainerRecord } from '../inventory/types.js';
 import type { ImageRefs } from '../engine/engine.js';
 import type { Plan, PlanAction } from '../plan/types.js';
 import { shortImageId } from '../report/table.js';
+import { plannedReferences } from './references.js';
 
 const RUNNING = new Set(['running', 'paused', 'restarting', 'removing']);
 
@@ -32,17 +33,23 @@ export function verifyPlan(plan: Plan, live: LiveState): Map<number, StaleStep> 
   const keptChild = new Map<string, string>();
   for (const i of live.images) if (i.parentId && !plannedDeletes.has(i.id)) keptChild.set(i.parentId, i.id);
 
-  // An image that a container now uses, other than one the plan removes, stays untouched.
+  // A container that runs now, or that was created or started since planning, keeps its images untouched.
+  // Stopped containers that were there at planning did not stop the plan (they may be removed), so they
+  // still do not; the plan's own removals are checked per step.
+  const planned = Date.parse(plan.createdAt);
+  const since = (t: string | null) => t !== null && Date.parse(t) > planned;
   const usedNow = new Map<string, ContainerRecord>();
   for (const c of live.containers) {
-    if (plannedRemovals.has(c.id) && !RUNNING.has(c.state)) continue;
+    if (plannedRemovals.has(c.id)) continue;
+    if (!RUNNING.has(c.state) && !since(c.created) && !since(c.startedAt)) continue;
     for (const id of [c.imageId, ...c.mountImageIds]) if (!usedNow.has(id)) usedNow.set(id, c);
   }
-  const allowedRefs = new Map<string, Set<string>>();
-  for (const a of plan.actions) {
-    if (a.type === 'untag') allowedRefs.set(a.imageId, (allowedRefs.get(a.imageId) ?? new Set()).add(a.ref!));
-    if (a.type === 'delete') for (const r of a.refs ?? []) allowedRefs.set(a.imageId, (allowedRefs.get(a.imageId) ?? new Set()).add(r));
+  // A planned removal that runs again keeps every image it uses.
+  for (const c of live.containers) {
+    if (!plannedRemovals.has(c.id) || !RUNNING.has(c.state)) continue;
+    for (const id of [c.imageId, ...c.mountImageIds]) if (!usedNow.has(id)) usedNow.set(id, c);
   }
+  const allowed = plannedReferences(plan);
 
   plan.actions.forEach((a, index) => {
     const why = staleReason(a);
@@ -51,15 +58,18 @@ export function verifyPlan(plan: Plan, live: LiveState): Map<number, StaleStep> 
   return stale;
 
   function staleReason(a: PlanAction): StaleStep | null {
+    if (a.type === 'remove-container') {
+      const c = containers.get(a.containerId!);
+      if (!c) return { reason: 'container already gone', clear: true };
+      if (RUNNING.has(c.state)) return { reason: `container is ${c.state} now`, clear: false };
+    }
     const user = usedNow.get(a.imageId);
     if (user) {
       const name = user.names[0] ?? shortImageId(user.id);
       return { reason: `container ${name} (${user.state}) uses the image now`, clear: false };
     }
     if (a.type === 'remove-container') {
-      const c = containers.get(a.containerId!);
-      if (!c) return { reason: 'container already gone', clear: true };
-      if (RUNNING.has(c.state)) return { reason: `container is ${c.state} now`, clear: false };
+      const c = containers.get(a.containerId!)!;
       if (c.imageId !== a.imageId && !c.mountImageIds.includes(a.imageId)) return { reason: 'container no longer uses the image', clear: false };
       return null;
     }
@@ -71,11 +81,19 @@ export function verifyPlan(plan: Plan, live: LiveState): Map<number, StaleStep> 
       return null;
     }
     if (!image) return { reason: 'image already gone', clear: true };
-    const allowed = allowedRefs.get(a.imageId) ?? new Set<string>();
-    const extra = [...image.repoTags, ...image.repoDigests].filter((r) => !allowed.has(r));
-    if (extra.length > 0) return { reason: `image has references the plan did not name: ${extra.join(', ')}`, clear: false };
+    const changed = deleteFactsChanged(a, image, allowed.get(a.imageId));
+    if (changed) return { reason: changed, clear: false };
     const child = keptChild.get(a.imageId);
     if (child) return { reason: `image ${shortImageId(child)} now depends on it as a parent`, clear: false };
     return null;
   }
+}
+
+/** Why an image planned for deletion may no longer be deleted by ID: references it gained or lost since planning. */
+export function deleteFactsChanged(a: PlanAction, image: ImageRefs, allowed: ((ref: string) => boolean) | undefined): string | null {
+  const extra = [...image.repoTags, ...image.repoDigests].filter((r) => !allowed?.(r));
+  if (extra.length > 0) return `image has references the plan did not name: ${extra.join(', ')}`;
+  const lost = (a.refs ?? []).filter((r) => !r.includes('@') && !image.repoTags.includes(r));
+  if (lost.length > 0) return `${lost.join(', ')} no longer on the image (moved or removed since planning)`;
+  return null;
 }

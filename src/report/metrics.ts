@@ -13,7 +13,7 @@ function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-const METRICS: [name: string, help: string, value: (m: RunMetrics) => number][] = [
+const METRICS: [name: string, help: string, value: (m: RunMetrics) => number | null][] = [
   ['imgsweep_last_run_timestamp_seconds', 'When the last imgsweep apply finished (unix seconds).', (m) => m.finishedAt],
   ['imgsweep_last_run_success', '1 if the last apply ran every step without failure, else 0.', (m) => (m.success ? 1 : 0)],
   ['imgsweep_last_run_duration_seconds', 'How long the last apply took.', (m) => m.durationSeconds],
@@ -21,7 +21,7 @@ const METRICS: [name: string, help: string, value: (m: RunMetrics) => number][] 
   ['imgsweep_last_run_references_untagged', 'References untagged by the last apply.', (m) => m.report?.summary.untagged ?? 0],
   ['imgsweep_last_run_containers_removed', 'Stopped containers removed by the last apply.', (m) => m.report?.summary.containersRemoved ?? 0],
   ['imgsweep_last_run_bytes_reclaimed_estimated', 'Estimated bytes reclaimed by the last apply.', (m) => m.report?.summary.bytesEstimated ?? 0],
-  ['imgsweep_last_run_bytes_reclaimed', 'Bytes the engine reports freed by the last apply (its layer total before minus after).', (m) => m.report?.summary.bytesActual ?? 0],
+  ['imgsweep_last_run_bytes_reclaimed', 'Bytes the engine reports freed by the last apply (its layer total before minus after).', (m) => m.report?.summary.bytesActual ?? null],
   ['imgsweep_last_run_steps_skipped', 'Steps skipped by the last apply because the engine changed since planning.', (m) => m.report?.summary.skipped ?? 0],
   ['imgsweep_last_run_steps_failed', 'Steps that failed in the last apply.', (m) => m.report?.summary.failed ?? 0],
 ];
@@ -31,7 +31,11 @@ export function formatMetrics(runs: RunMetrics[]): string {
   const lines: string[] = [];
   for (const [name, help, value] of METRICS) {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-    for (const m of runs) lines.push(`${name}{engine="${esc(m.engine)}"} ${value(m)}`);
+    // No sample rather than a misleading 0 where the engine gave no figure.
+    for (const m of runs) {
+      const v = value(m);
+      if (v !== null) lines.push(`${name}{engine="${esc(m.engine)}"} ${v}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }

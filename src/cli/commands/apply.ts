@@ -64,7 +64,8 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       const plan = saved ?? (await evaluateLive(engine, policy!, values, io, clock())).plan;
       admitPlan(plan, identity, clock(), saved ? maxAge : null);
       if (plan.actions.length === 0) {
-        if (!values.quiet) io.stdout.write(`Nothing to do on ${identity.name}. ${summaryLine(plan)}\n`);
+        if (values.json) io.stdout.write(`${JSON.stringify({ summary: { steps: 0, done: 0, skipped: 0, failed: 0, deleted: 0, untagged: 0, containersRemoved: 0, bytesEstimated: 0, bytesActual: null }, engine: { key: identity.key, name: identity.name, host: identity.host } })}\n`);
+        else if (!values.quiet) io.stdout.write(`Nothing to do on ${identity.name}. ${summaryLine(plan)}\n`);
         exitCode = 0;
         return exitCode;
       }

@@ -1,0 +1,609 @@
+/**
+ * `imgsweep apply` against a real dockerd: each execution rule of SPEC §5 is reproduced on the engine, and the
+ * engine's state is checked directly (through dockerode or the docker CLI) afterwards.
+ * The hazards where the engine changes between plan and apply live in apply-safety.test.ts.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Plan } from '../../src/plan/types.js';
+import { runCli, type CliResult } from '../support/cli.js';
+import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
+import {
+  buildChild,
+  imageArchive,
+  importBusybox,
+  loadImage,
+  pullImage,
+  pushImage,
+  runContainer,
+  startRegistry,
+  type LoadImageOptions,
+  type TestRegistry,
+} from '../support/fixtures.js';
+import { drainProgress } from '../support/progress.js';
+
+const OLD = '2020-01-01T00:00:00Z';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function statusCode(err: unknown): number | undefined {
+  return (err as { statusCode?: number }).statusCode;
+}
+
+describe.skipIf(engineTestsSkipped())('imgsweep apply on a real dockerd', () => {
+  let t: TestEngine;
+  let dir: string;
+  let stateDir: string;
+  let busybox: string;
+  let counter = 0;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'isw-apply-'));
+    stateDir = join(dir, 'state');
+    t = await startDockerd();
+    busybox = await importBusybox(t.docker, 'isw-base/busybox:1');
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  // --- helpers ---------------------------------------------------------------------------------------------
+
+  const imgsweep = (args: string[]): Promise<CliResult> => runCli(args, { env: {} });
+
+  async function writePolicy(yaml: string): Promise<string> {
+    const path = join(dir, `policy-${++counter}.yaml`);
+    await writeFile(path, yaml);
+    return path;
+  }
+
+  const applyPolicy = (policy: string, extra: string[] = [], engine: TestEngine = t) =>
+    imgsweep(['apply', '-p', policy, '--host', engine.host, '--state-dir', stateDir, '--yes', ...extra]);
+
+  async function planFor(policy: string, engine: TestEngine = t): Promise<{ plan: Plan; file: string }> {
+    const file = join(dir, `plan-${++counter}.json`);
+    const r = await imgsweep(['plan', '-p', policy, '-o', file, '--host', engine.host, '--state-dir', stateDir, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    return { plan: JSON.parse(await readFile(file, 'utf8')) as Plan, file };
+  }
+
+  async function imageIds(docker: Docker = t.docker): Promise<Set<string>> {
+    return new Set((await docker.listImages({ all: true })).map((i) => i.Id));
+  }
+
+  /** `docker images -a -q --no-trunc`, as a set. */
+  async function cliImageIds(engine: TestEngine = t): Promise<Set<string>> {
+    const r = await engine.cli(['images', '-a', '-q', '--no-trunc']);
+    expect(r.code, r.stderr).toBe(0);
+    return new Set(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean));
+  }
+
+  /** The image's tags and digests, or null when it is gone. */
+  async function refsOf(id: string, docker: Docker = t.docker): Promise<{ tags: string[]; digests: string[] } | null> {
+    try {
+      const i = await docker.getImage(id).inspect();
+      return { tags: [...(i.RepoTags ?? [])].sort(), digests: [...(i.RepoDigests ?? [])].sort() };
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async function containerIds(docker: Docker = t.docker): Promise<Set<string>> {
+    return new Set((await docker.listContainers({ all: true })).map((c) => c.Id));
+  }
+
+  interface EngineEvent {
+    Type: string;
+    Action: string;
+    Actor: { ID: string };
+    timeNano: number;
+  }
+
+  /** The engine's events from `sinceMs` until now. */
+  async function engineEvents(docker: Docker, sinceMs: number): Promise<EngineEvent[]> {
+    const stream = await docker.getEvents({ since: Math.floor(sinceMs / 1000) - 1, until: Math.ceil(Date.now() / 1000) });
+    let text = '';
+    for await (const chunk of stream) text += chunk.toString();
+    return text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as EngineEvent);
+  }
+
+  const difference = <T>(a: Set<T>, b: Set<T>): Set<T> => new Set([...a].filter((x) => !b.has(x)));
+  const deletesOf = (plan: Plan) => plan.actions.filter((a) => a.type === 'delete').map((a) => a.imageId);
+  const lines = (text: string) => text.split('\n').filter(Boolean);
+
+  // --- 1. several references: untag, then delete by ID ---------------------------------------------------------
+
+  it('deletes an image with two tags by untagging one and deleting by full ID (a plain delete by ID is refused)', async () => {
+    const id = await loadImage(t.docker, { tags: ['alpine:950', 'alpine:latest'], created: OLD });
+    // The hazard: the engine refuses a delete by ID of an image with several references.
+    const refused = await t.docker.getImage(id).remove().then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(statusCode(refused)).toBe(409);
+    expect(String((refused as { json?: { message?: string } }).json?.message ?? refused)).toMatch(/referenced in multiple repositories/);
+    expect(await refsOf(id)).toEqual({ tags: ['alpine:950', 'alpine:latest'], digests: [] });
+
+    const policy = await writePolicy('version: 1\nname: alpine\nrules:\n  - name: alpine\n    match: { repositories: ["alpine"] }\n');
+    const before = await imageIds();
+    const r = await applyPolicy(policy);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(await refsOf(id)).toBeNull();
+    expect(difference(before, await imageIds())).toEqual(new Set([id]));
+    const out = lines(r.stdout);
+    const untag = out.filter((l) => /^done\s+untag alpine:(950|latest) /.test(l));
+    const del = out.filter((l) => new RegExp(`^done\\s+delete ${id.slice(7, 19)}`).test(l));
+    expect(untag).toHaveLength(1);
+    expect(del).toHaveLength(1);
+    expect(out.indexOf(untag[0]!)).toBeLessThan(out.indexOf(del[0]!));
+    expect(out.filter((l) => /^(skipped|failed)\b/.test(l))).toEqual([]);
+    expect(r.stdout).toMatch(/Applied on .*deleted 1 image.*untagged 1 reference.*0 skipped, 0 failed/);
+  });
+
+  // --- 2. containers ----------------------------------------------------------------------------------------------
+
+  describe('images used by containers', () => {
+    it('keeps an image a stopped container uses with the default containers.stopped: protect', async () => {
+      const id = await importBusybox(t.docker, 't2-protect/app:1');
+      const container = await runContainer(t.docker, id, { running: false });
+      await sleep(1_100);
+      const policy = await writePolicy('version: 1\nname: t2\nrules:\n  - name: app\n    match: { repositories: ["t2-protect/**"] }\n');
+      const { plan } = await planFor(policy);
+      expect(plan.actions).toEqual([]);
+      expect(plan.kept.find((k) => k.imageId === id)?.reason).toBe('in-use-stopped');
+      const before = await imageIds();
+      const r = await applyPolicy(policy);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await refsOf(id)).toEqual({ tags: ['t2-protect/app:1'], digests: [] });
+      expect(await imageIds()).toEqual(before);
+      expect((await containerIds()).has(container)).toBe(true);
+    });
+
+    it('with stopped: remove and stoppedFor: 1s removes the stopped container first, then the image', async () => {
+      const id = await importBusybox(t.docker, 't2-remove/app:1');
+      await t.docker.getImage(id).tag({ repo: 't2-remove/app', tag: '2' });
+      const container = await runContainer(t.docker, id, { running: false });
+      const other = await runContainer(t.docker, busybox, { running: false }); // not ours: stays
+      await sleep(1_500);
+      const policy = await writePolicy(
+        'version: 1\nname: t2\ncontainers: { stopped: remove, stoppedFor: 1s }\nrules:\n  - name: app\n    match: { repositories: ["t2-remove/**"] }\n',
+      );
+      const before = await imageIds();
+      const started = Date.now();
+      const r = await applyPolicy(policy, ['--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const records = lines(r.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const steps = records.filter((x) => 'type' in x);
+      expect(steps.map((s) => [s.type, s.outcome]).sort()).toEqual([
+        ['delete', 'done'],
+        ['remove-container', 'done'],
+        ['untag', 'done'],
+      ]);
+      const removal = steps.findIndex((s) => s.type === 'remove-container');
+      const del = steps.findIndex((s) => s.type === 'delete');
+      expect(steps[removal]).toMatchObject({ containerId: container, imageId: id });
+      // Steps are reported as they finish: the container was gone before the image's delete finished
+      // (the engine refuses to delete an image under a stopped container without force).
+      expect(removal).toBeLessThan(del);
+      // And on the engine: the container was destroyed before the image was deleted.
+      const events = await engineEvents(t.docker, started);
+      const destroyed = events.find((e) => e.Type === 'container' && e.Action === 'destroy' && e.Actor.ID === container);
+      const deleted = events.find((e) => e.Type === 'image' && e.Action === 'delete' && e.Actor.ID === id);
+      expect(destroyed && deleted, JSON.stringify(events)).toBeTruthy();
+      expect(destroyed!.timeNano).toBeLessThanOrEqual(deleted!.timeNano);
+      const containers = await containerIds();
+      expect(containers.has(container)).toBe(false);
+      expect(containers.has(other)).toBe(true);
+      expect(await refsOf(id)).toBeNull();
+      expect(difference(before, await imageIds())).toEqual(new Set([id]));
+    });
+
+    it('with a large stoppedFor touches nothing', async () => {
+      const id = await importBusybox(t.docker, 't2-long/app:1');
+      const container = await runContainer(t.docker, id, { running: false });
+      await sleep(1_100);
+      const policy = await writePolicy(
+        'version: 1\nname: t2\ncontainers: { stopped: remove, stoppedFor: 52w }\nrules:\n  - name: app\n    match: { repositories: ["t2-long/**"] }\n',
+      );
+      const before = { images: await imageIds(), containers: await containerIds() };
+      const r = await applyPolicy(policy);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/Nothing to do/);
+      expect(await refsOf(id)).toEqual({ tags: ['t2-long/app:1'], digests: [] });
+      expect(await imageIds()).toEqual(before.images);
+      expect(await containerIds()).toEqual(before.containers);
+      expect((await containerIds()).has(container)).toBe(true);
+    });
+
+    it('never touches the image of a running container, even with stopped: remove and a policy selecting everything', async () => {
+      // A policy that selects every image would empty the shared engine: this one runs on its own.
+      const solo = await startDockerd();
+      try {
+        const d = solo.docker;
+        const id = await importBusybox(d, 't2-running/app:1');
+        await d.getImage(id).tag({ repo: 't2-running/app', tag: '2' });
+        await d.getImage(id).tag({ repo: 't2-running/other', tag: 'x' });
+        const running = await runContainer(d, id, { running: true });
+        const stopped = await runContainer(d, id, { running: false });
+        // Control: an unused image and a stopped container's image, which the same policy does remove.
+        const unused = await loadImage(d, { tags: ['t2-unused/app:1', 't2-unused/app:2'], created: OLD });
+        const other = await importBusybox(d, 't2-other/app:1');
+        const otherContainer = await runContainer(d, other, { running: false });
+        await sleep(1_500);
+        const policy = await writePolicy(
+          [
+            'version: 1',
+            'name: everything',
+            'containers: { stopped: remove, stoppedFor: 1s }',
+            'rules:',
+            '  - name: everything',
+            '    match: { repositories: ["**"] }',
+            '  - name: untagged',
+            '    match: { untagged: true }',
+          ].join('\n') + '\n',
+        );
+        const { plan } = await planFor(policy, solo);
+        expect(plan.actions.filter((a) => a.imageId === id)).toEqual([]);
+        const r = await applyPolicy(policy, ['--concurrency', '8'], solo);
+        expect(r.code, r.stderr + r.stdout).toBe(0);
+        expect(await refsOf(id, d)).toEqual({ tags: ['t2-running/app:1', 't2-running/app:2', 't2-running/other:x'], digests: [] });
+        expect((await d.getContainer(running).inspect()).State.Running).toBe(true);
+        expect((await containerIds(d)).has(stopped)).toBe(true);
+        expect(await imageIds(d)).toEqual(new Set([id]));
+        expect(await refsOf(unused, d)).toBeNull();
+        expect(await refsOf(other, d)).toBeNull();
+        expect((await containerIds(d)).has(otherContainer)).toBe(false);
+      } finally {
+        await solo.stop();
+      }
+    });
+  });
+
+  // --- 5. parent/child chains ----------------------------------------------------------------------------------------
+
+  describe('parent/child chains from the legacy builder', () => {
+    it('deletes children before parents: with the whole chain selected, the whole chain goes', async () => {
+      const base = await importBusybox(t.docker, 't5-all/base:1');
+      const child = await buildChild(t, { from: 't5-all/base:1', tag: 't5-all/child:1', steps: ['LABEL isw.t5=all', 'LABEL isw.t5.step=child'] });
+      const grandchild = await buildChild(t, { from: 't5-all/child:1', tag: 't5-all/grandchild:1', steps: ['LABEL isw.t5.step=gc1', 'LABEL isw.t5.step=gc2'] });
+      expect(child.intermediates.length).toBe(1);
+      expect(grandchild.intermediates.length).toBe(1);
+      const chain = [grandchild.id, ...grandchild.intermediates, child.id, ...child.intermediates, base];
+      const policy = await writePolicy(
+        [
+          'version: 1',
+          'name: chain',
+          'rules:',
+          '  - name: tagged',
+          '    match: { repositories: ["t5-all/**"] }',
+          '  - name: intermediates',
+          '    match: { untagged: true, labels: ["isw.t5=all"] }',
+        ].join('\n') + '\n',
+      );
+      const { plan, file } = await planFor(policy);
+      expect(new Set(deletesOf(plan))).toEqual(new Set(chain));
+      const before = await cliImageIds();
+      const r = await imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes', '--json', '--concurrency', '8']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const steps = lines(r.stdout).map((l) => JSON.parse(l) as Record<string, unknown>).filter((x) => 'type' in x);
+      expect(steps.filter((s) => s.outcome !== 'done')).toEqual([]);
+      // Completion order (the JSON lines are written as steps finish): every child's delete before its parent's.
+      const doneOrder = steps.filter((s) => s.type === 'delete').map((s) => s.imageId as string);
+      for (let i = 0; i + 1 < chain.length; i++) expect(doneOrder.indexOf(chain[i]!)).toBeLessThan(doneOrder.indexOf(chain[i + 1]!));
+      const after = await cliImageIds();
+      expect(difference(before, after)).toEqual(new Set(chain));
+      expect(after.has(busybox)).toBe(true);
+    });
+
+    it('keeps a parent that a kept child needs, and deletes nothing the plan does not name', async () => {
+      await importBusybox(t.docker, 't5-kept/base:1');
+      const mid = await buildChild(t, { from: 't5-kept/base:1', tag: 't5-kept/mid:1', steps: ['LABEL isw.t5=kept', 'LABEL isw.t5.step=mid'] });
+      const leaf = await buildChild(t, { from: 't5-kept/mid:1', tag: 't5-keep-leaf/app:1', steps: ['LABEL isw.t5.step=leaf'] });
+      const other = await buildChild(t, { from: 't5-kept/mid:1', tag: 't5-kept/sibling:1', steps: ['LABEL isw.t5.step=sibling'] });
+      const policy = await writePolicy(
+        [
+          'version: 1',
+          'name: chain-kept',
+          'rules:',
+          '  - name: tagged',
+          '    match: { repositories: ["t5-kept/**"] }',
+          '  - name: intermediates',
+          '    match: { untagged: true, labels: ["isw.t5=kept"] }',
+        ].join('\n') + '\n',
+      );
+      const { plan, file } = await planFor(policy);
+      // Only the sibling leaf can go: mid and its ancestors are parents of the kept leaf.
+      expect(deletesOf(plan)).toEqual([other.id]);
+      const keptMid = plan.kept.find((k) => k.imageId === mid.id);
+      expect(keptMid?.reason).toBe('parent-of-kept');
+      const before = await cliImageIds();
+      const r = await imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const after = await cliImageIds();
+      expect(difference(before, after)).toEqual(new Set(deletesOf(plan)));
+      expect(after.has(mid.id)).toBe(true);
+      for (const id of mid.intermediates) expect(after.has(id)).toBe(true);
+      expect(await refsOf(mid.id)).toEqual({ tags: ['t5-kept/mid:1'], digests: [] });
+      expect(await refsOf(leaf.id)).toEqual({ tags: ['t5-keep-leaf/app:1'], digests: [] });
+    });
+
+    it('keeps an untagged intermediate parent that the plan does not name (noprune)', async () => {
+      await importBusybox(t.docker, 't5-noprune/base:1');
+      const child = await buildChild(t, { from: 't5-noprune/base:1', tag: 't5-noprune/child:1', steps: ['LABEL isw.t5=noprune', 'LABEL isw.t5.step=x'] });
+      expect(child.intermediates).toHaveLength(1);
+      const intermediate = child.intermediates[0]!;
+      expect(await refsOf(intermediate)).toEqual({ tags: [], digests: [] });
+      // Only the tagged child is selected; its untagged parent is not (no untagged rule).
+      const policy = await writePolicy('version: 1\nname: noprune\nrules:\n  - name: child\n    match: { references: ["t5-noprune/child:1"] }\n');
+      const { plan, file } = await planFor(policy);
+      expect(deletesOf(plan)).toEqual([child.id]);
+      const before = await cliImageIds();
+      const r = await imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const after = await cliImageIds();
+      expect(difference(before, after)).toEqual(new Set([child.id]));
+      expect(after.has(intermediate)).toBe(true);
+    });
+  });
+
+  // --- 6. digests -----------------------------------------------------------------------------------------------------
+
+  describe('digest references from a local registry', () => {
+    let registry: TestRegistry;
+    beforeAll(async () => {
+      registry = await startRegistry();
+    });
+    afterAll(async () => {
+      await registry?.stop();
+    });
+
+    /** Loads, pushes and returns the image ID and the digest reference the push gave it. */
+    async function pushed(ref: string, opts: LoadImageOptions = {}): Promise<{ id: string; digest: string }> {
+      const id = await loadImage(t.docker, { tags: [ref], created: OLD, ...opts });
+      await pushImage(t.docker, ref);
+      const refs = await refsOf(id);
+      const repo = ref.slice(0, ref.lastIndexOf(':'));
+      const digest = refs!.digests.find((d) => d.startsWith(`${repo}@sha256:`));
+      expect(digest, JSON.stringify(refs)).toBeDefined();
+      return { id, digest: digest! };
+    }
+
+    it('deletes a digest-only image with an untagged-only policy', async () => {
+      const { id, digest } = await pushed(`${registry.address}/t6/digest-only:1`);
+      await t.docker.getImage(id).remove(); // one tag, one digest, one repository: the engine removes it
+      expect(await refsOf(id)).toBeNull();
+      expect(await pullImage(t.docker, digest)).toBe(id);
+      expect(await refsOf(id)).toEqual({ tags: [], digests: [digest] });
+      const policy = await writePolicy(
+        `version: 1\nname: digests\nrules:\n  - name: dangling\n    match: { untagged: true, repositories: ["${registry.address}/t6/digest-only"] }\n`,
+      );
+      const { plan, file } = await planFor(policy);
+      expect(plan.actions).toEqual([expect.objectContaining({ type: 'delete', imageId: id, refs: [digest] })]);
+      const before = await imageIds();
+      const r = await imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout).toMatch(/^done\s+delete /m);
+      expect(await refsOf(id)).toBeNull();
+      expect(difference(before, await imageIds())).toEqual(new Set([id]));
+    });
+
+    it('deletes a tag+digest image selected by its tag, digest included', async () => {
+      const ref = `${registry.address}/t6/tagged:sel`;
+      const { id, digest } = await pushed(ref);
+      expect(await refsOf(id)).toEqual({ tags: [ref], digests: [digest] });
+      const policy = await writePolicy(`version: 1\nname: digests\nrules:\n  - name: sel\n    match: { repositories: ["${registry.address}/t6/tagged"], tags: ["sel"] }\n`);
+      const before = await imageIds();
+      const r = await applyPolicy(policy);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout).toMatch(/^done\s+delete /m);
+      expect(await refsOf(id)).toBeNull();
+      expect(difference(before, await imageIds())).toEqual(new Set([id]));
+    });
+
+    it('keeps the digest with a tag of its repository that stays, when another tag is untagged', async () => {
+      const ref = `${registry.address}/t6/partial:keep`;
+      const { id, digest } = await pushed(ref);
+      await t.docker.getImage(id).tag({ repo: `${registry.address}/t6/partial`, tag: 'sel' });
+      const policy = await writePolicy(`version: 1\nname: digests\nrules:\n  - name: sel\n    match: { repositories: ["${registry.address}/t6/partial"], tags: ["sel"] }\n`);
+      const r = await applyPolicy(policy);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(await refsOf(id)).toEqual({ tags: [ref], digests: [digest] });
+    });
+
+    it('deletes an image with tags and digests in two repositories when all its tags are selected', async () => {
+      const a = `${registry.address}/t6/two-a:1`;
+      const b = `${registry.address}/t6/two-b:1`;
+      const { id, digest: digestA } = await pushed(a);
+      await t.docker.getImage(id).tag({ repo: `${registry.address}/t6/two-b`, tag: '1' });
+      await pushImage(t.docker, b);
+      const refs = await refsOf(id);
+      expect(refs?.tags).toEqual([a, b]);
+      expect(refs?.digests).toHaveLength(2);
+      expect(refs?.digests).toContain(digestA);
+      const policy = await writePolicy(`version: 1\nname: digests\nrules:\n  - name: both\n    match: { repositories: ["${registry.address}/t6/two-*"] }\n`);
+      const { plan, file } = await planFor(policy);
+      expect(deletesOf(plan)).toEqual([id]);
+      const before = await imageIds();
+      const r = await imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout, 'every step done').not.toMatch(/^(skipped|failed)\b/m);
+      expect(await refsOf(id)).toBeNull();
+      expect(difference(before, await imageIds())).toEqual(new Set([id]));
+    });
+  });
+
+  // --- 10. reports: --json, --audit-log, --metrics-file -----------------------------------------------------------------
+
+  it('reports every step as JSON, in the audit log and in Prometheus metrics', async () => {
+    const a = await loadImage(t.docker, { tags: ['t10/app:1', 't10/app:2'], created: OLD });
+    const b = await loadImage(t.docker, { tags: ['t10/app:3'], created: OLD });
+    const c = await loadImage(t.docker, { tags: ['t10/keep:1', 't10/app:4'], created: OLD });
+    const policy = await writePolicy('version: 1\nname: reports\nrules:\n  - name: app\n    match: { repositories: ["t10/app"] }\n');
+    const audit = join(dir, 'audit.jsonl');
+    const metrics = join(dir, 'metrics.prom');
+    const r = await applyPolicy(policy, ['--json', '--audit-log', audit, '--metrics-file', metrics]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await refsOf(a)).toBeNull();
+    expect(await refsOf(b)).toBeNull();
+    expect(await refsOf(c)).toEqual({ tags: ['t10/keep:1'], digests: [] });
+
+    const out = lines(r.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const steps = out.slice(0, -1);
+    const summary = out.at(-1)!;
+    expect(steps).toHaveLength(4); // untag t10/app:1 or :2, untag t10/app:4, delete a, delete b
+    for (const s of steps) {
+      expect(s).toMatchObject({ type: expect.stringMatching(/^(untag|delete)$/), imageId: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), outcome: 'done' });
+    }
+    expect(steps.filter((s) => s.type === 'delete').map((s) => s.imageId).sort()).toEqual([a, b].sort());
+    expect(summary).toMatchObject({ summary: { steps: 4, done: 4, skipped: 0, failed: 0, deleted: 2, untagged: 2 } });
+
+    const auditLines = lines(await readFile(audit, 'utf8')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(auditLines).toHaveLength(4);
+    expect(auditLines.map((l) => [l.type, l.imageId, l.outcome]).sort()).toEqual(steps.map((s) => [s.type, s.imageId, s.outcome]).sort());
+
+    const text = await readFile(metrics, 'utf8');
+    expectValidPrometheusText(text);
+    const engineName = (await t.docker.info()).Name;
+    expect(text).toContain(`imgsweep_last_run_success{engine="${engineName}"} 1\n`);
+    expect(text).toMatch(/^imgsweep_last_run_images_deleted\{engine="[^"]*"\} 2$/m);
+    expect(text).toMatch(/^imgsweep_last_run_references_untagged\{engine="[^"]*"\} 2$/m);
+  });
+
+  it('--json prints only JSON (a summary object) when the plan has nothing to do', async () => {
+    const id = await loadImage(t.docker, { tags: ['t10-none/app:1'], created: OLD });
+    const policy = await writePolicy('version: 1\nname: nothing\nrules:\n  - name: none\n    match: { repositories: ["t10-nothing-matches/**"] }\n');
+    const r = await applyPolicy(policy, ['--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = lines(r.stdout);
+    expect(out.length).toBeGreaterThan(0);
+    const parsed = out.map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        throw new Error(`--json printed a line that is not JSON: ${JSON.stringify(l)}`);
+      }
+    });
+    expect(parsed.at(-1)).toMatchObject({ summary: { steps: 0, deleted: 0, failed: 0 } });
+    expect(await refsOf(id)).toEqual({ tags: ['t10-none/app:1'], digests: [] });
+  });
+
+  // --- 11. concurrency ----------------------------------------------------------------------------------------------------
+
+  it('--concurrency 1 and --concurrency 8 reach the same end state on identical fixtures', async () => {
+    const second = await startDockerd();
+    try {
+      // The same loaded archives (same IDs) on both engines; chains are built on each (their IDs differ),
+      // so the end state is compared by fixture name.
+      const loads: { name: string; archive: Buffer; id: string }[] = [];
+      for (let i = 0; i < 30; i++) {
+        const repo = `cc/app${i % 4}`;
+        const tags = Array.from({ length: 1 + (i % 3) }, (_, k) => `${repo}:v${i}-${k}`);
+        const opts: LoadImageOptions = { tags, created: i % 5 === 0 ? new Date().toISOString() : OLD, labels: i % 7 === 3 ? { 'isw.cc.keep': '1' } : {} };
+        const { archive, id } = imageArchive(opts);
+        loads.push({ name: `load-${i}`, archive, id });
+      }
+      const fixtures = async (e: TestEngine): Promise<Map<string, string>> => {
+        const names = new Map<string, string>();
+        for (const l of loads) {
+          await drainProgress(await e.docker.loadImage(Readable.from([l.archive]), { quiet: true }), 'docker load');
+          names.set(l.name, l.id);
+        }
+        names.set('base', await importBusybox(e.docker, 'cc/base:1'));
+        const chain = async (name: string, from: string, tag: string) => {
+          const built = await buildChild(e, { from, tag, steps: ['LABEL isw.cc=1', `LABEL isw.cc.name=${name}`] });
+          names.set(name, built.id);
+          built.intermediates.forEach((id, k) => names.set(`${name}-intermediate-${k}`, id));
+        };
+        await chain('a1', 'cc/base:1', 'cc/chain-a:1');
+        await chain('a2', 'cc/chain-a:1', 'cc/chain-a:2');
+        await chain('b1', 'cc/base:1', 'cc/chain-b:1');
+        await chain('b2', 'cc/chain-b:1', 'cc/keep-b:1');
+        await chain('c1', 'cc/base:1', 'cc/chain-c:1');
+        await e.docker.getImage('cc/chain-c:1').tag({ repo: 'cc/chain-c', tag: 'also' });
+        return names;
+      };
+      const policy = await writePolicy(
+        [
+          'version: 1',
+          'name: concurrency',
+          'protect:',
+          '  repositories: ["cc/base"]',
+          '  labels: ["isw.cc.keep"]',
+          'rules:',
+          '  - name: old-builds',
+          '    match: { repositories: ["cc/app*"], exclude: { tags: ["*-2"] } }',
+          '    olderThan: 30d',
+          '  - name: chains',
+          '    match: { repositories: ["cc/chain-*"] }',
+          '  - name: chain-leftovers',
+          '    match: { untagged: true, labels: ["isw.cc=1"] }',
+        ].join('\n') + '\n',
+      );
+      const endState = async (e: TestEngine, names: Map<string, string>) => {
+        const state: Record<string, string[] | null> = {};
+        for (const [name, id] of [...names].sort()) state[name] = (await refsOf(id, e.docker))?.tags ?? null;
+        return state;
+      };
+      const run = async (e: TestEngine, concurrency: string) => {
+        const names = await fixtures(e);
+        const { plan, file } = await planFor(policy, e);
+        const before = await cliImageIds(e);
+        const r = await imgsweep(['apply', file, '--host', e.host, '--state-dir', stateDir, '--yes', '--concurrency', concurrency]);
+        expect(r.code, r.stderr + r.stdout).toBe(0);
+        expect(r.stdout).not.toMatch(/^(skipped|failed)\b/m);
+        expect(difference(before, await cliImageIds(e))).toEqual(new Set(deletesOf(plan)));
+        return { state: await endState(e, names), plan, names };
+      };
+      const [one, eight] = [await run(t, '1'), await run(second, '8')];
+      expect(eight.state).toEqual(one.state);
+      // Sanity: the fixtures exercise deletes, untags, kept parents and whole chains.
+      expect(one.plan.summary.deletes).toBeGreaterThan(15);
+      expect(one.plan.summary.untags).toBeGreaterThan(5);
+      expect(one.state.a1).toBeNull();
+      expect(one.state.a2).toBeNull();
+      expect(one.state.c1).toBeNull();
+      expect(one.state.b1).toEqual(['cc/chain-b:1']); // parent of the kept cc/keep-b:1
+      expect(one.state.b2).toEqual(['cc/keep-b:1']);
+      expect(one.state.base).toEqual(['cc/base:1']);
+      expect(one.state['load-3']).not.toBeNull(); // labelled isw.cc.keep
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
+/** Checks Prometheus text exposition format: HELP/TYPE before samples, valid names, numbers, labels. */
+function expectValidPrometheusText(text: string): void {
+  expect(text.endsWith('\n')).toBe(true);
+  const typed = new Map<string, string>();
+  const helped = new Set<string>();
+  const sampled = new Set<string>();
+  for (const line of text.slice(0, -1).split('\n')) {
+    let m: RegExpExecArray | null;
+    if ((m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line))) {
+      expect(helped.has(m[1]!), `duplicate HELP ${m[1]}`).toBe(false);
+      helped.add(m[1]!);
+    } else if ((m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line))) {
+      expect(typed.has(m[1]!), `duplicate TYPE ${m[1]}`).toBe(false);
+      expect(sampled.has(m[1]!), `TYPE after samples for ${m[1]}`).toBe(false);
+      typed.set(m[1]!, m[2]!);
+    } else if ((m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? (\S+)( -?\d+)?$/.exec(line))) {
+      expect(typed.has(m[1]!), `sample without TYPE: ${line}`).toBe(true);
+      expect(helped.has(m[1]!), `sample without HELP: ${line}`).toBe(true);
+      expect(Number.isNaN(Number(m[3])) && !/^(NaN|[+-]Inf)$/.test(m[3]!), `bad value: ${line}`).toBe(false);
+      sampled.add(m[1]!);
+    } else {
+      throw new Error(`not a Prometheus text line: ${JSON.stringify(line)}`);
+    }
+  }
+  for (const name of typed.keys()) expect(sampled.has(name), `no sample for ${name}`).toBe(true);
+}

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { ApplyReport, StepResult, StepStatus } from '../../src/execute/types.js';
+import type { PlanAction } from '../../src/plan/types.js';
+import { formatApplySummary, formatStepLine, stepRecord } from '../../src/report/apply-format.js';
+import { idOf } from '../support/builders.js';
+import { mixedReport } from './report-fixture.js';
+
+const IMG = idOf('img');
+const SHORT = IMG.slice(7, 19);
+const CID = 'c'.repeat(64);
+const DIGEST = `app@sha256:${'a'.repeat(64)}`;
+
+const ACTIONS: Record<PlanAction['type'], PlanAction> = {
+  'remove-container': { type: 'remove-container', imageId: IMG, containerId: CID, rule: 'stale-jobs' },
+  untag: { type: 'untag', imageId: IMG, ref: 'registry.acme.io/ci/app:pr-12', rule: 'pr-builds' },
+  delete: { type: 'delete', imageId: IMG, refs: ['app:1', DIGEST], parentId: null, rule: 'dangling', bytes: 123_456_789 },
+};
+
+const REASONS: Record<StepStatus, string> = {
+  done: '',
+  skipped: 'changed under us: conflict: unable to delete (must be forced) - image is being used by stopped container 0123456789ab',
+  failed: 'connect ENOENT /var/run/docker.sock',
+};
+
+function result(type: PlanAction['type'], status: StepStatus, extra: Partial<StepResult> = {}): StepResult {
+  return { index: 3, action: ACTIONS[type], status, reason: REASONS[status], clear: status === 'done', at: '2026-11-27T12:01:00.000Z', ms: 41.6, ...extra };
+}
+
+const HEADER: Pick<ApplyReport, 'engine' | 'policy'> = {
+  engine: { key: '0123456789abcdef', name: 'build-01', host: 'unix:///var/run/docker.sock' },
+  policy: { name: 'ci-runner', sha256: 'f'.repeat(64) },
+};
+
+describe('formatStepLine', () => {
+  const cases: [PlanAction['type'], StepStatus, string][] = [
+    ['remove-container', 'done', `done    remove container cccccccccccc (image ${SHORT}) [stale-jobs]`],
+    ['remove-container', 'skipped', `skipped remove container cccccccccccc (image ${SHORT}) [stale-jobs]: ${REASONS.skipped}`],
+    ['remove-container', 'failed', `failed  remove container cccccccccccc (image ${SHORT}) [stale-jobs]: ${REASONS.failed}`],
+    ['untag', 'done', `done    untag registry.acme.io/ci/app:pr-12 (${SHORT}) [pr-builds]`],
+    ['untag', 'skipped', `skipped untag registry.acme.io/ci/app:pr-12 (${SHORT}) [pr-builds]: ${REASONS.skipped}`],
+    ['untag', 'failed', `failed  untag registry.acme.io/ci/app:pr-12 (${SHORT}) [pr-builds]: ${REASONS.failed}`],
+    ['delete', 'done', `done    delete ${SHORT} app:1 [dangling]`],
+    ['delete', 'skipped', `skipped delete ${SHORT} app:1 [dangling]: ${REASONS.skipped}`],
+    ['delete', 'failed', `failed  delete ${SHORT} app:1 [dangling]: ${REASONS.failed}`],
+  ];
+  it.each(cases)('%s %s', (type, status, line) => {
+    expect(formatStepLine(result(type, status))).toBe(line);
+  });
+
+  it('a delete of an image without references shows the ID alone', () => {
+    const s = result('delete', 'done', { action: { ...ACTIONS.delete, refs: [] } });
+    expect(formatStepLine(s)).toBe(`done    delete ${SHORT} [dangling]`);
+  });
+
+  it('a done step with a confirmation says what was confirmed', () => {
+    const s = result('delete', 'done', { reason: 'image gone after a transport error (socket hang up)' });
+    expect(formatStepLine(s)).toBe(`done    delete ${SHORT} app:1 [dangling]: image gone after a transport error (socket hang up)`);
+  });
+
+  it('is one line, with the status column aligned', () => {
+    for (const [type, status] of cases) {
+      const line = formatStepLine(result(type, status));
+      expect(line).not.toContain('\n');
+      expect(line[7]).toBe(' ');
+      expect(line.slice(0, 7).trim()).toBe(status);
+    }
+  });
+});
+
+describe('stepRecord', () => {
+  const common = { time: '2026-11-27T12:01:00.000Z', engine: '0123456789abcdef', engineName: 'build-01', policy: 'ci-runner', step: 3, imageId: IMG, ms: 42 };
+
+  it.each(['done', 'skipped', 'failed'] as const)('remove-container %s', (status) => {
+    expect(stepRecord(result('remove-container', status), HEADER)).toEqual({ ...common, type: 'remove-container', containerId: CID, rule: 'stale-jobs', outcome: status, reason: REASONS[status] });
+  });
+
+  it.each(['done', 'skipped', 'failed'] as const)('untag %s', (status) => {
+    expect(stepRecord(result('untag', status), HEADER)).toEqual({ ...common, type: 'untag', ref: 'registry.acme.io/ci/app:pr-12', rule: 'pr-builds', outcome: status, reason: REASONS[status] });
+  });
+
+  it.each(['done', 'skipped', 'failed'] as const)('delete %s', (status) => {
+    expect(stepRecord(result('delete', status), HEADER)).toEqual({ ...common, type: 'delete', refs: ['app:1', DIGEST], bytes: 123_456_789, rule: 'dangling', outcome: status, reason: REASONS[status] });
+  });
+
+  it('a delete without refs or bytes still has both fields', () => {
+    const s = result('delete', 'done', { action: { type: 'delete', imageId: IMG, rule: 'disk' } });
+    expect(stepRecord(s, HEADER)).toMatchObject({ refs: [], bytes: 0, rule: 'disk' });
+  });
+
+  it('an unnamed policy is null, and the record survives JSON', () => {
+    const rec = stepRecord(result('untag', 'failed'), { ...HEADER, policy: { name: null, sha256: 'f'.repeat(64) } });
+    expect(rec.policy).toBeNull();
+    expect(JSON.parse(JSON.stringify(rec))).toEqual(rec);
+  });
+});
+
+describe('a whole report', () => {
+  it('one line and one record per step, in plan order, matching the summary', async () => {
+    const report = await mixedReport();
+    const lines = report.steps.map(formatStepLine);
+    const records = report.steps.map((s) => stepRecord(s, report));
+    expect(records.map((r) => r.step)).toEqual(report.steps.map((_, i) => i));
+    for (const status of ['done', 'skipped', 'failed'] as const) {
+      expect(lines.filter((l) => l.startsWith(`${status} `))).toHaveLength(report.summary[status]);
+      expect(records.filter((r) => r.outcome === status)).toHaveLength(report.summary[status]);
+    }
+    expect(lines.find((l) => l.startsWith('failed'))).toMatch(/^failed {2}delete [0-9a-f]{12} kid:1 \[all\]: socket hang up$/);
+    expect(lines.find((l) => l.startsWith('skipped'))).toMatch(/^skipped delete [0-9a-f]{12} app:1 \[all\]: waits for "delete [0-9a-f]{12}", which was failed: socket hang up$/);
+    for (const r of records) expect(r).toMatchObject({ engine: report.engine.key, engineName: 'test-host', policy: 'nightly' });
+  });
+
+  it('the summary line', async () => {
+    const report = await mixedReport();
+    expect(formatApplySummary(report)).toMatch(/^Applied on test-host: deleted 2 images \(est\. [\d.]+ MB, actual 350 MB\), untagged 3 references, removed 1 container; 1 skipped, 1 failed; \d+\.\d s\.$/);
+  });
+
+  it('the summary line in the singular, without an engine measure', () => {
+    const report: ApplyReport = {
+      ...HEADER,
+      planCreatedAt: '2026-11-27T11:00:00.000Z',
+      startedAt: '2026-11-27T12:00:00.000Z',
+      finishedAt: '2026-11-27T12:00:01.500Z',
+      steps: [],
+      summary: { steps: 3, done: 3, skipped: 0, failed: 0, deleted: 1, untagged: 1, containersRemoved: 1, bytesEstimated: 1500, bytesActual: null },
+    };
+    expect(formatApplySummary(report)).toBe('Applied on build-01: deleted 1 image (est. 1.5 kB), untagged 1 reference, removed 1 container; 0 skipped, 0 failed; 1.5 s.');
+  });
+});
