@@ -90,7 +90,8 @@ export function evictForDisk(disk: DiskPolicy, inventory: Inventory, decisions: 
       before: totalBefore,
       limit,
       target,
-      over: () => totalBefore - tracker.freed > limit,
+      // Judged, like maxUsage, on the state before this run: that is what the message reports.
+      over: () => totalBefore > limit,
       reached: () => totalBefore - tracker.freed <= target,
       describe: (evicting) => `images ${formatBytes(totalBefore)} > ${formatBytes(limit)}: ${evicting}, to reach ${formatBytes(target)}`,
     });

@@ -8,7 +8,9 @@ const USE_ACTIONS = new Set(['create', 'start', 'restart', 'die', 'stop', 'kill'
 
 export type UsageMap = Record<string, UsageEntry>;
 
-function later(entry: UsageEntry, time: string, source: string): void {
+function later(entry: UsageEntry, time: string, source: string, nowIso: string): void {
+  // Never in the future (clock skew, --now in the past): last-used never moves back, so it would stick.
+  if (time > nowIso) time = nowIso;
   if (Date.parse(time) > Date.parse(entry.lastUsed)) {
     entry.lastUsed = time;
     entry.source = source;
@@ -16,11 +18,17 @@ function later(entry: UsageEntry, time: string, source: string): void {
 }
 
 /** Finds the image an event names: by ID, or by the reference it was started from. */
-function eventImage(e: EngineEvent, byRef: Map<string, string>, byContainer: Map<string, string>): string | null {
+function eventImage(e: EngineEvent, byRef: Map<string, string>, byContainer: Map<string, string>, ids: readonly string[]): string | null {
   if (e.imageId) return e.imageId;
   const fromContainer = byContainer.get(e.containerId);
   if (fromContainer) return fromContainer;
   if (!e.image) return null;
+  // `docker run 3e207b409db3`: the event carries the ID prefix the user typed.
+  const hex = e.image.replace(/^sha256:/, '');
+  if (/^[0-9a-f]{4,64}$/.test(hex)) {
+    const hits = ids.filter((id) => id.startsWith(`sha256:${hex}`));
+    if (hits.length === 1) return hits[0]!;
+  }
   try {
     return byRef.get(normalizedText(parseReference(e.image))) ?? null;
   } catch {
@@ -47,21 +55,22 @@ export function foldUsage(previous: UsageMap, inventory: Pick<Inventory, 'images
       const entry = next[id];
       if (!entry) continue;
       const name = c.names[0] ?? c.id.slice(0, 12);
-      if (RUNNING.has(c.state)) later(entry, nowIso, `container ${name} is ${c.state}`);
+      if (RUNNING.has(c.state)) later(entry, nowIso, `container ${name} is ${c.state}`, nowIso);
       else {
         const times = [c.created, c.startedAt, c.finishedAt].filter((t): t is string => t !== null && !t.startsWith('0001-'));
         const last = times.reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a), times[0] ?? image0());
-        later(entry, last, `container ${name} (${c.state})`);
+        later(entry, last, `container ${name} (${c.state})`, nowIso);
       }
     }
   }
+  const ids = inventory.images.map((i) => i.id);
   const byRef = new Map<string, string>();
   for (const image of inventory.images) for (const r of image.repoTags) byRef.set(normalizedText(parseReference(r)), image.id);
   for (const e of events) {
     if (!USE_ACTIONS.has(e.action.split(':')[0]!)) continue;
-    const id = eventImage(e, byRef, byContainer);
+    const id = eventImage(e, byRef, byContainer, ids);
     const entry = id ? next[id] : undefined;
-    if (entry) later(entry, e.time > nowIso ? nowIso : e.time, `event ${e.action} of container ${e.containerId.slice(0, 12)}`);
+    if (entry) later(entry, e.time, `event ${e.action} of container ${e.containerId.slice(0, 12)}`, nowIso);
   }
   return next;
 }

@@ -14,14 +14,17 @@ export async function observeUsage(engine: Engine, inventory: Inventory, stateDi
   const record = await loadUsage(stateDir, inventory.engine.key, warn, now);
   const since = record.eventsUntil ? Date.parse(record.eventsUntil) : now - FIRST_EVENTS_WINDOW_MS;
   let events: Awaited<ReturnType<Engine['events']>> = [];
+  let eventsUntil = new Date(now).toISOString();
   try {
     events = await engine.events(new Date(since), new Date(now));
   } catch (err) {
+    // Ask for the same window again next time.
+    eventsUntil = record.eventsUntil ?? new Date(since).toISOString();
     warn(`cannot read the engine's events (${(err as Error).message}); last-used times come from containers only this run`);
   }
   const images = foldUsage(record.images, inventory, events, now);
   try {
-    await saveUsage(stateDir, { ...record, updatedAt: new Date(now).toISOString(), eventsUntil: new Date(now).toISOString(), images });
+    await saveUsage(stateDir, { ...record, updatedAt: new Date(now).toISOString(), eventsUntil, images });
   } catch (err) {
     warn(`cannot save the usage record in ${stateDir}: ${(err as Error).message} (choose another with --state-dir)`);
   }

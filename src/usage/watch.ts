@@ -16,6 +16,7 @@ export interface WatchOptions {
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
     const t = setTimeout(resolve, ms);
     signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
   });
@@ -37,13 +38,26 @@ export async function watchUsage(engine: Engine, opts: WatchOptions): Promise<{ 
   const refresh = async () => {
     inventory = { images: await engine.listImages(), containers: await engine.listContainers() };
   };
-  const flush = async () => {
+  // Flushes run one after another: a save must never overtake an earlier one.
+  let flushing: Promise<void> = Promise.resolve();
+  const flush = () => {
+    flushing = flushing.then(flushNow, flushNow);
+    return flushing;
+  };
+  const flushNow = async () => {
+    if (pending.length === 0) return;
     const now = opts.clock();
     // Tags and containers change: resolve the batch against a fresh listing when the engine answers.
     await refresh().catch(() => undefined);
-    record = { ...record, updatedAt: new Date(now).toISOString(), eventsUntil: new Date(since).toISOString(), images: foldUsage(record.images, inventory, pending, now) };
+    const batch = pending;
     pending = [];
-    await saveUsage(opts.stateDir, record);
+    record = { ...record, updatedAt: new Date(now).toISOString(), eventsUntil: new Date(since).toISOString(), images: foldUsage(record.images, inventory, batch, now) };
+    try {
+      await saveUsage(opts.stateDir, record);
+    } catch (err) {
+      pending = [...batch, ...pending];
+      throw err;
+    }
     flushes++;
   };
 
@@ -79,7 +93,7 @@ export async function watchUsage(engine: Engine, opts: WatchOptions): Promise<{ 
     }
   } finally {
     clearInterval(timer);
-    if (pending.length > 0) await flush().catch((err: unknown) => opts.log(`cannot flush the usage record: ${(err as Error).message}`));
+    await flush().catch((err: unknown) => opts.log(`cannot flush the usage record: ${(err as Error).message}`));
   }
   return { events, flushes };
 }
