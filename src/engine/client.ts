@@ -1,6 +1,7 @@
 /** Building the dockerode client for a target, and turning its failures into imgsweep's errors. */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { inspect } from 'node:util';
 import Docker from 'dockerode';
 import { EngineError, EngineUnavailable, ImgsweepError } from '../errors.js';
 import type { EngineTarget } from './host.js';
@@ -9,7 +10,11 @@ import { engineMessage, statusOf } from './outcome.js';
 /** Our own connection pool, so close() can release it (ssh brings its own agent). */
 export function agentFor(target: EngineTarget): HttpAgent | undefined {
   if (target.options.protocol === 'ssh') return undefined;
-  return target.options.protocol === 'https' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const agent = target.options.protocol === 'https' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  // docker-modem util.inspect()s every request's options (debug or not); walking a busy pool's sockets made
+  // each request cost milliseconds. A one-word inspection keeps requests cheap.
+  Object.defineProperty(agent, inspect.custom, { value: () => '[Agent]' });
+  return agent;
 }
 
 export function makeDocker(

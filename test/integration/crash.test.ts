@@ -1,0 +1,314 @@
+/**
+ * Crash safety of `imgsweep apply` on a real dockerd (SPEC §5.8, §5.10):
+ * - the apply process is SIGKILLed mid-way: nothing outside the plan is touched, the engine is consistent,
+ *   and a rerun takes over the stale lock and finishes the job;
+ * - the engine itself is killed mid-apply: the run ends (bounded), exit 1, reports what was done and what
+ *   failed without a stack trace; a daemon restarted on the same data root is consistent and a rerun finishes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
+import { generateInventory, resetEngine } from '../support/generate-fixtures.js';
+import { exited, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from '../support/process.js';
+
+const BIN = fileURLToPath(new URL('../../bin/imgsweep.js', import.meta.url));
+
+/** Deletes most of the inventory; keeps keep=yes images whole and `*-2` tags (their other tags are untagged). */
+const POLICY = `version: 1
+name: crash
+protect:
+  labels: ["keep=yes"]
+  tags: ["*-2"]
+rules:
+  - name: unused
+    match: { unused: true }
+`;
+
+interface PlanFile {
+  actions: { type: 'untag' | 'delete' | 'remove-container'; imageId: string; ref?: string; refs?: string[] }[];
+}
+
+interface Live {
+  refs: Map<string, string[]>;
+  parent: Map<string, string | null>;
+}
+
+async function live(docker: Docker): Promise<Live> {
+  const images = await docker.listImages({ all: true });
+  const clean = (xs: string[] | null | undefined) => (xs ?? []).filter((r) => !r.startsWith('<none>'));
+  return {
+    refs: new Map(images.map((i) => [i.Id, [...clean(i.RepoTags), ...clean(i.RepoDigests)].sort()])),
+    parent: new Map(images.map((i) => [i.Id, i.ParentId || null])),
+  };
+}
+
+/** What the plan may remove: per image, the references it untags or deletes with the image; the deleted IDs. */
+function planned(plan: PlanFile) {
+  const deletes = new Set<string>();
+  const refsGo = new Map<string, Set<string>>(); // every reference the plan removes, by image
+  const untags = new Map<string, Set<string>>(); // references the plan untags by name, by image
+  const add = (m: Map<string, Set<string>>, id: string, r: string) => m.set(id, (m.get(id) ?? new Set()).add(r));
+  for (const a of plan.actions) {
+    if (a.type === 'delete') {
+      deletes.add(a.imageId);
+      for (const r of a.refs ?? []) add(refsGo, a.imageId, r);
+    } else if (a.type === 'untag') {
+      add(refsGo, a.imageId, a.ref!);
+      add(untags, a.imageId, a.ref!);
+    }
+  }
+  const touched = new Set(plan.actions.map((a) => a.imageId));
+  return { deletes, refsGo, untags, touched };
+}
+
+/** Engine state vs the plan while it may be half done: only planned things are gone, nothing dangles. */
+function expectWithinPlan(before: Live, now: Live, plan: PlanFile, context: string) {
+  const p = planned(plan);
+  const gone = [...before.refs.keys()].filter((id) => !now.refs.has(id));
+  expect(gone.filter((id) => !p.deletes.has(id)), `images gone that the plan does not delete\n${context}`).toEqual([]);
+  expect([...now.refs.keys()].filter((id) => !before.refs.has(id)), `new images\n${context}`).toEqual([]);
+  for (const [id, refs] of now.refs) {
+    const had = before.refs.get(id)!;
+    expect(refs.filter((r) => !had.includes(r)), `references added to ${id}`).toEqual([]);
+    const lost = had.filter((r) => !refs.includes(r));
+    const allowed = p.refsGo.get(id) ?? new Set<string>();
+    expect(lost.filter((r) => !allowed.has(r)), `references of ${id} removed although the plan keeps them\n${context}`).toEqual([]);
+    if (!p.touched.has(id)) expect(refs, `image ${id} is not in the plan`).toEqual(had);
+    // Consistent: an image that stays still has its parent.
+    const parent = now.parent.get(id);
+    if (parent) expect(now.refs.has(parent), `image ${id} lost its parent ${parent}\n${context}`).toBe(true);
+  }
+  return { gone, lost: [...now.refs].reduce((n, [id, refs]) => n + before.refs.get(id)!.length - refs.length, 0) };
+}
+
+/** The plan's end state exactly: planned images gone, planned untags done, everything else as it was. */
+function expectPlanDone(before: Live, now: Live, plan: PlanFile, context: string) {
+  const p = planned(plan);
+  const gone = [...before.refs.keys()].filter((id) => !now.refs.has(id)).sort();
+  expect(gone, context).toEqual([...p.deletes].sort());
+  for (const [id, refs] of now.refs) {
+    const untagged = p.untags.get(id) ?? new Set<string>();
+    expect({ id, refs }, context).toEqual({ id, refs: before.refs.get(id)!.filter((r) => !untagged.has(r)) });
+  }
+}
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves true once the step lines so far ("done|skipped|failed …", stdout and stderr) satisfy `enough`; false on exit or timeout. */
+  until(enough: (steps: string[]) => boolean, timeoutMs: number): Promise<boolean>;
+  exit(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; hung: boolean }>;
+}
+
+function startApply(args: string[], home: string): Running {
+  const child = spawn(process.execPath, [BIN, 'apply', ...args], { env: { PATH: process.env.PATH, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const stepLines = () => `${out}\n${err}`.split('\n').filter((l) => /^(done|skipped|failed) /.test(l));
+  const waiters: { enough: (steps: string[]) => boolean; resolve: (ok: boolean) => void }[] = [];
+  const check = () => {
+    for (const w of [...waiters]) if (w.enough(stepLines())) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(true);
+    }
+  };
+  child.stdout.setEncoding('utf8').on('data', (c: string) => ((out += c), check()));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => ((err += c), check()));
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  void closed.then(() => waiters.splice(0).forEach((w) => w.resolve(false)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    until: (enough, timeoutMs) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        waiters.push({ enough, resolve: (ok) => (clearTimeout(timer), resolve(ok)) });
+        check();
+      }),
+    exit: async (timeoutMs) => {
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), timeoutMs)));
+      const result = await Promise.race([closed, hung]);
+      clearTimeout(timer);
+      if (result === 'hung') {
+        child.kill('SIGKILL');
+        return { ...(await closed), hung: true };
+      }
+      return { ...result, hung: false };
+    },
+  };
+}
+
+/** Enough progress to interrupt: some untags and at least a few deletes done, most of the plan still to go. */
+const midway = (total: number) => (steps: string[]) =>
+  steps.length >= Math.max(5, Math.floor(total / 8)) && steps.filter((l) => /^done +delete /.test(l)).length >= 5;
+
+function getOnSocket(socketPath: string, path: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? null);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+/** A dockerd on the data root (and socket) an earlier, killed daemon of `t` left behind. */
+async function restartDockerd(t: TestEngine): Promise<{ docker: Docker; stop(): Promise<void> }> {
+  const socketPath = join(t.dir, 'docker.sock');
+  const logPath = join(t.dir, 'dockerd-restarted.log');
+  const log = openSync(logPath, 'a');
+  const child = spawn(
+    which('dockerd')!,
+    ['--data-root', join(t.dir, 'data'), '--exec-root', join(t.dir, 'exec'), '--pidfile', join(t.dir, 'docker.pid'), '--host', `unix://${socketPath}`,
+      '--storage-driver=vfs', '--iptables=false', '--ip6tables=false', '--bridge=none'],
+    { detached: true, stdio: ['ignore', log, log] },
+  );
+  closeSync(log);
+  const stop = async () => {
+    await stopChild(child, 15_000);
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL'); // its containerd, if left
+    } catch {
+      // none left
+    }
+  };
+  const ready = await waitFor(async () => (await getOnSocket(socketPath, '/_ping')) === 200, { timeoutMs: 30_000, stopEarly: () => exited(child) });
+  if (!ready) {
+    await stop();
+    throw new Error(`restarted dockerd not ready; log tail:\n${tailFile(logPath, 30)}`);
+  }
+  return { docker: new Docker({ socketPath, host: undefined, protocol: 'http', version: 'v1.41', timeout: 60_000 }), stop };
+}
+
+describe.skipIf(engineTestsSkipped())('apply killed mid-way, engine killed mid-apply', () => {
+  let t: TestEngine;
+  let work: string;
+  let policyFile: string;
+
+  beforeAll(async () => {
+    t = await startDockerd();
+    work = await mkdtemp(join(tmpdir(), 'isw-crash-'));
+    policyFile = join(work, 'policy.yaml');
+    await writeFile(policyFile, POLICY);
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  const cli = (args: string[]): Promise<CommandResult> =>
+    runCommand(process.execPath, [BIN, ...args, '--host', t.host], { env: { PATH: process.env.PATH, HOME: work }, timeoutMs: 120_000 });
+
+  async function planFor(stateDir: string, name: string): Promise<PlanFile> {
+    const out = join(work, `${name}-plan.json`);
+    const r = await cli(['plan', '-p', policyFile, '-o', out, '--state-dir', stateDir]);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(await readFile(out, 'utf8')) as PlanFile;
+  }
+
+  it('SIGKILL mid-apply removes nothing outside the plan; a rerun takes over the stale lock and finishes', async () => {
+    await generateInventory(t, { seed: 201, loaded: 170, chains: 12, layerPool: 4, busybox: false, builds: false });
+    const stateDir = await mkdtemp(join(work, 'state-kill-'));
+    const before = await live(t.docker);
+    const plan = await planFor(stateDir, 'kill');
+    const p = planned(plan);
+    // A big mixed plan: untags on kept and on deleted images, deletes, parents after children.
+    expect(p.deletes.size).toBeGreaterThan(120);
+    expect(plan.actions.filter((a) => a.type === 'untag' && !p.deletes.has(a.imageId)).length).toBeGreaterThan(10);
+    expect(plan.actions.filter((a) => a.type === 'untag' && p.deletes.has(a.imageId)).length).toBeGreaterThan(10);
+    expect(before.refs.size - p.deletes.size).toBeGreaterThan(20);
+
+    const started = Date.now();
+    const run = startApply(['-p', policyFile, '--yes', '--state-dir', stateDir, '--host', t.host], work);
+    const reached = await run.until(midway(plan.actions.length), 120_000);
+    run.child.kill('SIGKILL');
+    const first = await run.exit(30_000);
+    const context = `plan: ${plan.actions.length} steps; killed after ${Date.now() - started} ms\nstdout:\n${run.stdout().slice(-3000)}\nstderr:\n${run.stderr()}`;
+    expect(reached, `apply never got midway (some untags and 5 deletes done)\n${context}`).toBe(true);
+    expect(first.signal, `apply ended before it was killed\n${context}`).toBe('SIGKILL');
+
+    // Half done, and only planned things happened.
+    const mid = await live(t.docker);
+    const progress = expectWithinPlan(before, mid, plan, context);
+    // At least the five deletes it reported done before it was killed really happened.
+    expect(progress.gone.length, context).toBeGreaterThanOrEqual(5);
+    expect(progress.gone.length, `the killed run already finished everything\n${context}`).toBeLessThan(p.deletes.size);
+    for (const id of mid.refs.keys()) await t.docker.getImage(id).inspect(); // every image readable, none half-deleted
+
+    // The killed run left its lock behind.
+    const locks = (await readdir(stateDir)).filter((f) => f.endsWith('.lock'));
+    expect(locks).toHaveLength(1);
+    const holder = JSON.parse(await readFile(join(stateDir, locks[0]!), 'utf8')) as { pid: number };
+    expect(holder.pid).toBe(run.child.pid);
+
+    // The rerun takes the stale lock over at once and finishes the job.
+    const rerun = await cli(['apply', '-p', policyFile, '--yes', '--state-dir', stateDir]);
+    const context2 = `${context}\n\nrerun stdout:\n${rerun.stdout.slice(-3000)}\nrerun stderr:\n${rerun.stderr}`;
+    expect(rerun.code, context2).toBe(0);
+    expectPlanDone(before, await live(t.docker), plan, context2);
+    expect((await readdir(stateDir)).filter((f) => f.includes('.lock')), 'the rerun released the lock').toEqual([]);
+
+    // And there is nothing left to do.
+    const again = await cli(['apply', '-p', policyFile, '--yes', '--state-dir', stateDir]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^Nothing to do/m);
+  }, 300_000);
+
+  it('an engine killed mid-apply ends the run with exit 1, done and failed steps reported, no stack trace; a restarted engine is consistent and a rerun finishes', async () => {
+    await resetEngine(t.docker);
+    await generateInventory(t, { seed: 202, loaded: 130, chains: 9, layerPool: 4, busybox: false, builds: false });
+    const stateDir = await mkdtemp(join(work, 'state-engine-'));
+    const before = await live(t.docker);
+    const plan = await planFor(stateDir, 'engine');
+
+    const started = Date.now();
+    const run = startApply(['-p', policyFile, '--yes', '--state-dir', stateDir, '--host', t.host], work);
+    const reached = await run.until(midway(plan.actions.length), 120_000);
+    // The whole engine goes: dockerd and the containerd it started (its process group).
+    const pid = Number((await readFile(join(t.dir, 'docker.pid'), 'utf8')).trim());
+    process.kill(-pid, 'SIGKILL');
+    const killedAt = Date.now();
+    const result = await run.exit(60_000);
+    const out = run.stdout();
+    const err = run.stderr();
+    const context = `plan: ${plan.actions.length} steps; engine killed after ${killedAt - started} ms; apply ended ${Date.now() - killedAt} ms later (${JSON.stringify(result)})\nstdout:\n${out.slice(-4000)}\nstderr:\n${err.slice(-4000)}`;
+    expect(reached, context).toBe(true);
+    expect(result.hung, `apply did not end within 60 s of the engine going away\n${context}`).toBe(false);
+    expect(result.code, context).toBe(1);
+    // Which steps were done and which failed: step lines on stdout (done, skipped) and stderr (failed), then the summary.
+    expect(out, context).toMatch(/^done +untag /m);
+    expect(out, context).toMatch(/^done +delete /m);
+    expect(err, context).toMatch(/^failed /m);
+    expect(out, context).toMatch(/^Applied on .*; \d+ skipped, [1-9]\d* failed; /m);
+    const steps = (`${out}\n${err}`.match(/^(done|skipped|failed) /gm) ?? []).length;
+    expect(steps, `every step of the plan is reported\n${context}`).toBe(plan.actions.length);
+    expect(err, context).not.toMatch(/unhandled|internal error|\n\s+at .+:\d+:\d+/i);
+
+    // Optional part: a new dockerd on the same data root finds a consistent store; a rerun finishes the job.
+    const again = await restartDockerd(t);
+    try {
+      const after = await live(again.docker);
+      expect(expectWithinPlan(before, after, plan, context).gone.length, context).toBeGreaterThanOrEqual(5);
+      for (const id of after.refs.keys()) await again.docker.getImage(id).inspect();
+      const rerun = await cli(['apply', '-p', policyFile, '--yes', '--state-dir', stateDir]);
+      const context2 = `${context}\n\nrerun stdout:\n${rerun.stdout.slice(-3000)}\nrerun stderr:\n${rerun.stderr}`;
+      expect(rerun.code, context2).toBe(0);
+      expectPlanDone(before, await live(again.docker), plan, context2);
+    } finally {
+      await again.stop();
+    }
+  }, 300_000);
+});
