@@ -5,8 +5,8 @@
  * - the engine itself is killed mid-apply: the run ends (bounded), exit 1, reports what was done and what
  *   failed without a stack trace; a daemon restarted on the same data root is consistent and a rerun finishes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -168,6 +168,11 @@ function getOnSocket(socketPath: string, path: string): Promise<number | null> {
 async function restartDockerd(t: TestEngine): Promise<{ docker: Docker; stop(): Promise<void> }> {
   const socketPath = join(t.dir, 'docker.sock');
   const logPath = join(t.dir, 'dockerd-restarted.log');
+  // The killed daemon's containerd runs in its own process group and may outlive it, holding the socket
+  // the new daemon would dial: end it and clear its state first.
+  spawnSync('pkill', ['-KILL', '-f', `containerd.*${t.dir}`]);
+  await waitFor(async () => spawnSync('pgrep', ['-f', `containerd.*${t.dir}`]).status !== 0, { timeoutMs: 10_000 });
+  rmSync(join(t.dir, 'exec', 'containerd'), { recursive: true, force: true });
   const log = openSync(logPath, 'a');
   const child = spawn(
     which('dockerd')!,
