@@ -171,7 +171,7 @@ async function restartDockerd(t: TestEngine): Promise<{ docker: Docker; stop(): 
   // The killed daemon's containerd runs in its own process group and may outlive it, holding the socket
   // the new daemon would dial: end it and clear its state first.
   spawnSync('pkill', ['-KILL', '-f', `containerd.*${t.dir}`]);
-  await waitFor(async () => spawnSync('pgrep', ['-f', `containerd.*${t.dir}`]).status !== 0, { timeoutMs: 10_000 });
+  await waitFor(() => Promise.resolve(spawnSync('pgrep', ['-f', `containerd.*${t.dir}`]).status !== 0), { timeoutMs: 10_000 });
   rmSync(join(t.dir, 'exec', 'containerd'), { recursive: true, force: true });
   const log = openSync(logPath, 'a');
   const child = spawn(
