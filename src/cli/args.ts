@@ -8,7 +8,7 @@ export type ParsedValues<T extends Options> = { [K in keyof T]?: ValueOf<T[K]> }
 
 /** Options every engine-facing command accepts. */
 export const COMMON_OPTIONS = {
-  host: { type: 'string' },
+  host: { type: 'string', multiple: true },
   inventory: { type: 'string' },
   now: { type: 'string' },
   'state-dir': { type: 'string' },
@@ -35,4 +35,12 @@ export function parseNow(text: string | undefined, clock: () => number = Date.no
   const ms = Date.parse(text);
   if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms)) throw new UsageError(`--now: "${text}" is not an ISO date-time (example: 2026-11-27T12:00:00Z)`);
   return ms;
+}
+
+/** --host given zero or more times: the engines to work on (undefined: DOCKER_HOST or the local socket). */
+export function hostsOf(hosts: string[] | undefined): (string | undefined)[] {
+  if (!hosts || hosts.length === 0) return [undefined];
+  const unique = [...new Set(hosts)];
+  if (unique.length !== hosts.length) throw new UsageError('--host: the same engine is named twice');
+  return unique;
 }

@@ -53,6 +53,7 @@ export async function liveInventory(engine: Engine, opts: InventoryOptions, io: 
 
 /** The inventory to evaluate: a saved snapshot (with its usage record completed unless only shown), or the live engine's. */
 export async function loadInventory(opts: InventoryOptions, io: CliIo, now: number, evaluate = true): Promise<Inventory> {
+  // evaluate=false: the inventory command; a live snapshot then carries the layers any later plan needs.
   if (opts.inventory) {
     if (opts.host) throw new UsageError('--inventory and --host exclude each other: a saved inventory is evaluated without an engine');
     const inventory = await readInventoryFile(opts.inventory);
@@ -60,7 +61,9 @@ export async function loadInventory(opts: InventoryOptions, io: CliIo, now: numb
   }
   const engine = await openEngine(opts, io);
   try {
-    return await liveInventory(engine, opts, io, now);
+    const inventory = await liveInventory(engine, opts, io, now);
+    if (!evaluate) await attachLayers(engine, inventory, 'all');
+    return inventory;
   } finally {
     engine.close();
   }

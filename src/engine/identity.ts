@@ -51,14 +51,17 @@ export function imageStoreOf(info: Obj): 'classic' | 'containerd' {
 export function mapIdentity(version: unknown, info: unknown, apiVersion: string, host: string): EngineIdentity {
   const v = asObj(version, 'GET /version');
   const i = asObj(info, 'GET /info');
-  const id = optStr(i, 'ID', 'GET /info') ?? '';
+  const kind = detectKind(v);
+  // Podman (4.x) answers /info with a fresh random UUID as ID on every call: it identifies nothing, so its
+  // key rests on the storage root and host name alone, and no ID is recorded.
+  const id = kind === 'podman' ? '' : (optStr(i, 'ID', 'GET /info') ?? '');
   const name = optStr(i, 'Name', 'GET /info') ?? '';
   const rootDir = optStr(i, 'DockerRootDir', 'GET /info') ?? '';
   return {
-    key: engineKey(id, rootDir, name),
+    key: engineKey(kind === 'podman' ? 'podman' : id, rootDir, name),
     id,
     name,
-    kind: detectKind(v),
+    kind,
     version: optStr(v, 'Version', 'GET /version') ?? optStr(i, 'ServerVersion', 'GET /info') ?? '',
     apiVersion,
     rootDir,

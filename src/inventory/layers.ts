@@ -17,16 +17,18 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
 }
 
 /**
- * Gives every image its layers for an exact reclaim estimate, reading the engine only where it matters:
- * the candidates (images the plan may delete) and the images that share bytes with others according to the
- * engine's /system/df. An image that shares nothing gets one private pseudo-layer of its size.
+ * Gives every image its layers for an exact reclaim estimate, reading the engine only where it matters.
+ * An image that shares no bytes with another (per the engine's /system/df) frees exactly its size: it gets
+ * one private pseudo-layer, no calls. Images that share bytes get their real layers (inspect + history),
+ * all of them, since any of them may hold a candidate's layer; nothing is read when there is no candidate
+ * (`candidates` 'all': for a snapshot, whose candidates are not known yet). The same rule for live plans and
+ * snapshots makes a snapshot's plan the live plan.
  * Without /system/df (or on failure) the inventory is left as it was: the estimate then uses sizes.
  */
-export async function attachLayers(engine: Engine, inventory: Inventory, candidates: ReadonlySet<string>, concurrency = 8): Promise<LayerFetch> {
+export async function attachLayers(engine: Engine, inventory: Inventory, candidates: ReadonlySet<string> | 'all', concurrency = 8): Promise<LayerFetch> {
   const df = await engine.diskUsage();
-  if (!df || candidates.size === 0) return { fetched: 0, calls: 1 };
-  const shared = (i: ImageRecord) => df.sharedSize.get(i.id) ?? i.sharedSize ?? null;
-  const wanted = inventory.images.filter((i) => candidates.has(i.id) || shared(i) !== 0);
+  if (!df || (candidates !== 'all' && candidates.size === 0)) return { fetched: 0, calls: 1 };
+  const wanted = inventory.images.filter((i) => (df.sharedSize.get(i.id) ?? i.sharedSize ?? null) !== 0);
   const layers = new Map<string, ImageRecord['layers']>();
   try {
     await mapLimit(wanted, concurrency, async (i) => {

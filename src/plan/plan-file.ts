@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { InputError } from '../errors.js';
+import type { PlanSet } from './plan-set.js';
 import type { Plan } from './types.js';
 
 let cached: ValidateFunction | null = null;
@@ -23,7 +24,8 @@ export function planProblems(value: unknown): string[] {
   return (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'}: ${e.message ?? e.keyword}`);
 }
 
-export async function readPlanFile(path: string): Promise<Plan> {
+/** Reads a plan file: one engine's plan, or a plan set for several engines. */
+export async function readPlanFile(path: string): Promise<Plan | PlanSet> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -38,5 +40,5 @@ export async function readPlanFile(path: string): Promise<Plan> {
   }
   const problems = planProblems(value);
   if (problems.length > 0) throw new InputError(`${path} is not a valid plan:\n  ${problems.slice(0, 10).join('\n  ')}`);
-  return value as Plan;
+  return value as Plan | PlanSet;
 }

@@ -1,6 +1,7 @@
 import type { ApplyReport } from '../execute/types.js';
 
 export interface RunMetrics {
+  /** The engine's address (unix:///var/run/docker.sock, tcp://host:2376): unique where names are not. */
   engine: string;
   success: boolean;
   /** Unix seconds when the run finished. */

@@ -1,5 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { connectEngine } from '../../engine/docker.js';
+import { DEFAULT_HOST } from '../../engine/host.js';
 import type { Engine } from '../../engine/engine.js';
 import { UsageError } from '../../errors.js';
 import { admitPlan, applyPlan } from '../../execute/apply.js';
@@ -8,11 +9,15 @@ import { defaultStateDir } from '../../execute/state-dir.js';
 import type { ApplyReport } from '../../execute/types.js';
 import { readPlanFile } from '../../plan/plan-file.js';
 import type { Plan } from '../../plan/types.js';
+import { isPlanSet, type PlanSet } from '../../plan/plan-set.js';
+import { ENGINES_IN_PARALLEL, settleLimited } from '../several.js';
+import type { EngineIdentity } from '../../inventory/types.js';
+import type { Lock } from '../../execute/lock.js';
 import { parseDuration } from '../../policy/units.js';
 import { formatApplySummary, formatStepLine, stepRecord } from '../../report/apply-format.js';
 import { formatMetrics } from '../../report/metrics.js';
 import { formatPlanText, summaryLine } from '../../report/plan-format.js';
-import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
+import { COMMON_OPTIONS, hostsOf, parseCommandArgs, parseNow } from '../args.js';
 import { Progress, confirm } from '../confirm.js';
 import { evaluateLive, requirePolicy, timeoutMs } from '../context.js';
 import type { CliIo } from '../io.js';
@@ -34,6 +39,42 @@ function positiveInt(text: string | undefined, name: string, fallback: number): 
   return Number(text);
 }
 
+/** One engine's part of an apply run. */
+interface Target {
+  host: string | undefined;
+  saved: Plan | null;
+}
+
+interface Prepared {
+  engine: Engine;
+  identity: EngineIdentity;
+  lock: Lock | null;
+  plan: Plan | null;
+}
+
+interface Outcome {
+  name: string;
+  exitCode: number;
+  report: ApplyReport | null;
+  error: unknown;
+  seconds: number;
+}
+
+function exitOf(err: unknown): number {
+  return typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1;
+}
+
+function targetsOf(hosts: (string | undefined)[], saved: Plan | PlanSet | null): Target[] {
+  if (saved === null) return hosts.map((host) => ({ host, saved: null }));
+  if (!isPlanSet(saved)) {
+    if (hosts.length > 1) throw new UsageError('apply: a saved plan belongs to one engine; give at most one --host');
+    return [{ host: hosts[0], saved }];
+  }
+  // A plan set goes to the engines it was made for, unless --host names them again (matched by key later).
+  if (hosts.length > 1 && hosts.length !== saved.plans.length) throw new UsageError(`apply: the plan set holds ${saved.plans.length} plans but ${hosts.length} --host were given`);
+  return saved.plans.map((plan, i) => ({ host: hosts.length > 1 ? hosts[i] : plan.engine.host, saved: plan }));
+}
+
 export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('apply', args, OPTIONS);
   if (values.inventory) throw new UsageError('apply: --inventory cannot be applied; apply needs the live engine');
@@ -49,53 +90,87 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const clock = () => fixedNow ?? Date.now();
   const interactive = Boolean(io.stdin.isTTY && io.stderr.isTTY);
   if (!values.yes && !interactive) throw new UsageError('apply: no terminal to confirm on; pass --yes to apply without confirmation');
-
-  const engine = await connectEngine({ host: values.host, env: io.env, timeoutMs: timeoutMs(values.timeout) });
+  const targets = targetsOf(hostsOf(values.host), saved);
+  const many = targets.length > 1;
+  const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
   const started = Date.now();
-  let report: ApplyReport | null = null;
-  let exitCode = 1;
-  const identity = await engine.identity().catch((e: unknown) => {
-    engine.close();
-    throw e;
-  });
+
+  // Phase 1, per engine: connect, lock, plan (or check the saved plan). Engines are independent.
+  const prepared: Prepared[] = [];
+  const prepare = async (t: Target): Promise<Prepared> => {
+    const engine = await connectEngine({ host: t.host, env: io.env, timeoutMs: timeoutMs(values.timeout) });
+    const p: Prepared = { engine, identity: await engine.identity(), lock: null, plan: null };
+    prepared.push(p);
+    p.lock = await acquireLock(stateDir, p.identity.key, `imgsweep apply ${args.join(' ')}`);
+    p.plan = t.saved ?? (await evaluateLive(engine, policy!, { ...values, host: t.host }, io, clock())).plan;
+    admitPlan(p.plan, p.identity, clock(), t.saved ? maxAge : null);
+    return p;
+  };
+  const ready = await settleLimited(targets, ENGINES_IN_PARALLEL, prepare);
+  const outcomes: Outcome[] = [];
   try {
-    const lock = await acquireLock(values['state-dir'] ?? defaultStateDir(io.env), identity.key, `imgsweep apply ${args.join(' ')}`);
-    try {
-      const plan = saved ?? (await evaluateLive(engine, policy!, values, io, clock())).plan;
-      admitPlan(plan, identity, clock(), saved ? maxAge : null);
-      if (plan.actions.length === 0) {
-        if (values.json) io.stdout.write(`${JSON.stringify({ summary: { steps: 0, done: 0, skipped: 0, failed: 0, deleted: 0, untagged: 0, containersRemoved: 0, bytesEstimated: 0, bytesActual: null }, engine: { key: identity.key, name: identity.name, host: identity.host } })}\n`);
-        else if (!values.quiet) io.stdout.write(`Nothing to do on ${identity.name}. ${summaryLine(plan)}\n`);
-        exitCode = 0;
-        return exitCode;
-      }
-      if (!values.yes) {
-        io.stderr.write(formatPlanText(plan));
-        if (!(await confirm(io, `Apply these ${plan.actions.length} steps to ${identity.name}? [y/N] `))) {
-          io.stderr.write('Cancelled; nothing changed.\n');
-          exitCode = 1;
-          return exitCode;
-        }
-      }
-      report = await execute(plan, engine, io, { concurrency, clock, json: Boolean(values.json), quiet: Boolean(values.quiet), auditLog: values['audit-log'] });
-      exitCode = report.summary.failed > 0 ? 1 : 0;
-      return exitCode;
-    } finally {
-      await lock.release();
+    ready.forEach((r, i) => {
+      if (r.status === 'rejected') outcomes.push({ name: targets[i]!.host ?? io.env.DOCKER_HOST ?? DEFAULT_HOST, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
+    });
+    const runnable = ready.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    for (const p of runnable.filter((x) => x.plan!.actions.length === 0)) {
+      outcomes.push({ name: p.identity.host, exitCode: 0, report: null, error: null, seconds: 0 });
+      if (values.json) io.stdout.write(`${JSON.stringify({ summary: EMPTY_SUMMARY, engine: { key: p.identity.key, name: p.identity.name, host: p.identity.host } })}\n`);
+      else if (!values.quiet) io.stdout.write(`Nothing to do on ${label(p.identity)}. ${summaryLine(p.plan!)}\n`);
     }
-  } catch (err) {
-    exitCode = typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1;
-    throw err;
+    const work = runnable.filter((x) => x.plan!.actions.length > 0);
+    if (work.length > 0 && !values.yes) {
+      for (const p of work) io.stderr.write(formatPlanText(p.plan!));
+      const steps = work.reduce((n, p) => n + p.plan!.actions.length, 0);
+      const where = work.map((p) => label(p.identity)).join(', ');
+      if (!(await confirm(io, `Apply these ${steps} steps to ${where}? [y/N] `))) {
+        io.stderr.write('Cancelled; nothing changed.\n');
+        for (const p of work) outcomes.push({ name: p.identity.host, exitCode: 1, report: null, error: null, seconds: 0 });
+        return worst(outcomes);
+      }
+    }
+    // Phase 2: execute, engines in parallel, each with its own bounded concurrency.
+    const ran = await settleLimited(work, ENGINES_IN_PARALLEL, (p) =>
+      execute(p.plan!, p.engine, io, { concurrency, clock, json: Boolean(values.json), quiet: Boolean(values.quiet), auditLog: values['audit-log'], prefix: many ? `[${label(p.identity)}] ` : '' }),
+    );
+    ran.forEach((r, i) => {
+      const name = work[i]!.identity.host;
+      if (r.status === 'fulfilled') outcomes.push({ name, exitCode: r.value.summary.failed > 0 ? 1 : 0, report: r.value, error: null, seconds: (Date.parse(r.value.finishedAt) - Date.parse(r.value.startedAt)) / 1000 });
+      else outcomes.push({ name, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
+    });
   } finally {
-    engine.close();
+    for (const p of prepared) {
+      await p.lock?.release();
+      p.engine.close();
+    }
     if (values['metrics-file']) {
-      const metrics = formatMetrics([{ engine: identity.name, success: exitCode === 0, finishedAt: Math.round(Date.now() / 1000), durationSeconds: (Date.now() - started) / 1000, report }]);
-      await writeFileAtomic(values['metrics-file'], metrics);
+      const finishedAt = Math.round(Date.now() / 1000);
+      const runs = outcomes.map((o) => ({ engine: o.name, success: o.exitCode === 0, finishedAt, durationSeconds: o.seconds || (Date.now() - started) / 1000, report: o.report }));
+      await writeFileAtomic(values['metrics-file'], formatMetrics(runs));
     }
   }
+  const failures = outcomes.filter((o) => o.error);
+  // One engine: its error is the run's error, reported as every command reports one.
+  if (!many && failures.length === 1) throw failures[0]!.error;
+  for (const o of failures) io.stderr.write(`imgsweep: [${o.name}] ${o.error instanceof Error ? o.error.message : String(o.error)}\n`);
+  return worst(outcomes);
 }
 
+/** How an engine is named to a person: its name, and where it is (names repeat across daemons of one host). */
+function label(identity: EngineIdentity): string {
+  return `${identity.name} (${identity.host})`;
+}
+
+/** The run's exit code: the worst of its engines' (3 refused > 2 bad input > 1 failed > 0). */
+function worst(outcomes: Outcome[]): number {
+  return outcomes.reduce((w, o) => Math.max(w, o.exitCode), 0);
+}
+
+const EMPTY_SUMMARY = { steps: 0, done: 0, skipped: 0, failed: 0, deleted: 0, untagged: 0, containersRemoved: 0, bytesEstimated: 0, bytesActual: null };
+
 interface ExecuteOptions {
+  /** Put before each line when several engines share the output. */
+  prefix: string;
   concurrency: number;
   clock: () => number;
   json: boolean;
@@ -116,8 +191,8 @@ async function execute(plan: Plan, engine: Engine, io: CliIo, o: ExecuteOptions)
       audit?.write(`${JSON.stringify(record)}\n`);
       progress.clear();
       if (o.json) io.stdout.write(`${JSON.stringify(record)}\n`);
-      else if (step.status === 'failed') io.stderr.write(`${formatStepLine(step)}\n`);
-      else if (!o.quiet) io.stdout.write(`${formatStepLine(step)}\n`);
+      else if (step.status === 'failed') io.stderr.write(`${o.prefix}${formatStepLine(step)}\n`);
+      else if (!o.quiet) io.stdout.write(`${o.prefix}${formatStepLine(step)}\n`);
       progress.update(finished, total);
     },
   });
@@ -128,6 +203,6 @@ async function execute(plan: Plan, engine: Engine, io: CliIo, o: ExecuteOptions)
     if (err) io.stderr.write(`imgsweep: could not write the audit log ${o.auditLog}: ${err.message}\n`);
   }
   if (o.json) io.stdout.write(`${JSON.stringify({ summary: report.summary, engine: report.engine, startedAt: report.startedAt, finishedAt: report.finishedAt })}\n`);
-  else if (!o.quiet || report.summary.failed > 0) io.stdout.write(`${formatApplySummary(report)}\n`);
+  else if (!o.quiet || report.summary.failed > 0) io.stdout.write(`${o.prefix}${formatApplySummary(report)}\n`);
   return report;
 }

@@ -1,9 +1,13 @@
 import { UsageError } from '../../errors.js';
+import type { PlanSet } from '../../plan/plan-set.js';
+import { ENGINES_IN_PARALLEL, reportFailures, settleLimited } from '../several.js';
+import type { Plan } from '../../plan/types.js';
 import { formatPlanJson, formatPlanMarkdown, formatPlanText } from '../../report/plan-format.js';
-import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
+import { COMMON_OPTIONS, hostsOf, parseCommandArgs, parseNow } from '../args.js';
 import { evaluate, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
 import { parseFormat, writeFileAtomic } from '../output.js';
+
 
 export async function planCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('plan', args, {
@@ -16,10 +20,23 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   const format = parseFormat(values.format ?? (values.json ? 'json' : undefined), ['text', 'json', 'markdown'] as const, 'text');
   const policy = await requirePolicy(values.policy, 'plan');
   const now = parseNow(values.now);
-  const { plan } = await evaluate(policy, values, io, now);
-  const json = formatPlanJson(plan);
-  if (values.output) await writeFileAtomic(values.output, json);
-  if (values.quiet) return 0;
-  io.stdout.write(format === 'json' ? json : format === 'markdown' ? formatPlanMarkdown(plan) : formatPlanText(plan));
-  return 0;
+  const hosts = hostsOf(values.host);
+  if (hosts.length === 1) {
+    const { plan } = await evaluate(policy, { ...values, host: hosts[0] }, io, now);
+    const json = formatPlanJson(plan);
+    if (values.output) await writeFileAtomic(values.output, json);
+    if (!values.quiet) io.stdout.write(format === 'json' ? json : format === 'markdown' ? formatPlanMarkdown(plan) : formatPlanText(plan));
+    return 0;
+  }
+  // Several engines: planned in parallel; one plan set; an engine that fails does not stop the others.
+  const results = await settleLimited(hosts, ENGINES_IN_PARALLEL, async (host) => (await evaluate(policy, { ...values, host }, io, now)).plan);
+  const plans: Plan[] = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const set: PlanSet = { kind: 'imgsweep-plan-set', version: 1, plans };
+  const json = `${JSON.stringify(set, null, 2)}\n`;
+  if (values.output && plans.length > 0) await writeFileAtomic(values.output, json);
+  if (!values.quiet) {
+    if (format === 'json') io.stdout.write(json);
+    else io.stdout.write(plans.map((p) => (format === 'markdown' ? formatPlanMarkdown(p) : formatPlanText(p))).join('\n'));
+  }
+  return reportFailures(results, hosts, io);
 }

@@ -1,0 +1,12 @@
+import type { Plan } from './types.js';
+
+/** Plans for several engines, made in one run (`--host` given more than once). */
+export interface PlanSet {
+  kind: 'imgsweep-plan-set';
+  version: 1;
+  plans: Plan[];
+}
+
+export function isPlanSet(value: unknown): value is PlanSet {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'imgsweep-plan-set';
+}
