@@ -88,6 +88,10 @@ class DockerEngine implements Engine {
     return this.conn.timeoutMs;
   }
 
+  private get podman(): boolean {
+    return this.conn.identity.kind === 'podman';
+  }
+
   private async read(c: Omit<Call, 'timeoutMs'>, what: string): Promise<unknown> {
     try {
       return await call(this.docker, { ...c, timeoutMs: this.timeoutMs });
@@ -111,7 +115,9 @@ class DockerEngine implements Engine {
   async listImages(): Promise<ImageRecord[]> {
     const query: Call['query'] = { all: 1 };
     if (compareApi(this.conn.identity.apiVersion, '1.42') >= 0) query['shared-size'] = 1;
-    return mapImages(await this.read({ method: 'GET', path: '/images/json', query }, 'listing images'));
+    const images = mapImages(await this.read({ method: 'GET', path: '/images/json', query }, 'listing images'));
+    // Podman (4.x) answers SharedSize 0 even for images that share layers: unknown, not zero.
+    return this.podman ? images.map((i) => ({ ...i, sharedSize: null })) : images;
   }
 
   async listContainers(): Promise<ContainerRecord[]> {
@@ -155,6 +161,8 @@ class DockerEngine implements Engine {
   }
 
   async diskUsage(): Promise<EngineDiskUsage | null> {
+    // Podman's /system/df is a placeholder (LayersSize 0, SharedSize 0 whatever is stored): none is better.
+    if (this.podman) return null;
     try {
       return mapDiskUsage(await call(this.docker, { method: 'GET', path: '/system/df', timeoutMs: this.timeoutMs }));
     } catch {
@@ -195,8 +203,23 @@ class DockerEngine implements Engine {
     // The engine streams until `until`; never ask for the future, which would hold the call open.
     const end = Math.min(until.getTime(), Date.now());
     if (since.getTime() >= end) return [];
+    if (this.podman) return this.podmanEvents(since.getTime(), end);
     const query = { since: (since.getTime() / 1000).toFixed(3), until: (end / 1000).toFixed(3), filters: { type: ['container'] } };
     return parseEvents(bodyText(await this.read({ method: 'GET', path: '/events', query }, 'reading events')));
+  }
+
+  /**
+   * Podman (4.x) reads its event log until `until` and, when that moment has already passed, stops before
+   * reading anything (it answers nothing at all). Asked for an `until` just ahead, it waits for it and answers
+   * the whole window. It also reads "s.fff" as seconds and nanoseconds: whole seconds, window cut here.
+   */
+  private async podmanEvents(sinceMs: number, endMs: number): Promise<EngineEvent[]> {
+    const query = { since: Math.floor(sinceMs / 1000), until: Math.ceil((Date.now() + 200) / 1000), filters: { type: ['container'] } };
+    const events = parseEvents(bodyText(await this.read({ method: 'GET', path: '/events', query }, 'reading events')));
+    return events.filter((e) => {
+      const t = Date.parse(e.time);
+      return t >= sinceMs && t <= endMs;
+    });
   }
 
   async streamEvents(since: Date, onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void> {

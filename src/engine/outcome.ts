@@ -39,8 +39,9 @@ export function statusOf(error: unknown): number | null {
   return typeof code === 'number' ? code : null;
 }
 
-// Podman answers 500 (not 409) when an image has several names and force was not sent.
-const PODMAN_SEVERAL_NAMES = /more than one (tag|name)|multiple (tags|names)/i;
+// Podman answers 500 (not 409) when an image has several names and force was not sent, and when a container
+// to remove is running ("container state improper"; Docker: 409).
+const PODMAN_CONFLICT = /more than one (tag|name)|multiple (tags|names)|container state improper/i;
 
 export function outcomeFromError(error: unknown, kind: EngineKind): WriteOutcome {
   const message = engineMessage(error);
@@ -48,6 +49,6 @@ export function outcomeFromError(error: unknown, kind: EngineKind): WriteOutcome
   if (status === null) return { status: 'failed', message, transport: true };
   if (status === 404) return { status: 'gone', message };
   if (status === 409) return { status: 'conflict', message };
-  if (status === 500 && kind === 'podman' && PODMAN_SEVERAL_NAMES.test(message)) return { status: 'conflict', message };
+  if (status === 500 && kind === 'podman' && PODMAN_CONFLICT.test(message)) return { status: 'conflict', message };
   return { status: 'failed', message: `HTTP ${status}: ${message}`, transport: false };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Engine } from '../engine/engine.js';
 import type { ImageRecord, Inventory } from './types.js';
 
@@ -37,6 +38,11 @@ export async function attachLayers(engine: Engine, inventory: Inventory, candida
   } catch {
     return { fetched: 0, calls: 1 + wanted.length * 2 };
   }
-  inventory.images = inventory.images.map((i) => ({ ...i, layers: layers.get(i.id) ?? [{ digest: `unshared:${i.id}`, size: i.size }] }));
+  inventory.images = inventory.images.map((i) => ({ ...i, layers: layers.get(i.id) ?? [privateLayer(i)] }));
   return { fetched: wanted.length, calls: 1 + wanted.length * 2 };
+}
+
+/** An image that shares nothing: one layer of its whole size, with a digest no real layer has. */
+function privateLayer(i: ImageRecord): { digest: string; size: number } {
+  return { digest: `sha256:${createHash('sha256').update(`imgsweep-private-layer:${i.id}`).digest('hex')}`, size: i.size };
 }
