@@ -1,12 +1,13 @@
 /** Inventory snapshots on disk: parse and validate, serialize canonically, read and write files. */
 import { readFileSync } from 'node:fs';
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { InputError } from '../errors.js';
-import type { ContainerRecord, ImageRecord, Inventory, UsageEntry } from './types.js';
+import { syntaxErrorPosition } from './json-position.js';
+import type { Inventory } from './types.js';
+
+export { serializeInventory, writeInventoryFile } from './serialize.js';
 
 /** Above this a snapshot is surely not one (and no longer fits in one string). */
 export const MAX_INVENTORY_BYTES = 512 * 1024 * 1024;
@@ -167,90 +168,6 @@ function preview(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-/** "line:col: not valid JSON: why" for the first syntax error (V8's messages do not always carry a position). */
-function syntaxErrorPosition(text: string): string {
-  let offset = text.length;
-  try {
-    offset = firstSyntaxError(text);
-  } catch {
-    // Nesting too deep for the scanner: point at the end.
-  }
-  const before = text.slice(0, offset).split('\n');
-  const what = offset >= text.length ? 'unexpected end of file' : `unexpected ${JSON.stringify(text[offset])}`;
-  return `${before.length}:${(before.at(-1)?.length ?? 0) + 1}: not valid JSON: ${what}`;
-}
-
-function firstSyntaxError(s: string): number {
-  let i = 0;
-  const fail = (): never => {
-    throw new SyntaxAt(i);
-  };
-  const ws = (): void => {
-    while (i < s.length && ' \t\n\r'.includes(s[i]!)) i++;
-  };
-  const expect = (c: string): void => {
-    ws();
-    if (s[i] !== c) fail();
-    i++;
-  };
-  const number = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-  const escape = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
-  const string = (): void => {
-    expect('"');
-    for (;;) {
-      const c = s[i];
-      if (c === undefined || c < ' ') fail();
-      else if (c === '"') return void i++;
-      else if (c === '\\') {
-        escape.lastIndex = i;
-        if (!escape.test(s)) fail();
-        i = escape.lastIndex;
-      } else i++;
-    }
-  };
-  const value = (): void => {
-    ws();
-    const c = s[i];
-    if (c === '{' || c === '[') {
-      const close = c === '{' ? '}' : ']';
-      i++;
-      ws();
-      if (s[i] === close) return void i++;
-      for (;;) {
-        if (c === '{') {
-          ws();
-          string();
-          expect(':');
-        }
-        value();
-        ws();
-        if (s[i] === ',') i++;
-        else return expect(close);
-      }
-    }
-    if (c === '"') return string();
-    for (const word of ['true', 'false', 'null']) if (s.startsWith(word, i)) return void (i += word.length);
-    number.lastIndex = i;
-    if (!number.test(s)) fail();
-    i = number.lastIndex;
-  };
-  try {
-    value();
-    ws();
-    if (i < s.length) fail();
-  } catch (err) {
-    if (err instanceof SyntaxAt) return err.offset;
-    throw err;
-  }
-  return s.length;
-}
-
-class SyntaxAt extends Error {
-  constructor(readonly offset: number) {
-    super(`JSON syntax error at offset ${offset}`);
-  }
-}
-
 export async function readInventoryFile(path: string): Promise<Inventory> {
   let text: string;
   try {
@@ -271,110 +188,4 @@ export async function readInventoryFile(path: string): Promise<Inventory> {
 function tooLarge(path: string, size: number | null): InputError {
   const got = size === null ? '' : ` (${size} bytes)`;
   return new InputError(`${path}: too large for an inventory snapshot${got}; the limit is 512 MiB`);
-}
-
-/** Canonical JSON: sorted lists and keys in a fixed order, so equal inventories give equal bytes. */
-export function serializeInventory(inv: Inventory): string {
-  const out: Record<string, unknown> = {
-    kind: inv.kind,
-    version: inv.version,
-    capturedAt: inv.capturedAt,
-    engine: {
-      key: inv.engine.key,
-      id: inv.engine.id,
-      name: inv.engine.name,
-      kind: inv.engine.kind,
-      version: inv.engine.version,
-      apiVersion: inv.engine.apiVersion,
-      rootDir: inv.engine.rootDir,
-      driver: inv.engine.driver,
-      imageStore: inv.engine.imageStore,
-      host: inv.engine.host,
-    },
-    images: [...inv.images].sort(byId).map(canonicalImage),
-    containers: [...inv.containers].sort(byId).map(canonicalContainer),
-    usage: sortedObject(inv.usage, canonicalUsage),
-  };
-  if (inv.disk !== undefined) {
-    out.disk = inv.disk && { totalBytes: inv.disk.totalBytes, usedBytes: inv.disk.usedBytes, path: inv.disk.path };
-  }
-  return `${JSON.stringify(out, null, 2)}\n`;
-}
-
-function canonicalImage(img: ImageRecord): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    id: img.id,
-    parentId: img.parentId,
-    repoTags: sorted(img.repoTags),
-    repoDigests: sorted(img.repoDigests),
-    created: img.created,
-    size: img.size,
-    sharedSize: img.sharedSize,
-    labels: sortedObject(img.labels, (v) => v),
-  };
-  // Layer order is the image's RootFS order: never sorted.
-  if (img.layers) out.layers = img.layers.map((l) => ({ digest: l.digest, size: l.size }));
-  return out;
-}
-
-function canonicalContainer(c: ContainerRecord): Record<string, unknown> {
-  return {
-    id: c.id,
-    names: [...c.names],
-    imageId: c.imageId,
-    image: c.image,
-    state: c.state,
-    created: c.created,
-    startedAt: c.startedAt,
-    finishedAt: c.finishedAt,
-    mountImageIds: sorted(c.mountImageIds),
-  };
-}
-
-function canonicalUsage(u: UsageEntry): Record<string, unknown> {
-  return u.source === undefined ? { firstSeen: u.firstSeen, lastUsed: u.lastUsed } : { firstSeen: u.firstSeen, lastUsed: u.lastUsed, source: u.source };
-}
-
-const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const byId = (a: { id: string }, b: { id: string }): number => compare(a.id, b.id);
-const sorted = (list: string[]): string[] => [...list].sort(compare);
-
-/** fromEntries defines own keys, so a "__proto__" label stays a label. */
-function sortedObject<T>(obj: Record<string, T>, map: (v: T) => unknown): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(obj).sort(compare).map((k) => [k, map(obj[k]!)]));
-}
-
-/** Atomic: a reader sees the old file or the new one, never half of one. */
-export async function writeInventoryFile(path: string, inv: Inventory): Promise<void> {
-  const text = serializeInventory(inv);
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const file = await open(tmp, 'wx', 0o644);
-    try {
-      await file.writeFile(text, 'utf8');
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await syncDirectory(dir);
-}
-
-/** Makes the rename itself durable; not possible on every platform, and then not needed. */
-async function syncDirectory(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // Windows cannot open a directory: nothing to do there.
-  }
 }
