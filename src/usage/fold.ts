@@ -38,8 +38,9 @@ function eventImage(e: EngineEvent, byRef: Map<string, string>, byContainer: Map
 
 /**
  * Folds what this run sees into the usage record (pure: `now` is passed in). An image never seen before
- * counts as used when first seen; a running container marks its image used now; stopped containers and
- * recent events move last-used forward. Entries of images that no longer exist are dropped.
+ * counts as used when first seen; any container, running or stopped, marks its image used now; recent
+ * events (containers run and removed since the last run, `docker run --rm`) move last-used forward.
+ * Entries of images that no longer exist are dropped.
  */
 export function foldUsage(previous: UsageMap, inventory: Pick<Inventory, 'images' | 'containers'>, events: readonly EngineEvent[], now: number): UsageMap {
   const nowIso = new Date(now).toISOString();
@@ -55,12 +56,8 @@ export function foldUsage(previous: UsageMap, inventory: Pick<Inventory, 'images
       const entry = next[id];
       if (!entry) continue;
       const name = c.names[0] ?? c.id.slice(0, 12);
-      if (RUNNING.has(c.state)) later(entry, nowIso, `container ${name} is ${c.state}`, nowIso);
-      else {
-        const times = [c.created, c.startedAt, c.finishedAt].filter((t): t is string => t !== null && !t.startsWith('0001-'));
-        const last = times.reduce((a, b) => (Date.parse(b) > Date.parse(a) ? b : a), times[0] ?? image0());
-        later(entry, last, `container ${name} (${c.state})`, nowIso);
-      }
+      // SPEC §3: an image that any container (running or stopped) uses counts as used now.
+      later(entry, nowIso, RUNNING.has(c.state) ? `container ${name} is ${c.state}` : `container ${name} exists (${c.state})`, nowIso);
     }
   }
   const ids = inventory.images.map((i) => i.id);
@@ -73,10 +70,6 @@ export function foldUsage(previous: UsageMap, inventory: Pick<Inventory, 'images
     if (entry) later(entry, e.time, `event ${e.action} of container ${e.containerId.slice(0, 12)}`, nowIso);
   }
   return next;
-}
-
-function image0(): string {
-  return new Date(0).toISOString();
 }
 
 /** A snapshot's images without usage data count as first seen (and used) at capture time. */

@@ -112,7 +112,8 @@ describe('observeUsage (every plan and apply on a live engine)', () => {
     expect(warnings).toEqual([]);
     expect(e.eventsCalls).toEqual([{ since: Date.parse(ago('6h')), until: NOW }]);
     expect(usage[idOf('a')]!.lastUsed).toBe(ago('3h'));
-    expect(usage[idOf('b')]!.lastUsed).toBe(ago('1h'));
+    // Any existing container marks its image used now (SPEC §3).
+    expect(usage[idOf('b')]!.lastUsed).toBe(new Date(NOW).toISOString());
     const saved = await read();
     expect(saved).toMatchObject({ eventsUntil: new Date(NOW).toISOString(), updatedAt: new Date(NOW).toISOString() });
     expect(saved.images).toEqual(usage);

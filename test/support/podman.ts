@@ -1,0 +1,176 @@
+/**
+ * A throwaway Podman API service per test file: `podman system service` on a private root, runroot and tmpdir
+ * (vfs), removed afterwards. Podman serves the Docker-compatible API, so tests drive it with dockerode and the
+ * docker CLI as they drive dockerd; `podman(args)` runs Podman's own CLI on the same storage.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import Docker from 'dockerode';
+import type { TestEngine } from './dockerd.js';
+import { drainProgress } from './progress.js';
+import { exited, killGroup, mountsUnder, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from './process.js';
+import { busyboxRootfs } from './rootfs.js';
+
+export interface TestPodman extends TestEngine {
+  /** `podman` with this service's storage flags, for what the compatible API cannot show. */
+  podman(args: string[], opts?: { input?: Buffer | string }): Promise<CommandResult>;
+}
+
+export const PODMAN_NOT_FOUND =
+  "podman not found: install Debian's podman (apt-get install -y podman) " +
+  'or set IMGSWEEP_SKIP_ENGINE_TESTS=1 to skip the real-engine tests';
+
+/** Without explicit limits runc fails setting rlimits on these hosts (ENGINE-FACTS.md). */
+export const PODMAN_ULIMITS = [
+  { Name: 'nofile', Soft: 1024, Hard: 1024 },
+  { Name: 'nproc', Soft: 1024, Hard: 1024 },
+];
+
+const READY_MS = 30_000;
+const STOP_GRACE_MS = 15_000;
+
+function getOnSocket(socketPath: string, path: string): Promise<{ status: number; body: string } | null> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: 2_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+export async function startPodman(): Promise<TestPodman> {
+  const bin = which('podman');
+  if (bin === null) throw new Error(PODMAN_NOT_FOUND);
+  // Short path: unix socket paths are limited to ~108 bytes.
+  const dir = await mkdtemp('/tmp/iswp-');
+  const socketPath = join(dir, 'podman.sock');
+  const logPath = join(dir, 'podman.log');
+  // Everything private: storage, runtime state, and libpod's tmpdir (default /run/libpod, shared by every
+  // podman on the host, holding its "alive" marker and the events log).
+  const storage = [
+    '--storage-driver', 'vfs',
+    '--root', join(dir, 'root'),
+    '--runroot', join(dir, 'run'),
+    '--tmpdir', join(dir, 'tmp'),
+    '--events-backend', 'file',
+    '--cgroup-manager', 'cgroupfs',
+  ];
+  const log = openSync(logPath, 'a');
+  const child = spawn(bin, [...storage, 'system', 'service', '--time=0', `unix://${socketPath}`], {
+    detached: true, // own process group, so a hard stop also takes conmon and friends
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  let spawnError: Error | null = null;
+  child.once('error', (error) => (spawnError = error));
+  const killOnExit = (): void => killGroup(child, 'SIGKILL');
+  process.on('exit', killOnExit);
+
+  const podman = (args: string[], opts: { input?: Buffer | string } = {}): Promise<CommandResult> =>
+    runCommand(bin, [...storage, ...args], { input: opts.input, timeoutMs: 60_000 });
+
+  const cleanup = async (): Promise<void> => {
+    await stopChild(child, STOP_GRACE_MS);
+    killGroup(child, 'SIGKILL');
+    process.off('exit', killOnExit);
+    // vfs leaves no layer mounts, but a container's shm and the storage's own bind mounts may remain.
+    for (const point of mountsUnder(dir)) await runCommand('umount', ['-l', point], { timeoutMs: 10_000 });
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const ready = await waitFor(async () => (await getOnSocket(socketPath, '/_ping'))?.status === 200, {
+    timeoutMs: READY_MS,
+    stopEarly: () => exited(child) || spawnError !== null,
+  });
+  if (!ready) {
+    const why = exited(child) ? `exited with ${child.exitCode ?? child.signalCode}` : `not ready in ${READY_MS} ms`;
+    const cause = spawnError as Error | null;
+    const tail = tailFile(logPath, 30);
+    await cleanup();
+    throw new Error(`podman system service ${why}${cause ? ` (${cause.message})` : ''}; log tail:\n${tail}`);
+  }
+
+  const version = await getOnSocket(socketPath, '/version');
+  const apiVersion = (JSON.parse(version?.body ?? '{}') as { ApiVersion?: string }).ApiVersion;
+  if (apiVersion === undefined) {
+    await cleanup();
+    throw new Error(`podman answered /version without ApiVersion: ${version?.body ?? '(nothing)'}`);
+  }
+  // host/protocol set explicitly: dockerode would otherwise take them from a DOCKER_HOST in the environment.
+  const docker = new Docker({ socketPath, host: undefined, protocol: 'http', version: `v${apiVersion}`, timeout: 120_000 });
+  const host = `unix://${socketPath}`;
+  const cliConfig = join(dir, 'cli-config');
+  await mkdir(cliConfig);
+
+  return {
+    host,
+    dir,
+    docker,
+    podman,
+    cli: async (args, opts = {}) => {
+      const cli = which('docker');
+      if (cli === null) throw new Error("docker CLI not found: install Debian's docker.io (apt-get install -y docker.io)");
+      const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: cliConfig, ...opts.env };
+      delete env.DOCKER_CONTEXT;
+      return runCommand(cli, args, { input: opts.input, env });
+    },
+    stop: async () => {
+      // Containers first, while the service still runs: each has a conmon and mounts to release.
+      try {
+        const containers = await docker.listContainers({ all: true });
+        for (const c of containers) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      } catch {
+        // the service may already be gone
+      }
+      if (!exited(child)) {
+        const left = await podman(['ps', '-aq']).catch(() => null);
+        if (left && left.stdout.trim() !== '') await podman(['rm', '-f', '-t', '0', ...left.stdout.trim().split('\n')]).catch(() => null);
+      }
+      await cleanup();
+    },
+  };
+}
+
+/**
+ * A runnable image (the host's busybox) under `ref`. Podman's compatible import ignores the `tag` query
+ * parameter (it names the image `<repo>:latest`), so the image is imported unnamed and then tagged.
+ */
+export async function importBusyboxPodman(docker: Docker, ref: string): Promise<string> {
+  const stream = await docker.importImage(Readable.from([await busyboxRootfs()]), {});
+  const lines = await drainProgress(stream, 'podman import');
+  const id = lines.map((l) => (typeof l.status === 'string' ? l.status.trim() : '')).find((s) => /^(sha256:)?[0-9a-f]{64}$/.test(s));
+  if (id === undefined) throw new Error(`podman import gave no image ID:\n${JSON.stringify(lines)}`);
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  const [repo, tag] = colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
+  await docker.getImage(id).tag({ repo, tag });
+  return (await docker.getImage(id).inspect()).Id;
+}
+
+/** `busybox sleep 1000` left running, or `busybox true` run to completion, with the limits runc needs here. */
+export async function runPodmanContainer(
+  docker: Docker,
+  image: string,
+  opts: { running: boolean; name?: string; labels?: Record<string, string> },
+): Promise<string> {
+  const container = await docker.createContainer({
+    Image: image,
+    name: opts.name,
+    Cmd: opts.running ? ['/bin/busybox', 'sleep', '1000'] : ['/bin/busybox', 'true'],
+    Labels: opts.labels,
+    HostConfig: { NetworkMode: 'none', Ulimits: PODMAN_ULIMITS },
+  });
+  await container.start();
+  if (!opts.running) await container.wait();
+  return container.id;
+}
