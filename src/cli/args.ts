@@ -9,6 +9,11 @@ export type ParsedValues<T extends Options> = { [K in keyof T]?: ValueOf<T[K]> }
 /** Options every engine-facing command accepts. */
 export const COMMON_OPTIONS = {
   host: { type: 'string', multiple: true },
+  context: { type: 'string', multiple: true },
+  'tls-verify': { type: 'boolean' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   inventory: { type: 'string' },
   now: { type: 'string' },
   'state-dir': { type: 'string' },

@@ -1,6 +1,7 @@
-import { connectEngine } from '../engine/docker.js';
+import { connectEngine, type ConnectOptions } from '../engine/docker.js';
 import type { Engine } from '../engine/engine.js';
-import { PolicyInvalid, UsageError } from '../errors.js';
+import { checkTlsMaterial, connectionWarnings, targetFor, tlsFailure, type ConnectionSettings, type EngineTarget } from '../engine/host.js';
+import { EngineUnavailable, InternalError, PolicyInvalid, UsageError } from '../errors.js';
 import { readInventory } from '../inventory/read.js';
 import { readInventoryFile } from '../inventory/snapshot.js';
 import type { Inventory } from '../inventory/types.js';
@@ -8,6 +9,7 @@ import { loadPolicyFile } from '../policy/load.js';
 import { formatProblem } from '../policy/problems.js';
 import type { Policy } from '../policy/types.js';
 import { parseDuration } from '../policy/units.js';
+import { hostsOf } from './args.js';
 import type { CliIo } from './io.js';
 import { attachLayers } from '../inventory/layers.js';
 import { evaluatePolicy, reclaimCandidates, type Evaluation } from '../plan/plan.js';
@@ -22,9 +24,15 @@ export async function requirePolicy(file: string | undefined, command: string): 
   return result.policy;
 }
 
+/** One engine's connection options: --host or --context (one engine's worth), --timeout and the --tls-* flags. */
 export interface EngineOptions {
   host?: string;
+  context?: string;
   timeout?: string;
+  'tls-verify'?: boolean;
+  'tls-ca'?: string;
+  'tls-cert'?: string;
+  'tls-key'?: string;
 }
 
 export function timeoutMs(text: string | undefined): number | undefined {
@@ -34,8 +42,99 @@ export function timeoutMs(text: string | undefined): number | undefined {
   return ms;
 }
 
+/** The connection settings the command line adds to the engine address (host.ts). */
+export function connectionOf(opts: EngineOptions): ConnectionSettings {
+  const tls = { verify: opts['tls-verify'], ca: opts['tls-ca'], cert: opts['tls-cert'], key: opts['tls-key'] };
+  return { context: opts.context, tls };
+}
+
+/** Where an engine is, as the command line and environment say, with its TLS material read (usage errors: exit 2). */
+export function engineTarget(opts: EngineOptions, io: Pick<CliIo, 'env'>): EngineTarget {
+  return targetFor(opts.host, io.env, connectionOf(opts));
+}
+
+/** One engine named on the command line: by --host URL or --context NAME (neither: the usual resolution). */
+export interface EngineRef {
+  host: string | undefined;
+  context: string | undefined;
+}
+
+type EnginesValues = Omit<EngineOptions, 'host' | 'context'> & { host?: string[]; context?: string[]; inventory?: string };
+
+/**
+ * --host and --context, each given zero or more times: the engines to work on, the --host ones first, each in
+ * command-line order. Every one is resolved now, so an unknown context or an unreadable TLS file fails the run
+ * (exit 2) before any engine is touched, and one engine named twice (by address and by context) is caught.
+ */
+export function enginesOf(values: EnginesValues, io: Pick<CliIo, 'env'>): EngineRef[] {
+  const hosts = values.host && values.host.length > 0 ? hostsOf(values.host) : [];
+  const contexts = values.context ?? [];
+  if (new Set(contexts).size !== contexts.length) throw new UsageError('--context: the same context is named twice');
+  const refs: EngineRef[] = [...hosts.map((host) => ({ host, context: undefined })), ...contexts.map((context) => ({ host: undefined, context }))];
+  // None named: DOCKER_HOST, the current context or the local socket, resolved (and reported) when connecting.
+  if (refs.length === 0) return [{ host: undefined, context: undefined }];
+  if (values.inventory) {
+    throw new UsageError(`--inventory and ${hosts.length > 0 ? '--host' : '--context'} exclude each other: a saved inventory is evaluated without an engine`);
+  }
+  const seen = new Map<string, string>();
+  const targets = refs.map((ref) => engineTarget({ ...values, ...ref }, io));
+  targets.forEach((t, i) => {
+    const name = refName(refs[i]!) ?? t.host;
+    const before = seen.get(t.host);
+    if (before !== undefined) throw new UsageError(`${before} and ${name} are the same engine (${t.host}): name it once`);
+    seen.set(t.host, name);
+  });
+  const tlsFlags = ['tls-verify', 'tls-ca', 'tls-cert', 'tls-key'] as const;
+  const flag = tlsFlags.find((f) => values[f] !== undefined && values[f] !== false);
+  if (flag && !targets.some((t) => t.host.startsWith('tcp://'))) {
+    throw new UsageError(`--${flag}: TLS is for tcp:// engines, and ${targets.map((t) => t.host).join(', ')} ${targets.length > 1 ? 'are' : 'is'} not one`);
+  }
+  return refs;
+}
+
+/** How an engine is named in messages before it is reached: as given on the command line. */
+export function refName(ref: EngineRef): string | undefined {
+  return ref.host ?? (ref.context === undefined ? undefined : `context "${ref.context}"`);
+}
+
+/** The engine's address for reports and metrics, even when it could not be reached. */
+export function engineAddress(opts: EngineOptions, io: Pick<CliIo, 'env'>): string {
+  try {
+    return engineTarget(opts, io).host;
+  } catch {
+    return opts.host ?? (opts.context ? `context "${opts.context}"` : (io.env.DOCKER_HOST ?? 'the default engine'));
+  }
+}
+
+/**
+ * Connects to one engine. Before connecting: checks the TLS material loads and warns about plain TCP off this
+ * machine. After a failure: says in one line when TLS was the reason.
+ */
 export async function openEngine(opts: EngineOptions, io: CliIo): Promise<Engine> {
-  return connectEngine({ host: opts.host, env: io.env, timeoutMs: timeoutMs(opts.timeout) });
+  const target = engineTarget(opts, io);
+  checkTlsMaterial(target);
+  for (const warning of connectionWarnings(target)) io.stderr.write(`imgsweep: warning: ${warning}\n`);
+  // Not a literal, so this compiles whether or not ConnectOptions lists `connection` yet (docker.ts passes it on).
+  const options: ConnectOptions & { connection: ConnectionSettings } = {
+    host: opts.host,
+    env: io.env,
+    timeoutMs: timeoutMs(opts.timeout),
+    connection: connectionOf(opts),
+  };
+  let engine: Engine;
+  try {
+    engine = await connectEngine(options);
+  } catch (error) {
+    const tls = tlsFailure(target, error);
+    if (tls !== null) throw new EngineUnavailable(tls, { cause: error });
+    throw error;
+  }
+  if (engine.host !== target.host) {
+    // Never work on another engine than the one named: a --context or TLS setting lost on the way would do that.
+    engine.close();
+    throw new InternalError(`asked for ${target.host} but connected to ${engine.host}: the connection settings were not passed on`);
+  }
+  return engine;
 }
 
 export interface InventoryOptions extends EngineOptions {
@@ -55,7 +154,9 @@ export async function liveInventory(engine: Engine, opts: InventoryOptions, io: 
 export async function loadInventory(opts: InventoryOptions, io: CliIo, now: number, evaluate = true): Promise<Inventory> {
   // evaluate=false: the inventory command; a live snapshot then carries the layers any later plan needs.
   if (opts.inventory) {
-    if (opts.host) throw new UsageError('--inventory and --host exclude each other: a saved inventory is evaluated without an engine');
+    if (opts.host || opts.context) {
+      throw new UsageError(`--inventory and ${opts.host ? '--host' : '--context'} exclude each other: a saved inventory is evaluated without an engine`);
+    }
     const inventory = await readInventoryFile(opts.inventory);
     return evaluate ? { ...inventory, usage: snapshotUsage(inventory) } : inventory;
   }

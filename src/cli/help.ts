@@ -7,11 +7,20 @@ export interface CommandHelp {
 }
 
 const COMMON = `Common options:
-  --host URL           engine to use: unix:///path, tcp://host:2376 (TLS from DOCKER_TLS_VERIFY and
-                       DOCKER_CERT_PATH), ssh://user@host; default DOCKER_HOST, then the local socket
+  --host URL           engine to use: unix:///path, tcp://host:2376, ssh://user@host; repeat for several
+                       engines; default DOCKER_HOST, then the docker CLI's current context (DOCKER_CONTEXT,
+                       currentContext in config.json), then the local socket
+  --context NAME       a docker CLI context (docker context ls; in $DOCKER_CONFIG or ~/.docker): its address
+                       and TLS files; "default" is the usual resolution; repeat for several engines
+  --tls-verify         use TLS and verify the engine's certificate (tcp://); default from DOCKER_TLS_VERIFY
+  --tls-ca FILE        CA that signed the engine's certificate (default DOCKER_CERT_PATH/ca.pem)
+  --tls-cert FILE      client certificate (default DOCKER_CERT_PATH/cert.pem); with --tls-key
+  --tls-key FILE       client key (default DOCKER_CERT_PATH/key.pem); any --tls-* flag turns TLS on and
+                       wins over DOCKER_TLS_VERIFY/DOCKER_CERT_PATH and a context's files
   --inventory FILE     evaluate against a saved inventory instead of a live engine
   --now ISO            fix the clock (e.g. 2026-11-27T12:00:00Z), for reproducible plans
   --state-dir DIR      where last-used data and the lock live
+  --timeout DUR        bound on every engine call (default 60s)
   --json               machine-readable output
   --quiet, --verbose   less or more output (--verbose shows error causes)`;
 
@@ -63,7 +72,7 @@ digits. Prints the image's references with each one's fate and the rule or prote
 containers, and whether the image is deleted and, if not, why not.`,
   },
   watch: {
-    usage: 'imgsweep watch [--host URL] [--state-dir DIR] [--flush-interval 5s]',
+    usage: 'imgsweep watch [--host URL | --context NAME] [--state-dir DIR] [--flush-interval 5s]',
     summary: "record image use from the engine's events (long-running, for a systemd service)",
     details: `Follows the engine's container events and records when each image is used, so that containers run with
 --rm between two cron runs still count as use for unusedFor and LRU eviction. Reconnects with backoff when the

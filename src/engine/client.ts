@@ -10,7 +10,7 @@ import { engineMessage, statusOf } from './outcome.js';
 /** Our own connection pool, so close() can release it (ssh brings its own agent). */
 export function agentFor(target: EngineTarget): HttpAgent | undefined {
   if (target.options.protocol === 'ssh') return undefined;
-  const agent = target.options.protocol === 'https' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const agent = target.options.protocol === 'https' ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: target.tls?.verify !== false }) : new HttpAgent({ keepAlive: true });
   // docker-modem util.inspect()s every request's options (debug or not); walking a busy pool's sockets made
   // each request cost milliseconds. A one-word inspection keeps requests cheap.
   Object.defineProperty(agent, inspect.custom, { value: () => '[Agent]' });

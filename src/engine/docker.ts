@@ -5,7 +5,7 @@ import { EngineError } from '../errors.js';
 import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
 import { agentFor, makeDocker, readFailure, unavailable } from './client.js';
 import type { Engine, EngineDiskUsage, EngineEvent, ImageRefs, WriteOutcome } from './engine.js';
-import { targetFor, type EngineTarget } from './host.js';
+import { targetFor, type ConnectionSettings, type EngineTarget } from './host.js';
 import { compareApi, mapIdentity, negotiateApiVersion } from './identity.js';
 import { parseHistory, rootfsLayers, zipLayers } from './layers.js';
 import { isImageId, mapContainer, mapDiskUsage, mapImages, mapInspectRefs, mountImageRefs, normalizeId, parseEvents } from './map.js';
@@ -22,10 +22,12 @@ export interface ConnectOptions {
   env: NodeJS.ProcessEnv;
   /** Bound on every call (default 60 s). */
   timeoutMs?: number;
+  /** --context and --tls-* from the command line (host.ts). */
+  connection?: ConnectionSettings;
 }
 
 export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
-  const target = targetFor(opts.host, opts.env);
+  const target = targetFor(opts.host, opts.env, opts.connection);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const agent = agentFor(target);
   try {
@@ -67,6 +69,15 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
 
 const enc = encodeURIComponent;
 
+/** How far ahead of now Podman is asked to read its event log until (the call waits that long). */
+const PODMAN_EVENTS_LEAD_MS = 250;
+
+/** Unix time as "seconds.nanoseconds" (nine digits), which Podman and Docker both read exactly. */
+function podmanTime(ms: number): string {
+  const whole = Math.floor(ms);
+  return `${Math.floor(whole / 1000)}.${String((whole % 1000) * 1_000_000).padStart(9, '0')}`;
+}
+
 interface Connection {
   target: EngineTarget;
   agent: HttpAgent | undefined;
@@ -76,6 +87,8 @@ interface Connection {
 
 class DockerEngine implements Engine {
   readonly host: string;
+  /** The last Podman untag in flight: the next one waits for it (write() never rejects). */
+  private podmanUntags: Promise<WriteOutcome> = Promise.resolve({ status: 'done', deleted: [], untagged: [] });
 
   constructor(
     private readonly docker: Docker,
@@ -184,7 +197,13 @@ class DockerEngine implements Engine {
     if (isImageId(ref) || ref.startsWith('sha256:') || !/[:@]/.test(ref)) {
       return Promise.resolve({ status: 'failed', message: `refusing to untag "${ref}": not a repo:tag or repo@digest reference`, transport: false });
     }
-    return this.write({ method: 'DELETE', path: `/images/${enc(ref)}`, query: { noprune: 1 } }, doneFromDeleteResponse);
+    const run = () => this.write({ method: 'DELETE', path: `/images/${enc(ref)}`, query: { noprune: 1 } }, doneFromDeleteResponse);
+    if (!this.podman) return run();
+    // Podman (4.x) loses concurrent untags of one image: each answers "Untagged", yet the image's names are
+    // written back from a stale copy and some tags return. One untag at a time (other calls still overlap).
+    const result = this.podmanUntags.then(run);
+    this.podmanUntags = result;
+    return result;
   }
 
   deleteImage(id: string): Promise<WriteOutcome> {
@@ -209,12 +228,12 @@ class DockerEngine implements Engine {
   }
 
   /**
-   * Podman (4.x) reads its event log until `until` and, when that moment has already passed, stops before
-   * reading anything (it answers nothing at all). Asked for an `until` just ahead, it waits for it and answers
-   * the whole window. It also reads "s.fff" as seconds and nanoseconds: whole seconds, window cut here.
+   * Podman (4.x) reads its event log until `until`, and stops as soon as that moment has passed, often before
+   * reading anything: asked for a past `until` it answers nothing. Asked for one just ahead, it reads the log and
+   * waits for that moment. It reads "s.fff" as seconds and fff nanoseconds, so times go with nine digits.
    */
   private async podmanEvents(sinceMs: number, endMs: number): Promise<EngineEvent[]> {
-    const query = { since: Math.floor(sinceMs / 1000), until: Math.ceil((Date.now() + 200) / 1000), filters: { type: ['container'] } };
+    const query = { since: podmanTime(sinceMs), until: podmanTime(Date.now() + PODMAN_EVENTS_LEAD_MS), filters: { type: ['container'] } };
     const events = parseEvents(bodyText(await this.read({ method: 'GET', path: '/events', query }, 'reading events')));
     return events.filter((e) => {
       const t = Date.parse(e.time);
@@ -223,7 +242,8 @@ class DockerEngine implements Engine {
   }
 
   async streamEvents(since: Date, onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void> {
-    const options = { since: (since.getTime() / 1000).toFixed(3), filters: JSON.stringify({ type: ['container'] }) };
+    const from = this.podman ? podmanTime(since.getTime()) : (since.getTime() / 1000).toFixed(3);
+    const options = { since: from, filters: JSON.stringify({ type: ['container'] }) };
     const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => {
       this.docker.modem.dial(
         { path: '/events?', method: 'GET', options, isStream: true, statusCodes: { 200: true }, abortSignal: signal },

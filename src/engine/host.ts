@@ -283,7 +283,7 @@ export function checkTlsMaterial(target: EngineTarget): void {
   if (!target.tls) return;
   const { ca, cert, key } = target.options;
   try {
-    createSecureContext({ ca, cert, key } as Parameters<typeof createSecureContext>[0]);
+    createSecureContext({ ca, cert, key });
   } catch (error) {
     const files = [target.tls.ca, target.tls.cert, target.tls.key].filter((f) => f !== null).join(', ');
     const reason = (error as Error).message.replace(/^error:[0-9A-F]+:[^:]*:[^:]*:/i, '').trim();
@@ -315,8 +315,9 @@ function causes(error: unknown): RawError[] {
   const out: RawError[] = [];
   let e: unknown = error;
   for (let i = 0; i < 8 && typeof e === 'object' && e !== null; i++) {
-    out.push(e as RawError);
-    e = (e as RawError).cause;
+    const raw: RawError = e;
+    out.push(raw);
+    e = raw.cause;
   }
   return out;
 }

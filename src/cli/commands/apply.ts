@@ -1,6 +1,4 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { connectEngine } from '../../engine/docker.js';
-import { DEFAULT_HOST } from '../../engine/host.js';
 import type { Engine } from '../../engine/engine.js';
 import { UsageError } from '../../errors.js';
 import { admitPlan, applyPlan } from '../../execute/apply.js';
@@ -17,9 +15,9 @@ import { parseDuration } from '../../policy/units.js';
 import { formatApplySummary, formatStepLine, stepRecord } from '../../report/apply-format.js';
 import { formatMetrics } from '../../report/metrics.js';
 import { formatPlanText, summaryLine } from '../../report/plan-format.js';
-import { COMMON_OPTIONS, hostsOf, parseCommandArgs, parseNow } from '../args.js';
+import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { Progress, confirm } from '../confirm.js';
-import { evaluateLive, requirePolicy, timeoutMs } from '../context.js';
+import { engineAddress, enginesOf, evaluateLive, openEngine, requirePolicy, type EngineRef } from '../context.js';
 import type { CliIo } from '../io.js';
 import { writeFileAtomic } from '../output.js';
 
@@ -41,7 +39,7 @@ function positiveInt(text: string | undefined, name: string, fallback: number): 
 
 /** One engine's part of an apply run. */
 interface Target {
-  host: string | undefined;
+  ref: EngineRef;
   saved: Plan | null;
 }
 
@@ -64,15 +62,17 @@ function exitOf(err: unknown): number {
   return typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1;
 }
 
-function targetsOf(hosts: (string | undefined)[], saved: Plan | PlanSet | null): Target[] {
-  if (saved === null) return hosts.map((host) => ({ host, saved: null }));
+function targetsOf(refs: EngineRef[], saved: Plan | PlanSet | null): Target[] {
+  if (saved === null) return refs.map((ref) => ({ ref, saved: null }));
   if (!isPlanSet(saved)) {
-    if (hosts.length > 1) throw new UsageError('apply: a saved plan belongs to one engine; give at most one --host');
-    return [{ host: hosts[0], saved }];
+    if (refs.length > 1) throw new UsageError('apply: a saved plan belongs to one engine; give at most one --host or --context');
+    return [{ ref: refs[0]!, saved }];
   }
-  // A plan set goes to the engines it was made for, unless --host names them again (matched by key later).
-  if (hosts.length > 1 && hosts.length !== saved.plans.length) throw new UsageError(`apply: the plan set holds ${saved.plans.length} plans but ${hosts.length} --host were given`);
-  return saved.plans.map((plan, i) => ({ host: hosts.length > 1 ? hosts[i] : plan.engine.host, saved: plan }));
+  // A plan set goes to the engines it was made for, unless --host/--context name them again, in order (each plan's
+  // engine key is checked later). One engine named for a set of several is an error, not silently ignored.
+  const named = refs.some((r) => r.host !== undefined || r.context !== undefined);
+  if (named && refs.length !== saved.plans.length) throw new UsageError(`apply: the plan set holds ${saved.plans.length} plans but ${refs.length === 1 ? '1 engine was' : `${refs.length} engines were`} named`);
+  return saved.plans.map((plan, i) => ({ ref: named ? refs[i]! : { host: plan.engine.host, context: undefined }, saved: plan }));
 }
 
 export async function applyCommand(args: string[], io: CliIo): Promise<number> {
@@ -90,7 +90,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const clock = () => fixedNow ?? Date.now();
   const interactive = Boolean(io.stdin.isTTY && io.stderr.isTTY);
   if (!values.yes && !interactive) throw new UsageError('apply: no terminal to confirm on; pass --yes to apply without confirmation');
-  const targets = targetsOf(hostsOf(values.host), saved);
+  const targets = targetsOf(enginesOf(values, io), saved);
   const many = targets.length > 1;
   const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
   const started = Date.now();
@@ -98,11 +98,11 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   // Phase 1, per engine: connect, lock, plan (or check the saved plan). Engines are independent.
   const prepared: Prepared[] = [];
   const prepare = async (t: Target): Promise<Prepared> => {
-    const engine = await connectEngine({ host: t.host, env: io.env, timeoutMs: timeoutMs(values.timeout) });
+    const engine = await openEngine({ ...values, ...t.ref }, io);
     const p: Prepared = { engine, identity: await engine.identity(), lock: null, plan: null };
     prepared.push(p);
     p.lock = await acquireLock(stateDir, p.identity.key, `imgsweep apply ${args.join(' ')}`);
-    p.plan = t.saved ?? (await evaluateLive(engine, policy!, { ...values, host: t.host }, io, clock())).plan;
+    p.plan = t.saved ?? (await evaluateLive(engine, policy!, { ...values, ...t.ref }, io, clock())).plan;
     admitPlan(p.plan, p.identity, clock(), t.saved ? maxAge : null);
     return p;
   };
@@ -110,7 +110,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const outcomes: Outcome[] = [];
   try {
     ready.forEach((r, i) => {
-      if (r.status === 'rejected') outcomes.push({ name: targets[i]!.host ?? io.env.DOCKER_HOST ?? DEFAULT_HOST, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
+      if (r.status === 'rejected') outcomes.push({ name: engineAddress({ ...values, ...targets[i]!.ref }, io), exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
     });
     const runnable = ready.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     for (const p of runnable.filter((x) => x.plan!.actions.length === 0)) {

@@ -1,8 +1,8 @@
 import { UsageError } from '../../errors.js';
 import { findImage } from '../../plan/find-image.js';
 import { formatExplain } from '../../report/explain-format.js';
-import { COMMON_OPTIONS, hostsOf, parseCommandArgs, parseNow } from '../args.js';
-import { evaluate, requirePolicy } from '../context.js';
+import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
+import { enginesOf, evaluate, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
 
 export async function explainCommand(args: string[], io: CliIo): Promise<number> {
@@ -10,9 +10,8 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
   if (positionals.length !== 1) throw new UsageError('explain: name exactly one image: imgsweep explain REF -p POLICY');
   const policy = await requirePolicy(values.policy, 'explain');
   const now = parseNow(values.now);
-  const hosts = hostsOf(values.host);
-  if (hosts.length > 1) throw new UsageError('explain: looks at one engine at a time; give one --host');
-  const ev = await evaluate(policy, { ...values, host: hosts[0] }, io, now, true);
+  if ((values.host?.length ?? 0) + (values.context?.length ?? 0) > 1) throw new UsageError('explain: looks at one engine at a time; give one --host or --context');
+  const ev = await evaluate(policy, { ...values, ...enginesOf(values, io)[0]! }, io, now, true);
   const found = findImage([...ev.facts.values()].map((f) => f.image), positionals[0]!);
   if ('error' in found) throw new UsageError(`explain: ${found.error}`);
   if (values.json) {

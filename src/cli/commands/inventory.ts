@@ -1,10 +1,10 @@
 import { UsageError } from '../../errors.js';
 import { serializeInventory, writeInventoryFile } from '../../inventory/snapshot.js';
 import { formatInventoryText } from '../../report/inventory-format.js';
-import { COMMON_OPTIONS, hostsOf, parseCommandArgs, parseNow } from '../args.js';
+import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { ENGINES_IN_PARALLEL, reportFailures, settleLimited } from '../several.js';
-import type { InventoryOptions } from '../context.js';
-import { loadInventory } from '../context.js';
+import type { EngineRef, InventoryOptions } from '../context.js';
+import { enginesOf, loadInventory, refName } from '../context.js';
 import type { CliIo } from '../io.js';
 import { parseFormat } from '../output.js';
 
@@ -17,9 +17,9 @@ export async function inventoryCommand(args: string[], io: CliIo): Promise<numbe
   if (positionals.length > 0) throw new UsageError(`inventory: unexpected argument "${positionals[0]}"`);
   const format = parseFormat(values.format ?? (values.json ? 'json' : undefined), ['text', 'json'] as const, 'text');
   const now = parseNow(values.now);
-  const hosts = hostsOf(values.host);
-  if (hosts.length > 1) return severalInventories(hosts, values, io, now, format);
-  const inventory = await loadInventory({ ...values, host: hosts[0] }, io, now, false);
+  const engines = enginesOf(values, io);
+  if (engines.length > 1) return severalInventories(engines, { ...values, host: undefined, context: undefined }, io, now, format);
+  const inventory = await loadInventory({ ...values, ...engines[0]! }, io, now, false);
   if (values.output) {
     await writeInventoryFile(values.output, inventory);
     if (!values.quiet) io.stderr.write(`saved ${inventory.images.length} images and ${inventory.containers.length} containers to ${values.output}\n`);
@@ -30,12 +30,12 @@ export async function inventoryCommand(args: string[], io: CliIo): Promise<numbe
 }
 
 /** Several engines: read in parallel; text sections or a JSON array, one inventory per engine. */
-async function severalInventories(hosts: (string | undefined)[], values: Omit<InventoryOptions, 'host'> & { output?: string; quiet?: boolean }, io: CliIo, now: number, format: 'text' | 'json'): Promise<number> {
-  if (values.output) throw new UsageError('inventory: -o saves one engine\'s snapshot; give one --host');
-  const results = await settleLimited(hosts, ENGINES_IN_PARALLEL, (host) => loadInventory({ ...values, host }, io, now, false));
+async function severalInventories(engines: EngineRef[], values: InventoryOptions & { output?: string; quiet?: boolean }, io: CliIo, now: number, format: 'text' | 'json'): Promise<number> {
+  if (values.output) throw new UsageError('inventory: -o saves one engine\'s snapshot; give one --host or --context');
+  const results = await settleLimited(engines, ENGINES_IN_PARALLEL, (ref) => loadInventory({ ...values, ...ref }, io, now, false));
   const inventories = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   if (!values.quiet) {
     io.stdout.write(format === 'json' ? `[\n${inventories.map((i) => serializeInventory(i).trimEnd()).join(',\n')}\n]\n` : inventories.map(formatInventoryText).join('\n'));
   }
-  return reportFailures(results, hosts, io);
+  return reportFailures(results, engines.map(refName), io);
 }

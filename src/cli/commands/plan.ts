@@ -3,11 +3,10 @@ import type { PlanSet } from '../../plan/plan-set.js';
 import { ENGINES_IN_PARALLEL, reportFailures, settleLimited } from '../several.js';
 import type { Plan } from '../../plan/types.js';
 import { formatPlanJson, formatPlanMarkdown, formatPlanText } from '../../report/plan-format.js';
-import { COMMON_OPTIONS, hostsOf, parseCommandArgs, parseNow } from '../args.js';
-import { evaluate, requirePolicy } from '../context.js';
+import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
+import { enginesOf, evaluate, refName, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
 import { parseFormat, writeFileAtomic } from '../output.js';
-
 
 export async function planCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('plan', args, {
@@ -20,23 +19,23 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   const format = parseFormat(values.format ?? (values.json ? 'json' : undefined), ['text', 'json', 'markdown'] as const, 'text');
   const policy = await requirePolicy(values.policy, 'plan');
   const now = parseNow(values.now);
-  const hosts = hostsOf(values.host);
-  if (hosts.length === 1) {
-    const { plan } = await evaluate(policy, { ...values, host: hosts[0] }, io, now);
+  const engines = enginesOf(values, io);
+  if (engines.length === 1) {
+    const { plan } = await evaluate(policy, { ...values, ...engines[0]! }, io, now);
     const json = formatPlanJson(plan);
     if (values.output) await writeFileAtomic(values.output, json);
     if (!values.quiet) io.stdout.write(format === 'json' ? json : format === 'markdown' ? formatPlanMarkdown(plan) : formatPlanText(plan));
     return 0;
   }
   // Several engines: planned in parallel; one plan set; an engine that fails does not stop the others.
-  const results = await settleLimited(hosts, ENGINES_IN_PARALLEL, async (host) => (await evaluate(policy, { ...values, host }, io, now)).plan);
+  const results = await settleLimited(engines, ENGINES_IN_PARALLEL, async (ref) => (await evaluate(policy, { ...values, ...ref }, io, now)).plan);
   const plans: Plan[] = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const set: PlanSet = { kind: 'imgsweep-plan-set', version: 1, plans };
   const json = `${JSON.stringify(set, null, 2)}\n`;
   if (values.output && plans.length > 0) await writeFileAtomic(values.output, json);
   if (!values.quiet) {
     if (format === 'json') io.stdout.write(json);
-    else io.stdout.write(plans.map((p) => (format === 'markdown' ? formatPlanMarkdown(p) : formatPlanText(p))).join('\n'));
+    else io.stdout.write(plans.map((p) => (format === 'markdown' ? `# Engine ${p.engine.name} at \`${p.engine.host}\`\n\n${formatPlanMarkdown(p)}` : `=== engine ${p.engine.name} at ${p.engine.host} ===\n${formatPlanText(p)}`)).join('\n'));
   }
-  return reportFailures(results, hosts, io);
+  return reportFailures(results, engines.map(refName), io);
 }

@@ -1,16 +1,20 @@
-import { connectEngine } from '../../engine/docker.js';
 import { UsageError } from '../../errors.js';
 import { defaultStateDir } from '../../execute/state-dir.js';
 import { parseDuration } from '../../policy/units.js';
 import { watchUsage } from '../../usage/watch.js';
 import { parseCommandArgs } from '../args.js';
-import { timeoutMs } from '../context.js';
+import { openEngine } from '../context.js';
 import type { CliIo } from '../io.js';
 
 /** Long-running: records image use from the engine's event stream until SIGTERM/SIGINT. Never deletes. */
 export async function watchCommand(args: string[], io: CliIo, signal?: AbortSignal): Promise<number> {
   const { values, positionals } = parseCommandArgs('watch', args, {
     host: { type: 'string' },
+    context: { type: 'string' },
+    'tls-verify': { type: 'boolean' },
+    'tls-ca': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
     'state-dir': { type: 'string' },
     'flush-interval': { type: 'string' },
     timeout: { type: 'string' },
@@ -25,7 +29,7 @@ export async function watchCommand(args: string[], io: CliIo, signal?: AbortSign
   signal?.addEventListener('abort', stop, { once: true });
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  const engine = await connectEngine({ host: values.host, env: io.env, timeoutMs: timeoutMs(values.timeout) });
+  const engine = await openEngine(values, io);
   try {
     const result = await watchUsage(engine, {
       stateDir: values['state-dir'] ?? defaultStateDir(io.env),
