@@ -24,12 +24,15 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
  * all of them, since any of them may hold a candidate's layer; nothing is read when there is no candidate
  * (`candidates` 'all': for a snapshot, whose candidates are not known yet). The same rule for live plans and
  * snapshots makes a snapshot's plan the live plan.
- * Without /system/df (or on failure) the inventory is left as it was: the estimate then uses sizes.
+ * Without /system/df (or on failure) the inventory is left as it was: the estimate then uses sizes. Podman,
+ * whose /system/df says nothing, gets every image's layers read.
  */
 export async function attachLayers(engine: Engine, inventory: Inventory, candidates: ReadonlySet<string> | 'all', concurrency = 8): Promise<LayerFetch> {
+  if (candidates !== 'all' && candidates.size === 0) return { fetched: 0, calls: 0 };
   const df = await engine.diskUsage();
-  if (!df || (candidates !== 'all' && candidates.size === 0)) return { fetched: 0, calls: 1 };
-  const wanted = inventory.images.filter((i) => (df.sharedSize.get(i.id) ?? i.sharedSize ?? null) !== 0);
+  // Podman reports no sharing at all (/system/df is a placeholder there): every image may share.
+  if (!df && inventory.engine.kind !== 'podman') return { fetched: 0, calls: 1 };
+  const wanted = inventory.images.filter((i) => !df || (df.sharedSize.get(i.id) ?? i.sharedSize ?? null) !== 0);
   const layers = new Map<string, ImageRecord['layers']>();
   try {
     await mapLimit(wanted, concurrency, async (i) => {

@@ -17,9 +17,13 @@ export function findImage(images: readonly ImageRecord[], query: string): FindRe
   } catch {
     return { error: `"${query}" is not a reference or image ID` };
   }
-  for (const image of images) {
-    for (const r of [...image.repoTags, ...image.repoDigests]) {
-      if (r === query || normalizedText(parseReference(r)) === wanted) return { image, ref: r };
+  // Podman names local images localhost/app: "app:2" finds them too, after the usual forms.
+  const local = query.includes('/') ? null : normalizedText(parseReference(`localhost/${query}`));
+  for (const want of local ? [wanted, local] : [wanted]) {
+    for (const image of images) {
+      for (const r of [...image.repoTags, ...image.repoDigests]) {
+        if (r === query || normalizedText(parseReference(r)) === want) return { image, ref: r };
+      }
     }
   }
   return { error: `no image matches "${query}" (give a reference such as nginx:1.25, a full image ID, or at least 12 hex digits of one)` };

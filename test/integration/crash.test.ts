@@ -8,13 +8,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
+import { engineTestsSkipped, getOnSocket, startDockerd, type TestEngine } from '../support/dockerd.js';
 import { generateInventory, resetEngine } from '../support/generate-fixtures.js';
 import { exited, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from '../support/process.js';
 
@@ -152,17 +151,6 @@ function startApply(args: string[], home: string): Running {
 const midway = (total: number) => (steps: string[]) =>
   steps.length >= Math.max(5, Math.floor(total / 8)) && steps.filter((l) => /^done +delete /.test(l)).length >= 5;
 
-function getOnSocket(socketPath: string, path: string): Promise<number | null> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath, path, method: 'GET', timeout: 2_000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? null);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(null));
-    req.end();
-  });
-}
 
 /** A dockerd on the data root (and socket) an earlier, killed daemon of `t` left behind. */
 async function restartDockerd(t: TestEngine): Promise<{ docker: Docker; stop(): Promise<void> }> {
@@ -189,7 +177,7 @@ async function restartDockerd(t: TestEngine): Promise<{ docker: Docker; stop(): 
       // none left
     }
   };
-  const ready = await waitFor(async () => (await getOnSocket(socketPath, '/_ping')) === 200, { timeoutMs: 30_000, stopEarly: () => exited(child) });
+  const ready = await waitFor(async () => (await getOnSocket(socketPath, '/_ping'))?.status === 200, { timeoutMs: 30_000, stopEarly: () => exited(child) });
   if (!ready) {
     await stop();
     throw new Error(`restarted dockerd not ready; log tail:\n${tailFile(logPath, 30)}`);

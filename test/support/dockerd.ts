@@ -39,7 +39,7 @@ const READY_MS = 30_000;
 const STOP_GRACE_MS = 15_000;
 
 /** GET on the unix socket; resolves with status and body, or null when nothing answers. */
-function getOnSocket(socketPath: string, path: string): Promise<{ status: number; body: string } | null> {
+export function getOnSocket(socketPath: string, path: string): Promise<{ status: number; body: string } | null> {
   return new Promise((resolve) => {
     const req = request({ socketPath, path, method: 'GET', timeout: 2_000 }, (res) => {
       let body = '';

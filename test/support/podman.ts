@@ -4,13 +4,12 @@
  * docker CLI as they drive dockerd; `podman(args)` runs Podman's own CLI on the same storage.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import type { TestEngine } from './dockerd.js';
+import { getOnSocket, type TestEngine } from './dockerd.js';
 import { drainProgress } from './progress.js';
 import { exited, killGroup, mountsUnder, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from './process.js';
 import { busyboxRootfs } from './rootfs.js';
@@ -33,19 +32,19 @@ export const PODMAN_ULIMITS = [
 const READY_MS = 30_000;
 const STOP_GRACE_MS = 15_000;
 
-function getOnSocket(socketPath: string, path: string): Promise<{ status: number; body: string } | null> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath, path, method: 'GET', timeout: 2_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', () => resolve(null));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(null));
-    req.end();
-  });
+/** Processes (other than this one) whose command line names a path under dir: this service's helpers. */
+function processesUsing(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`)) pids.push(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
 }
 
 export async function startPodman(): Promise<TestPodman> {
@@ -83,9 +82,20 @@ export async function startPodman(): Promise<TestPodman> {
     await stopChild(child, STOP_GRACE_MS);
     killGroup(child, 'SIGKILL');
     process.off('exit', killOnExit);
+    // conmon and the `podman container cleanup` it runs when a container exits leave the service's process
+    // group and may still write under the root: wait for them, then end what is left of them.
+    if (!(await waitFor(() => Promise.resolve(processesUsing(dir).length === 0), { timeoutMs: STOP_GRACE_MS, intervalMs: 200 }))) {
+      for (const pid of processesUsing(dir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
     // vfs leaves no layer mounts, but a container's shm and the storage's own bind mounts may remain.
     for (const point of mountsUnder(dir)) await runCommand('umount', ['-l', point], { timeoutMs: 10_000 });
-    await rm(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   };
 
   const ready = await waitFor(async () => (await getOnSocket(socketPath, '/_ping'))?.status === 200, {
