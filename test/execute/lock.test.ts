@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile, readdir } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PlanRefused, UsageError } from '../../src/errors.js';
-import { acquireLock } from '../../src/execute/lock.js';
+import { acquireLock, STALE_AFTER_MS } from '../../src/execute/lock.js';
 
 const KEY = '0123456789abcdef';
 let dir: string;
@@ -109,6 +109,17 @@ describe('acquireLock', () => {
     await writeFile(lockPath(), holder(await deadPid(), 'another-host.example'));
     const err = await refusal(acquireLock(dir, KEY, 'mine'));
     expect(err.message).toContain('another-host.example');
+  });
+
+  it('a holder in another PID space (another container) counts as gone once its heartbeat stops', async () => {
+    const other = (pid: number) => `${JSON.stringify({ pid, host: 'c0ffee', pidSpace: 'other-boot/pid:[1]', startedAt: '2026-11-27T11:00:00.000Z', command: 'imgsweep apply' })}\n`;
+    await writeFile(lockPath(), other(1));
+    await refusal(acquireLock(dir, KEY, 'mine'));
+    const old = new Date(Date.now() - STALE_AFTER_MS - 1_000);
+    await utimes(lockPath(), old, old);
+    const lock = await acquireLock(dir, KEY, 'mine');
+    expect(JSON.parse(await readFile(lockPath(), 'utf8'))).toMatchObject({ pid: process.pid });
+    await lock.release();
   });
 
   it('a stale lock (its holder exited) is taken over at once', async () => {

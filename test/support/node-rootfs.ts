@@ -43,6 +43,7 @@ export async function nodeRootfs(): Promise<Buffer> {
     { type: 'file', name: NODE_PATH_IN_IMAGE, data: readFileSync(nodeReal), mode: 0o755 },
     { type: 'file', name: 'bin/busybox', data: readFileSync(BUSYBOX), mode: 0o755 },
     ...APPLETS.map((applet): TarEntry => ({ type: 'symlink', name: `bin/${applet}`, target: 'busybox' })),
+    { type: 'symlink', name: 'usr/bin/env', target: '../../bin/busybox' }, // for `#!/usr/bin/env node` scripts
     // readFileSync follows symlinks (/lib64/ld-linux… → /lib/x86_64-linux-gnu/…): store real content.
     ...libs.map((lib): TarEntry => ({ type: 'file', name: lib, data: readFileSync(`/${lib}`), mode: 0o755 })),
     { type: 'file', name: 'etc/passwd', data: `${PASSWD.join('\n')}\n` },
@@ -50,7 +51,7 @@ export async function nodeRootfs(): Promise<Buffer> {
     { type: 'dir', name: 'tmp', mode: 0o1777 },
     { type: 'dir', name: 'root', mode: 0o700 },
   ];
-  const dirs = parentDirs([NODE_PATH_IN_IMAGE, 'bin/busybox', 'etc/passwd', 'var/lib/x', 'home/node/x', ...libs]);
+  const dirs = parentDirs([NODE_PATH_IN_IMAGE, 'bin/busybox', 'usr/bin/env', 'etc/passwd', 'var/lib/x', 'home/node/x', ...libs]);
   return tarArchive([...dirs, ...files]);
 }
 
