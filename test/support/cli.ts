@@ -15,26 +15,28 @@ export interface CliOptions {
   stdinTTY?: boolean;
   /** What stdin holds (default: nothing). */
   input?: string;
+  /** Whether stdout and stderr claim to be a terminal too (a person at a prompt; default false). */
+  terminal?: boolean;
 }
 
 export async function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const stdin = Object.assign(Readable.from(opts.input === undefined ? [] : [opts.input]), { isTTY: opts.stdinTTY ?? false });
+  const stdin = Object.assign(Readable.from(opts.input === undefined ? [] : [opts.input]), { isTTY: opts.stdinTTY ?? opts.terminal ?? false });
   const io: CliIo = {
     stdout: {
       write: (chunk: string) => {
         stdout += chunk;
         return true;
       },
-      isTTY: false,
+      isTTY: opts.terminal ?? false,
     },
     stderr: {
       write: (chunk: string) => {
         stderr += chunk;
         return true;
       },
-      isTTY: false,
+      isTTY: opts.terminal ?? false,
     },
     stdin,
     env: opts.env ?? {},
