@@ -2,7 +2,7 @@ import type { Reference } from '../inventory/reference.js';
 import type { Policy } from '../policy/types.js';
 import { labelsMatch } from '../policy/patterns.js';
 import { CompiledSelector, fmtMs, type ImageSelection } from './select.js';
-import { compareText, shortId, type ContainerUse, type ImageFacts } from './facts.js';
+import { shortId, type ContainerUse, type ImageFacts } from './facts.js';
 import type { KeptReason } from './types.js';
 
 export type RefFate =
@@ -184,15 +184,16 @@ function planKeep(d: ImageDecision, sel: ImageSelection): void {
 
 function keptReason(d: ImageDecision, sel: ImageSelection, lastKept: Reference | null): { reason: KeptReason; detail: string } {
   const f = d.facts;
-  const fates = [...d.fates.entries()].sort((a, b) => compareText(a[0], b[0]));
-  const prot = fates.find(([, v]) => v.fate === 'keep' && v.why.includes('(protect.'));
-  if (prot) return { reason: 'protected-reference', detail: prot[1].fate === 'keep' ? prot[1].why : '' };
+  // f.refs is sorted: the first matching reference is the one reported, whatever the map's order.
+  const kept = (pred: (why: string) => boolean) => f.refs.find((r) => { const x = d.fates.get(r.text); return x?.fate === 'keep' && pred(x.why); });
+  const prot = kept((why) => why.includes('(protect.'));
+  if (prot) return { reason: 'protected-reference', detail: (d.fates.get(prot.text) as { why: string }).why };
   const ruleNames = [...sel.byRef.values()];
   if (lastKept && ruleNames.length > 0 && ruleNames.every((r) => r.action === 'untag')) return { reason: 'untag-only', detail: `rule ${ruleNames[0]!.name} only untags; ${lastKept.text} is its last reference` };
   if (f.refs.length === 0 && sel.bare?.action === 'untag') return { reason: 'untag-only', detail: `rule ${sel.bare.name} only untags` };
   if (lastKept) return { reason: 'partially-selected', detail: `${lastKept.text} stays as the image's last reference` };
-  const unselected = fates.find(([, v]) => v.fate === 'keep');
-  if (sel.byRef.size > 0 && unselected) return { reason: 'partially-selected', detail: `${unselected[0]} is not selected by any rule` };
+  const unselected = sel.byRef.size > 0 ? kept(() => true) : undefined;
+  if (unselected) return { reason: 'partially-selected', detail: `${unselected.text} is not selected by any rule` };
   if (sel.spared) return { reason: 'keep-newest', detail: `among the newest kept by rule ${sel.spared}` };
   return { reason: 'not-selected', detail: 'no rule selects it' };
 }

@@ -105,18 +105,28 @@ export function imageFacts(inventory: Inventory, policy: Policy, now: number, us
       parent.children.push(f);
     }
   }
-  for (const f of facts.values()) f.depth = depthOf(f);
+  const depths = new Map<ImageFacts, number>();
+  for (const f of facts.values()) f.depth = depthOf(f, depths);
   return facts;
 }
 
-function depthOf(f: ImageFacts): number {
-  let d = 0;
-  const seen = new Set<ImageFacts>();
-  for (let p = f.parent; p && !seen.has(p); p = p.parent) {
-    seen.add(p);
-    d++;
+/** Number of ancestors, memoized; a parent loop (a damaged inventory) ends the count. */
+function depthOf(f: ImageFacts, memo: Map<ImageFacts, number>): number {
+  const chain: ImageFacts[] = [];
+  const onChain = new Set<ImageFacts>();
+  let above = -1; // depth of the image just above the chain's last, when known
+  for (let p: ImageFacts | null = f; p; p = p.parent) {
+    const known = memo.get(p);
+    if (known !== undefined) {
+      above = known;
+      break;
+    }
+    if (onChain.has(p)) break;
+    onChain.add(p);
+    chain.push(p);
   }
-  return d;
+  for (let i = chain.length - 1, d = above + 1; i >= 0; i--, d++) memo.set(chain[i]!, d);
+  return memo.get(f)!;
 }
 
 export function shortId(id: string): string {
