@@ -12,6 +12,8 @@ export interface Reference {
   familiar: string;
   tag: string | null;
   digest: string | null;
+  /** The names a repository pattern is tried against (see repositoryNames). */
+  names: readonly string[];
 }
 
 const DEFAULT_DOMAIN = 'docker.io';
@@ -27,6 +29,24 @@ function splitDomain(name: string): [string, string] {
     return [domain, rest];
   }
   return [DEFAULT_DOMAIN, name];
+}
+
+const repoCache = new Map<string, { normalized: string; familiar: string; names: string[] }>();
+
+/** Normalized and familiar forms of a repository, and the names patterns see; cached (repositories repeat). */
+function repositoryForms(repository: string): { normalized: string; familiar: string; names: string[] } {
+  let hit = repoCache.get(repository);
+  if (!hit) {
+    const { normalized, familiar } = normalizeRepository(repository);
+    const names = [repository];
+    if (normalized !== repository) names.push(normalized);
+    if (familiar !== repository && familiar !== normalized) names.push(familiar);
+    if (normalized.startsWith('localhost/')) names.push(normalized.slice('localhost/'.length));
+    hit = { normalized, familiar, names };
+    if (repoCache.size > 100_000) repoCache.clear();
+    repoCache.set(repository, hit);
+  }
+  return hit;
 }
 
 export function normalizeRepository(repository: string): { normalized: string; familiar: string } {
@@ -62,20 +82,16 @@ export function parseReference(text: string): Reference {
       tag = 'latest';
     }
   }
-  const { normalized, familiar } = normalizeRepository(repository);
-  const ref: Reference = { text, kind: digest ? 'digest' : 'tag', repository, normalized, familiar, tag, digest };
+  const { normalized, familiar, names } = repositoryForms(repository);
+  const ref: Reference = { text, kind: digest ? 'digest' : 'tag', repository, normalized, familiar, tag, digest, names };
   if (cache.size > 500_000) cache.clear();
   cache.set(text, ref);
   return ref;
 }
 
 /** Names a repository pattern is tried against: as listed, normalized, familiar, and Podman's localhost/ stripped. */
-export function repositoryNames(ref: Reference): string[] {
-  const names = [ref.repository];
-  if (ref.normalized !== ref.repository) names.push(ref.normalized);
-  if (ref.familiar !== ref.repository && ref.familiar !== ref.normalized) names.push(ref.familiar);
-  if (ref.normalized.startsWith('localhost/')) names.push(ref.normalized.slice('localhost/'.length));
-  return names;
+export function repositoryNames(ref: Reference): readonly string[] {
+  return ref.names;
 }
 
 /** The reference in normalized form, for stable reports: docker.io/library/nginx:1.25 */

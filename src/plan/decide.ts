@@ -102,7 +102,7 @@ export function decideImages(policy: Policy, facts: Map<string, ImageFacts>, sel
 /** Records each reference's selection and returns the delete rule when the image can go. */
 function deleteCandidate(f: ImageFacts, sel: ImageSelection, protectedBy: (r: Reference) => string | null, d: ImageDecision): string | null {
   if (f.refs.length === 0) return sel.bare && sel.bare.action === 'delete' ? sel.bare.name : null;
-  const taggedRepos = new Set(f.tags.map((t) => t.normalized));
+  const tagged = (repo: string) => f.tags.some((t) => t.normalized === repo);
   let all = true;
   let deleteRule: string | null = null;
   for (const r of f.refs) {
@@ -113,7 +113,7 @@ function deleteCandidate(f: ImageFacts, sel: ImageSelection, protectedBy: (r: Re
       continue;
     }
     const rule = sel.byRef.get(r.text);
-    if (r.kind === 'digest' && taggedRepos.has(r.normalized)) continue; // follows its repository's tags
+    if (r.kind === 'digest' && tagged(r.normalized)) continue; // follows its repository's tags
     if (!rule) {
       all = false;
       continue;

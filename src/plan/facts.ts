@@ -3,6 +3,7 @@ import type { ContainerRecord, ImageRecord, Inventory, UsageEntry } from '../inv
 import type { Policy } from '../policy/types.js';
 
 const RUNNING_STATES = new Set(['running', 'paused', 'restarting', 'removing']);
+const NO_CONTAINERS: ContainerUse[] = [];
 
 export interface ContainerUse {
   container: ContainerRecord;
@@ -65,8 +66,10 @@ export function imageFacts(inventory: Inventory, policy: Policy, now: number, us
   // Sorted by ID: every later walk over the map is then independent of the inventory's order.
   const images = [...inventory.images].sort((a, b) => compareText(a.id, b.id));
   for (const image of images) {
-    const refs = [...image.repoTags, ...image.repoDigests].map(parseReference).sort((a, b) => compareText(a.text, b.text));
-    const containers = (uses.get(image.id) ?? []).sort((a, b) => compareText(a.container.id, b.container.id));
+    const refs = [...image.repoTags, ...image.repoDigests].map(parseReference);
+    if (refs.length > 1) refs.sort((a, b) => compareText(a.text, b.text));
+    const containers = uses.get(image.id) ?? NO_CONTAINERS;
+    if (containers.length > 1) containers.sort((a, b) => compareText(a.container.id, b.container.id));
     const createdMs = ms(image.created) ?? 0;
     const entry = usage[image.id];
     const running = containers.some((u) => u.running);

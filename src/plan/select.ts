@@ -34,7 +34,8 @@ class GlobList {
     return hit;
   }
   anyOf(texts: readonly string[]): boolean {
-    return texts.some((t) => this.test(t));
+    for (const t of texts) if (this.test(t)) return true;
+    return false;
   }
 }
 
@@ -85,13 +86,17 @@ export class CompiledSelector {
 interface Covered {
   facts: ImageFacts;
   ref: Reference | null;
+  /** Position of the image in the walk, for its selection. */
+  index: number;
 }
 
 /** Applies every rule in file order; the first rule that selects a reference is its reason. */
+/** Shared by images no rule selects (most of them, in large inventories); replaced on first write. */
+const NONE: ReadonlyMap<string, Rule> = new Map();
+
 export function selectReferences(rules: readonly Rule[], facts: Iterable<ImageFacts>, now: number, trace: boolean): Map<string, ImageSelection> {
   const all = [...facts];
-  const out = new Map<string, ImageSelection>();
-  for (const f of all) out.set(f.image.id, { byRef: new Map(), bare: null, spared: null, traces: trace ? new Map() : null });
+  const sels: ImageSelection[] = all.map(() => ({ byRef: NONE as Map<string, Rule>, bare: null, spared: null, traces: trace ? new Map() : null }));
   const note = (sel: ImageSelection, key: string, t: RuleTrace) => {
     if (!sel.traces) return;
     const list = sel.traces.get(key);
@@ -103,9 +108,10 @@ export function selectReferences(rules: readonly Rule[], facts: Iterable<ImageFa
     const match = new CompiledSelector(rule.match);
     const exclude = rule.exclude ? new CompiledSelector(rule.exclude) : null;
     const covered: Covered[] = [];
-    for (const f of all) {
-      const sel = out.get(f.image.id)!;
+    all.forEach((f, i) => {
+      const sel = sels[i]!;
       const imageOk = match.matchesImage(f);
+      if (!imageOk && !trace) return;
       const excludedImage = exclude ? exclude.matchesImage(f) : false;
       const targets: (Reference | null)[] = f.refs.length > 0 ? f.refs : [null];
       for (const ref of targets) {
@@ -119,12 +125,12 @@ export function selectReferences(rules: readonly Rule[], facts: Iterable<ImageFa
           if (trace) note(sel, key, { rule: rule.name, outcome: 'excluded', detail: 'match.exclude covers it' });
           continue;
         }
-        covered.push({ facts: f, ref });
+        covered.push({ facts: f, ref, index: i });
       }
-    }
+    });
     const spared = rule.keep ? keepNewest(rule, covered) : null;
-    for (const { facts: f, ref } of covered) {
-      const sel = out.get(f.image.id)!;
+    for (const { facts: f, ref, index } of covered) {
+      const sel = sels[index]!;
       const key = ref?.text ?? '';
       if (spared?.has(f) && spared.get(f)!.has(groupOf(ref))) {
         sel.spared ??= rule.name;
@@ -141,10 +147,13 @@ export function selectReferences(rules: readonly Rule[], facts: Iterable<ImageFa
       }
       if (trace) note(sel, key, { rule: rule.name, outcome: 'selected', detail: rule.action === 'untag' ? 'covered, conditions hold: untag' : 'covered, conditions hold' });
       if (ref) {
+        if (sel.byRef === NONE) sel.byRef = new Map();
         if (!sel.byRef.has(ref.text)) sel.byRef.set(ref.text, rule);
       } else if (!sel.bare) sel.bare = rule;
     }
   }
+  const out = new Map<string, ImageSelection>();
+  all.forEach((f, i) => out.set(f.image.id, sels[i]!));
   return out;
 }
 
