@@ -39,13 +39,13 @@ async function removeContainer(engine: Engine, a: PlanAction): Promise<Outcome> 
 async function untag(engine: Engine, a: PlanAction, ctx: StepContext): Promise<Outcome> {
   const ref = a.ref!;
   // Untag by name only while the name still points at the planned image: a tag can move at any time.
-  const now = await engine.resolveReference(ref);
-  if (now === null) return skipped('reference already gone', true);
-  if (now !== a.imageId) return skipped(`reference now points to image ${shortImageId(now)} (moved since planning)`, true);
+  // One inspect of the name gives both where it points and what else the image holds.
+  const image = await engine.inspectImage(ref);
+  if (image === null) return skipped('reference already gone', true);
+  if (image.id !== a.imageId) return skipped(`reference now points to image ${shortImageId(image.id)} (moved since planning)`, true);
   // Removing an image's last reference by name deletes the image: never do that. If the plan deletes the
   // image, its delete by ID removes this reference too.
-  const image = await engine.inspectImage(a.imageId);
-  if (image && isLastReference(ref, image.repoTags, image.repoDigests)) {
+  if (isLastReference(ref, image.repoTags, image.repoDigests)) {
     return ctx.deletePlanned
       ? skipped('left for the delete by ID: it is the last reference now', true)
       : skipped('it is the image\'s last reference now (others moved or were removed since planning); untagging it would delete the image', false);

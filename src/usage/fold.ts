@@ -18,21 +18,55 @@ function later(entry: UsageEntry, time: string, source: string, nowIso: string):
 }
 
 /** Finds the image an event names: by ID, or by the reference it was started from. */
-function eventImage(e: EngineEvent, byRef: Map<string, string>, byContainer: Map<string, string>, ids: readonly string[]): string | null {
-  if (e.imageId) return e.imageId;
-  const fromContainer = byContainer.get(e.containerId);
-  if (fromContainer) return fromContainer;
-  if (!e.image) return null;
-  // `docker run 3e207b409db3`: the event carries the ID prefix the user typed.
-  const hex = e.image.replace(/^sha256:/, '');
-  if (/^[0-9a-f]{4,64}$/.test(hex)) {
-    const hits = ids.filter((id) => id.startsWith(`sha256:${hex}`));
-    if (hits.length === 1) return hits[0]!;
+/** Finds the images events name: by ID, by container, by the reference or the ID prefix they were started from. */
+class EventImages {
+  private byRef: Map<string, string> | null = null;
+  private sortedIds: string[] | null = null;
+  constructor(
+    private readonly images: Pick<Inventory, 'images'>['images'],
+    private readonly byContainer: Map<string, string>,
+  ) {}
+
+  find(e: EngineEvent): string | null {
+    if (e.imageId) return e.imageId;
+    const fromContainer = this.byContainer.get(e.containerId);
+    if (fromContainer) return fromContainer;
+    if (!e.image) return null;
+    // `docker run 3e207b409db3`: the event carries the ID prefix the user typed.
+    const hex = e.image.replace(/^sha256:/, '');
+    if (/^[0-9a-f]{4,64}$/.test(hex)) {
+      const hit = this.uniquePrefix(`sha256:${hex}`);
+      if (hit) return hit;
+    }
+    try {
+      return this.refs().get(normalizedText(parseReference(e.image))) ?? null;
+    } catch {
+      return null;
+    }
   }
-  try {
-    return byRef.get(normalizedText(parseReference(e.image))) ?? null;
-  } catch {
-    return null;
+
+  /** Built on first need: most runs see no event that names an image this way. */
+  private refs(): Map<string, string> {
+    if (!this.byRef) {
+      this.byRef = new Map();
+      for (const image of this.images) for (const r of image.repoTags) this.byRef.set(normalizedText(parseReference(r)), image.id);
+    }
+    return this.byRef;
+  }
+
+  private uniquePrefix(prefix: string): string | null {
+    this.sortedIds ??= this.images.map((i) => i.id).sort();
+    const ids = this.sortedIds;
+    let lo = 0;
+    let hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ids[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const first = ids[lo];
+    if (first === undefined || !first.startsWith(prefix)) return null;
+    return ids[lo + 1]?.startsWith(prefix) ? null : first;
   }
 }
 
@@ -60,12 +94,10 @@ export function foldUsage(previous: UsageMap, inventory: Pick<Inventory, 'images
       later(entry, nowIso, RUNNING.has(c.state) ? `container ${name} is ${c.state}` : `container ${name} exists (${c.state})`, nowIso);
     }
   }
-  const ids = inventory.images.map((i) => i.id);
-  const byRef = new Map<string, string>();
-  for (const image of inventory.images) for (const r of image.repoTags) byRef.set(normalizedText(parseReference(r)), image.id);
+  const names = new EventImages(inventory.images, byContainer);
   for (const e of events) {
     if (!USE_ACTIONS.has(e.action.split(':')[0]!)) continue;
-    const id = eventImage(e, byRef, byContainer, ids);
+    const id = names.find(e);
     const entry = id ? next[id] : undefined;
     if (entry) later(entry, e.time, `event ${e.action} of container ${e.containerId.slice(0, 12)}`, nowIso);
   }

@@ -287,7 +287,7 @@ describe('applyPlan: outcomes', () => {
   it('a tag moved between the re-list and its untag: skipped without untagging the other image', async () => {
     const { plan, engine } = setup(family());
     engine.fault = (m, arg) =>
-      m === 'resolveReference' && arg === 'app:2'
+      m === 'inspectImage' && arg === 'app:2'
         ? {
             kind: 'before',
             run: () => {
@@ -308,7 +308,7 @@ describe('applyPlan: outcomes', () => {
 
   it('a reference gone between the re-list and its untag: skipped without a call, and the delete goes on', async () => {
     const { plan, engine } = setup(family());
-    engine.fault = (m, arg) => (m === 'resolveReference' && arg === 'app:2' ? { kind: 'before', run: () => (engine.images.find((i) => i.id === idOf('old'))!.repoTags = ['app:1']) } : undefined);
+    engine.fault = (m, arg) => (m === 'inspectImage' && arg === 'app:2' ? { kind: 'before', run: () => (engine.images.find((i) => i.id === idOf('old'))!.repoTags = ['app:1']) } : undefined);
     const report = await apply(plan, engine);
     expect(step(report, 'untag', 'old', 'app:2')).toMatchObject({ status: 'skipped', reason: 'reference already gone', clear: true });
     expect(engine.callsOf('untag')).toEqual([]);

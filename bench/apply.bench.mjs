@@ -1,0 +1,248 @@
+/**
+ * Deleting 300 unused images with 1-3 tags each on a real dockerd (vfs), three ways, on identical fixtures
+ * rebuilt (docker load of one archive) before every contender:
+ *   imgsweep   node bin/imgsweep.js apply -p POLICY --yes --state-dir TMP --host ... (default --concurrency 4)
+ *   prune      docker image prune -a -f
+ *   rmi loop   one `docker rmi TAG1 TAG2 ...` per image (all its tags in one command), sequentially
+ * Repeated ROUNDS times (contender order rotated per round); medians. Targets: imgsweep/prune < 1.3,
+ * imgsweep/rmi-loop < 0.5. imgsweep's own split: time before execution (node start, connect, inventory,
+ * usage record, plan, layer reads) vs execution (re-list, steps), from its --json report, and the `plan`
+ * command timed on its own. On a miss (or with --profile): one diagnostic apply through a counting proxy
+ * with --cpu-prof, reporting engine calls per phase and the functions that dominate.
+ *
+ *   node bench/apply.bench.mjs [--rounds 3] [--profile]     (after npm run build)
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { check, countingProxy, cpuProfileTop, imgsweep, layer, saveArchive, startDockerd } from './engine.mjs';
+import { emitResults, log, median, row } from './result.mjs';
+
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
+const ROUNDS = Number(opt('--rounds', 3));
+const IMAGES = 300;
+const BASES = 5;
+const TOPS = 60; // distinct layer chains: images share a small pool of layers (loading a new layer costs ~50-100 ms on vfs)
+const TARGET_PRUNE = 1.3;
+const TARGET_RMI = 0.5;
+const loadAvg = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/** 300 images, 1-3 tags each (same repository and a mirror repository), two layers from shared pools. */
+function fixtures() {
+  const bases = Array.from({ length: BASES }, (_, i) => layer(`apply-base-${i}`, 8192));
+  const tops = Array.from({ length: TOPS }, (_, i) => layer(`apply-top-${i}`, 2048));
+  const images = [];
+  for (let i = 0; i < IMAGES; i++) {
+    const repo = `bench/svc-${i % 25}`;
+    const tags = [`${repo}:b${i}`];
+    if (i % 3 >= 1) tags.push(`${repo}:alias-${i}`);
+    if (i % 3 === 2) tags.push(`mirror.local/team/svc-${i % 25}:b${i}`);
+    images.push({ tags, created: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(), labels: { 'bench.index': String(i) }, layers: [bases[i % BASES], tops[i % TOPS]] });
+  }
+  return { images, ...saveArchive(images) };
+}
+
+const POLICY = `version: 1
+name: bench-apply
+rules:
+  - name: all-bench
+    match: { repositories: ["bench/**", "mirror.local/**"] }
+`;
+
+async function rebuild(engine, fx) {
+  const left = (await engine.images()).length;
+  if (left) await engine.empty();
+  const t0 = Date.now();
+  await engine.load(fx.archive);
+  const n = (await engine.images()).length;
+  if (n !== IMAGES) throw new Error(`fixtures: expected ${IMAGES} images, the engine lists ${n}`);
+  return { ms: Date.now() - t0, leftBefore: left };
+}
+
+async function main() {
+  const work = mkdtempSync(join(tmpdir(), 'imgsweep-apply-'));
+  const policy = join(work, 'policy.yaml');
+  writeFileSync(policy, POLICY);
+  const fx = fixtures();
+  const tags = fx.images.reduce((s, i) => s + i.tags.length, 0);
+  log(`apply: ${IMAGES} images, ${tags} tags, ${BASES} base + ${TOPS} top layers; archive ${(fx.archive.length / 1e6).toFixed(1)} MB`);
+  const engine = await startDockerd();
+  const notes = [];
+  const loadStart = loadAvg();
+  const rows = [];
+  const times = { imgsweep: [], prune: [], rmi: [] };
+  const split = { pre: [], exec: [], plan: [], steps: [] };
+  const loads = [];
+  const leftovers = [];
+  let stateN = 0;
+  try {
+    log(`apply: dockerd ${engine.version} (API ${engine.apiVersion}) in ${engine.dir}`);
+    const contenders = {
+      async imgsweep() {
+        // The plan on its own first (its own state dir: it writes the usage record), then the timed apply.
+        const planState = join(work, `state-${stateN++}`);
+        const p = check(await imgsweep(['plan', '-p', policy, '--host', engine.host, '--state-dir', planState, '--quiet', '-o', join(work, 'plan.json')]), 'imgsweep plan');
+        split.plan.push(p.ms);
+        const state = join(work, `state-${stateN++}`);
+        const r = check(await imgsweep(['apply', '-p', policy, '--yes', '--json', '--host', engine.host, '--state-dir', state]), 'imgsweep apply');
+        const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+        const end = lines.at(-1);
+        const s = end.summary;
+        if (s.deleted !== IMAGES || s.failed || s.skipped) throw new Error(`imgsweep apply: ${JSON.stringify(s)}`);
+        const execMs = Date.parse(end.finishedAt) - Date.parse(end.startedAt);
+        split.exec.push(execMs);
+        split.pre.push(r.ms - execMs);
+        split.steps.push(s.steps);
+        return r.ms;
+      },
+      async prune() {
+        return check(await engine.cli(['image', 'prune', '-a', '-f']), 'docker image prune').ms;
+      },
+      async rmi() {
+        // Sequential on purpose: this is the shell loop a person writes.
+        let ms = 0;
+        for (const img of fx.images) ms += check(await engine.cli(['rmi', ...img.tags]), `docker rmi ${img.tags.join(' ')}`).ms;
+        return ms;
+      },
+    };
+    const names = Object.keys(contenders);
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = names.map((_, k) => names[(k + round) % names.length]);
+      for (const name of order) {
+        const load = await rebuild(engine, fx);
+        loads.push(load.ms);
+        if (load.leftBefore) leftovers.push(`${name} round ${round + 1}: ${load.leftBefore} images left before loading`);
+        const t0 = Date.now();
+        const ms = await contenders[name]();
+        const left = (await engine.images()).length;
+        if (left) leftovers.push(`${name} round ${round + 1}: ${left} images left after it`);
+        times[name].push(ms);
+        log(`apply: round ${round + 1} ${name}: ${ms.toFixed(0)} ms (wall incl. checks ${Date.now() - t0} ms), fixtures loaded in ${load.ms} ms`);
+      }
+    }
+
+    const med = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+    const L = `${IMAGES} imgs/${tags} tags`;
+    rows.push(row(`apply ${L}: imgsweep vs prune`, med.imgsweep, 'ms', { baseline: med.prune, baselineName: 'docker image prune -a -f' }));
+    rows.push(row(`apply ${L}: imgsweep/prune`, med.imgsweep / med.prune, 'x', { max: TARGET_PRUNE }));
+    rows.push(row(`apply ${L}: imgsweep vs rmi loop`, med.imgsweep, 'ms', { baseline: med.rmi, baselineName: 'docker rmi per image' }));
+    rows.push(row(`apply ${L}: imgsweep/rmi loop`, med.imgsweep / med.rmi, 'x', { max: TARGET_RMI }));
+    rows.push(row('imgsweep apply: before execution (start, inventory, plan, layer reads)', median(split.pre), 'ms'));
+    rows.push(row('imgsweep apply: execution (re-list, steps)', median(split.exec), 'ms'));
+    rows.push(row(`imgsweep plan, ${IMAGES} images (own run)`, median(split.plan), 'ms'));
+    const startup = [];
+    for (let i = 0; i < 3; i++) startup.push(check(await imgsweep(['--version']), 'imgsweep --version').ms);
+    const startMs = median(startup);
+    rows.push(row('imgsweep --version (node start + module load)', startMs, 'ms'));
+
+    const fmt = (v) => v.map((x) => x.toFixed(0)).join('/');
+    notes.push(`dockerd ${engine.version} (API ${engine.apiVersion}), vfs; ${IMAGES} images, ${tags} tags (1-3 per image, ${BASES} base + ${TOPS} top layers shared), no containers; fixtures rebuilt with docker load before every contender (${fmt([median(loads)])} ms median)`);
+    notes.push(`${ROUNDS} rounds, contender order rotated; samples ms: imgsweep ${fmt(times.imgsweep)}, prune ${fmt(times.prune)}, rmi loop ${fmt(times.rmi)}; imgsweep before-exec ${fmt(split.pre)}, exec ${fmt(split.exec)}, plan ${fmt(split.plan)}; ${split.steps[0]} steps per apply`);
+    notes.push(`load average ${loadStart} at start, ${loadAvg()} after the timed rounds (2 cores shared with other jobs: wall times move with it)`);
+    if (leftovers.length) notes.push(`left over: ${leftovers.join('; ')}`);
+
+    if (argv.includes('--profile') || med.imgsweep / med.prune >= TARGET_PRUNE || med.imgsweep / med.rmi >= TARGET_RMI) {
+      notes.push(...(await diagnose(engine, fx, policy, work, { startMs, pruneMs: med.prune })));
+    }
+  } finally {
+    await engine.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+  emitResults('apply', rows, notes);
+}
+
+/** One more imgsweep apply, through a counting proxy and with --cpu-prof: calls per phase, hot functions. */
+async function diagnose(engine, fx, policy, work, { startMs, pruneMs }) {
+  await rebuild(engine, fx);
+  const proxy = await countingProxy(engine.socket, join(engine.dir, 'proxy.sock'));
+  const profiles = join(work, 'profiles');
+  mkdirSync(profiles);
+  const notes = [];
+  try {
+    const t0 = performance.now();
+    const r = check(await imgsweep(['apply', '-p', policy, '--yes', '--json', '--host', proxy.host, '--state-dir', join(work, 'state-diag')], { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profiles] }), 'imgsweep apply (profiled)');
+    const wall = r.ms;
+    // Phases from the request log: execution starts at the second image listing.
+    const lists = proxy.log.filter((e) => e.key === 'GET /images/json');
+    const execStart = lists[1]?.start ?? Infinity;
+    const phase = (e) => (e.start < execStart ? 'before execution' : 'execution');
+    const byPhase = {};
+    for (const e of proxy.log) {
+      const p = (byPhase[phase(e)] ??= { calls: 0, keys: {}, first: e.start, last: e.end ?? e.start, busy: 0 });
+      p.calls++;
+      p.keys[e.key] = (p.keys[e.key] ?? 0) + 1;
+      p.last = Math.max(p.last, e.end ?? e.start);
+    }
+    const first = proxy.log[0]?.start ?? t0;
+    notes.push(`profiled run (through a counting proxy): ${wall.toFixed(0)} ms wall, ${proxy.total()} engine calls; first call ${(first - t0).toFixed(0)} ms after spawn (node start + module load + policy)`);
+    for (const [p, s] of Object.entries(byPhase)) {
+      const keys = Object.entries(s.keys).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n}x ${k}`).join(', ');
+      notes.push(`  ${p}: ${s.calls} calls over ${(s.last - s.first).toFixed(0)} ms: ${keys}`);
+    }
+    // Layer reads: the inspect+history pairs before execution.
+    const hist = proxy.log.filter((e) => e.key === 'GET /images/{ref}/history' && e.start < execStart);
+    if (hist.length) {
+      const from = Math.min(...proxy.log.filter((e) => e.start < execStart && e.key.startsWith('GET /images/{ref}')).map((e) => e.start));
+      const to = Math.max(...hist.map((e) => e.end ?? e.start));
+      notes.push(`  layer reads for the reclaim estimate: ${hist.length} images (inspect + history each) in ${(to - from).toFixed(0)} ms`);
+    }
+    const dfs = proxy.log.filter((e) => e.key === 'GET /system/df');
+    if (dfs.length) notes.push(`  GET /system/df: ${dfs.length} calls, ${dfs.map((e) => ((e.end ?? e.start) - e.start).toFixed(0)).join('/')} ms each`);
+    const file = readdirSync(profiles).find((f) => f.endsWith('.cpuprofile'));
+    if (file) {
+      const top = cpuProfileTop(join(profiles, file), { top: 8 });
+      notes.push(`cpu profile: ${top.totalMs} ms sampled; self: ${top.self.map((f) => `${f.fn} ${f.ms} ms (${f.pct}%)`).join('; ')}`);
+      notes.push(`cpu profile, own code inclusive: ${top.inclusiveOwn.map((f) => `${f.fn} ${f.ms} ms`).join('; ')}`);
+    }
+  } finally {
+    await proxy.close();
+  }
+  // Where the engine's own concurrency limit is: one run each at higher --concurrency (noisy: one sample).
+  const sweep = [];
+  for (const c of [8, 16]) {
+    await rebuild(engine, fx);
+    const r = check(await imgsweep(['apply', '-p', policy, '--yes', '--json', '--host', engine.host, '--state-dir', join(work, `state-c${c}`), '--concurrency', String(c)]), `imgsweep apply --concurrency ${c}`);
+    const end = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    sweep.push(`--concurrency ${c}: ${r.ms.toFixed(0)} ms wall, execution ${Date.parse(end.finishedAt) - Date.parse(end.startedAt)} ms`);
+  }
+  notes.push(`one run each (not medians): ${sweep.join('; ')}`);
+  // The engine-side floor for the same changes: only the writes (untag the extra tags, then DELETE by ID with
+  // noprune), no checks, from this process; what imgsweep's steps would cost with no reads at all.
+  const floors = [];
+  let best = Infinity;
+  for (const c of [4, 8]) {
+    await rebuild(engine, fx);
+    const ms = await writesOnly(engine, fx, c);
+    best = Math.min(best, ms);
+    floors.push(`${c} in flight ${ms.toFixed(0)} ms`);
+  }
+  notes.push(`engine floor, writes only (${fx.images.reduce((s, i) => s + i.tags.length - 1, 0)} untags + ${IMAGES} deletes by ID, no reads): ${floors.join(', ')}`);
+  const bound = startMs + best;
+  notes.push(`lower bound for any per-step executor in node (node start ${startMs.toFixed(0)} ms + writes-only floor ${best.toFixed(0)} ms, no inventory, plan or checks): ${bound.toFixed(0)} ms = ${(bound / pruneMs).toFixed(2)}x prune (target ${TARGET_PRUNE}x)`);
+  return notes;
+}
+
+/** Per image: DELETE each extra tag, then DELETE by ID (noprune); `conc` images at a time. Returns ms. */
+async function writesOnly(engine, fx, conc) {
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < fx.images.length) {
+      const k = next++;
+      for (const tag of fx.images[k].tags.slice(1)) {
+        const r = await engine.api('DELETE', `/images/${encodeURIComponent(tag)}?noprune=1`);
+        if (r.status !== 200) throw new Error(`untag ${tag}: ${r.status} ${r.body}`);
+      }
+      const r = await engine.api('DELETE', `/images/${fx.ids[k]}?noprune=1`);
+      if (r.status !== 200) throw new Error(`delete ${fx.ids[k]}: ${r.status} ${r.body}`);
+    }
+  };
+  await Promise.all(Array.from({ length: conc }, worker));
+  const ms = performance.now() - t0;
+  const left = (await engine.images()).length;
+  if (left) throw new Error(`writes-only floor left ${left} images`);
+  return ms;
+}
+
+await main();
