@@ -1,5 +1,5 @@
 /** A throwaway dockerd per test file: private data root, vfs, no networking, removed afterwards. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -103,41 +103,13 @@ export async function startDockerd(): Promise<TestEngine> {
     await rm(dir, { recursive: true, force: true });
   };
 
-  const ready = await waitFor(async () => (await getOnSocket(socketPath, '/_ping'))?.status === 200, {
-    timeoutMs: READY_MS,
-    stopEarly: () => exited(child) || spawnError !== null,
-  });
-  if (!ready) {
-    const why = exited(child) ? `exited with ${child.exitCode ?? child.signalCode}` : `not ready in ${READY_MS} ms`;
-    const cause = spawnError as Error | null;
-    const tail = tailFile(logPath, 30);
-    await cleanup();
-    throw new Error(`dockerd ${why}${cause ? ` (${cause.message})` : ''}; log tail:\n${tail}`);
-  }
-
-  const version = await getOnSocket(socketPath, '/version');
-  const apiVersion = (JSON.parse(version?.body ?? '{}') as { ApiVersion?: string }).ApiVersion;
-  if (apiVersion === undefined) {
-    await cleanup();
-    throw new Error(`dockerd answered /version without ApiVersion: ${version?.body ?? '(nothing)'}`);
-  }
-  // host/protocol set explicitly: dockerode would otherwise take them from a DOCKER_HOST in the environment.
-  const docker = new Docker({ socketPath, host: undefined, protocol: 'http', version: `v${apiVersion}`, timeout: 120_000 });
-  const host = `unix://${socketPath}`;
-  const cliConfig = join(dir, 'cli-config');
-  await mkdir(cliConfig);
+  const { host, docker, cli } = await awaitService('dockerd', { socketPath, dir, child, logPath, cleanup, spawnError: () => spawnError });
 
   return {
     host,
     dir,
     docker,
-    cli: async (args, opts = {}) => {
-      const cli = which('docker');
-      if (cli === null) throw new Error('docker CLI not found: install Debian\'s docker.io (apt-get install -y docker.io)');
-      const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: cliConfig, ...opts.env };
-      delete env.DOCKER_CONTEXT;
-      return runCommand(cli, args, { input: opts.input, env });
-    },
+    cli,
     stop: async () => {
       try {
         const containers = await docker.listContainers({ all: true });
@@ -148,4 +120,50 @@ export async function startDockerd(): Promise<TestEngine> {
       await cleanup();
     },
   };
+}
+
+export interface ServiceStart {
+  socketPath: string;
+  dir: string;
+  child: ChildProcess;
+  logPath: string;
+  cleanup: () => Promise<void>;
+  spawnError: () => unknown;
+}
+
+/**
+ * Waits for a just-started engine (dockerd, podman service) to answer on its socket, then gives a dockerode
+ * client pinned to its API version and a docker CLI pointed at it. On failure: cleans up, throws with the log tail.
+ */
+export async function awaitService(what: string, s: ServiceStart): Promise<Pick<TestEngine, 'host' | 'docker' | 'cli'>> {
+  const ready = await waitFor(async () => (await getOnSocket(s.socketPath, '/_ping'))?.status === 200, {
+    timeoutMs: READY_MS,
+    stopEarly: () => exited(s.child) || s.spawnError() !== null,
+  });
+  if (!ready) {
+    const why = exited(s.child) ? `exited with ${s.child.exitCode ?? s.child.signalCode}` : `not ready in ${READY_MS} ms`;
+    const cause = s.spawnError() as Error | null;
+    const tail = tailFile(s.logPath, 30);
+    await s.cleanup();
+    throw new Error(`${what} ${why}${cause ? ` (${cause.message})` : ''}; log tail:\n${tail}`);
+  }
+  const version = await getOnSocket(s.socketPath, '/version');
+  const apiVersion = (JSON.parse(version?.body ?? '{}') as { ApiVersion?: string }).ApiVersion;
+  if (apiVersion === undefined) {
+    await s.cleanup();
+    throw new Error(`${what} answered /version without ApiVersion: ${version?.body ?? '(nothing)'}`);
+  }
+  // host/protocol set explicitly: dockerode would otherwise take them from a DOCKER_HOST in the environment.
+  const docker = new Docker({ socketPath: s.socketPath, host: undefined, protocol: 'http', version: `v${apiVersion}`, timeout: 120_000 });
+  const host = `unix://${s.socketPath}`;
+  const cliConfig = join(s.dir, 'cli-config');
+  await mkdir(cliConfig);
+  const cli: TestEngine['cli'] = async (args, opts = {}) => {
+    const bin = which('docker');
+    if (bin === null) throw new Error("docker CLI not found: install Debian's docker.io (apt-get install -y docker.io)");
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: cliConfig, ...opts.env };
+    delete env.DOCKER_CONTEXT;
+    return runCommand(bin, args, { input: opts.input, env });
+  };
+  return { host, docker, cli };
 }

@@ -5,13 +5,13 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { getOnSocket, type TestEngine } from './dockerd.js';
+import { awaitService, type TestEngine } from './dockerd.js';
 import { drainProgress } from './progress.js';
-import { exited, killGroup, mountsUnder, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from './process.js';
+import { exited, killGroup, mountsUnder, runCommand, stopChild, waitFor, which, type CommandResult } from './process.js';
 import { busyboxRootfs } from './rootfs.js';
 
 export interface TestPodman extends TestEngine {
@@ -29,7 +29,6 @@ export const PODMAN_ULIMITS = [
   { Name: 'nproc', Soft: 1024, Hard: 1024 },
 ];
 
-const READY_MS = 30_000;
 const STOP_GRACE_MS = 15_000;
 
 /** Processes (other than this one) whose command line names a path under dir: this service's helpers. */
@@ -98,42 +97,14 @@ export async function startPodman(): Promise<TestPodman> {
     await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   };
 
-  const ready = await waitFor(async () => (await getOnSocket(socketPath, '/_ping'))?.status === 200, {
-    timeoutMs: READY_MS,
-    stopEarly: () => exited(child) || spawnError !== null,
-  });
-  if (!ready) {
-    const why = exited(child) ? `exited with ${child.exitCode ?? child.signalCode}` : `not ready in ${READY_MS} ms`;
-    const cause = spawnError as Error | null;
-    const tail = tailFile(logPath, 30);
-    await cleanup();
-    throw new Error(`podman system service ${why}${cause ? ` (${cause.message})` : ''}; log tail:\n${tail}`);
-  }
-
-  const version = await getOnSocket(socketPath, '/version');
-  const apiVersion = (JSON.parse(version?.body ?? '{}') as { ApiVersion?: string }).ApiVersion;
-  if (apiVersion === undefined) {
-    await cleanup();
-    throw new Error(`podman answered /version without ApiVersion: ${version?.body ?? '(nothing)'}`);
-  }
-  // host/protocol set explicitly: dockerode would otherwise take them from a DOCKER_HOST in the environment.
-  const docker = new Docker({ socketPath, host: undefined, protocol: 'http', version: `v${apiVersion}`, timeout: 120_000 });
-  const host = `unix://${socketPath}`;
-  const cliConfig = join(dir, 'cli-config');
-  await mkdir(cliConfig);
+  const { host, docker, cli } = await awaitService('podman system service', { socketPath, dir, child, logPath, cleanup, spawnError: () => spawnError });
 
   return {
     host,
     dir,
     docker,
     podman,
-    cli: async (args, opts = {}) => {
-      const cli = which('docker');
-      if (cli === null) throw new Error("docker CLI not found: install Debian's docker.io (apt-get install -y docker.io)");
-      const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: cliConfig, ...opts.env };
-      delete env.DOCKER_CONTEXT;
-      return runCommand(cli, args, { input: opts.input, env });
-    },
+    cli,
     stop: async () => {
       // Containers first, while the service still runs: each has a conmon and mounts to release.
       try {
