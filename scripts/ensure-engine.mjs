@@ -6,8 +6,8 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 const HINT =
-  "imgsweep tests need real engines: install Debian's docker.io, docker-registry, busybox and podman " +
-  '(sudo apt-get install -y docker.io docker-registry busybox podman) or set IMGSWEEP_SKIP_ENGINE_TESTS=1';
+  "imgsweep tests need real engines and promtool: install Debian's docker.io, docker-registry, busybox, podman " +
+  'and prometheus (sudo apt-get install -y docker.io docker-registry busybox podman prometheus) or set IMGSWEEP_SKIP_ENGINE_TESTS=1';
 
 function executable(path) {
   try {
@@ -32,6 +32,7 @@ if (!onPath('dockerd')) missing.push('docker.io');
 if (!onPath('docker-registry')) missing.push('docker-registry');
 if (!executable('/bin/busybox')) missing.push('busybox');
 if (!onPath('podman')) missing.push('podman');
+if (!onPath('promtool')) missing.push('prometheus'); // promtool checks the metrics textfile
 if (missing.length === 0) process.exit(0);
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -45,7 +46,7 @@ const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 const update = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
 if (update.status !== 0) process.exit(update.status ?? 1);
 // Always the full set, as documented: apt-get skips what is already installed.
-const install = spawnSync('apt-get', ['install', '-y', 'docker.io', 'docker-registry', 'busybox', 'podman'], {
+const install = spawnSync('apt-get', ['install', '-y', 'docker.io', 'docker-registry', 'busybox', 'podman', 'prometheus'], {
   stdio: 'inherit',
   env,
 });
