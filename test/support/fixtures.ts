@@ -105,14 +105,14 @@ export async function importBusybox(docker: Docker, tag: string): Promise<string
 export async function runContainer(
   docker: Docker,
   image: string,
-  opts: { running: boolean; name?: string; labels?: Record<string, string> },
+  opts: { running: boolean; name?: string; labels?: Record<string, string>; ulimits?: { Name: string; Soft: number; Hard: number }[] },
 ): Promise<string> {
   const container = await docker.createContainer({
     Image: image,
     name: opts.name,
     Cmd: opts.running ? ['/bin/busybox', 'sleep', '1000'] : ['/bin/busybox', 'true'],
     Labels: opts.labels,
-    HostConfig: { NetworkMode: 'none' },
+    HostConfig: { NetworkMode: 'none', ...(opts.ulimits ? { Ulimits: opts.ulimits } : {}) },
   });
   await container.start();
   if (!opts.running) await container.wait();

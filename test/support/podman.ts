@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { awaitService, type TestEngine } from './dockerd.js';
+import { runContainer, splitTag } from './fixtures.js';
 import { drainProgress } from './progress.js';
 import { exited, killGroup, mountsUnder, runCommand, stopChild, waitFor, which, type CommandResult } from './process.js';
 import { busyboxRootfs } from './rootfs.js';
@@ -131,27 +132,12 @@ export async function importBusyboxPodman(docker: Docker, ref: string): Promise<
   const lines = await drainProgress(stream, 'podman import');
   const id = lines.map((l) => (typeof l.status === 'string' ? l.status.trim() : '')).find((s) => /^(sha256:)?[0-9a-f]{64}$/.test(s));
   if (id === undefined) throw new Error(`podman import gave no image ID:\n${JSON.stringify(lines)}`);
-  const slash = ref.lastIndexOf('/');
-  const colon = ref.lastIndexOf(':');
-  const [repo, tag] = colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, 'latest'];
+  const { repo, tag } = splitTag(ref);
   await docker.getImage(id).tag({ repo, tag });
   return (await docker.getImage(id).inspect()).Id;
 }
 
 /** `busybox sleep 1000` left running, or `busybox true` run to completion, with the limits runc needs here. */
-export async function runPodmanContainer(
-  docker: Docker,
-  image: string,
-  opts: { running: boolean; name?: string; labels?: Record<string, string> },
-): Promise<string> {
-  const container = await docker.createContainer({
-    Image: image,
-    name: opts.name,
-    Cmd: opts.running ? ['/bin/busybox', 'sleep', '1000'] : ['/bin/busybox', 'true'],
-    Labels: opts.labels,
-    HostConfig: { NetworkMode: 'none', Ulimits: PODMAN_ULIMITS },
-  });
-  await container.start();
-  if (!opts.running) await container.wait();
-  return container.id;
+export function runPodmanContainer(docker: Docker, image: string, opts: { running: boolean; name?: string; labels?: Record<string, string> }): Promise<string> {
+  return runContainer(docker, image, { ...opts, ulimits: PODMAN_ULIMITS });
 }
