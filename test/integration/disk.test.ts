@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, statfs, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +19,7 @@ import { formatBytes } from '../../src/report/bytes.js';
 import type { UsageRecord } from '../../src/usage/store.js';
 import { image as plainImage, idOf, inventory as plainInventory, NOW, policy as plainPolicy, ago } from '../support/builders.js';
 import { runCli, type CliResult } from '../support/cli.js';
-import { DOCKERD_NOT_FOUND, engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
+import { DOCKERD_NOT_FOUND, engineTestsSkipped, getOnSocket, startDockerd, type TestEngine } from '../support/dockerd.js';
 import { importBusybox, loadImage, randomLayer, runContainer } from '../support/fixtures.js';
 import { exited, killGroup, mountsUnder, runCommand, stopChild, tailFile, waitFor, which } from '../support/process.js';
 
@@ -215,18 +214,10 @@ class TmpfsDockerd {
     return d;
   }
 
-  private ping(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const req = request({ socketPath: this.socketPath, path: '/_ping', method: 'GET', timeout: 2_000 }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode === 200));
-        res.on('error', () => resolve(false));
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
-      req.end();
-    });
+  private async ping(): Promise<boolean> {
+    return (await getOnSocket(this.socketPath, '/_ping'))?.status === 200;
   }
+
 
   /** Used fraction of the data root's filesystem, as df counts it. */
   async usage(): Promise<{ used: number; total: number }> {

@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
@@ -14,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/inventory/types.js';
 import type { UsageRecord } from '../../src/usage/store.js';
 import { runCli } from '../support/cli.js';
-import { DOCKERD_NOT_FOUND, engineTestsSkipped } from '../support/dockerd.js';
+import { DOCKERD_NOT_FOUND, engineTestsSkipped, getOnSocket } from '../support/dockerd.js';
 import { importBusybox } from '../support/fixtures.js';
 import { exited, killGroup, mountsUnder, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from '../support/process.js';
 
@@ -36,18 +35,10 @@ class RestartableDockerd {
     this.docker = new Docker({ socketPath: this.socketPath, host: undefined, protocol: 'http', version: 'v1.41', timeout: 120_000 });
   }
 
-  private ping(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const req = request({ socketPath: this.socketPath, path: '/_ping', method: 'GET', timeout: 2_000 }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode === 200));
-        res.on('error', () => resolve(false));
-      });
-      req.on('timeout', () => req.destroy());
-      req.on('error', () => resolve(false));
-      req.end();
-    });
+  private async ping(): Promise<boolean> {
+    return (await getOnSocket(this.socketPath, '/_ping'))?.status === 200;
   }
+
 
   async start(): Promise<void> {
     const bin = which('dockerd');
