@@ -3,6 +3,7 @@ import { PlanRefused } from '../errors.js';
 import type { EngineIdentity } from '../inventory/types.js';
 import type { Plan, PlanAction } from '../plan/types.js';
 import { fmtMs } from '../plan/select.js';
+import { CHECK_FRESH_MS, ImageChecks } from './checks.js';
 import { runGraph, type Task } from './graph.js';
 import { runStep } from './steps.js';
 import type { ApplyReport, StepResult } from './types.js';
@@ -12,6 +13,8 @@ import { verifyPlan } from './verify.js';
 export interface ApplyOptions {
   concurrency: number;
   clock: () => number;
+  /** How old the facts a step acts on may be (default CHECK_FRESH_MS); 0 inspects before every step. */
+  checkFreshMs?: number;
   onStep?: (result: StepResult, finished: number, total: number) => void;
 }
 
@@ -61,7 +64,10 @@ function dependencies(actions: PlanAction[], liveParent: Map<string, string | nu
 /** Executes a plan on a live engine: re-list, re-verify, then run the steps in dependency order. */
 export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions): Promise<ApplyReport> {
   const startedAt = new Date(opts.clock()).toISOString();
+  const checks = new ImageChecks(engine, opts.checkFreshMs ?? CHECK_FRESH_MS);
+  const listedAt = checks.now();
   const [images, containers, dfBefore] = await Promise.all([engine.listImages(), engine.listContainers(), engine.diskUsage()]);
+  checks.seed(images, listedAt);
   const stale = verifyPlan(plan, { images, containers });
   const deps = dependencies(
     plan.actions,
@@ -81,7 +87,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
         const staleStep = stale.get(index);
         if (staleStep) return { ...base(), status: 'skipped', reason: staleStep.reason, clear: staleStep.clear };
         const t0 = opts.clock();
-        const outcome = await runStep(engine, action, { allowed: allowed.get(action.imageId) ?? (() => false), deletePlanned: deleted.has(action.imageId) });
+        const outcome = await runStep(engine, action, { allowed: allowed.get(action.imageId) ?? (() => false), deletePlanned: deleted.has(action.imageId), checks });
         return { ...base(), ...outcome, ms: opts.clock() - t0 };
       },
       blocked(dep, r) {
@@ -114,6 +120,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
       untagged: doneOf('untag'),
       containersRemoved: doneOf('remove-container'),
       bytesEstimated: steps.filter((s) => s.status === 'done' && s.action.type === 'delete').reduce((sum, s) => sum + (s.action.bytes ?? 0), 0),
+      estimate: plan.summary.estimate,
       bytesActual: dfBefore && dfAfter ? Math.max(0, dfBefore.layersSize - dfAfter.layersSize) : null,
     },
   };

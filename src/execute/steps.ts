@@ -1,6 +1,7 @@
 import type { Engine, WriteOutcome } from '../engine/engine.js';
 import type { PlanAction } from '../plan/types.js';
 import { shortImageId } from '../report/table.js';
+import type { ImageChecks } from './checks.js';
 import { isLastReference } from './references.js';
 import type { StepResult } from './types.js';
 import { deleteFactsChanged } from './verify.js';
@@ -16,14 +17,17 @@ export interface StepContext {
   allowed: (ref: string) => boolean;
   /** The plan deletes this image by ID later. */
   deletePlanned: boolean;
+  /** The run's looks at its images (one inspect serves an image's steps while fresh). */
+  checks: ImageChecks;
 }
 
 /** Executes one plan step with its last-moment checks; outcomes are values, engine errors never escape. */
 export async function runStep(engine: Engine, action: PlanAction, ctx: StepContext): Promise<Outcome> {
   try {
     if (action.type === 'remove-container') return await removeContainer(engine, action);
-    if (action.type === 'untag') return await untag(engine, action, ctx);
-    return await deleteImage(engine, action, ctx);
+    // One image's untags and delete run one at a time: each checks the references the previous one left.
+    if (action.type === 'untag') return await ctx.checks.exclusive(action.imageId, () => untag(engine, action, ctx));
+    return await ctx.checks.exclusive(action.imageId, () => deleteImage(engine, action, ctx));
   } catch (err) {
     // A read failed (e.g. the engine stopped): the step's state is unknown.
     return failed(err instanceof Error ? err.message : String(err));
@@ -39,10 +43,18 @@ async function removeContainer(engine: Engine, a: PlanAction): Promise<Outcome> 
 async function untag(engine: Engine, a: PlanAction, ctx: StepContext): Promise<Outcome> {
   const ref = a.ref!;
   // Untag by name only while the name still points at the planned image: a tag can move at any time.
-  // One inspect of the name gives both where it points and what else the image holds.
-  const image = await engine.inspectImage(ref);
-  if (image === null) return skipped('reference already gone', true);
-  if (image.id !== a.imageId) return skipped(`reference now points to image ${shortImageId(image.id)} (moved since planning)`, true);
+  // A name points at exactly one image, so the image's own references say where it points. A recent look
+  // serves an image the plan deletes anyway; an image that stays is looked at afresh, since removing its
+  // last name by mistake would delete it.
+  const image = await ctx.checks.look(a.imageId, ctx.deletePlanned ? undefined : 0);
+  if (image === null || ![...image.repoTags, ...image.repoDigests].includes(ref)) {
+    ctx.checks.forget(a.imageId);
+    const now = await engine.resolveReference(ref);
+    if (now === null) return skipped('reference already gone', true);
+    if (now !== a.imageId) return skipped(`reference now points to image ${shortImageId(now)} (moved since planning)`, true);
+    // It came back between the two looks: leave it to a later run rather than act on facts seen twice.
+    return skipped('reference changed while checking it', false);
+  }
   // Removing an image's last reference by name deletes the image: never do that. If the plan deletes the
   // image, its delete by ID removes this reference too.
   if (isLastReference(ref, image.repoTags, image.repoDigests)) {
@@ -51,6 +63,8 @@ async function untag(engine: Engine, a: PlanAction, ctx: StepContext): Promise<O
       : skipped('it is the image\'s last reference now (others moved or were removed since planning); untagging it would delete the image', false);
   }
   const out = await engine.untag(ref);
+  if (out.status === 'done' && out.deleted.length === 0) ctx.checks.untagged(a.imageId, [ref, ...out.untagged]);
+  else ctx.checks.forget(a.imageId);
   return classify(out, 'reference already gone', async () => {
     const after = await engine.resolveReference(ref);
     return after === a.imageId ? null : 'reference gone';
@@ -58,11 +72,12 @@ async function untag(engine: Engine, a: PlanAction, ctx: StepContext): Promise<O
 }
 
 async function deleteImage(engine: Engine, a: PlanAction, ctx: StepContext): Promise<Outcome> {
-  const image = await engine.inspectImage(a.imageId);
-  if (image === null || image.id !== a.imageId) return skipped('image already gone', true);
+  const image = await ctx.checks.look(a.imageId);
+  if (image === null) return skipped('image already gone', true);
   const changed = deleteFactsChanged(a, image, ctx.allowed);
   if (changed) return skipped(changed, false);
   const out = await engine.deleteImage(a.imageId);
+  ctx.checks.forget(a.imageId);
   return classify(out, 'image already gone', async () => ((await engine.inspectImage(a.imageId)) === null ? 'image gone' : null));
 }
 

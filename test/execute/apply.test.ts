@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { admitPlan, applyPlan } from '../../src/execute/apply.js';
+import { ImageChecks } from '../../src/execute/checks.js';
 import type { ApplyReport, StepResult } from '../../src/execute/types.js';
 import { PlanRefused } from '../../src/errors.js';
 import type { ContainerRecord, ContainerState, ImageRecord, Inventory } from '../../src/inventory/types.js';
@@ -29,11 +30,13 @@ function setup(images: ImageRecord[], containers: ContainerRecord[] = []): { inv
   return { inv, plan: makePlan({ policy: POLICY, inventory: inv, now: NOW }), engine: new FakeEngine(inv) };
 }
 
-async function apply(plan: Plan, engine: FakeEngine, concurrency = 4): Promise<ApplyReport> {
+/** checkFreshMs 0 by default: these tests change the engine between the re-list and a step, and every step looks. */
+async function apply(plan: Plan, engine: FakeEngine, concurrency = 4, checkFreshMs = 0): Promise<ApplyReport> {
   const seen: StepResult[] = [];
   const finished: number[] = [];
   const report = await applyPlan(plan, engine, {
     concurrency,
+    checkFreshMs,
     clock: () => NOW + 60_000,
     onStep: (s, n, total) => {
       seen.push(s);
@@ -286,8 +289,10 @@ describe('applyPlan: outcomes', () => {
 
   it('a tag moved between the re-list and its untag: skipped without untagging the other image', async () => {
     const { plan, engine } = setup(family());
+    let once = true;
+    // The untag's last-moment look at its image (one inspect by ID) sees the change.
     engine.fault = (m, arg) =>
-      m === 'inspectImage' && arg === 'app:2'
+      m === 'inspectImage' && arg === idOf('old') && once && !(once = false)
         ? {
             kind: 'before',
             run: () => {
@@ -308,7 +313,7 @@ describe('applyPlan: outcomes', () => {
 
   it('a reference gone between the re-list and its untag: skipped without a call, and the delete goes on', async () => {
     const { plan, engine } = setup(family());
-    engine.fault = (m, arg) => (m === 'inspectImage' && arg === 'app:2' ? { kind: 'before', run: () => (engine.images.find((i) => i.id === idOf('old'))!.repoTags = ['app:1']) } : undefined);
+    engine.fault = (m, arg) => (m === 'inspectImage' && arg === idOf('old') ? { kind: 'before', run: () => (engine.images.find((i) => i.id === idOf('old'))!.repoTags = ['app:1']) } : undefined);
     const report = await apply(plan, engine);
     expect(step(report, 'untag', 'old', 'app:2')).toMatchObject({ status: 'skipped', reason: 'reference already gone', clear: true });
     expect(engine.callsOf('untag')).toEqual([]);
@@ -454,5 +459,83 @@ describe('admitPlan', () => {
     expect((error as PlanRefused).exitCode).toBe(3);
     expect((error as PlanRefused).code).toBe('REFUSED');
     expect((error as Error).message).toMatch(message);
+  });
+});
+
+describe('applyPlan: last-moment looks', () => {
+  const inspectsOf = (engine: FakeEngine) => engine.callsOf('inspectImage').map((c) => c.args[0]);
+
+  const WINDOW = 60_000;
+
+  it('within the window, the re-list is the look at images the plan deletes: no inspect at all', async () => {
+    const { plan, engine } = setup([image('multi', { tags: ['app:1', 'app:2', 'mirror/app:1'] }), image('one', { tags: ['one:1'] })]);
+    expect(plan.actions.filter((a) => a.imageId === idOf('multi')).map((a) => a.type)).toEqual(['untag', 'untag', 'delete']);
+    const report = await apply(plan, engine, 4, WINDOW);
+    expect(report.summary).toMatchObject({ deleted: 2, untagged: 2, failed: 0, skipped: 0 });
+    expect(inspectsOf(engine)).toEqual([]);
+    expect(engine.images).toEqual([]);
+  });
+
+  it('with a window of 0, every step of an image the plan deletes inspects it first', async () => {
+    const { plan, engine } = setup([image('multi', { tags: ['app:1', 'app:2', 'mirror/app:1'] })]);
+    await apply(plan, engine, 4, 0);
+    expect(inspectsOf(engine)).toEqual([idOf('multi'), idOf('multi'), idOf('multi')]);
+  });
+
+  it('untags of an image that stays look afresh each time, one at a time: its last name is never removed by name', async () => {
+    const { plan, engine } = setup([image('kept', { tags: ['app:keep', 'app:x', 'app:y'] })]);
+    expect(plan.actions.map((a) => `${a.type} ${a.ref}`)).toEqual(['untag app:x', 'untag app:y']);
+    // Someone removes the protected name right after the first untag: app:y is now the image's last name.
+    engine.fault = (m, arg) => (m === 'untag' && arg === 'app:x' ? { kind: 'before', run: () => (engine.images[0]!.repoTags = engine.images[0]!.repoTags.filter((t) => t !== 'app:keep')) } : undefined);
+    const report = await apply(plan, engine, 4, WINDOW);
+    expect(step(report, 'untag', 'kept', 'app:x').status).toBe('done');
+    expect(step(report, 'untag', 'kept', 'app:y')).toMatchObject({ status: 'skipped', clear: false });
+    expect(step(report, 'untag', 'kept', 'app:y').reason).toMatch(/last reference/);
+    expect(engine.images.map((i) => i.repoTags)).toEqual([['app:y']]);
+    expect(inspectsOf(engine)).toEqual([idOf('kept'), idOf('kept')]);
+  });
+
+  it('a reference added after the look and before the delete: the engine refuses, nothing is forced', async () => {
+    const { plan, engine } = setup([image('multi', { tags: ['app:1', 'other:1'] })]);
+    // Tagged into another repository between the untag and the delete (the look is still fresh).
+    engine.fault = (m, arg) => (m === 'deleteImage' && arg === idOf('multi') ? { kind: 'before', run: () => engine.images[0]!.repoTags.push('third:1') } : undefined);
+    const report = await apply(plan, engine, 4, WINDOW);
+    expect(step(report, 'delete', 'multi')).toMatchObject({ status: 'skipped', clear: false });
+    expect(engine.images.map((i) => i.repoTags)).toEqual([['app:1', 'third:1']]);
+  });
+});
+
+describe('ImageChecks', () => {
+  it('serves a look while it is fresh, then asks the engine again; our own untags are applied to it', async () => {
+    const engine = new FakeEngine(inventory([image('a', { tags: ['a:1', 'a:2'] })]));
+    let t = 0;
+    const checks = new ImageChecks(engine, 1_000, () => t);
+    expect((await checks.look(idOf('a')))!.repoTags).toEqual(['a:1', 'a:2']);
+    checks.untagged(idOf('a'), ['a:2']);
+    t = 1_000;
+    expect((await checks.look(idOf('a')))!.repoTags).toEqual(['a:1']);
+    expect(engine.callsOf('inspectImage')).toHaveLength(1);
+    t = 1_001;
+    expect((await checks.look(idOf('a')))!.repoTags).toEqual(['a:1', 'a:2']);
+    expect(await checks.look(idOf('a'), 0)).not.toBeNull();
+    expect(engine.callsOf('inspectImage')).toHaveLength(3);
+    engine.images = [];
+    checks.forget(idOf('a'));
+    expect(await checks.look(idOf('a'))).toBeNull();
+  });
+
+  it('runs one image\'s steps one at a time, in order, even when one fails', async () => {
+    const checks = new ImageChecks(new FakeEngine(inventory([])));
+    const order: string[] = [];
+    const step = (name: string, ms: number, fail = false) =>
+      checks.exclusive('x', async () => {
+        order.push(`start ${name}`);
+        await new Promise((r) => setTimeout(r, ms));
+        order.push(`end ${name}`);
+        if (fail) throw new Error(name);
+      });
+    const results = await Promise.allSettled([step('1', 20, true), step('2', 5), checks.exclusive('y', () => Promise.resolve(order.push('other image')))]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect(order).toEqual(['start 1', 'other image', 'end 1', 'start 2', 'end 2']);
   });
 });
