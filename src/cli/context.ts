@@ -170,10 +170,15 @@ export async function loadInventory(opts: InventoryOptions, io: CliIo, now: numb
   }
 }
 
-/** Plans against a live engine: a first pass finds the candidates, whose layers then make the estimate exact. */
-export async function evaluateLive(engine: Engine, policy: Policy, opts: InventoryOptions, io: CliIo, now: number, trace = false): Promise<Evaluation> {
+/**
+ * Plans against a live engine: a first pass finds the candidates, whose layers then make the estimate exact.
+ * `exact` false skips the layer reads when the estimate decides nothing (no disk section): the plan then
+ * estimates by image sizes (`summary.estimate` says so).
+ */
+export async function evaluateLive(engine: Engine, policy: Policy, opts: InventoryOptions, io: CliIo, now: number, trace = false, exact = true): Promise<Evaluation> {
   const inventory = await liveInventory(engine, opts, io, now);
   const first = evaluatePolicy({ policy, inventory, now, trace });
+  if (!exact && !policy.disk) return first;
   const candidates = reclaimCandidates(first, policy);
   if (candidates.size === 0) return first;
   await attachLayers(engine, inventory, candidates);

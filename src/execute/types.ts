@@ -27,6 +27,8 @@ export interface ApplySummary {
   containersRemoved: number;
   /** Estimated bytes of the images actually deleted. */
   bytesEstimated: number;
+  /** How the plan estimated: "layers" (shared layers counted once) or "sizes" (image sizes; layers not read). */
+  estimate: 'layers' | 'sizes';
   /** Bytes the engine's own accounting (/system/df layer total) shrank by, when it reports one. */
   bytesActual: number | null;
 }

@@ -40,7 +40,7 @@ export function formatApplySummary(report: ApplyReport): string {
   const s = report.summary;
   const secs = (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000;
   const parts = [
-    `deleted ${plural(s.deleted, 'image')} (est. ${formatBytes(s.bytesEstimated)}${s.bytesActual !== null ? `, actual ${formatBytes(s.bytesActual)}` : ''})`,
+    `deleted ${plural(s.deleted, 'image')} (est. ${formatBytes(s.bytesEstimated)}${s.estimate === 'sizes' ? ' by image sizes' : ''}${s.bytesActual !== null ? `, actual ${formatBytes(s.bytesActual)}` : ''})`,
     `untagged ${plural(s.untagged, 'reference')}`,
     `removed ${plural(s.containersRemoved, 'container')}`,
   ];

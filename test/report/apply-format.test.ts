@@ -111,18 +111,25 @@ describe('a whole report', () => {
 
   it('the summary line', async () => {
     const report = await mixedReport();
-    expect(formatApplySummary(report)).toMatch(/^Applied on test-host: deleted 2 images \(est\. [\d.]+ MB, actual 350 MB\), untagged 3 references, removed 1 container; 1 skipped, 1 failed; \d+\.\d s\.$/);
+    expect(formatApplySummary(report)).toMatch(/^Applied on test-host: deleted 2 images \(est\. [\d.]+ MB by image sizes, actual 350 MB\), untagged 3 references, removed 1 container; 1 skipped, 1 failed; \d+\.\d s\.$/);
+  });
+
+  const withSummary = (summary: ApplyReport['summary']): ApplyReport => ({
+    ...HEADER,
+    planCreatedAt: '2026-11-27T11:00:00.000Z',
+    startedAt: '2026-11-27T12:00:00.000Z',
+    finishedAt: '2026-11-27T12:00:01.500Z',
+    steps: [],
+    summary,
   });
 
   it('the summary line in the singular, without an engine measure', () => {
-    const report: ApplyReport = {
-      ...HEADER,
-      planCreatedAt: '2026-11-27T11:00:00.000Z',
-      startedAt: '2026-11-27T12:00:00.000Z',
-      finishedAt: '2026-11-27T12:00:01.500Z',
-      steps: [],
-      summary: { steps: 3, done: 3, skipped: 0, failed: 0, deleted: 1, untagged: 1, containersRemoved: 1, bytesEstimated: 1500, bytesActual: null },
-    };
+    const report = withSummary({ steps: 3, done: 3, skipped: 0, failed: 0, deleted: 1, untagged: 1, containersRemoved: 1, bytesEstimated: 1500, estimate: 'layers', bytesActual: null });
     expect(formatApplySummary(report)).toBe('Applied on build-01: deleted 1 image (est. 1.5 kB), untagged 1 reference, removed 1 container; 0 skipped, 0 failed; 1.5 s.');
+  });
+
+  it('the summary line says when the estimate is by image sizes (layers not read)', () => {
+    const report = withSummary({ steps: 1, done: 1, skipped: 0, failed: 0, deleted: 1, untagged: 0, containersRemoved: 0, bytesEstimated: 3000, estimate: 'sizes', bytesActual: 1000 });
+    expect(formatApplySummary(report)).toContain('deleted 1 image (est. 3.0 kB by image sizes, actual 1.0 kB)');
   });
 });

@@ -102,7 +102,9 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     const p: Prepared = { engine, identity: await engine.identity(), lock: null, plan: null };
     prepared.push(p);
     p.lock = await acquireLock(stateDir, p.identity.key, `imgsweep apply ${args.join(' ')}`);
-    p.plan = t.saved ?? (await evaluateLive(engine, policy!, { ...values, ...t.ref }, io, clock())).plan;
+    // Unattended (--yes), nobody reads the estimate before the run, and the report gives the engine's own
+    // figure: the layer reads (two calls per candidate) are skipped unless the disk section needs them.
+    p.plan = t.saved ?? (await evaluateLive(engine, policy!, { ...values, ...t.ref }, io, clock(), false, !values.yes)).plan;
     admitPlan(p.plan, p.identity, clock(), t.saved ? maxAge : null);
     return p;
   };
@@ -166,7 +168,7 @@ function worst(outcomes: Outcome[]): number {
   return outcomes.reduce((w, o) => Math.max(w, o.exitCode), 0);
 }
 
-const EMPTY_SUMMARY = { steps: 0, done: 0, skipped: 0, failed: 0, deleted: 0, untagged: 0, containersRemoved: 0, bytesEstimated: 0, bytesActual: null };
+const EMPTY_SUMMARY = { steps: 0, done: 0, skipped: 0, failed: 0, deleted: 0, untagged: 0, containersRemoved: 0, bytesEstimated: 0, estimate: 'layers', bytesActual: null };
 
 interface ExecuteOptions {
   /** Put before each line when several engines share the output. */
