@@ -1,8 +1,8 @@
-/** Building the dockerode client for a target, and turning its failures into imgsweep's errors. */
+/** Building the engine client (dockerode's modem) for a target, and turning its failures into imgsweep's errors. */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { inspect } from 'node:util';
-import Docker from 'dockerode';
+import DockerModem from 'docker-modem';
 import { EngineError, EngineUnavailable, ImgsweepError } from '../errors.js';
 import type { EngineTarget } from './host.js';
 import { engineMessage, statusOf } from './outcome.js';
@@ -17,20 +17,20 @@ export function agentFor(target: EngineTarget): HttpAgent | undefined {
   return agent;
 }
 
-export function makeDocker(
+export function makeModem(
   target: EngineTarget,
   agent: HttpAgent | undefined,
   apiVersion: string | undefined,
   timeoutMs: number,
-): Docker {
+): DockerModem {
   const version = apiVersion ? `v${apiVersion}` : undefined;
   try {
-    // `agent` is a docker-modem option that dockerode's types do not list. The modem's idle timeout is only a
+    // The modem's idle timeout is only a
     // backstop behind each call's own deadline (request.ts), which says "timed out" where the modem says "hang up".
     const timeout = timeoutMs + 1_000;
-    return new Docker({ ...target.options, version, timeout, agent } as Docker.DockerOptions);
+    return new DockerModem({ ...target.options, version, timeout, agent });
   } catch (error) {
-    // dockerode reads DOCKER_CERT_PATH files itself when DOCKER_HOST is tcp://, and throws if they are missing.
+    // The modem reads DOCKER_CERT_PATH files itself when DOCKER_HOST is tcp://, and throws if they are missing.
     throw new EngineUnavailable(`cannot set up a client for ${target.host}: ${engineMessage(error)}`, { cause: error });
   }
 }

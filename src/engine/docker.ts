@@ -1,9 +1,9 @@
-/** The Engine implementation over dockerode, for Docker and Podman's Docker-compatible API. */
+/** The Engine implementation over dockerode's modem (docker-modem), for Docker and Podman's Docker-compatible API. */
 import type { Agent as HttpAgent } from 'node:http';
-import type Docker from 'dockerode';
+import type DockerModem from 'docker-modem';
 import { EngineError } from '../errors.js';
 import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
-import { agentFor, makeDocker, readFailure, unavailable } from './client.js';
+import { agentFor, makeModem, readFailure, unavailable } from './client.js';
 import type { Engine, EngineDiskUsage, EngineEvent, ImageRefs, WriteOutcome } from './engine.js';
 import { targetFor, type ConnectionSettings, type EngineTarget } from './host.js';
 import { compareApi, mapIdentity, negotiateApiVersion } from './identity.js';
@@ -34,7 +34,7 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
     let version: unknown;
     try {
       // Unversioned: the one call whose shape is the same at every API version.
-      version = await call(makeDocker(target, agent, undefined, timeoutMs), { method: 'GET', path: '/version', timeoutMs });
+      version = await call(makeModem(target, agent, undefined, timeoutMs), { method: 'GET', path: '/version', timeoutMs });
     } catch (error) {
       if (statusOf(error) === null) throw unavailable(target, error);
       throw new EngineError(`${target.host} answered /version with ${engineMessage(error)}: is it a Docker API?`, {
@@ -42,7 +42,7 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
       });
     }
     const apiVersion = negotiateApiVersion(version);
-    const docker = makeDocker(target, agent, apiVersion, timeoutMs);
+    const docker = makeModem(target, agent, apiVersion, timeoutMs);
     const info = await call(docker, { method: 'GET', path: '/info', timeoutMs }).catch((error: unknown) => {
       throw readFailure(target, error, 'reading /info');
     });
@@ -91,7 +91,7 @@ class DockerEngine implements Engine {
   private podmanUntags: Promise<WriteOutcome> = Promise.resolve({ status: 'done', deleted: [], untagged: [] });
 
   constructor(
-    private readonly docker: Docker,
+    private readonly docker: DockerModem,
     private readonly conn: Connection,
   ) {
     this.host = conn.target.host;
@@ -245,7 +245,7 @@ class DockerEngine implements Engine {
     const from = this.podman ? podmanTime(since.getTime()) : (since.getTime() / 1000).toFixed(3);
     const options = { since: from, filters: JSON.stringify({ type: ['container'] }) };
     const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => {
-      this.docker.modem.dial(
+      this.docker.dial(
         { path: '/events?', method: 'GET', options, isStream: true, statusCodes: { 200: true }, abortSignal: signal },
         (error, result) => (error ? reject(readFailure(this.conn.target, error, 'following events')) : resolve(result as NodeJS.ReadableStream)),
       );

@@ -28,7 +28,7 @@ export interface ImageRefs {
   parentId: string | null;
 }
 
-/** Everything imgsweep asks of a container engine, in its own words. Only src/engine imports dockerode. */
+/** Everything imgsweep asks of a container engine, in its own words. Only src/engine talks to the engine (docker-modem). */
 export interface Engine {
   readonly host: string;
   identity(): Promise<EngineIdentity>;

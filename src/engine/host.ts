@@ -1,5 +1,5 @@
 /**
- * Where to reach the engine, as dockerode options: --host, else --context, else DOCKER_HOST, else the docker CLI's
+ * Where to reach the engine, as docker-modem options: --host, else --context, else DOCKER_HOST, else the docker CLI's
  * current context (DOCKER_CONTEXT, config.json's currentContext), else the local socket. tcp:// engines use TLS
  * from the --tls-* flags, a context's TLS files, or DOCKER_TLS_VERIFY/DOCKER_CERT_PATH (flags win, file by file).
  */
@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import type Docker from 'dockerode';
+import type DockerModem from 'docker-modem';
 import { EngineUnavailable, InputError, UsageError } from '../errors.js';
 import { currentContextName, DEFAULT_CONTEXT, dockerConfigDir, requireContext, type DockerContext } from './contexts.js';
 
@@ -47,7 +47,7 @@ export interface EngineTarget {
   /** The URL as the user should see it (no credentials). */
   host: string;
   source: EngineSource;
-  options: Docker.DockerOptions;
+  options: DockerModem.ConstructorOptions;
   /** Set for tcp:// with TLS. */
   tls?: TlsInfo;
   /** The Docker CLI context the address came from, if any. */
@@ -111,7 +111,7 @@ function absent(error: unknown): boolean {
 
 interface TlsMaterial {
   info: TlsInfo;
-  options: Pick<Docker.DockerOptions, 'ca' | 'cert' | 'key'>;
+  options: Pick<DockerModem.ConstructorOptions, 'ca' | 'cert' | 'key'>;
 }
 
 /** The TLS settings of one tcp:// engine, or null for plain TCP. */
@@ -181,7 +181,7 @@ function tlsFor(endpoint: Endpoint, env: NodeJS.ProcessEnv, flags: TlsFlags, rea
 }
 
 /**
- * Every connection field is set, even to undefined: dockerode fills unset ones from process.env's DOCKER_HOST (and
+ * Every connection field is set, even to undefined: the modem fills unset ones from process.env's DOCKER_HOST (and
  * DOCKER_CERT_PATH), which would silently override an explicit --host.
  * The third argument is the command line's connection settings (or, for tests, the file reader).
  */
@@ -200,7 +200,7 @@ export function targetFor(
     const where = source === 'default' ? 'engine host' : source === '--host' || source === 'DOCKER_HOST' ? source : `${source}: host`;
     throw new UsageError(`${where} "${host}": ${reason}`);
   };
-  const base: Docker.DockerOptions = {
+  const base: DockerModem.ConstructorOptions = {
     socketPath: undefined,
     host: undefined,
     port: undefined,

@@ -1,5 +1,5 @@
 /** One bounded HTTP call through dockerode's modem, so we control paths, encoding, status codes and time. */
-import type Docker from 'dockerode';
+import type DockerModem from 'docker-modem';
 
 export interface Call {
   method: 'GET' | 'POST' | 'DELETE';
@@ -11,15 +11,15 @@ export interface Call {
   timeoutMs: number;
 }
 
-/** Resolves with the parsed JSON body (a Buffer when it is not one JSON value), rejects with dockerode's error. */
-export function call(docker: Docker, c: Call): Promise<unknown> {
+/** Resolves with the parsed JSON body (a Buffer when it is not one JSON value), rejects with the modem's error. */
+export function call(modem: DockerModem, c: Call): Promise<unknown> {
   const statusCodes: Record<number, boolean> = {};
   for (const code of c.ok ?? [200, 201, 204]) statusCodes[code] = true;
   const hasQuery = c.query !== undefined && Object.keys(c.query).length > 0;
   const signal = AbortSignal.timeout(c.timeoutMs);
   return new Promise((resolve, reject) => {
     // The modem appends the query only to a path holding '?', and with no options it cuts the path's last char.
-    docker.modem.dial(
+    modem.dial(
       {
         path: hasQuery ? `${c.path}?` : c.path,
         method: c.method,

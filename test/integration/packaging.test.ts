@@ -222,6 +222,9 @@ describe('npm package', () => {
       'LICENSE',
       'bin/imgsweep.js',
       'dist/cli/main.js',
+      'dist/validation/compiled/policy.cjs',
+      'dist/validation/compiled/plan.cjs',
+      'dist/validation/compiled/inventory.cjs',
       'schemas/policy.schema.json',
       'schemas/plan.schema.json',
       'schemas/inventory.schema.json',
@@ -243,8 +246,21 @@ describe('npm package', () => {
   it('installs with production dependencies only', () => {
     const modules = join(installed, 'node_modules');
     expect(existsSync(join(modules, PKG.name, 'bin', 'imgsweep.js'))).toBe(true);
-    for (const dep of ['yaml', 'ajv', 'ajv-formats', 'minimatch', 'dockerode']) expect(existsSync(join(modules, dep)), dep).toBe(true);
-    for (const dev of ['typescript', 'vitest', 'eslint', 'tsx', 'fast-check']) expect(existsSync(join(modules, dev)), dev).toBe(false);
+    for (const dep of ['yaml', 'ajv', 'ajv-formats', 'minimatch', 'docker-modem']) expect(existsSync(join(modules, dep)), dep).toBe(true);
+    for (const dev of ['typescript', 'vitest', 'eslint', 'tsx', 'fast-check', 'dockerode']) expect(existsSync(join(modules, dev)), dev).toBe(false);
+  });
+
+  it('validates with the schemas compiled at build time, without loading ajv\'s compiler', async () => {
+    const script = [
+      `const v = await import(${JSON.stringify(join(installed, 'node_modules', PKG.name, 'dist', 'validation', 'validators.js'))});`,
+      "const names = ['policy', 'plan', 'inventory'].map((n) => [n, typeof v.validatorFor(n)]);",
+      "const { createRequire } = await import('node:module');",
+      "const loaded = Object.keys(createRequire(import.meta.url).cache);",
+      "console.log(JSON.stringify({ names, compiled: loaded.filter((f) => f.includes('/compiled/')).map((f) => f.split('/').pop()).sort(), compiler: loaded.some((f) => /ajv[\\/]dist[\\/](core|2020|compile[\\/]index)\\.js$/.test(f)) }));",
+    ].join('\n');
+    const r = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: installed });
+    expect(r.code, show(r)).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ names: [['policy', 'function'], ['plan', 'function'], ['inventory', 'function']], compiled: ['inventory.cjs', 'plan.cjs', 'policy.cjs'], compiler: false });
   });
 
   it('gives a working `npx imgsweep`: --help, --version, validate, schema, plan on a saved inventory', async () => {
@@ -538,14 +554,14 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
       console.log(JSON.stringify({
         app: fs.readdirSync('/app').sort(),
         dev: ['typescript', 'vitest', 'eslint', 'tsx'].filter((d) => s('/app/node_modules/' + d)),
-        prod: ['yaml', 'ajv', 'dockerode', 'minimatch'].filter((d) => s('/app/node_modules/' + d)),
+        prod: ['yaml', 'ajv', 'docker-modem', 'minimatch'].filter((d) => s('/app/node_modules/' + d)),
         state: fs.statSync('/var/lib/imgsweep').uid, uid: process.getuid() }));`;
     const r = await t.cli(['run', '--rm', '--network', 'none', '--entrypoint', 'node', IMAGE, '-e', script]);
     expect(r.code, show(r)).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({
       app: ['bin', 'dist', 'node_modules', 'package.json', 'policies', 'schemas'],
       dev: [],
-      prod: ['yaml', 'ajv', 'dockerode', 'minimatch'],
+      prod: ['yaml', 'ajv', 'docker-modem', 'minimatch'],
       state: NODE_UID,
       uid: NODE_UID,
     });
