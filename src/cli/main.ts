@@ -2,26 +2,19 @@ import { readFileSync } from 'node:fs';
 import { ImgsweepError } from '../errors.js';
 import { commandHelp, mainHelp } from './help.js';
 import type { CliIo } from './io.js';
-import { validateCommand } from './commands/validate.js';
-import { schemaCommand } from './commands/schema.js';
-import { planCommand } from './commands/plan.js';
-import { inventoryCommand } from './commands/inventory.js';
-import { explainCommand } from './commands/explain.js';
-import { applyCommand } from './commands/apply.js';
-import { watchCommand } from './commands/watch.js';
-
 export type { CliIo } from './io.js';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  validate: validateCommand,
-  schema: schemaCommand,
-  plan: planCommand,
-  inventory: inventoryCommand,
-  explain: explainCommand,
-  apply: applyCommand,
-  watch: watchCommand,
+// Loaded on demand: a command pays only for the modules it uses (validate never loads the engine client).
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  validate: async () => (await import('./commands/validate.js')).validateCommand,
+  schema: async () => (await import('./commands/schema.js')).schemaCommand,
+  plan: async () => (await import('./commands/plan.js')).planCommand,
+  inventory: async () => (await import('./commands/inventory.js')).inventoryCommand,
+  explain: async () => (await import('./commands/explain.js')).explainCommand,
+  apply: async () => (await import('./commands/apply.js')).applyCommand,
+  watch: async () => (await import('./commands/watch.js')).watchCommand,
 };
 
 export function packageVersion(): string {
@@ -58,8 +51,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(text);
     return 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
     io.stderr.write(`imgsweep: unknown command "${name}" (see imgsweep --help)\n`);
     return 2;
   }
@@ -69,6 +62,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const verbose = rest.includes('--verbose');
   try {
+    const command = await load();
     return await command(rest, io);
   } catch (err) {
     return reportError(err, io, verbose);

@@ -1,9 +1,8 @@
 /** Inventory snapshots on disk: parse and validate, serialize canonically, read and write files. */
-import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
 import { InputError } from '../errors.js';
+import { validatorFor } from '../validation/validators.js';
 import { syntaxErrorPosition } from './json-position.js';
 import type { Inventory } from './types.js';
 
@@ -12,19 +11,6 @@ export { serializeInventory, writeInventoryFile } from './serialize.js';
 /** Above this a snapshot is surely not one (and no longer fits in one string). */
 export const MAX_INVENTORY_BYTES = 512 * 1024 * 1024;
 const MAX_REPORTED = 20;
-const SCHEMA_URL = new URL('../../schemas/inventory.schema.json', import.meta.url);
-
-let cached: ValidateFunction | null = null;
-
-/** One ajv instance per process: compiling costs more than validating. */
-function validator(): ValidateFunction {
-  if (!cached) {
-    const ajv = new Ajv2020.default({ allErrors: true, strict: true, allowUnionTypes: true });
-    addFormats.default(ajv, ['date-time']);
-    cached = ajv.compile(JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as object);
-  }
-  return cached;
-}
 
 interface Problem {
   path: (string | number)[];
@@ -58,7 +44,7 @@ function kindProblems(data: unknown): Problem[] | null {
 }
 
 function schemaProblems(data: unknown): Problem[] | null {
-  const validate = validator();
+  const validate = validatorFor('inventory');
   if (validate(data)) return null;
   const byPath = new Map<string, Problem>();
   for (const err of validate.errors ?? []) {

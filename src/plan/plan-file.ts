@@ -1,25 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import { InputError } from '../errors.js';
+import { validatorFor } from '../validation/validators.js';
 import type { PlanSet } from './plan-set.js';
 import type { Plan } from './types.js';
 
-let cached: ValidateFunction | null = null;
-
-function validator(): ValidateFunction {
-  if (!cached) {
-    const ajv = new Ajv2020.default({ allErrors: true, strict: true, strictRequired: false });
-    addFormats.default(ajv, ['date-time']);
-    cached = ajv.compile(JSON.parse(readFileSync(new URL('../../schemas/plan.schema.json', import.meta.url), 'utf8')) as object);
-  }
-  return cached;
-}
-
 /** Validates a plan object against schemas/plan.schema.json; problems as "path: message". */
 export function planProblems(value: unknown): string[] {
-  const validate = validator();
+  const validate = validatorFor('plan');
   if (validate(value)) return [];
   return (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'}: ${e.message ?? e.keyword}`);
 }

@@ -1,25 +1,12 @@
-import { readFileSync } from 'node:fs';
-import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject } from 'ajv';
 import { formatPath, type PolicyProblem, type ProblemCode } from './problems.js';
 import { DURATION_EXAMPLES, SIZE_EXAMPLES } from './units.js';
 import type { PathSegment, YamlSource } from './yaml-source.js';
 import { didYouMean } from './suggest.js';
-
-const SCHEMA_URL = new URL('../../schemas/policy.schema.json', import.meta.url);
-
-let cached: ValidateFunction | null = null;
+import { readSchema, validatorFor } from '../validation/validators.js';
 
 export function policySchema(): Record<string, unknown> {
-  return JSON.parse(readFileSync(SCHEMA_URL, 'utf8')) as Record<string, unknown>;
-}
-
-/** One ajv instance for the process: compiling the schema costs more than validating a policy. */
-function validator(): ValidateFunction {
-  if (!cached) {
-    const ajv = new Ajv2020.default({ allErrors: true, strict: true, verbose: true });
-    cached = ajv.compile(policySchema());
-  }
-  return cached;
+  return readSchema('policy');
 }
 
 const FORMAT_MESSAGES: Record<string, (v: string) => string> = {
@@ -41,7 +28,7 @@ const FORMAT_MESSAGES: Record<string, (v: string) => string> = {
 
 /** Validates against schemas/policy.schema.json; one problem per key path, positioned. */
 export function schemaProblems(source: YamlSource, file: string): PolicyProblem[] {
-  const validate = validator();
+  const validate = validatorFor('policy');
   if (validate(source.value)) return [];
   const byPath = new Map<string, PolicyProblem>();
   for (const err of validate.errors ?? []) {
