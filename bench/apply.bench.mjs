@@ -15,50 +15,16 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { check, countingProxy, cpuProfileTop, imgsweep, layer, saveArchive, startDockerd } from './engine.mjs';
+import { BASES, IMAGES, POLICY, TOPS, fixtures, rebuild } from './apply-fixtures.mjs';
+import { check, countingProxy, cpuProfileTop, imgsweep, startDockerd } from './engine.mjs';
 import { emitResults, log, median, row } from './result.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
 const ROUNDS = Number(opt('--rounds', 3));
-const IMAGES = 300;
-const BASES = 5;
-const TOPS = 60; // distinct layer chains: images share a small pool of layers (loading a new layer costs ~50-100 ms on vfs)
 const TARGET_PRUNE = 1.3;
 const TARGET_RMI = 0.5;
 const loadAvg = () => loadavg().map((l) => l.toFixed(2)).join(' ');
-
-/** 300 images, 1-3 tags each (same repository and a mirror repository), two layers from shared pools. */
-function fixtures() {
-  const bases = Array.from({ length: BASES }, (_, i) => layer(`apply-base-${i}`, 8192));
-  const tops = Array.from({ length: TOPS }, (_, i) => layer(`apply-top-${i}`, 2048));
-  const images = [];
-  for (let i = 0; i < IMAGES; i++) {
-    const repo = `bench/svc-${i % 25}`;
-    const tags = [`${repo}:b${i}`];
-    if (i % 3 >= 1) tags.push(`${repo}:alias-${i}`);
-    if (i % 3 === 2) tags.push(`mirror.local/team/svc-${i % 25}:b${i}`);
-    images.push({ tags, created: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(), labels: { 'bench.index': String(i) }, layers: [bases[i % BASES], tops[i % TOPS]] });
-  }
-  return { images, ...saveArchive(images) };
-}
-
-const POLICY = `version: 1
-name: bench-apply
-rules:
-  - name: all-bench
-    match: { repositories: ["bench/**", "mirror.local/**"] }
-`;
-
-async function rebuild(engine, fx) {
-  const left = (await engine.images()).length;
-  if (left) await engine.empty();
-  const t0 = Date.now();
-  await engine.load(fx.archive);
-  const n = (await engine.images()).length;
-  if (n !== IMAGES) throw new Error(`fixtures: expected ${IMAGES} images, the engine lists ${n}`);
-  return { ms: Date.now() - t0, leftBefore: left };
-}
 
 async function main() {
   const work = mkdtempSync(join(tmpdir(), 'imgsweep-apply-'));
