@@ -4,13 +4,15 @@
  *   imgsweep   node bin/imgsweep.js apply -p POLICY --yes --state-dir TMP --host ... (default --concurrency 4)
  *   prune      docker image prune -a -f
  *   rmi loop   one `docker rmi TAG1 TAG2 ...` per image (all its tags in one command), sequentially
+ *   saved plan node bin/imgsweep.js apply PLAN.json --yes: a reviewed plan (made before the clock starts; the
+ *              fixtures' IDs are the same after every rebuild), re-verified and executed
  * Repeated ROUNDS times (contender order rotated per round); medians. Targets: imgsweep/prune < 1.3,
  * imgsweep/rmi-loop < 0.5. imgsweep's own split: time before execution (node start, connect, inventory,
  * usage record, plan, layer reads) vs execution (re-list, steps), from its --json report, and the `plan`
  * command timed on its own. On a miss (or with --profile): one diagnostic apply through a counting proxy
  * with --cpu-prof, reporting engine calls per phase and the functions that dominate.
  *
- *   node bench/apply.bench.mjs [--rounds 3] [--profile]     (after npm run build)
+ *   node bench/apply.bench.mjs [--rounds 5] [--profile]     (after npm run build)
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -21,7 +23,7 @@ import { emitResults, log, median, row } from './result.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : dflt);
-const ROUNDS = Number(opt('--rounds', 3));
+const ROUNDS = Number(opt('--rounds', 5));
 const TARGET_PRUNE = 1.3;
 const TARGET_RMI = 0.5;
 const loadAvg = () => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -37,7 +39,7 @@ async function main() {
   const notes = [];
   const loadStart = loadAvg();
   const rows = [];
-  const times = { imgsweep: [], prune: [], rmi: [] };
+  const times = { imgsweep: [], prune: [], rmi: [], saved: [] };
   const split = { pre: [], exec: [], plan: [], steps: [] };
   const loads = [];
   const leftovers = [];
@@ -60,6 +62,14 @@ async function main() {
         split.exec.push(execMs);
         split.pre.push(r.ms - execMs);
         split.steps.push(s.steps);
+        return r.ms;
+      },
+      async saved() {
+        const planFile = join(work, 'saved-plan.json');
+        check(await imgsweep(['plan', '-p', policy, '--host', engine.host, '--state-dir', join(work, `state-${stateN++}`), '--quiet', '-o', planFile]), 'imgsweep plan -o');
+        const r = check(await imgsweep(['apply', planFile, '--yes', '--json', '--host', engine.host, '--state-dir', join(work, `state-${stateN++}`)]), 'imgsweep apply PLAN.json');
+        const s = JSON.parse(r.stdout.trim().split('\n').at(-1)).summary;
+        if (s.deleted !== IMAGES || s.failed || s.skipped) throw new Error(`imgsweep apply PLAN.json: ${JSON.stringify(s)}`);
         return r.ms;
       },
       async prune() {
@@ -94,7 +104,8 @@ async function main() {
     rows.push(row(`apply ${L}: imgsweep/prune`, med.imgsweep / med.prune, 'x', { max: TARGET_PRUNE }));
     rows.push(row(`apply ${L}: imgsweep vs rmi loop`, med.imgsweep, 'ms', { baseline: med.rmi, baselineName: 'docker rmi per image' }));
     rows.push(row(`apply ${L}: imgsweep/rmi loop`, med.imgsweep / med.rmi, 'x', { max: TARGET_RMI }));
-    rows.push(row('imgsweep apply: before execution (start, inventory, plan, layer reads)', median(split.pre), 'ms'));
+    rows.push(row(`apply ${L}: imgsweep apply PLAN.json vs prune`, med.saved, 'ms', { baseline: med.prune, baselineName: 'docker image prune -a -f' }));
+    rows.push(row('imgsweep apply: before execution (start, inventory, plan)', median(split.pre), 'ms'));
     rows.push(row('imgsweep apply: execution (re-list, steps)', median(split.exec), 'ms'));
     rows.push(row(`imgsweep plan, ${IMAGES} images (own run)`, median(split.plan), 'ms'));
     const startup = [];
@@ -104,7 +115,7 @@ async function main() {
 
     const fmt = (v) => v.map((x) => x.toFixed(0)).join('/');
     notes.push(`dockerd ${engine.version} (API ${engine.apiVersion}), vfs; ${IMAGES} images, ${tags} tags (1-3 per image, ${BASES} base + ${TOPS} top layers shared), no containers; fixtures rebuilt with docker load before every contender (${fmt([median(loads)])} ms median)`);
-    notes.push(`${ROUNDS} rounds, contender order rotated; samples ms: imgsweep ${fmt(times.imgsweep)}, prune ${fmt(times.prune)}, rmi loop ${fmt(times.rmi)}; imgsweep before-exec ${fmt(split.pre)}, exec ${fmt(split.exec)}, plan ${fmt(split.plan)}; ${split.steps[0]} steps per apply`);
+    notes.push(`${ROUNDS} rounds, contender order rotated; samples ms: imgsweep ${fmt(times.imgsweep)}, prune ${fmt(times.prune)}, rmi loop ${fmt(times.rmi)}, saved plan ${fmt(times.saved)}; imgsweep before-exec ${fmt(split.pre)}, exec ${fmt(split.exec)}, plan ${fmt(split.plan)}; ${split.steps[0]} steps per apply`);
     notes.push(`load average ${loadStart} at start, ${loadAvg()} after the timed rounds (2 cores shared with other jobs: wall times move with it)`);
     if (leftovers.length) notes.push(`left over: ${leftovers.join('; ')}`);
 

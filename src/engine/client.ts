@@ -2,10 +2,39 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { inspect } from 'node:util';
-import DockerModem from 'docker-modem';
+import { createRequire, Module } from 'node:module';
+import type DockerModem from 'docker-modem';
 import { EngineError, EngineUnavailable, ImgsweepError } from '../errors.js';
 import type { EngineTarget } from './host.js';
 import { engineMessage, statusOf } from './outcome.js';
+
+const require = createRequire(import.meta.url);
+let modemClass: typeof DockerModem | null = null;
+
+/**
+ * docker-modem, with its ssh transport loaded only when an ssh:// engine is used: the modem requires it (and
+ * ssh2, ~45 ms to load) at start-up, for every local run. A stand-in module forwards to the real one.
+ */
+function loadModem(): typeof DockerModem {
+  if (modemClass) return modemClass;
+  const sshFile = require.resolve('docker-modem/lib/ssh.js');
+  if (!require.cache[sshFile]) {
+    let real: ((opt: object) => unknown) | null = null;
+    const standIn = new Module(sshFile);
+    standIn.filename = sshFile;
+    standIn.loaded = true;
+    standIn.exports = (opt: object): unknown => {
+      if (!real) {
+        delete require.cache[sshFile];
+        real = require(sshFile) as (opt: object) => unknown;
+      }
+      return real(opt);
+    };
+    require.cache[sshFile] = standIn;
+  }
+  modemClass = require('docker-modem') as typeof DockerModem;
+  return modemClass;
+}
 
 /** Our own connection pool, so close() can release it (ssh brings its own agent). */
 export function agentFor(target: EngineTarget): HttpAgent | undefined {
@@ -28,7 +57,8 @@ export function makeModem(
     // The modem's idle timeout is only a
     // backstop behind each call's own deadline (request.ts), which says "timed out" where the modem says "hang up".
     const timeout = timeoutMs + 1_000;
-    return new DockerModem({ ...target.options, version, timeout, agent });
+    const Modem = loadModem();
+    return new Modem({ ...target.options, version, timeout, agent });
   } catch (error) {
     // The modem reads DOCKER_CERT_PATH files itself when DOCKER_HOST is tcp://, and throws if they are missing.
     throw new EngineUnavailable(`cannot set up a client for ${target.host}: ${engineMessage(error)}`, { cause: error });

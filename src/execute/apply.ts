@@ -67,6 +67,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
   const checks = new ImageChecks(engine, opts.checkFreshMs ?? CHECK_FRESH_MS);
   const listedAt = checks.now();
   const [images, containers, dfBefore] = await Promise.all([engine.listImages(), engine.listContainers(), engine.diskUsage()]);
+  for (const a of plan.actions) if (a.type !== 'remove-container') checks.expect(a.imageId);
   checks.seed(images, listedAt);
   const stale = verifyPlan(plan, { images, containers });
   const deps = dependencies(
@@ -97,6 +98,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
   });
   await runGraph(tasks, Math.max(1, opts.concurrency), (i, r) => {
     steps[i] = r;
+    if (r.action.type !== 'remove-container') checks.settled(r.action.imageId);
     opts.onStep?.(r, ++finished, tasks.length);
   });
 

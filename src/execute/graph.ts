@@ -27,9 +27,8 @@ export async function runGraph<R extends { clear: boolean }>(tasks: Task<R>[], c
       onDone(i, r);
       for (const j of dependants[i]!) {
         waiting[j]!.delete(i);
-        if (waiting[j]!.size === 0) ready.push(j);
+        if (waiting[j]!.size === 0) insertSorted(ready, j);
       }
-      ready.sort((a, b) => a - b);
     };
     const pump = () => {
       while (ready.length > 0 && active < concurrency) {
@@ -55,4 +54,16 @@ export async function runGraph<R extends { clear: boolean }>(tasks: Task<R>[], c
     };
     pump();
   });
+}
+
+/** Keeps `list` ascending (binary search, then one splice). */
+function insertSorted(list: number[], value: number): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, value);
 }

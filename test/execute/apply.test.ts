@@ -524,6 +524,44 @@ describe('ImageChecks', () => {
     expect(await checks.look(idOf('a'))).toBeNull();
   });
 
+  it('when many images still wait, one shared listing refreshes them all instead of an inspect each', async () => {
+    const others = Array.from({ length: 20 }, (_, i) => image(`other-${i}`, { tags: [`other:${i}`] }));
+    const engine = new FakeEngine(inventory([image('a', { tags: ['a:1', 'a:2'] }), image('b', { tags: ['b:1'] }), image('gone', { tags: ['g:1'] }), ...others]));
+    let t = 0;
+    const checks = new ImageChecks(engine, 1_000, () => t);
+    for (const id of ['a', 'b', 'gone']) checks.expect(idOf(id));
+    checks.seed(await engine.listImages(), 0);
+    engine.images = engine.images.filter((i) => i.id !== idOf('gone'));
+    engine.images[0]!.repoTags = ['a:1'];
+    t = 2_000;
+    const [a, b, gone] = await Promise.all([checks.look(idOf('a')), checks.look(idOf('b')), checks.look(idOf('gone'))]);
+    expect([a!.repoTags, b!.repoTags, gone]).toEqual([['a:1'], ['b:1'], null]);
+    expect(engine.callsOf('listImages')).toHaveLength(2);
+    expect(engine.callsOf('inspectImage')).toEqual([]);
+    // Few images left to look at (1 x LISTED_PER_INSPECT < 22 listed): an inspect is cheaper.
+    checks.settled(idOf('a'));
+    checks.settled(idOf('gone'));
+    t = 4_000;
+    await checks.look(idOf('b'));
+    expect(engine.callsOf('listImages')).toHaveLength(2);
+    expect(engine.callsOf('inspectImage')).toHaveLength(1);
+  });
+
+  it('a listing sent before our own last write to an image does not speak for that image', async () => {
+    const engine = new FakeEngine(inventory([image('a', { tags: ['a:1', 'a:2'] })]));
+    let t = 0;
+    const checks = new ImageChecks(engine, 1_000, () => t);
+    checks.expect(idOf('a'));
+    const stale = await engine.listImages();
+    checks.seed(stale, 0);
+    t = 10;
+    checks.untagged(idOf('a'), ['a:2']);
+    checks.seed(stale, 5);
+    expect((await checks.look(idOf('a')))!.repoTags).toEqual(['a:1']);
+    checks.seed(stale, 20);
+    expect((await checks.look(idOf('a')))!.repoTags).toEqual(['a:1', 'a:2']);
+  });
+
   it('runs one image\'s steps one at a time, in order, even when one fails', async () => {
     const checks = new ImageChecks(new FakeEngine(inventory([])));
     const order: string[] = [];

@@ -1,0 +1,31 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The modem's ssh transport (ssh2) loads only when an ssh:// engine is used. Checked in a fresh process: this
+ * one's module cache holds whatever other tests loaded.
+ */
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+describe('makeModem', () => {
+  it('loads ssh2 only for an ssh:// engine, and then the real transport is used', async () => {
+    const script = `
+      import { createRequire } from 'node:module';
+      import { makeModem } from './src/engine/client.ts';
+      import { targetFor } from './src/engine/host.ts';
+      const cache = createRequire(import.meta.url).cache;
+      const ssh2 = () => Object.keys(cache).some((f) => f.includes('/node_modules/ssh2/'));
+      const out = {};
+      makeModem(targetFor('unix:///nowhere/docker.sock', {}), undefined, undefined, 1000);
+      makeModem(targetFor('tcp://127.0.0.1:1', {}), undefined, undefined, 1000);
+      out.local = ssh2();
+      const modem = makeModem(targetFor('ssh://nobody@127.0.0.1:1', {}), undefined, undefined, 1000);
+      out.error = await new Promise((resolve) => modem.dial({ path: '/_ping', method: 'GET', statusCodes: { 200: true } }, (e) => resolve(e ? e.message : null)));
+      out.ssh = ssh2();
+      console.log(JSON.stringify(out));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--no-deprecation', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, timeout: 60_000 });
+    // The refused connection comes from ssh2's client: the real transport ran.
+    expect(JSON.parse(stdout)).toEqual({ local: false, error: expect.stringMatching(/ECONNREFUSED 127\.0\.0\.1:1/) as unknown, ssh: true });
+  });
+});
