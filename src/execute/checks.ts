@@ -1,4 +1,5 @@
 import type { Engine, ImageRefs } from '../engine/engine.js';
+import { EngineError, EngineUnavailable } from '../errors.js';
 
 /** How long one look at an image vouches for its references: the window in which a change can slip in. */
 export const CHECK_FRESH_MS = 1_000;
@@ -89,16 +90,36 @@ export class ImageChecks {
     let cached = this.looks.get(imageId);
     if (fresh(cached)) return cached.refs;
     if (maxAgeMs > 0 && this.listed > 0 && this.waiting.size * LISTED_PER_INSPECT >= this.listed) {
-      await this.relist();
-      cached = this.looks.get(imageId);
-      if (fresh(cached)) return cached.refs;
+      try {
+        await this.relist();
+        cached = this.looks.get(imageId);
+        if (fresh(cached)) return cached.refs;
+      } catch {
+        // Podman's listing fails (500) while images it lists are being deleted: inspect one by one from now on.
+        this.listed = 0;
+      }
     }
-    const look: Look = { at: this.now(), refs: this.engine.inspectImage(imageId) };
+    const look: Look = { at: this.now(), refs: this.inspect(imageId) };
     this.looks.set(imageId, look);
     look.refs.catch(() => this.forget(imageId));
     const refs = await look.refs;
     // Looked up by ID: a prefix or name match on another image is not this image.
     return refs !== null && refs.id === imageId ? refs : null;
+  }
+
+  /**
+   * Podman answers a read with 500 while an image it relates to is being deleted ("reading image …: image not
+   * known"): such an answer is asked again, twice, shortly after. A read never changes anything.
+   */
+  private async inspect(imageId: string): Promise<ImageRefs | null> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.engine.inspectImage(imageId);
+      } catch (error) {
+        if (attempt === 3 || !(error instanceof EngineError) || error instanceof EngineUnavailable) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
 
   /** One listing at a time, shared by every step that waits for it. */

@@ -547,6 +547,22 @@ describe('ImageChecks', () => {
     expect(engine.callsOf('inspectImage')).toHaveLength(1);
   });
 
+  it('a listing that fails (Podman answers 500 while images are deleted) falls back to an inspect, for the rest of the run', async () => {
+    const others = Array.from({ length: 5 }, (_, i) => image(`other-${i}`, { tags: [`other:${i}`] }));
+    const engine = new FakeEngine(inventory([image('a', { tags: ['a:1'] }), image('b', { tags: ['b:1'] }), ...others]));
+    let t = 0;
+    const checks = new ImageChecks(engine, 1_000, () => t);
+    for (const id of ['a', 'b']) checks.expect(idOf(id));
+    checks.seed(await engine.listImages(), 0);
+    engine.fault = (m) => (m === 'listImages' ? { kind: 'throw', message: 'HTTP 500: checking if image is dangling: image not known' } : undefined);
+    t = 2_000;
+    expect((await checks.look(idOf('a')))!.repoTags).toEqual(['a:1']);
+    t = 4_000;
+    expect((await checks.look(idOf('b')))!.repoTags).toEqual(['b:1']);
+    expect(engine.callsOf('listImages')).toHaveLength(2);
+    expect(engine.callsOf('inspectImage')).toHaveLength(2);
+  });
+
   it('a listing sent before our own last write to an image does not speak for that image', async () => {
     const engine = new FakeEngine(inventory([image('a', { tags: ['a:1', 'a:2'] })]));
     let t = 0;

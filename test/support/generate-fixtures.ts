@@ -370,7 +370,8 @@ export async function generateInventory(engine: TestEngine, opts: GenerateOption
   for (const li of listed) {
     const role = roleOf.get(li.Id);
     if (role === undefined) continue; // not ours (e.g. left by an earlier generation on the same engine)
-    const parentId = li.ParentId || null;
+    // Podman answers ParentId without "sha256:".
+    const parentId = li.ParentId ? (li.ParentId.startsWith('sha256:') ? li.ParentId : `sha256:${li.ParentId}`) : null;
     images.push({
       role,
       kind: kindOf.get(role)!,
@@ -387,12 +388,16 @@ export async function generateInventory(engine: TestEngine, opts: GenerateOption
   }
   const byRole = new Map(images.map((i) => [i.role, i]));
   const byId = new Map(images.map((i) => [i.id, i]));
+  // Podman names loaded short names localhost/… (and might keep no parent links).
+  const familiar = (r: string) => r.replace(/^localhost\//, '').replace(/^docker\.io\/(library\/)?/, '');
+  const keepsParents = images.some((i) => i.parent !== null);
   for (const sp of specs) {
     const img = byRole.get(sp.role);
     if (!img) throw new Error(`generate: ${sp.role} (${sp.id}) is not on the engine after loading`);
     const wantTags = sp.kind === 'digest-seed' ? [] : [...sp.tags].sort();
-    if (JSON.stringify(img.tags) !== JSON.stringify(wantTags)) throw new Error(`generate: ${sp.role} has tags ${img.tags.join(',')}, expected ${wantTags.join(',')}`);
-    if ((img.parent ?? null) !== (parentOf.get(sp.role) ?? null)) throw new Error(`generate: ${sp.role} has parent ${img.parent}, expected ${parentOf.get(sp.role)}`);
+    const tags = img.tags.map(familiar).sort();
+    if (JSON.stringify(tags) !== JSON.stringify(wantTags)) throw new Error(`generate: ${sp.role} has tags ${img.tags.join(',')}, expected ${wantTags.join(',')}`);
+    if (keepsParents && (img.parent ?? null) !== (parentOf.get(sp.role) ?? null)) throw new Error(`generate: ${sp.role} has parent ${img.parent}, expected ${parentOf.get(sp.role)}`);
   }
   for (const img of images) if (img.parent !== null) byRole.get(img.parent)?.children.push(img.role);
   for (const c of containers) {
