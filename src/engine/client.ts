@@ -46,6 +46,22 @@ export function agentFor(target: EngineTarget): HttpAgent | undefined {
   return agent;
 }
 
+type SshOptions = NonNullable<DockerModem.ConstructorOptions['sshOptions']>;
+
+/**
+ * For ssh://, the host goes to ssh2 as sshOptions.hostname (which ssh2 prefers to host, and the modem does not
+ * overwrite) and not to the modem: from a bare host and the non-special "ssh:" scheme the modem builds request
+ * URLs like "ssh:HOST:PORTHOST" with url.format/url.resolve, and Node warns on each run (DEP0170 "The URL … is
+ * invalid"; later versions will throw). Without a host the modem requests the bare path, which is all the ssh
+ * transport needs: it dials the engine through `docker system dial-stdio` whatever the URL says.
+ */
+function modemOptions(target: EngineTarget): DockerModem.ConstructorOptions {
+  const options = target.options;
+  if (options.protocol !== 'ssh') return options;
+  const sshOptions: SshOptions & { hostname?: string } = { ...options.sshOptions, hostname: options.host };
+  return { ...options, host: undefined, sshOptions };
+}
+
 export function makeModem(
   target: EngineTarget,
   agent: HttpAgent | undefined,
@@ -56,20 +72,42 @@ export function makeModem(
   try {
     // The modem's idle timeout is only a
     // backstop behind each call's own deadline (request.ts), which says "timed out" where the modem says "hang up".
-    const timeout = timeoutMs + 1_000;
+    // Not over ssh: the modem's ssh transport hands http an ssh2 channel, which has no setTimeout(), so a timeout
+    // makes every request throw "sock.setTimeout is not a function" out of band (an uncaught exception) and hang.
+    const timeout = target.options.protocol === 'ssh' ? undefined : timeoutMs + 1_000;
     const Modem = loadModem();
-    return new Modem({ ...target.options, version, timeout, agent });
+    return new Modem({ ...modemOptions(target), version, timeout, agent });
   } catch (error) {
     // The modem reads DOCKER_CERT_PATH files itself when DOCKER_HOST is tcp://, and throws if they are missing.
     throw new EngineUnavailable(`cannot set up a client for ${target.host}: ${engineMessage(error)}`, { cause: error });
   }
 }
 
+/**
+ * ssh2 tags its errors with a level. A refused login ("All configured authentication methods failed") or an
+ * unusable agent ("Failed to connect to agent") says nothing of ssh-agent, the only way imgsweep logs in (unlike the
+ * docker CLI, it reads no ~/.ssh keys): say where the keys were looked for. Null for other failures.
+ */
+function sshLoginHint(target: EngineTarget, error: unknown): string | null {
+  if (target.options.protocol !== 'ssh') return null;
+  const level = (error as { level?: unknown } | null)?.level;
+  const agent = target.options.sshOptions?.agent;
+  const socket = typeof agent === 'string' ? agent : null;
+  if (level === 'agent') return `cannot use the ssh-agent at SSH_AUTH_SOCK=${socket ?? '?'}: is it running?`;
+  if (level !== 'client-authentication') return null;
+  return socket === null
+    ? 'SSH_AUTH_SOCK is not set: imgsweep logs in with the keys of a running ssh-agent only (ssh-add your key)'
+    : `the ssh-agent at SSH_AUTH_SOCK=${socket} holds no key that ${target.host} accepts (ssh-add it)`;
+}
+
 /** One line: what was tried, why it failed, how to point elsewhere. */
 export function unavailable(target: EngineTarget, error: unknown): EngineUnavailable {
   const message = engineMessage(error);
-  const hint = /EACCES/.test(message) ? ' (permission denied: run as root or as a member of the docker group)' : '';
   const tried = target.source === 'default' ? `${target.host} (the default)` : `${target.host} (from ${target.source})`;
+  const login = sshLoginHint(target, error);
+  // The address is right, the login is not: pointing elsewhere would not help.
+  if (login !== null) return new EngineUnavailable(`cannot log in to the container engine at ${tried}: ${message}; ${login}`, { cause: error });
+  const hint = /EACCES/.test(message) ? ' (permission denied: run as root or as a member of the docker group)' : '';
   return new EngineUnavailable(
     `cannot reach the container engine at ${tried}: ${message}${hint}; point imgsweep at it with --host URL or DOCKER_HOST`,
     { cause: error },
