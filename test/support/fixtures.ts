@@ -151,8 +151,18 @@ export async function buildChild(
 
 export async function pushImage(docker: Docker, ref: string): Promise<void> {
   const { repo, tag } = splitTag(ref);
-  const stream = await docker.getImage(repo).push({ tag });
-  await drainProgress(stream, `docker push ${ref}`);
+  // The test registry sometimes answers a blob upload with 500 on a loaded machine; a push is idempotent, so
+  // a fixture push is tried again (three times at most) before the test fails on it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const stream = await docker.getImage(repo).push({ tag });
+      await drainProgress(stream, `docker push ${ref}`);
+      return;
+    } catch (error) {
+      if (attempt === 3 || !/HTTP status: 5\d\d/.test(String(error))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
 }
 
 export async function pullImage(docker: Docker, ref: string): Promise<string> {
