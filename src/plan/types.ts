@@ -68,7 +68,10 @@ export interface Plan {
   kind: 'imgsweep-plan';
   version: 1;
   createdAt: string;
-  engine: Pick<EngineIdentity, 'key' | 'id' | 'name' | 'kind' | 'version' | 'apiVersion' | 'host'>;
+  engine: Pick<EngineIdentity, 'key' | 'id' | 'name' | 'kind' | 'version' | 'apiVersion' | 'host'> & {
+    /** The Docker CLI context the engine was named by (--context): a plan set reaches it the same way. */
+    context?: string;
+  };
   policy: { name: string | null; file: string; sha256: string };
   inventory: { capturedAt: string; images: number; containers: number };
   /** Set when a limit is exceeded: apply refuses the whole plan (exit 3). */

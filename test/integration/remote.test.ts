@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextId } from '../../src/engine/contexts.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { runCli } from '../support/cli.js';
-import { DOCKERD_NOT_FOUND, engineTestsSkipped } from '../support/dockerd.js';
+import { DOCKERD_NOT_FOUND, engineTestsSkipped, startDockerd } from '../support/dockerd.js';
 import { loadImage } from '../support/fixtures.js';
 import { exited, freePort, mountsUnder, runCommand, stopChild, tailFile, waitFor, which } from '../support/process.js';
 
@@ -282,5 +282,33 @@ describe.skipIf(engineTestsSkipped())('a remote engine over TCP with TLS', () =>
     const plan = JSON.parse(r.stdout) as { engine: { host: string }; actions: { type: string; imageId: string }[] };
     expect(plan.engine.host).toBe(engine.tcp);
     expect(plan.actions).toEqual([expect.objectContaining({ type: 'delete', imageId })]);
+  });
+
+  it('a plan set made through a TLS context and a local socket is applied with no flags: each engine reached as it was named', async () => {
+    await writeContext(config, 'isw-remote', engine.tcp, { ca: certs.ca, cert: certs.cert, key: certs.key });
+    const local = await startDockerd();
+    try {
+      const localId = await loadImage(local.docker, { tags: ['isw-remote/local:1'], created: '2020-01-01T00:00:00Z' });
+      const policy = join(dir, 'set-policy.yaml');
+      await writeFile(policy, 'version: 1\nrules:\n  - name: old\n    match: { repositories: ["isw-remote/**"] }\n    olderThan: 30d\n');
+      const file = join(dir, 'plans.json');
+      const made = await imgsweep(['plan', '-p', policy, '--context', 'isw-remote', '--host', local.host, '-o', file, '--quiet']);
+      expect(made.code, made.stderr).toBe(0);
+      const set = JSON.parse(await readFile(file, 'utf8')) as { plans: { engine: { host: string; context?: string } }[] };
+      expect(set.plans.map((p) => p.engine)).toEqual([
+        expect.objectContaining({ host: local.host }),
+        expect.objectContaining({ host: engine.tcp, context: 'isw-remote' }),
+      ]);
+      expect(set.plans[0]!.engine.context).toBeUndefined();
+
+      const r = await imgsweep(['apply', file, '--yes']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stderr).toBe('');
+      for (const [d, id] of [[engine.docker, imageId], [local.docker, localId]] as const) {
+        await expect(d.getImage(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      }
+    } finally {
+      await local.stop();
+    }
   });
 });

@@ -72,7 +72,12 @@ function targetsOf(refs: EngineRef[], saved: Plan | PlanSet | null): Target[] {
   // engine key is checked later). One engine named for a set of several is an error, not silently ignored.
   const named = refs.some((r) => r.host !== undefined || r.context !== undefined);
   if (named && refs.length !== saved.plans.length) throw new UsageError(`apply: the plan set holds ${saved.plans.length} plans but ${refs.length === 1 ? '1 engine was' : `${refs.length} engines were`} named`);
-  return saved.plans.map((plan, i) => ({ ref: named ? refs[i]! : { host: plan.engine.host, context: undefined }, saved: plan }));
+  return saved.plans.map((plan, i) => ({ ref: named ? refs[i]! : fromPlan(plan), saved: plan }));
+}
+
+/** How a plan of a set reaches its engine: by the context it was made through (its TLS files), else its address. */
+function fromPlan(plan: Plan): EngineRef {
+  return plan.engine.context === undefined ? { host: plan.engine.host, context: undefined } : { host: undefined, context: plan.engine.context };
 }
 
 export async function applyCommand(args: string[], io: CliIo): Promise<number> {

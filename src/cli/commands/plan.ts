@@ -4,7 +4,7 @@ import { ENGINES_IN_PARALLEL, reportFailures, settleLimited } from '../several.j
 import type { Plan } from '../../plan/types.js';
 import { formatPlanJson, formatPlanMarkdown, formatPlanText } from '../../report/plan-format.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
-import { enginesOf, evaluate, refName, requirePolicy } from '../context.js';
+import { enginesOf, evaluate, refName, requirePolicy, type EngineRef } from '../context.js';
 import type { CliIo } from '../io.js';
 import { parseFormat, writeFileAtomic } from '../output.js';
 
@@ -20,15 +20,21 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   const policy = await requirePolicy(values.policy, 'plan');
   const now = parseNow(values.now);
   const engines = enginesOf(values, io);
+  // A plan remembers a context it was made through, so that applying it (a set above all) reaches the engine
+  // the same way, with the context's TLS files.
+  const planOn = async (ref: EngineRef): Promise<Plan> => {
+    const { plan } = await evaluate(policy, { ...values, ...ref }, io, now);
+    return ref.context === undefined ? plan : { ...plan, engine: { ...plan.engine, context: ref.context } };
+  };
   if (engines.length === 1) {
-    const { plan } = await evaluate(policy, { ...values, ...engines[0]! }, io, now);
+    const plan = await planOn(engines[0]!);
     const json = formatPlanJson(plan);
     if (values.output) await writeFileAtomic(values.output, json);
     if (!values.quiet) io.stdout.write(format === 'json' ? json : format === 'markdown' ? formatPlanMarkdown(plan) : formatPlanText(plan));
     return 0;
   }
   // Several engines: planned in parallel; one plan set; an engine that fails does not stop the others.
-  const results = await settleLimited(engines, ENGINES_IN_PARALLEL, async (ref) => (await evaluate(policy, { ...values, ...ref }, io, now)).plan);
+  const results = await settleLimited(engines, ENGINES_IN_PARALLEL, planOn);
   const plans: Plan[] = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const set: PlanSet = { kind: 'imgsweep-plan-set', version: 1, plans };
   const json = `${JSON.stringify(set, null, 2)}\n`;
