@@ -58,7 +58,9 @@ type SshOptions = NonNullable<DockerModem.ConstructorOptions['sshOptions']>;
 function modemOptions(target: EngineTarget): DockerModem.ConstructorOptions {
   const options = target.options;
   if (options.protocol !== 'ssh') return options;
-  const sshOptions: SshOptions & { hostname?: string } = { ...options.sshOptions, hostname: options.host };
+  const check = target.hostKey;
+  const hostVerifier = check ? (key: Buffer): boolean => check.verify(key) : undefined;
+  const sshOptions: SshOptions & { hostname?: string } = { ...options.sshOptions, hostname: options.host, hostVerifier };
   return { ...options, host: undefined, sshOptions };
 }
 
@@ -104,6 +106,8 @@ function sshLoginHint(target: EngineTarget, error: unknown): string | null {
 export function unavailable(target: EngineTarget, error: unknown): EngineUnavailable {
   const message = engineMessage(error);
   const tried = target.source === 'default' ? `${target.host} (the default)` : `${target.host} (from ${target.source})`;
+  const refused = target.hostKey?.problem;
+  if (refused) return new EngineUnavailable(`refusing the container engine at ${tried}: ${refused}`, { cause: error });
   const login = sshLoginHint(target, error);
   // The address is right, the login is not: pointing elsewhere would not help.
   if (login !== null) return new EngineUnavailable(`cannot log in to the container engine at ${tried}: ${message}; ${login}`, { cause: error });

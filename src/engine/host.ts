@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
+import { hostKeyCheck, knownHostsFiles, type HostKeyCheck } from './known-hosts.js';
 import type DockerModem from 'docker-modem';
 import { EngineUnavailable, InputError, UsageError } from '../errors.js';
 import { currentContextName, DEFAULT_CONTEXT, dockerConfigDir, requireContext, type DockerContext } from './contexts.js';
@@ -52,6 +53,8 @@ export interface EngineTarget {
   tls?: TlsInfo;
   /** The Docker CLI context the address came from, if any. */
   context?: string;
+  /** ssh://: the server's host key is checked against known_hosts (ssh2 alone would accept any). */
+  hostKey?: HostKeyCheck;
 }
 
 interface Endpoint {
@@ -236,17 +239,20 @@ export function targetFor(
   if (url.protocol === 'ssh:') {
     const port = url.port || '22';
     const user = decodeURIComponent(url.username);
+    // ssh2 wants an IPv6 address without the URL's brackets.
+    const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
     return {
       host: `ssh://${user ? `${user}@` : ''}${url.hostname}${url.port ? `:${url.port}` : ''}`,
       source,
       options: {
         ...base,
-        host: url.hostname,
+        host: hostname,
         port,
         protocol: 'ssh',
         username: user || undefined,
         sshOptions: env.SSH_AUTH_SOCK ? { agent: env.SSH_AUTH_SOCK } : {},
       },
+      hostKey: hostKeyCheck(hostname, Number(port), knownHostsFiles(env)),
       ...context,
     };
   }

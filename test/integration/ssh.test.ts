@@ -32,9 +32,22 @@ describe.skipIf(engineTestsSkipped())('a remote engine over ssh:// (docker syste
   let warnings: string[] = [];
   const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
 
-  /** The CLI in-process, with a private DOCKER_CONFIG and state dir; by default with the agent that holds the key. */
+  let home: string;
+
+  /**
+   * The CLI in-process, with a private DOCKER_CONFIG, state dir and HOME (whose ~/.ssh/known_hosts knows the test
+   * server's host key); by default with the agent that holds the key.
+   */
   const imgsweep = (args: string[], env: NodeJS.ProcessEnv = { SSH_AUTH_SOCK: sshd.agentSocket }): Promise<CliResult> =>
-    runCli([...args, '--state-dir', join(dir, 'state')], { env: { DOCKER_CONFIG: config, ...env } });
+    runCli([...args, '--state-dir', join(dir, 'state')], { env: { DOCKER_CONFIG: config, HOME: home, ...env } });
+
+  /** A HOME whose ~/.ssh/known_hosts holds `text`. */
+  async function homeWith(name: string, text: string): Promise<string> {
+    const h = join(dir, name);
+    await mkdir(join(h, '.ssh'), { recursive: true });
+    await writeFile(join(h, '.ssh', 'known_hosts'), text);
+    return h;
+  }
 
   const imageIds = async (): Promise<string[]> => (await engine.docker.listImages({ all: true })).map((i) => i.Id).sort();
 
@@ -48,6 +61,7 @@ describe.skipIf(engineTestsSkipped())('a remote engine over ssh:// (docker syste
     await writeFile(policy, POLICY);
     engine = await startDockerd();
     sshd = await startSshd({ dockerSocket: engine.host.slice('unix://'.length) });
+    home = await homeWith('home', `# the test server\n${sshd.knownHostsLine}\n`);
     keep = await loadImage(engine.docker, { tags: ['isw-ssh/keep:1', 'isw-ssh/keep:latest'], created: OLD, labels: { team: 'a' } });
     await loadImage(engine.docker, { created: OLD }); // untagged: listed too, not selected by the policy
   });
@@ -90,7 +104,7 @@ describe.skipIf(engineTestsSkipped())('a remote engine over ssh:// (docker syste
   it('as a real process (bin/imgsweep.js), ssh:// leaves stderr empty: no Node deprecation warning', async () => {
     // In a process of its own, where Node prints its warnings (DEP0170 came from docker-modem's ssh URLs).
     const r = await runCommand(process.execPath, ['bin/imgsweep.js', 'inventory', '--host', sshd.host, '--format', 'json', '--state-dir', join(dir, 'state')], {
-      env: { PATH: process.env.PATH, SSH_AUTH_SOCK: sshd.agentSocket, DOCKER_CONFIG: config },
+      env: { PATH: process.env.PATH, SSH_AUTH_SOCK: sshd.agentSocket, DOCKER_CONFIG: config, HOME: home },
       timeoutMs: 60_000,
     });
     expect(r.code, r.stderr).toBe(0);
@@ -166,6 +180,23 @@ describe.skipIf(engineTestsSkipped())('a remote engine over ssh:// (docker syste
       expect(await refused(sshd.host, { SSH_AUTH_SOCK: gone })).toBe(
         `imgsweep: cannot log in to the container engine at ${sshd.host} (from --host): Failed to connect to agent; ` +
           `cannot use the ssh-agent at SSH_AUTH_SOCK=${gone}: is it running?\n`,
+      );
+    });
+
+    it('a server whose host key is not in known_hosts is refused before logging in, naming the files', async () => {
+      const stranger = await homeWith('home-empty', '');
+      const name = `[127.0.0.1]:${sshd.port}`;
+      expect(await refused(sshd.host, { SSH_AUTH_SOCK: sshd.agentSocket, HOME: stranger })).toBe(
+        `imgsweep: refusing the container engine at ${sshd.host} (from --host): the host key of ${name} is not in ` +
+          `${join(stranger, '.ssh', 'known_hosts')} or /etc/ssh/ssh_known_hosts: connect once with \`ssh -p ${sshd.port} HOST\` to check and accept it, or add it with ssh-keyscan\n`,
+      );
+    });
+
+    it('a server whose host key differs from the known one is refused: someone may be in between', async () => {
+      const other = await generateKey(join(dir, 'impostor'));
+      const wrong = await homeWith('home-wrong', `[127.0.0.1]:${sshd.port} ${other.split(' ').slice(0, 2).join(' ')}\n`);
+      expect(await refused(sshd.host, { SSH_AUTH_SOCK: sshd.agentSocket, HOME: wrong })).toMatch(
+        new RegExp(`^imgsweep: refusing the container engine at ${escape(sshd.host)} \\(from --host\\): the host key of \\[127\\.0\\.0\\.1\\]:${sshd.port} does not match the one in .*: the server changed, or someone is in between\\n$`),
       );
     });
 

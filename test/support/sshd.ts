@@ -24,6 +24,8 @@ export interface TestSshd {
   port: number;
   /** SSH_AUTH_SOCK of an agent that holds the one key the server accepts. */
   agentSocket: string;
+  /** This server's line for a known_hosts file: "[127.0.0.1]:PORT ssh-ed25519 AAAA…". */
+  knownHostsLine: string;
   dir: string;
   stop(): Promise<void>;
 }
@@ -115,7 +117,7 @@ export async function startSshd(opts: { dockerSocket: string }): Promise<TestSsh
   const user = userInfo().username;
   const hostKey = join(dir, 'host_ed25519');
   const clientKey = join(dir, 'client_ed25519');
-  await generateKey(hostKey, 'imgsweep-test-host');
+  const hostPublic = await generateKey(hostKey, 'imgsweep-test-host');
   const publicKey = await generateKey(clientKey);
   // An absolute path: sshd runs the forced command with its own PATH, which may lack /usr/local/bin.
   const forced = `${docker} -H unix://${opts.dockerSocket} system dial-stdio`;
@@ -184,5 +186,6 @@ export async function startSshd(opts: { dockerSocket: string }): Promise<TestSsh
     throw error;
   }
 
-  return { host: `ssh://${user}@127.0.0.1:${port}`, user, port, agentSocket: agent.socket, dir, stop: cleanup };
+  const knownHostsLine = `[127.0.0.1]:${port} ${hostPublic.split(' ').slice(0, 2).join(' ')}`;
+  return { host: `ssh://${user}@127.0.0.1:${port}`, user, port, agentSocket: agent.socket, knownHostsLine, dir, stop: cleanup };
 }
