@@ -1,5 +1,5 @@
 /**
- * `imgsweep watch` as a real process against a real dockerd: it follows the event stream, records each use as
+ * `imgsweep watch` as a real process against a real dockerd (and, at the end, a Podman service): it follows the event stream, records each use as
  * it happens (so `docker run --rm` between two cron runs counts), flushes on a timer and on SIGTERM/SIGINT,
  * reconnects when the engine restarts, and never deletes anything.
  */
@@ -15,6 +15,7 @@ import type { UsageRecord } from '../../src/usage/store.js';
 import { runCli } from '../support/cli.js';
 import { DOCKERD_NOT_FOUND, engineTestsSkipped, getOnSocket } from '../support/dockerd.js';
 import { importBusybox } from '../support/fixtures.js';
+import { importBusyboxPodman, runPodmanContainer, startPodman, type TestPodman } from '../support/podman.js';
 import { exited, killGroup, mountsUnder, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from '../support/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -259,6 +260,78 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a real dockerd', (
     for (const id of Object.values(ids)) {
       expect(after.images[id]!.firstSeen).toBe(record.images[id]!.firstSeen);
       expect(after.images[id]!.lastUsed).toBe(record.images[id]!.lastUsed);
+    }
+  });
+});
+
+// The same following, recording and stopping against Podman's compatible event stream.
+describe.skipIf(engineTestsSkipped())('imgsweep watch against a Podman service', () => {
+  let p: TestPodman;
+  let state: string;
+  let key: string;
+  let image: string;
+  let other: string;
+
+  const recordOf = async (): Promise<UsageRecord | null> => {
+    try {
+      return JSON.parse(await readFile(join(state, `usage-${key}.json`), 'utf8')) as UsageRecord;
+    } catch {
+      return null;
+    }
+  };
+  const lastUsed = async (id: string) => {
+    const entry = (await recordOf())?.images[id];
+    return entry ? Date.parse(entry.lastUsed) : null;
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` before this test');
+    p = await startPodman();
+    state = join(p.dir, 'state');
+    image = await importBusyboxPodman(p.docker, 'isw/pwatch-a:1');
+    other = await importBusyboxPodman(p.docker, 'isw/pwatch-b:1');
+    const inv = await runCli(['inventory', '--format', 'json', '--host', p.host, '--state-dir', state]);
+    expect(inv).toMatchObject({ code: 0, stderr: '' });
+    key = (JSON.parse(inv.stdout) as Inventory).engine.key;
+    expect(Object.keys((await recordOf())!.images).sort()).toEqual([image, other].sort());
+    await new Promise((r) => setTimeout(r, 1_100));
+  });
+
+  afterAll(async () => {
+    await p?.stop();
+  });
+
+  it('records a container run from the event stream within a flush interval, and stops on SIGTERM with exit 0', async () => {
+    const before = (await lastUsed(image))!;
+    const child = spawn(process.execPath, ['bin/imgsweep.js', 'watch', '--host', p.host, '--state-dir', state, '--flush-interval', '1s'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    const exit = new Promise<{ code: number | null }>((resolve) => child.once('exit', (code) => resolve({ code })));
+    try {
+      expect(await waitFor(() => Promise.resolve(/following container events/.test(log)), { timeoutMs: 15_000, intervalMs: 100 }), log).toBe(true);
+      const t0 = Date.now();
+      // As `podman run --rm`: only the event can tell the image was used.
+      const container = await runPodmanContainer(p.docker, 'isw/pwatch-a:1', { running: false });
+      await p.docker.getContainer(container).remove();
+      const t1 = Date.now();
+      const recorded = await waitFor(async () => ((await lastUsed(image)) ?? 0) > before, { timeoutMs: 10_000, intervalMs: 100 });
+      expect(recorded, `the run was not recorded; watch log:\n${log}`).toBe(true);
+      const used = (await lastUsed(image))!;
+      expect(used).toBeGreaterThanOrEqual(t0 - 1_000);
+      expect(used).toBeLessThanOrEqual(t1 + 2_000);
+      expect((await recordOf())!.images[image]!.source).toMatch(/event/);
+      expect((await lastUsed(other))!).toBeLessThan(t0);
+      child.kill('SIGTERM');
+      const done = await Promise.race([exit, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
+      expect(done, log).toEqual({ code: 0 });
+      expect(log).toMatch(/stopped after [1-9]\d* events/);
+    } finally {
+      if (!exited(child)) child.kill('SIGKILL');
     }
   });
 });
