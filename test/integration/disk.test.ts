@@ -21,6 +21,7 @@ import { image as plainImage, idOf, inventory as plainInventory, NOW, policy as 
 import { runCli, type CliResult } from '../support/cli.js';
 import { DOCKERD_NOT_FOUND, engineTestsSkipped, getOnSocket, startDockerd, type TestEngine } from '../support/dockerd.js';
 import { importBusybox, loadImage, randomLayer, runContainer } from '../support/fixtures.js';
+import { startPodman, type TestPodman } from '../support/podman.js';
 import { exited, killGroup, mountsUnder, runCommand, stopChild, tailFile, waitFor, which } from '../support/process.js';
 
 const MiB = 1024 * 1024;
@@ -432,5 +433,52 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
     const none = plan('  maxUsage: 90%\n  targetUsage: 85%\n  maxImageBytes: 1kB\n', images, { disk: null });
     expect(deleted(none)).toEqual([]);
     expect(none.disk!.message).toMatch(/^images 200 B <= 1\.0 kB: nothing to evict\. maxUsage not evaluated: .*only maxImageBytes applies$/);
+  });
+});
+
+// Podman's /system/df says nothing: imgsweep measures the images by their layers (every image read).
+describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a Podman service', () => {
+  let p: TestPodman;
+  let dir: string;
+  let key: string;
+  const ids = {} as { keep: string; e1: string; e2: string; e3: string };
+  const c = cliFor(() => p.host, () => join(dir, 'state'));
+
+  beforeAll(async () => {
+    p = await startPodman();
+    dir = await mkdtemp(join(tmpdir(), 'imgsweep-int-disk-podman-'));
+    ids.keep = await loadImage(p.docker, { tags: ['isw/pkeep:1'], created: '2019-01-01T00:00:00Z', labels: { 'com.example.keep': 'yes' }, layers: [randomLayer(MiB)] });
+    ids.e1 = await loadImage(p.docker, { tags: ['isw/pe1:1'], created: '2020-01-01T00:00:00Z', layers: [randomLayer(MiB)] });
+    ids.e2 = await loadImage(p.docker, { tags: ['isw/pe2:1'], created: '2021-01-01T00:00:00Z', layers: [randomLayer(MiB)] });
+    ids.e3 = await loadImage(p.docker, { tags: ['isw/pe3:1'], created: '2022-01-01T00:00:00Z', layers: [randomLayer(MiB)] });
+    const inv = await c.live('inventory', '--format', 'json');
+    key = (JSON.parse(inv.stdout) as Inventory).engine.key;
+  });
+
+  afterAll(async () => {
+    await p?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('evicts least recently used first, skipping the protected image, until the target; the engine frees those layers', async () => {
+    const now = Date.now();
+    const hoursAgo = (h: number) => new Date(now - h * 3_600_000).toISOString();
+    await c.setLastUsed(key, { [ids.keep]: hoursAgo(9), [ids.e1]: hoursAgo(4), [ids.e3]: hoursAgo(3), [ids.e2]: hoursAgo(1) });
+    const own = Object.fromEntries(await Promise.all(Object.entries(ids).map(async ([k, id]) => [k, await ownLayer(p.docker, id)] as const))) as Record<keyof typeof ids, number>;
+    const total = own.keep + own.e1 + own.e2 + own.e3;
+    expect(total).toBeGreaterThanOrEqual(4 * MiB);
+    const file = join(dir, 'tight.yaml');
+    const limit = total - MiB / 2;
+    const target = total - 1.5 * MiB;
+    await writeFile(file, `version: 1\nname: tight\nprotect:\n  labels: ["com.example.keep"]\ndisk:\n  maxImageBytes: ${limit}B\n  targetImageBytes: ${target}B\n`);
+    const plan = await c.plan(file);
+    expect(deleted(plan).sort()).toEqual(sorted([ids.e1, ids.e3]));
+    expect(plan.summary).toMatchObject({ bytes: own.e1 + own.e3, estimate: 'layers' });
+    expect(plan.disk).toMatchObject({ measure: 'image-bytes', before: total, limit, target, evicted: 2, evictedBytes: own.e1 + own.e3 });
+
+    const summary = await c.apply(file);
+    expect(summary).toMatchObject({ deleted: 2, failed: 0, skipped: 0, bytesEstimated: own.e1 + own.e3 });
+    const left = (await p.docker.listImages({ all: true })).map((i) => (i.Id.startsWith('sha256:') ? i.Id : `sha256:${i.Id}`)).sort();
+    expect(left).toEqual(sorted([ids.keep, ids.e2]));
   });
 });
