@@ -13,7 +13,7 @@ import type { Inventory } from '../../src/inventory/types.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { engineTestsSkipped } from '../support/dockerd.js';
-import { loadImage } from '../support/fixtures.js';
+import { loadImage, randomLayer } from '../support/fixtures.js';
 import { importBusyboxPodman, runPodmanContainer, startPodman, type TestPodman } from '../support/podman.js';
 
 const OLD = '2020-01-01T00:00:00Z';
@@ -419,6 +419,21 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
     expect(text.stdout).toMatch(/^skipped delete .*: image already gone$/m);
     expect(text.stdout).toMatch(/0 failed/);
     expect(await imageIds()).toEqual(before);
+  });
+
+  it('estimates by layers (Podman reports no sharing): a shared base counts only with its last user', async () => {
+    const base = randomLayer(256 * 1024);
+    const ownOf = (bytes: number) => randomLayer(bytes);
+    const a = await loadImage(p.docker, { tags: ['p7/a:1'], created: OLD, layers: [base, ownOf(64 * 1024)] });
+    const b = await loadImage(p.docker, { tags: ['p7/b:1'], created: OLD, layers: [base, ownOf(128 * 1024)] });
+    const size = async (id: string) => ((await p.docker.getImage(id).history()) as { Size: number }[]).map((h) => h.Size);
+    const [aTop, aBase] = await size(a);
+    const [bTop] = await size(b);
+    expect(aBase!).toBeGreaterThanOrEqual(256 * 1024);
+    const one = await planFor(await simplePolicy('{ repositories: ["p7/a"] }'));
+    expect(one.plan.summary).toMatchObject({ estimate: 'layers', bytes: aTop });
+    const both = await planFor(await simplePolicy('{ repositories: ["p7/**"] }'));
+    expect(both.plan.summary).toMatchObject({ estimate: 'layers', bytes: aTop! + bTop! + aBase! });
   });
 
   it('removes exactly what the plan lists from a mixed engine, and a rerun finds nothing to do', async () => {
