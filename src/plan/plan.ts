@@ -47,6 +47,8 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
     disk = eviction.summary;
   }
 
+  if (inventory.engine.kind === 'podman') keepParentsPodmanWouldPrune(decisions);
+
   const actions: PlanAction[] = [];
   const kept: KeptImage[] = [];
   const seenContainers = new Set<string>();
@@ -95,6 +97,29 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
 
 export function makePlan(input: PlanInput): Plan {
   return evaluatePolicy(input).plan;
+}
+
+/**
+ * Podman ignores `noprune`: deleting an image also removes its parent when that parent is untagged and has no
+ * other child left. SPEC §5.10 allows removing only what the plan lists, so on Podman an image whose delete
+ * would take such a kept parent with it is kept (whole: no untags either), and so on up its own children.
+ */
+function keepParentsPodmanWouldPrune(decisions: Map<string, ImageDecision>): void {
+  const deleted = (f: ImageFacts) => decisions.get(f.image.id)?.deleteRule != null;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const d of decisions.values()) {
+      const parent = d.facts.parent;
+      if (d.deleteRule === null || !parent || deleted(parent)) continue;
+      if (parent.image.repoTags.length > 0 || parent.image.repoDigests.length > 0) continue;
+      if (!parent.children.every(deleted)) continue;
+      d.deleteRule = null;
+      d.untags = [];
+      d.removeContainers = [];
+      d.kept = { reason: 'engine-prunes-parent', detail: `Podman would also remove its untagged parent ${parent.image.id.slice(7, 19)}, which the plan keeps` };
+      changed = true;
+    }
+  }
 }
 
 function byDepthThenId(a: ImageDecision, b: ImageDecision): number {

@@ -31,6 +31,7 @@ export type KeptReason =
   | 'keep-newest'
   | 'partially-selected'
   | 'untag-only'
+  | 'engine-prunes-parent'
   | 'not-selected';
 
 export interface KeptImage {

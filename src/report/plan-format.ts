@@ -13,6 +13,7 @@ const REASON_TEXT: Record<KeptReason, string> = {
   'keep-newest': 'among the newest (keep.newest)',
   'partially-selected': 'not every reference selected',
   'untag-only': 'untag rule keeps the last reference',
+  'engine-prunes-parent': 'deleting it would make the engine remove a kept parent too',
   'not-selected': 'no rule selects it',
 };
 
