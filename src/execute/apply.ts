@@ -77,6 +77,8 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
   );
   const allowed = plannedReferences(plan);
   const deleted = new Set(plan.actions.filter((a) => a.type === 'delete').map((a) => a.imageId));
+  // Images a delete removed besides its own (Podman ignores noprune): their own planned delete is then done.
+  const removedWith = new Map<string, string>();
 
   const steps = new Array<StepResult>(plan.actions.length);
   let finished = 0;
@@ -88,7 +90,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
         const staleStep = stale.get(index);
         if (staleStep) return { ...base(), status: 'skipped', reason: staleStep.reason, clear: staleStep.clear };
         const t0 = opts.clock();
-        const outcome = await runStep(engine, action, { allowed: allowed.get(action.imageId) ?? (() => false), deletePlanned: deleted.has(action.imageId), checks });
+        const outcome = await runStep(engine, action, { allowed: allowed.get(action.imageId) ?? (() => false), deletePlanned: deleted.has(action.imageId), checks, removedWith: (id) => removedWith.get(id) ?? null });
         return { ...base(), ...outcome, ms: opts.clock() - t0 };
       },
       blocked(dep, r) {
@@ -99,6 +101,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
   await runGraph(tasks, Math.max(1, opts.concurrency), (i, r) => {
     steps[i] = r;
     if (r.action.type !== 'remove-container') checks.settled(r.action.imageId);
+    if (r.status === 'done' && r.action.type === 'delete') for (const id of r.deleted ?? []) if (id !== r.action.imageId && deleted.has(id)) removedWith.set(id, r.action.imageId);
     opts.onStep?.(r, ++finished, tasks.length);
   });
 

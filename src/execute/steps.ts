@@ -19,6 +19,8 @@ export interface StepContext {
   deletePlanned: boolean;
   /** The run's looks at its images (one inspect serves an image's steps while fresh). */
   checks: ImageChecks;
+  /** The planned image whose delete the engine said removed this one too (Podman prunes untagged parents), if any. */
+  removedWith: (imageId: string) => string | null;
 }
 
 /** Executes one plan step with its last-moment checks; outcomes are values, engine errors never escape. */
@@ -72,6 +74,10 @@ async function untag(engine: Engine, a: PlanAction, ctx: StepContext): Promise<O
 }
 
 async function deleteImage(engine: Engine, a: PlanAction, ctx: StepContext): Promise<Outcome> {
+  const child = ctx.removedWith(a.imageId);
+  if (child !== null && (await engine.inspectImage(a.imageId)) === null) {
+    return done(`the engine removed it with ${shortImageId(child)} (it prunes untagged parents)`, [a.imageId]);
+  }
   const image = await ctx.checks.look(a.imageId);
   if (image === null) return skipped('image already gone', true);
   const changed = deleteFactsChanged(a, image, ctx.allowed);

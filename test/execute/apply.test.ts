@@ -505,6 +505,20 @@ describe('applyPlan: last-moment looks', () => {
   });
 });
 
+describe('applyPlan on an engine that prunes parents (Podman ignores noprune)', () => {
+  it('a planned parent the engine removed with its child is done, reported as such, and counted', async () => {
+    const { plan, engine } = setup([image('mid', { age: '30d' }), image('kid', { tags: ['kid:1'], parent: 'mid' })]);
+    expect(plan.actions.map((a) => `${a.type} ${a.imageId === idOf('kid') ? 'kid' : 'mid'}`)).toEqual(['delete kid', 'delete mid']);
+    engine.prunesParents = true;
+    const report = await apply(plan, engine);
+    expect(step(report, 'delete', 'kid')).toMatchObject({ status: 'done', deleted: [idOf('kid'), idOf('mid')] });
+    expect(step(report, 'delete', 'mid')).toMatchObject({ status: 'done', reason: expect.stringMatching(/removed it with .* prunes untagged parents/) as unknown });
+    expect(engine.callsOf('deleteImage').map((c) => c.args[0])).toEqual([idOf('kid')]);
+    expect(report.summary).toMatchObject({ deleted: 2, failed: 0, skipped: 0 });
+    expect(engine.images).toEqual([]);
+  });
+});
+
 describe('ImageChecks', () => {
   it('serves a look while it is fresh, then asks the engine again; our own untags are applied to it', async () => {
     const engine = new FakeEngine(inventory([image('a', { tags: ['a:1', 'a:2'] })]));

@@ -54,6 +54,8 @@ export class FakeEngine implements Engine {
   /** Milliseconds each call waits before being served (so concurrent steps really overlap). */
   delay: (method: string, arg: string) => number = () => 0;
   fault: (method: string, arg: string) => Fault | undefined = () => undefined;
+  /** Behave as Podman: deleting an image also deletes its untagged parent once that has no child left. */
+  prunesParents = false;
   private clock = 0;
   private readonly ident: EngineIdentity;
 
@@ -151,7 +153,15 @@ export class FakeEngine implements Engine {
       const stopped = this.containers.find((c) => this.uses(c, id));
       if (stopped) return { status: 'conflict', message: `conflict: unable to delete ${short(id)} (must be forced) - image is being used by stopped container ${short(stopped.id)}` };
       this.images = this.images.filter((x) => x !== i);
-      return { status: 'done', deleted: [id], untagged: refsOf(i) };
+      const deleted = [id];
+      // Podman ignores noprune: an untagged parent left without children goes too, and up the chain.
+      for (let p = this.images.find((x) => x.id === i.parentId); this.prunesParents && p && refsOf(p).length === 0 && !this.images.some((x) => x.parentId === p!.id); ) {
+        const gone = p;
+        this.images = this.images.filter((x) => x !== gone);
+        deleted.push(gone.id);
+        p = this.images.find((x) => x.id === gone.parentId);
+      }
+      return { status: 'done', deleted, untagged: refsOf(i) };
     });
   }
 
