@@ -60,11 +60,14 @@ export function mapImage(raw: unknown, where = 'image'): ImageRecord {
   const size = optNum(o, 'Size', where) ?? -1;
   const virtual = optNum(o, 'VirtualSize', where) ?? -1;
   const shared = optNum(o, 'SharedSize', where);
+  // Podman's listing also puts a name pulled by digest (repo@sha256:…) among RepoTags: it is a digest.
+  const names = strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG);
+  const digests = strList(o, 'RepoDigests', where).filter((d) => d !== NO_DIGEST);
   return {
     id: normalizeId(str(o, 'Id', where)),
     parentId: parent === null || parent === '' ? null : normalizeId(parent),
-    repoTags: strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG),
-    repoDigests: strList(o, 'RepoDigests', where).filter((d) => d !== NO_DIGEST),
+    repoTags: names.filter((t) => !t.includes('@')),
+    repoDigests: [...new Set([...digests, ...names.filter((t) => t.includes('@'))])],
     created: unixToIso(num(o, 'Created', where)),
     // -1 means "not computed"; an unknown size counts as 0 rather than inventing one.
     size: size >= 0 ? size : Math.max(virtual, 0),

@@ -48,6 +48,12 @@ describe('mapImages', () => {
     expect(image.sharedSize).toBe(0);
   });
 
+  it('reads a name Podman lists among RepoTags after a pull by digest as a digest, once', () => {
+    const digest = `localhost/app@sha256:${HEX2}`;
+    const image = mapImage({ Id: HEX, Created: 1700000000, Size: 10, RepoTags: ['localhost/app:1', digest], RepoDigests: [digest] });
+    expect(image).toMatchObject({ repoTags: ['localhost/app:1'], repoDigests: [digest] });
+  });
+
   it('falls back to VirtualSize, then 0, when Size is -1', () => {
     expect(mapImage({ Id: HEX, Created: 0, Size: -1, VirtualSize: 7 }).size).toBe(7);
     expect(mapImage({ Id: HEX, Created: 0, Size: -1 }).size).toBe(0);
