@@ -1,5 +1,6 @@
 /**
- * Several engines in one run, on two real dockerds with different fixtures: a plan set, apply per engine with its
+ * Several engines in one run, on two real dockerds with different fixtures (and, at the end, a dockerd with a
+ * Podman service): a plan set, apply per engine with its
  * own lock, metrics labelled by engine, an unreachable third engine and a held lock that spoil only their engine.
  * The two daemons report the same /info ID (ENGINE-FACTS.md): their engine keys must still differ.
  */
@@ -15,6 +16,7 @@ import type { Plan } from '../../src/plan/types.js';
 import { runCli } from '../support/cli.js';
 import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
 import { loadImage } from '../support/fixtures.js';
+import { startPodman, type TestPodman } from '../support/podman.js';
 
 const OLD = '2020-01-01T00:00:00Z';
 
@@ -221,5 +223,53 @@ describe.skipIf(engineTestsSkipped())('several engines in one run', () => {
     await expectApplied(b.docker, f.b, true);
     // The lock is still the holder's.
     expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ pid: sleeper.pid });
+  });
+});
+
+// A Docker and a Podman engine in one run: a plan set across engine kinds, applied with one command.
+describe.skipIf(engineTestsSkipped())('a dockerd and a Podman service in one run', () => {
+  let d: TestEngine;
+  let p: TestPodman;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'isw-multi-kinds-'));
+    await writeFile(join(dir, 'policy.yaml'), POLICY);
+    [d, p] = await Promise.all([startDockerd(), startPodman()]);
+  });
+
+  afterAll(async () => {
+    await Promise.all([d?.stop(), p?.stop()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('plans both (names as each engine spells them), applies the set, and labels the metrics by engine', async () => {
+    const imgsweep = (args: string[]) => runCli([...args, '--state-dir', join(dir, 'state')], { env: { DOCKER_CONFIG: join(dir, 'docker-config') } });
+    const load = (docker: Docker, tag: string) => loadImage(docker, { tags: [tag], created: OLD });
+    const doomed = { d: await load(d.docker, 'isw-multi/x:old'), p: await load(p.docker, 'isw-multi/x:old') };
+    const kept = { d: await load(d.docker, 'isw-multi/x:keep'), p: await load(p.docker, 'isw-multi/x:keep') };
+    const file = join(dir, 'set.json');
+    const made = await imgsweep(['plan', '-p', join(dir, 'policy.yaml'), '--host', d.host, '--host', p.host, '-o', file, '--quiet']);
+    expect(made).toMatchObject({ code: 0, stderr: '' });
+    const set = JSON.parse(await readFile(file, 'utf8')) as PlanSet;
+    expect(set.plans.map((x) => [x.engine.kind, x.engine.host])).toEqual([['docker', d.host], ['podman', p.host]]);
+    const deleted = (x: Plan) => x.actions.filter((a) => a.type === 'delete').map((a) => [a.imageId, a.refs!.filter((r) => !r.includes('@'))]);
+    expect(deleted(set.plans[0]!)).toEqual([[doomed.d, ['isw-multi/x:old']]]);
+    expect(deleted(set.plans[1]!)).toEqual([[doomed.p, ['localhost/isw-multi/x:old']]]);
+
+    const metrics = join(dir, 'imgsweep.prom');
+    const r = await imgsweep(['apply', file, '--yes', '--metrics-file', metrics]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const fullIds = async (docker: Docker) => new Set((await docker.listImages({ all: true })).map((i) => (i.Id.startsWith('sha256:') ? i.Id : `sha256:${i.Id}`)));
+    for (const [docker, gone, stays] of [[d.docker, doomed.d, kept.d], [p.docker, doomed.p, kept.p]] as const) {
+      const now = await fullIds(docker);
+      expect(now.has(gone)).toBe(false);
+      expect(now.has(stays)).toBe(true);
+    }
+    const text = await readFile(metrics, 'utf8');
+    for (const host of [d.host, p.host]) {
+      expect(text).toContain(`imgsweep_last_run_success{engine="${host}"} 1`);
+      expect(text).toContain(`imgsweep_last_run_images_deleted{engine="${host}"} 1`);
+    }
   });
 });
