@@ -75,7 +75,7 @@ async function untag(engine: Engine, a: PlanAction, ctx: StepContext): Promise<O
 
 async function deleteImage(engine: Engine, a: PlanAction, ctx: StepContext): Promise<Outcome> {
   const child = ctx.removedWith(a.imageId);
-  if (child !== null && (await engine.inspectImage(a.imageId)) === null) {
+  if (child !== null && (await ctx.checks.look(a.imageId, 0)) === null) {
     return done(`the engine removed it with ${shortImageId(child)} (it prunes untagged parents)`, [a.imageId]);
   }
   const image = await ctx.checks.look(a.imageId);
