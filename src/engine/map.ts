@@ -60,14 +60,15 @@ export function mapImage(raw: unknown, where = 'image'): ImageRecord {
   const size = optNum(o, 'Size', where) ?? -1;
   const virtual = optNum(o, 'VirtualSize', where) ?? -1;
   const shared = optNum(o, 'SharedSize', where);
-  // Podman's listing also puts a name pulled by digest (repo@sha256:…) among RepoTags: it is a digest.
+  // Podman's listing also puts a name pulled by digest (repo@sha256:…) among RepoTags, and again among
+  // RepoDigests. It is a name (Podman refuses to delete by ID while it is there): kept once, as a name.
   const names = strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG);
-  const digests = strList(o, 'RepoDigests', where).filter((d) => d !== NO_DIGEST);
+  const digests = strList(o, 'RepoDigests', where).filter((d) => d !== NO_DIGEST && !names.includes(d));
   return {
     id: normalizeId(str(o, 'Id', where)),
     parentId: parent === null || parent === '' ? null : normalizeId(parent),
-    repoTags: names.filter((t) => !t.includes('@')),
-    repoDigests: [...new Set([...digests, ...names.filter((t) => t.includes('@'))])],
+    repoTags: names,
+    repoDigests: digests,
     created: unixToIso(num(o, 'Created', where)),
     // -1 means "not computed"; an unknown size counts as 0 rather than inventing one.
     size: size >= 0 ? size : Math.max(virtual, 0),

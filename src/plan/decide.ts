@@ -133,13 +133,16 @@ export function planDelete(d: ImageDecision, rule = d.deleteRule!): void {
   for (const [text, fate] of d.fates) if (fate.fate !== 'keep' || !fate.why.includes('(protect.')) d.fates.delete(text);
   const finalRepo = (f.tags[0] ?? f.refs[0])?.normalized;
   const finalTag = f.tags[0];
+  // A digest listed as a name (Podman, after a pull by digest) is removed by name like a tag: Podman refuses
+  // to delete by ID an image that holds more than one name. An image with no tag keeps it for the delete.
+  const namedDigest = (r: Reference) => r.kind === 'digest' && finalTag !== undefined && f.image.repoTags.includes(r.text);
   for (const r of f.refs) {
-    const chosen = (finalTag ? r === finalTag : r.normalized === finalRepo) || (r.kind === 'digest' && r.normalized === finalRepo);
+    const chosen = !namedDigest(r) && ((finalTag ? r === finalTag : r.normalized === finalRepo) || (r.kind === 'digest' && r.normalized === finalRepo));
     const ruleOf = (x: Reference) => d.fates.get(x.text);
     if (chosen) {
       d.finalRefs.push(r.text);
       if (!ruleOf(r)) d.fates.set(r.text, { fate: 'delete', rule });
-    } else if (r.kind === 'digest' && f.tags.some((t) => t.normalized === r.normalized)) {
+    } else if (r.kind === 'digest' && !namedDigest(r) && f.tags.some((t) => t.normalized === r.normalized)) {
       d.fates.set(r.text, { fate: 'with-tag', rule });
     } else {
       d.fates.set(r.text, { fate: 'untag', rule });

@@ -48,10 +48,11 @@ describe('mapImages', () => {
     expect(image.sharedSize).toBe(0);
   });
 
-  it('reads a name Podman lists among RepoTags after a pull by digest as a digest, once', () => {
+  it('keeps a name Podman lists among RepoTags after a pull by digest as a name, once', () => {
     const digest = `localhost/app@sha256:${HEX2}`;
-    const image = mapImage({ Id: HEX, Created: 1700000000, Size: 10, RepoTags: ['localhost/app:1', digest], RepoDigests: [digest] });
-    expect(image).toMatchObject({ repoTags: ['localhost/app:1'], repoDigests: [digest] });
+    const other = `localhost/app@sha256:${HEX}`;
+    const image = mapImage({ Id: HEX, Created: 1700000000, Size: 10, RepoTags: ['localhost/app:1', digest], RepoDigests: [other, digest] });
+    expect(image).toMatchObject({ repoTags: ['localhost/app:1', digest], repoDigests: [other] });
   });
 
   it('falls back to VirtualSize, then 0, when Size is -1', () => {

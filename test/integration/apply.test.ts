@@ -541,6 +541,24 @@ function engineSuite(E: EngineKind): void {
       expect(difference(before, await imageIds())).toEqual(new Set([id]));
     });
 
+    it('deletes an image that keeps its tag after a pull by digest (Podman: the digest is then a name, untagged first)', async () => {
+      const ref = `${registry.address}/t6/pulled:1`;
+      const { id, stored } = await pushed(ref);
+      expect(await E.pull(t, stored)).toBe(id);
+      const policy = await writePolicy(`version: 1\nname: digests\nrules:\n  - name: all\n    match: { repositories: ["${registry.address}/t6/pulled"] }\n`);
+      const { plan, file } = await planFor(policy);
+      // Podman lists the pulled digest among the image's names and refuses a delete by ID while it is there.
+      const untags = plan.actions.filter((a) => a.type === 'untag').map((a) => a.ref);
+      expect(untags).toEqual(E.name === 'podman' ? [stored] : []);
+      const before = await imageIds();
+      const r = await imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout).toMatch(/^done\s+delete /m);
+      expect(r.stdout).not.toMatch(/^(skipped|failed) /m);
+      expect(await refsOf(id)).toBeNull();
+      expect(difference(before, await imageIds())).toEqual(new Set([id]));
+    });
+
     it('keeps the digest with a tag of its repository that stays, when another tag is untagged', async () => {
       const ref = `${registry.address}/t6/partial:keep`;
       const { id, digest } = await pushed(ref);
