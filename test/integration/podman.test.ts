@@ -1,7 +1,9 @@
 /**
  * imgsweep against a real Podman service (`podman system service`, Docker-compatible API): engine detection and
- * identity, Podman's names as policies see them, and apply's guarantees where Podman answers differently from
- * Docker (IDs without "sha256:", qualified names, RepoDigests on every tagged image, 500 for "several tags").
+ * identity, Podman's names as policies see them, and apply where Podman answers differently from Docker (IDs
+ * without "sha256:", qualified names, RepoDigests on every tagged image, 500 for "several tags", lost concurrent
+ * untags, no sharing in /system/df). The execution rules and the hazards between plan and apply are the
+ * Docker x Podman matrices of apply.test.ts and apply-safety.test.ts.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -91,10 +93,6 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
     return new Set((await p.docker.listImages({ all: true })).map((i) => i.Id));
   }
 
-  async function containerIds(): Promise<Set<string>> {
-    return new Set((await p.docker.listContainers({ all: true })).map((c) => c.Id));
-  }
-
   /** The image's tags (sorted), or null when it is gone. */
   async function tagsOf(id: string): Promise<string[] | null> {
     try {
@@ -103,11 +101,6 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
       if (statusCode(err) === 404) return null;
       throw err;
     }
-  }
-
-  async function podmanCli(args: string[]): Promise<void> {
-    const r = await p.podman(args);
-    expect(r.code, r.stderr).toBe(0);
   }
 
   const difference = <T>(a: Set<T>, b: Set<T>): Set<T> => new Set([...a].filter((x) => !b.has(x)));
@@ -295,131 +288,7 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
     expect(difference(before, await imageIds())).toEqual(new Set([id]));
   });
 
-  describe('images used by containers', () => {
-    it('keeps the images of a running and of a stopped container (containers.stopped: protect)', async () => {
-      const running = await importBusyboxPodman(p.docker, 'localhost/p2/running:1');
-      const stopped = await importBusyboxPodman(p.docker, 'localhost/p2/stopped:1');
-      const runningContainer = await runPodmanContainer(p.docker, running, { running: true });
-      const stoppedContainer = await runPodmanContainer(p.docker, stopped, { running: false });
-      await sleep(1_100);
-      const policy = await simplePolicy('{ repositories: ["p2/**"] }');
-      const { plan } = await planFor(policy);
-      expect(plan.actions).toEqual([]);
-      expect(plan.kept.find((k) => k.imageId === running)?.reason).toBe('in-use');
-      expect(plan.kept.find((k) => k.imageId === stopped)?.reason).toBe('in-use-stopped');
-
-      const before = { images: await imageIds(), containers: await containerIds() };
-      const r = await applyJson(['-p', policy]);
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.steps).toEqual([]);
-      expect(await imageIds()).toEqual(before.images);
-      expect(await containerIds()).toEqual(before.containers);
-      expect(await tagsOf(running)).toEqual(['localhost/p2/running:1']);
-      expect(await tagsOf(stopped)).toEqual(['localhost/p2/stopped:1']);
-
-      // Podman answers 500 "container state improper" to removing a running container: a conflict, as Docker's 409.
-      expect(await engine.removeContainer(runningContainer)).toMatchObject({ status: 'conflict' });
-      expect((await containerIds()).has(runningContainer)).toBe(true);
-      expect((await containerIds()).has(stoppedContainer)).toBe(true);
-    });
-
-    it('with stopped: remove and stoppedFor: 1s removes the stopped container first, then the image', async () => {
-      const id = await importBusyboxPodman(p.docker, 'p3/app:1');
-      await p.docker.getImage(id).tag({ repo: 'p3/app', tag: '2' });
-      const container = await runPodmanContainer(p.docker, id, { running: false });
-      const other = await importBusyboxPodman(p.docker, 'p3-other/app:1');
-      const otherContainer = await runPodmanContainer(p.docker, other, { running: false }); // not selected: stays
-      await sleep(1_500);
-      const policy = await simplePolicy('{ repositories: ["p3/**"] }', 'containers: { stopped: remove, stoppedFor: 1s }\n');
-      const { plan, file } = await planFor(policy);
-      expect(plan.actions.map((a) => a.type).sort()).toEqual(['delete', 'remove-container', 'untag']);
-
-      const before = { images: await imageIds(), containers: await containerIds() };
-      const r = await applyJson([file]);
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.steps.map((s) => [s.type, s.outcome]).sort()).toEqual([
-        ['delete', 'done'],
-        ['remove-container', 'done'],
-        ['untag', 'done'],
-      ]);
-      const removal = r.steps.findIndex((s) => s.type === 'remove-container');
-      expect(r.steps[removal]).toMatchObject({ containerId: container, imageId: id });
-      expect(removal).toBeLessThan(r.steps.findIndex((s) => s.type === 'delete'));
-      expect(await tagsOf(id)).toBeNull();
-      expect(difference(before.images, await imageIds())).toEqual(new Set([id]));
-      expect(difference(before.containers, await containerIds())).toEqual(new Set([container]));
-      expect((await containerIds()).has(otherContainer)).toBe(true);
-      // Podman's /system/df is not used: the actual reclaim is unknown, not "0 bytes".
-      expect(r.summary.bytesActual).toBeNull();
-    });
-  });
-
-  describe('a tag moved between plan and apply', () => {
-    it('skips the untag of a reference that moved; the image it moved to keeps it, the planned delete goes on', async () => {
-      const old = await loadImage(p.docker, { tags: ['p4/app:1', 'p4/app:2'], created: OLD });
-      const fresh = await loadImage(p.docker, { tags: ['p4/fresh:1'] });
-      const { plan, file } = await planFor(await simplePolicy('{ repositories: ["p4/app"] }'));
-      const untag = plan.actions.find((a) => a.type === 'untag')!;
-      expect(untag).toMatchObject({ imageId: old, ref: expect.stringMatching(/^localhost\/p4\/app:[12]$/) });
-      expect(deletesOf(plan)).toEqual([old]);
-      await podmanCli(['tag', fresh, untag.ref!]);
-      expect(await tagsOf(fresh)).toEqual([untag.ref!, 'localhost/p4/fresh:1'].sort());
-
-      const before = await imageIds();
-      const r = await applyJson([file]);
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.steps.find((s) => s.type === 'untag')).toMatchObject({ ref: untag.ref, outcome: 'skipped', reason: expect.stringMatching(/moved|points to/) });
-      // The delete's own facts (its remaining reference) did not change: it is carried out, by ID.
-      expect(r.steps.find((s) => s.type === 'delete')).toMatchObject({ imageId: old, outcome: 'done' });
-      expect(await tagsOf(fresh)).toEqual([untag.ref!, 'localhost/p4/fresh:1'].sort());
-      expect(difference(before, await imageIds())).toEqual(new Set([old]));
-    });
-
-    it('drops both steps when the reference the delete would keep moved away (never a delete by name)', async () => {
-      const old = await loadImage(p.docker, { tags: ['p4-final/app:1', 'p4-final/app:2'], created: OLD });
-      const fresh = await loadImage(p.docker, { tags: ['p4-final/fresh:1'] });
-      const { plan, file } = await planFor(await simplePolicy('{ repositories: ["p4-final/app"] }'));
-      const del = plan.actions.find((a) => a.type === 'delete')!;
-      const untag = plan.actions.find((a) => a.type === 'untag')!;
-      // Podman's digest of the repository goes with its last tag, which the delete by ID removes.
-      const kept = del.refs!.filter((r) => !r.includes('@'));
-      expect(kept).toHaveLength(1);
-      expect(del.refs!.filter((r) => r.includes('@'))).toEqual([expect.stringMatching(/^localhost\/p4-final\/app@sha256:/)]);
-      await podmanCli(['tag', fresh, kept[0]!]);
-
-      const before = await imageIds();
-      const r = await applyJson([file]);
-      expect(r.code, r.stderr).toBe(0);
-      const steps = JSON.stringify(r.steps.map((s) => [s.type, s.ref ?? '', s.outcome, s.reason]));
-      expect(r.steps.find((s) => s.type === 'untag'), steps).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('last reference') });
-      expect(r.steps.find((s) => s.type === 'delete'), steps).toMatchObject({ outcome: 'skipped', reason: expect.stringContaining('no longer on the image') });
-      expect(await imageIds()).toEqual(before);
-      expect(await tagsOf(old)).toEqual([untag.ref!]);
-      expect(await tagsOf(fresh)).toEqual([kept[0]!, 'localhost/p4-final/fresh:1'].sort());
-    });
-  });
-
-  it('reports images deleted meanwhile as skipped "already gone", not failed', async () => {
-    const single = await loadImage(p.docker, { tags: ['p5/single:1'], created: OLD });
-    const multi = await loadImage(p.docker, { tags: ['p5/multi:1', 'p5/multi:2'], created: OLD });
-    const { plan, file } = await planFor(await simplePolicy('{ repositories: ["p5/**"] }'));
-    expect(new Set(deletesOf(plan))).toEqual(new Set([single, multi]));
-    await podmanCli(['rmi', single]);
-    await podmanCli(['rmi', 'localhost/p5/multi:1', 'localhost/p5/multi:2']);
-    expect(await tagsOf(single)).toBeNull();
-    expect(await tagsOf(multi)).toBeNull();
-
-    const before = await imageIds();
-    const r = await applyJson([file]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.steps).toHaveLength(3);
-    for (const s of r.steps) expect(s, JSON.stringify(s)).toMatchObject({ outcome: 'skipped', reason: expect.stringMatching(/already gone/) });
-    const text = await imgsweep(['apply', file, ...common(), '--yes']);
-    expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toMatch(/^skipped delete .*: image already gone$/m);
-    expect(text.stdout).toMatch(/0 failed/);
-    expect(await imageIds()).toEqual(before);
-  });
+  // Containers, moved tags and images deleted meanwhile: apply.test.ts and apply-safety.test.ts run on Podman too.
 
   it('estimates by layers (Podman reports no sharing): a shared base counts only with its last user', async () => {
     const base = randomLayer(256 * 1024);

@@ -91,8 +91,24 @@ class RestartableDockerd {
 
 interface WatchProcess {
   child: ChildProcess;
-  log(): string;
+  log: () => string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+/** `imgsweep watch` as its own process (bin/imgsweep.js), its stdout and stderr collected in one log. */
+function spawnWatch(host: string, state: string, flush: string): WatchProcess {
+  const child = spawn(process.execPath, ['bin/imgsweep.js', 'watch', '--host', host, '--state-dir', state, '--flush-interval', flush], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  );
+  return { child, log: () => log, exit };
 }
 
 describe.skipIf(engineTestsSkipped())('imgsweep watch against a real dockerd', () => {
@@ -103,18 +119,7 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a real dockerd', (
   const watches: WatchProcess[] = [];
 
   const startWatch = (flush: string): WatchProcess => {
-    const child = spawn(process.execPath, ['bin/imgsweep.js', 'watch', '--host', d.host, '--state-dir', state, '--flush-interval', flush], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
-    );
-    const w = { child, log: () => log, exit };
+    const w = spawnWatch(d.host, state, flush);
     watches.push(w);
     return w;
   };
@@ -303,24 +308,16 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a Podman service',
 
   it('records a container run from the event stream within a flush interval, and stops on SIGTERM with exit 0', async () => {
     const before = (await lastUsed(image))!;
-    const child = spawn(process.execPath, ['bin/imgsweep.js', 'watch', '--host', p.host, '--state-dir', state, '--flush-interval', '1s'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let log = '';
-    child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
-    const exit = new Promise<{ code: number | null }>((resolve) => child.once('exit', (code) => resolve({ code })));
+    const { child, log, exit } = spawnWatch(p.host, state, '1s');
     try {
-      expect(await waitFor(() => Promise.resolve(/following container events/.test(log)), { timeoutMs: 15_000, intervalMs: 100 }), log).toBe(true);
+      expect(await waitFor(() => Promise.resolve(/following container events/.test(log())), { timeoutMs: 15_000, intervalMs: 100 }), log()).toBe(true);
       const t0 = Date.now();
       // As `podman run --rm`: only the event can tell the image was used.
       const container = await runPodmanContainer(p.docker, 'isw/pwatch-a:1', { running: false });
       await p.docker.getContainer(container).remove();
       const t1 = Date.now();
       const recorded = await waitFor(async () => ((await lastUsed(image)) ?? 0) > before, { timeoutMs: 10_000, intervalMs: 100 });
-      expect(recorded, `the run was not recorded; watch log:\n${log}`).toBe(true);
+      expect(recorded, `the run was not recorded; watch log:\n${log()}`).toBe(true);
       const used = (await lastUsed(image))!;
       expect(used).toBeGreaterThanOrEqual(t0 - 1_000);
       expect(used).toBeLessThanOrEqual(t1 + 2_000);
@@ -328,8 +325,8 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a Podman service',
       expect((await lastUsed(other))!).toBeLessThan(t0);
       child.kill('SIGTERM');
       const done = await Promise.race([exit, new Promise<null>((r) => setTimeout(() => r(null), 10_000))]);
-      expect(done, log).toEqual({ code: 0 });
-      expect(log).toMatch(/stopped after [1-9]\d* events/);
+      expect(done?.code, log()).toBe(0);
+      expect(log()).toMatch(/stopped after [1-9]\d* events/);
     } finally {
       if (!exited(child)) child.kill('SIGKILL');
     }
