@@ -15,7 +15,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineTestsSkipped, getOnSocket, startDockerd, type TestEngine } from '../support/dockerd.js';
 import { generateInventory, resetEngine } from '../support/generate-fixtures.js';
-import { startPodman, type TestPodman } from '../support/podman.js';
+import { startPodman } from '../support/podman.js';
 import { exited, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from '../support/process.js';
 
 const BIN = fileURLToPath(new URL('../../bin/imgsweep.js', import.meta.url));
@@ -202,36 +202,50 @@ async function restartDockerd(t: TestEngine): Promise<{ docker: Docker; stop(): 
   return { docker: new Docker({ socketPath, host: undefined, protocol: 'http', version: 'v1.41', timeout: 60_000 }), stop };
 }
 
-describe.skipIf(engineTestsSkipped())('apply killed mid-way, engine killed mid-apply', () => {
-  let t: TestEngine;
-  let work: string;
-  let policyFile: string;
+/** One engine and a work folder (with the policy) for a describe block: started before its tests, removed after. */
+interface CrashEnv {
+  t: TestEngine;
+  work: string;
+  policyFile: string;
+  /** The CLI as its own process against `t`, with HOME in the work folder. */
+  cli: (args: string[]) => Promise<CommandResult>;
+  /** `imgsweep plan -o` into the work folder; the plan read back. */
+  planFor: (stateDir: string, name: string) => Promise<PlanFile>;
+}
 
+function crashEnv(start: () => Promise<TestEngine>, prefix: string): CrashEnv {
+  const env: CrashEnv = {
+    t: undefined as unknown as TestEngine,
+    work: '',
+    policyFile: '',
+    cli: (args) => runCommand(process.execPath, [BIN, ...args, '--host', env.t.host], { env: { PATH: process.env.PATH, HOME: env.work }, timeoutMs: 120_000 }),
+    planFor: async (stateDir, name) => {
+      const out = join(env.work, `${name}-plan.json`);
+      const r = await env.cli(['plan', '-p', env.policyFile, '-o', out, '--state-dir', stateDir]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(await readFile(out, 'utf8')) as PlanFile;
+    },
+  };
   beforeAll(async () => {
-    t = await startDockerd();
-    work = await mkdtemp(join(tmpdir(), 'isw-crash-'));
-    policyFile = join(work, 'policy.yaml');
-    await writeFile(policyFile, POLICY);
+    env.t = await start();
+    env.work = await mkdtemp(join(tmpdir(), prefix));
+    env.policyFile = join(env.work, 'policy.yaml');
+    await writeFile(env.policyFile, POLICY);
   });
-
   afterAll(async () => {
-    await t?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
+    await env.t?.stop();
+    if (env.work) await rm(env.work, { recursive: true, force: true });
   });
+  return env;
+}
 
-  const cli = (args: string[]): Promise<CommandResult> =>
-    runCommand(process.execPath, [BIN, ...args, '--host', t.host], { env: { PATH: process.env.PATH, HOME: work }, timeoutMs: 120_000 });
+describe.skipIf(engineTestsSkipped())('apply killed mid-way, engine killed mid-apply', () => {
+  const env = crashEnv(startDockerd, 'isw-crash-');
 
-  async function planFor(stateDir: string, name: string): Promise<PlanFile> {
-    const out = join(work, `${name}-plan.json`);
-    const r = await cli(['plan', '-p', policyFile, '-o', out, '--state-dir', stateDir]);
-    expect(r.code, r.stderr).toBe(0);
-    return JSON.parse(await readFile(out, 'utf8')) as PlanFile;
-  }
-
-  it('SIGKILL mid-apply removes nothing outside the plan; a rerun takes over the stale lock and finishes', () => killMidApply(t, work, policyFile, { seed: 201, loaded: 170, chains: 12 }), 300_000);
+  it('SIGKILL mid-apply removes nothing outside the plan; a rerun takes over the stale lock and finishes', () => killMidApply(env, { seed: 201, loaded: 170, chains: 12 }), 300_000);
 
   it('an engine killed mid-apply ends the run with exit 1, done and failed steps reported, no stack trace; a restarted engine is consistent and a rerun finishes', async () => {
+    const { t, work, policyFile, cli, planFor } = env;
     await resetEngine(t.docker);
     await generateInventory(t, { seed: 202, loaded: 130, chains: 9, layerPool: 4, busybox: false, builds: false });
     const stateDir = await mkdtemp(join(work, 'state-engine-'));
@@ -279,23 +293,9 @@ describe.skipIf(engineTestsSkipped())('apply killed mid-way, engine killed mid-a
 
 // The same on Podman: its compatible API, its own storage and answers (500 for several tags, qualified names).
 describe.skipIf(engineTestsSkipped())('apply killed mid-way, on Podman', () => {
-  let t: TestPodman;
-  let work: string;
-  let policyFile: string;
+  const env = crashEnv(startPodman, 'isw-crash-podman-');
 
-  beforeAll(async () => {
-    t = await startPodman();
-    work = await mkdtemp(join(tmpdir(), 'isw-crash-podman-'));
-    policyFile = join(work, 'policy.yaml');
-    await writeFile(policyFile, POLICY);
-  });
-
-  afterAll(async () => {
-    await t?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
-
-  it('SIGKILL mid-apply removes nothing outside the plan; a rerun takes over the stale lock and finishes', () => killMidApply(t, work, policyFile, { seed: 203, loaded: 80, chains: 6 }), 300_000);
+  it('SIGKILL mid-apply removes nothing outside the plan; a rerun takes over the stale lock and finishes', () => killMidApply(env, { seed: 203, loaded: 80, chains: 6 }), 300_000);
 });
 
 /**
@@ -303,15 +303,8 @@ describe.skipIf(engineTestsSkipped())('apply killed mid-way, on Podman', () => {
  * gone, every image is readable, the lock is left behind; a rerun takes it over and finishes, and a third run
  * finds nothing to do.
  */
-async function killMidApply(t: TestEngine, work: string, policyFile: string, size: { seed: number; loaded: number; chains: number }): Promise<void> {
-  const cli = (args: string[]): Promise<CommandResult> =>
-    runCommand(process.execPath, [BIN, ...args, '--host', t.host], { env: { PATH: process.env.PATH, HOME: work }, timeoutMs: 120_000 });
-  const planFor = async (stateDir: string, name: string): Promise<PlanFile> => {
-    const out = join(work, `${name}-plan.json`);
-    const r = await cli(['plan', '-p', policyFile, '-o', out, '--state-dir', stateDir]);
-    expect(r.code, r.stderr).toBe(0);
-    return JSON.parse(await readFile(out, 'utf8')) as PlanFile;
-  };
+async function killMidApply(env: CrashEnv, size: { seed: number; loaded: number; chains: number }): Promise<void> {
+  const { t, work, policyFile, cli, planFor } = env;
   await generateInventory(t, { ...size, layerPool: 4, busybox: false, builds: false });
   const stateDir = await mkdtemp(join(work, 'state-kill-'));
   const before = await live(t.docker);
