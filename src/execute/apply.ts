@@ -86,6 +86,8 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
     const base = () => ({ index, action, at: new Date(opts.clock()).toISOString(), ms: 0 });
     return {
       deps: deps[index]!,
+      // One image's steps run one at a time (each checks what the previous one left); other images go meanwhile.
+      key: action.type === 'remove-container' ? undefined : action.imageId,
       async run() {
         const staleStep = stale.get(index);
         if (staleStep) return { ...base(), status: 'skipped', reason: staleStep.reason, clear: staleStep.clear };

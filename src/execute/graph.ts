@@ -1,9 +1,13 @@
 /**
  * Runs tasks with bounded concurrency while keeping every ordering constraint: a task starts only once
- * all its dependencies have finished, and only if each of them left its goal in place (`clear`).
+ * all its dependencies have finished, and only if each of them left its goal in place (`clear`). Tasks
+ * that share a key never run at the same time; a ready task whose key is busy lets later ones go first, so
+ * no slot waits idle behind it.
  */
 export interface Task<R> {
   deps: number[];
+  /** Tasks with the same key run one at a time. */
+  key?: string;
   run(): Promise<R>;
   /** The result when a dependency did not clear: the task is not run. */
   blocked(dep: number, depResult: R): R;
@@ -19,6 +23,7 @@ export async function runGraph<R extends { clear: boolean }>(tasks: Task<R>[], c
   tasks.forEach((_, i) => waiting[i]!.size === 0 && ready.push(i));
   let active = 0;
   let finished = 0;
+  const busy = new Set<string>();
 
   return new Promise<R[]>((resolve, reject) => {
     const finish = (i: number, r: R) => {
@@ -31,18 +36,29 @@ export async function runGraph<R extends { clear: boolean }>(tasks: Task<R>[], c
       }
     };
     const pump = () => {
-      while (ready.length > 0 && active < concurrency) {
-        const i = ready.shift()!;
+      // Each pass starts over: a finished or blocked task can make earlier ones ready.
+      let at = 0;
+      while (at < ready.length && active < concurrency) {
+        const i = ready[at]!;
         const t = tasks[i]!;
         const failedDep = t.deps.find((d) => !results[d]!.clear);
         if (failedDep !== undefined) {
+          ready.splice(at, 1);
           finish(i, t.blocked(failedDep, results[failedDep]!));
+          at = 0;
           continue;
         }
+        if (t.key !== undefined && busy.has(t.key)) {
+          at++;
+          continue;
+        }
+        ready.splice(at, 1);
         active++;
+        if (t.key !== undefined) busy.add(t.key);
         t.run().then(
           (r) => {
             active--;
+            if (t.key !== undefined) busy.delete(t.key);
             finish(i, r);
             pump();
           },
@@ -50,7 +66,7 @@ export async function runGraph<R extends { clear: boolean }>(tasks: Task<R>[], c
         );
       }
       if (finished === tasks.length) resolve(results as R[]);
-      else if (active === 0 && ready.length === 0) reject(new Error('the plan\'s steps depend on each other in a cycle'));
+      else if (active === 0) reject(new Error('the plan\'s steps depend on each other in a cycle'));
     };
     pump();
   });

@@ -19,35 +19,44 @@ const arbDag = fc
       clear: fc.array(fc.boolean(), { minLength: n, maxLength: n }),
       waits: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: n, maxLength: n }),
       concurrency: fc.integer({ min: 1, max: 5 }),
+      keys: fc.array(fc.option(fc.constantFrom('a', 'b', 'c'), { nil: undefined }), { minLength: n, maxLength: n }),
     }),
   )
-  .map(({ order, deps, clear, waits, concurrency }) => {
+  .map(({ order, deps, clear, waits, concurrency, keys }) => {
     // Task order[k] may depend only on tasks order[0..k-1].
     const taskDeps = order.map(() => [] as number[]);
     order.forEach((task, k) => {
       taskDeps[task] = k === 0 ? [] : [...new Set(deps[k]!.map((d) => order[d % k]!))];
     });
-    return { deps: taskDeps, clear, waits, concurrency };
+    return { deps: taskDeps, clear, waits, concurrency, keys };
   });
 
 const tick = (n: number) => new Promise<void>((r) => (n === 0 ? setImmediate(r) : setTimeout(r, n)));
 
 describe('runGraph', () => {
-  it('keeps every ordering constraint, the concurrency bound, and blocks dependants of tasks that did not clear', async () => {
+  it('keeps every ordering constraint, the concurrency bound, one task per key at a time, and blocks dependants of tasks that did not clear', async () => {
     await fc.assert(
-      fc.asyncProperty(arbDag, async ({ deps, clear, waits, concurrency }) => {
+      fc.asyncProperty(arbDag, async ({ deps, clear, waits, concurrency, keys }) => {
         let seq = 0;
         let active = 0;
         let maxActive = 0;
+        const running = new Map<string, number>();
         const started = new Map<number, number>();
         const ended = new Map<number, number>();
         const done: number[] = [];
         const tasks: Task<R>[] = deps.map((d, i) => ({
           deps: d,
+          key: keys[i],
           async run() {
             started.set(i, ++seq);
             maxActive = Math.max(maxActive, ++active);
+            const key = keys[i];
+            if (key !== undefined) {
+              expect(running.has(key), `task ${i} while ${running.get(key)} holds key ${key}`).toBe(false);
+              running.set(key, i);
+            }
             await tick(waits[i]!);
+            if (key !== undefined) running.delete(key);
             active--;
             ended.set(i, ++seq);
             return { clear: clear[i]!, ran: true };
@@ -97,6 +106,30 @@ describe('runGraph', () => {
     }));
     await runGraph(tasks, 3, () => {});
     expect(maxActive).toBe(3);
+  });
+
+  it('a ready task whose key is busy lets the next ones take the free slots', async () => {
+    const starts: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const keys = ['x', 'x', 'y', 'z', 'x'];
+    const tasks: Task<R>[] = keys.map((key, i) => ({
+      deps: [],
+      key,
+      async run() {
+        starts.push(i);
+        if (i === 0) await gate;
+        return { clear: true, ran: true };
+      },
+      blocked: () => ({ clear: false, ran: false }),
+    }));
+    const done = runGraph(tasks, 3, () => {});
+    await tick(5);
+    // Task 0 holds "x": 1 and 4 wait, 2 and 3 run meanwhile.
+    expect(starts).toEqual([0, 2, 3]);
+    release();
+    await done;
+    expect(starts).toEqual([0, 2, 3, 1, 4]);
   });
 
   it('starts ready tasks in plan order', async () => {
