@@ -1,12 +1,12 @@
-/** Building the engine client (dockerode's modem) for a target, and turning its failures into imgsweep's errors. */
+/** Building the engine client for a target, and turning its failures into imgsweep's errors. */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { inspect } from 'node:util';
 import { createRequire, Module } from 'node:module';
 import type DockerModem from 'docker-modem';
 import { EngineError, EngineUnavailable, ImgsweepError } from '../errors.js';
 import type { EngineTarget } from './host.js';
 import { engineMessage, statusOf } from './outcome.js';
+import { DEFAULT_OK, HttpTransport, type Call, type Query, type Transport } from './request.js';
 
 const require = createRequire(import.meta.url);
 let modemClass: typeof DockerModem | null = null;
@@ -39,11 +39,7 @@ function loadModem(): typeof DockerModem {
 /** Our own connection pool, so close() can release it (ssh brings its own agent). */
 export function agentFor(target: EngineTarget): HttpAgent | undefined {
   if (target.options.protocol === 'ssh') return undefined;
-  const agent = target.options.protocol === 'https' ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: target.tls?.verify !== false }) : new HttpAgent({ keepAlive: true });
-  // docker-modem util.inspect()s every request's options (debug or not); walking a busy pool's sockets made
-  // each request cost milliseconds. A one-word inspection keeps requests cheap.
-  Object.defineProperty(agent, inspect.custom, { value: () => '[Agent]' });
-  return agent;
+  return target.options.protocol === 'https' ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: target.tls?.verify !== false }) : new HttpAgent({ keepAlive: true });
 }
 
 type SshOptions = NonNullable<DockerModem.ConstructorOptions['sshOptions']>;
@@ -64,23 +60,60 @@ function modemOptions(target: EngineTarget): DockerModem.ConstructorOptions {
   return { ...options, host: undefined, sshOptions };
 }
 
-export function makeModem(
-  target: EngineTarget,
-  agent: HttpAgent | undefined,
-  apiVersion: string | undefined,
-  timeoutMs: number,
-): DockerModem {
+/** The client for a target: node:http for unix:// and tcp://, docker-modem's ssh transport for ssh://. */
+export function makeTransport(target: EngineTarget, agent: HttpAgent | undefined, apiVersion: string | undefined): Transport {
+  const o = target.options;
+  if (o.protocol === 'ssh') return new ModemTransport(makeModem(target, apiVersion));
+  const pem = (v: unknown) => (typeof v === 'string' || Buffer.isBuffer(v) ? v : undefined);
+  return new HttpTransport(
+    { socketPath: o.socketPath, host: o.host, port: o.port, https: o.protocol === 'https', ca: pem(o.ca), cert: pem(o.cert), key: pem(o.key) },
+    agent,
+    apiVersion,
+  );
+}
+
+/** ssh:// through the modem: ssh2 dials `docker system dial-stdio` on the server for each request. */
+class ModemTransport implements Transport {
+  constructor(private readonly modem: DockerModem) {}
+
+  call(c: Call): Promise<unknown> {
+    const statusCodes: Record<number, boolean> = {};
+    for (const code of c.ok ?? DEFAULT_OK) statusCodes[code] = true;
+    const signal = AbortSignal.timeout(c.timeoutMs);
+    return new Promise((resolve, reject) => {
+      this.modem.dial({ ...this.address(c.path, c.query), method: c.method, statusCodes, abortSignal: signal }, (error, result) => {
+        if (!error) resolve(result);
+        else if (signal.aborted && (error as { statusCode?: unknown }).statusCode === undefined) {
+          reject(new Error(`${c.method} ${c.path} timed out after ${c.timeoutMs} ms`, { cause: error }));
+        } else reject(error);
+      });
+    });
+  }
+
+  stream(path: string, query: Query, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+    return new Promise((resolve, reject) => {
+      this.modem.dial({ ...this.address(path, query), method: 'GET', isStream: true, statusCodes: { 200: true }, abortSignal: signal }, (error, result) =>
+        error ? reject(error) : resolve(result as NodeJS.ReadableStream),
+      );
+    });
+  }
+
+  /** The modem appends the query only to a path holding '?', and with no options it cuts the path's last char. */
+  private address(path: string, query: Query | undefined): { path: string; options?: Query } {
+    const hasQuery = query !== undefined && Object.keys(query).length > 0;
+    return hasQuery ? { path: `${path}?`, options: { ...query } } : { path };
+  }
+}
+
+function makeModem(target: EngineTarget, apiVersion: string | undefined): DockerModem {
   const version = apiVersion ? `v${apiVersion}` : undefined;
   try {
-    // The modem's idle timeout is only a
-    // backstop behind each call's own deadline (request.ts), which says "timed out" where the modem says "hang up".
-    // Not over ssh: the modem's ssh transport hands http an ssh2 channel, which has no setTimeout(), so a timeout
-    // makes every request throw "sock.setTimeout is not a function" out of band (an uncaught exception) and hang.
-    const timeout = target.options.protocol === 'ssh' ? undefined : timeoutMs + 1_000;
+    // No modem timeout: its ssh transport hands http an ssh2 channel, which has no setTimeout(), so a timeout makes
+    // every request throw "sock.setTimeout is not a function" out of band (an uncaught exception) and hang. Each
+    // call has its own deadline (an AbortSignal) instead.
     const Modem = loadModem();
-    return new Modem({ ...modemOptions(target), version, timeout, agent });
+    return new Modem({ ...modemOptions(target), version });
   } catch (error) {
-    // The modem reads DOCKER_CERT_PATH files itself when DOCKER_HOST is tcp://, and throws if they are missing.
     throw new EngineUnavailable(`cannot set up a client for ${target.host}: ${engineMessage(error)}`, { cause: error });
   }
 }

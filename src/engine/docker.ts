@@ -1,16 +1,15 @@
-/** The Engine implementation over dockerode's modem (docker-modem), for Docker and Podman's Docker-compatible API. */
+/** The Engine implementation over the Docker Engine API (Docker, and Podman's Docker-compatible API). */
 import type { Agent as HttpAgent } from 'node:http';
-import type DockerModem from 'docker-modem';
 import { EngineError } from '../errors.js';
 import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
-import { agentFor, makeModem, readFailure, unavailable } from './client.js';
+import { agentFor, makeTransport, readFailure, unavailable } from './client.js';
 import type { Engine, EngineDiskUsage, EngineEvent, ImageRefs, WriteOutcome } from './engine.js';
 import { targetFor, type ConnectionSettings, type EngineTarget } from './host.js';
 import { compareApi, mapIdentity, negotiateApiVersion } from './identity.js';
 import { parseHistory, rootfsLayers, zipLayers } from './layers.js';
 import { isImageId, mapContainer, mapDiskUsage, mapImages, mapInspectRefs, mountImageRefs, normalizeId, parseEvents } from './map.js';
 import { doneFromDeleteResponse, engineMessage, outcomeFromError, statusOf } from './outcome.js';
-import { bodyText, call, type Call } from './request.js';
+import { bodyText, type Call, type Transport } from './request.js';
 import { asArray, asObj, isObj, str } from './shape.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -34,7 +33,7 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
     let version: unknown;
     try {
       // Unversioned: the one call whose shape is the same at every API version.
-      version = await call(makeModem(target, agent, undefined, timeoutMs), { method: 'GET', path: '/version', timeoutMs });
+      version = await makeTransport(target, agent, undefined).call({ method: 'GET', path: '/version', timeoutMs });
     } catch (error) {
       if (statusOf(error) === null) throw unavailable(target, error);
       throw new EngineError(`${target.host} answered /version with ${engineMessage(error)}: is it a Docker API?`, {
@@ -42,8 +41,8 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
       });
     }
     const apiVersion = negotiateApiVersion(version);
-    const docker = makeModem(target, agent, apiVersion, timeoutMs);
-    const info = await call(docker, { method: 'GET', path: '/info', timeoutMs }).catch((error: unknown) => {
+    const docker = makeTransport(target, agent, apiVersion);
+    const info = await docker.call({ method: 'GET', path: '/info', timeoutMs }).catch((error: unknown) => {
       throw readFailure(target, error, 'reading /info');
     });
     const identity = mapIdentity(version, info, apiVersion, target.host);
@@ -91,7 +90,7 @@ class DockerEngine implements Engine {
   private podmanUntags: Promise<WriteOutcome> = Promise.resolve({ status: 'done', deleted: [], untagged: [] });
 
   constructor(
-    private readonly docker: DockerModem,
+    private readonly docker: Transport,
     private readonly conn: Connection,
   ) {
     this.host = conn.target.host;
@@ -107,7 +106,7 @@ class DockerEngine implements Engine {
 
   private async read(c: Omit<Call, 'timeoutMs'>, what: string): Promise<unknown> {
     try {
-      return await call(this.docker, { ...c, timeoutMs: this.timeoutMs });
+      return await this.docker.call({ ...c, timeoutMs: this.timeoutMs });
     } catch (error) {
       throw readFailure(this.conn.target, error, what);
     }
@@ -115,7 +114,7 @@ class DockerEngine implements Engine {
 
   private async write(c: Omit<Call, 'timeoutMs'>, done: (body: unknown) => WriteOutcome): Promise<WriteOutcome> {
     try {
-      return done(await call(this.docker, { ...c, timeoutMs: this.timeoutMs }));
+      return done(await this.docker.call({ ...c, timeoutMs: this.timeoutMs }));
     } catch (error) {
       return outcomeFromError(error, this.conn.identity.kind);
     }
@@ -142,7 +141,7 @@ class DockerEngine implements Engine {
       const id = str(asObj(summary, 'container'), 'Id', 'container');
       let inspect: unknown = null;
       try {
-        inspect = await call(this.docker, { method: 'GET', path: `/containers/${enc(id)}/json`, timeoutMs: this.timeoutMs });
+        inspect = await this.docker.call({ method: 'GET', path: `/containers/${enc(id)}/json`, timeoutMs: this.timeoutMs });
       } catch (error) {
         // Removed since the list: keep it with unknown times, which protects its image for this run.
         if (statusOf(error) !== 404) throw readFailure(this.conn.target, error, `inspecting container ${id}`);
@@ -164,7 +163,7 @@ class DockerEngine implements Engine {
   async inspectImage(ref: string): Promise<ImageRefs | null> {
     let body: unknown;
     try {
-      body = await call(this.docker, { method: 'GET', path: `/images/${enc(ref)}/json`, timeoutMs: this.timeoutMs });
+      body = await this.docker.call({ method: 'GET', path: `/images/${enc(ref)}/json`, timeoutMs: this.timeoutMs });
     } catch (error) {
       // 404: points nowhere; 400: not a valid reference, so it points nowhere either.
       if (statusOf(error) === 404 || statusOf(error) === 400) return null;
@@ -177,7 +176,7 @@ class DockerEngine implements Engine {
     // Podman's /system/df is a placeholder (LayersSize 0, SharedSize 0 whatever is stored): none is better.
     if (this.podman) return null;
     try {
-      return mapDiskUsage(await call(this.docker, { method: 'GET', path: '/system/df', timeoutMs: this.timeoutMs }));
+      return mapDiskUsage(await this.docker.call({ method: 'GET', path: '/system/df', timeoutMs: this.timeoutMs }));
     } catch {
       // Optional: without it the estimate falls back to image sizes.
       return null;
@@ -244,11 +243,8 @@ class DockerEngine implements Engine {
   async streamEvents(since: Date, onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void> {
     const from = this.podman ? podmanTime(since.getTime()) : (since.getTime() / 1000).toFixed(3);
     const options = { since: from, filters: JSON.stringify({ type: ['container'] }) };
-    const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) => {
-      this.docker.dial(
-        { path: '/events?', method: 'GET', options, isStream: true, statusCodes: { 200: true }, abortSignal: signal },
-        (error, result) => (error ? reject(readFailure(this.conn.target, error, 'following events')) : resolve(result as NodeJS.ReadableStream)),
-      );
+    const stream = await this.docker.stream('/events', options, signal).catch((error: unknown) => {
+      throw readFailure(this.conn.target, error, 'following events');
     });
     await new Promise<void>((resolve, reject) => {
       let pending = '';

@@ -8,24 +8,30 @@ import { describe, expect, it } from 'vitest';
  */
 const ROOT = new URL('../..', import.meta.url).pathname;
 
-describe('makeModem', () => {
+describe('makeTransport', () => {
   it('loads ssh2 only for an ssh:// engine, and then the real transport is used', async () => {
     const script = `
       import { createRequire } from 'node:module';
-      import { makeModem } from './src/engine/client.ts';
+      import { makeTransport } from './src/engine/client.ts';
       import { targetFor } from './src/engine/host.ts';
       const cache = createRequire(import.meta.url).cache;
       const ssh2 = () => Object.keys(cache).some((f) => f.includes('/node_modules/ssh2/'));
       const out = {};
-      makeModem(targetFor('unix:///nowhere/docker.sock', {}), undefined, undefined, 1000);
-      makeModem(targetFor('tcp://127.0.0.1:1', {}), undefined, undefined, 1000);
+      const ping = (t) => t.call({ method: 'GET', path: '/_ping', timeoutMs: 5000 }).then(() => null, (e) => e.message);
+      out.unix = await ping(makeTransport(targetFor('unix:///nowhere/docker.sock', {}), undefined, undefined));
+      out.tcp = await ping(makeTransport(targetFor('tcp://127.0.0.1:1', {}), undefined, undefined));
       out.local = ssh2();
-      const modem = makeModem(targetFor('ssh://nobody@127.0.0.1:1', {}), undefined, undefined, 1000);
-      out.error = await new Promise((resolve) => modem.dial({ path: '/_ping', method: 'GET', statusCodes: { 200: true } }, (e) => resolve(e ? e.message : null)));
+      out.error = await ping(makeTransport(targetFor('ssh://nobody@127.0.0.1:1', {}), undefined, undefined));
       out.ssh = ssh2();
       console.log(JSON.stringify(out));`;
     const { stdout } = await promisify(execFile)(process.execPath, ['--no-deprecation', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, timeout: 60_000 });
     // The refused connection comes from ssh2's client: the real transport ran.
-    expect(JSON.parse(stdout)).toEqual({ local: false, error: expect.stringMatching(/ECONNREFUSED 127\.0\.0\.1:1/) as unknown, ssh: true });
+    expect(JSON.parse(stdout)).toEqual({
+      unix: expect.stringMatching(/ENOENT/) as unknown,
+      tcp: expect.stringMatching(/ECONNREFUSED 127\.0\.0\.1:1/) as unknown,
+      local: false,
+      error: expect.stringMatching(/ECONNREFUSED 127\.0\.0\.1:1/) as unknown,
+      ssh: true,
+    });
   });
 });
