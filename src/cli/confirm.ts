@@ -21,7 +21,7 @@ export class Progress {
   private shown = false;
   constructor(
     private readonly out: CliIo['stderr'],
-    private readonly enabled: boolean,
+    readonly enabled: boolean,
   ) {}
 
   update(finished: number, total: number): void {

@@ -18,7 +18,7 @@ import { formatPlanText, summaryLine } from '../../report/plan-format.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { Progress, confirm } from '../confirm.js';
 import { engineAddress, enginesOf, evaluateLive, openEngine, requirePolicy, type EngineRef } from '../context.js';
-import type { CliIo } from '../io.js';
+import { LineBatch, type CliIo } from '../io.js';
 import { writeFileAtomic } from '../output.js';
 
 const OPTIONS = {
@@ -190,6 +190,9 @@ async function execute(plan: Plan, engine: Engine, io: CliIo, o: ExecuteOptions)
   const auditFailed = audit ? new Promise<Error>((resolve) => audit.once('error', resolve)) : null;
   const progress = new Progress(io.stderr, Boolean(io.stderr.isTTY) && !o.json && !o.quiet);
   const header = { engine: { key: plan.engine.key, name: plan.engine.name, host: plan.engine.host }, policy: { name: plan.policy.name, sha256: plan.policy.sha256 } };
+  // With a progress bar, each line goes out at once (the bar is redrawn under it).
+  const lines = progress.enabled ? null : new LineBatch(io.stdout);
+  const say = (line: string) => (lines ? lines.write(line) : io.stdout.write(line));
   const report = await applyPlan(plan, engine, {
     concurrency: o.concurrency,
     clock: o.clock,
@@ -197,12 +200,16 @@ async function execute(plan: Plan, engine: Engine, io: CliIo, o: ExecuteOptions)
       const record = stepRecord(step, header);
       audit?.write(`${JSON.stringify(record)}\n`);
       progress.clear();
-      if (o.json) io.stdout.write(`${JSON.stringify(record)}\n`);
-      else if (step.status === 'failed') io.stderr.write(`${o.prefix}${formatStepLine(step)}\n`);
-      else if (!o.quiet) io.stdout.write(`${o.prefix}${formatStepLine(step)}\n`);
+      if (o.json) say(`${JSON.stringify(record)}\n`);
+      else if (step.status === 'failed') {
+        // Both streams often go to one log: the lines before a failure come before it.
+        lines?.flush();
+        io.stderr.write(`${o.prefix}${formatStepLine(step)}\n`);
+      } else if (!o.quiet) say(`${o.prefix}${formatStepLine(step)}\n`);
       progress.update(finished, total);
     },
   });
+  lines?.flush();
   progress.clear();
   if (audit) {
     await new Promise<void>((resolve) => audit.end(resolve));
