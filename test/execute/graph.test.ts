@@ -132,9 +132,9 @@ describe('runGraph', () => {
     expect(starts).toEqual([0, 2, 3, 1, 4]);
   });
 
-  it('starts ready tasks in plan order', async () => {
+  it('finishes what it started: a task made ready by another goes next, then the rest in plan order', async () => {
     const order: number[] = [];
-    const tasks: Task<R>[] = [[], [], [0], [], []].map((deps, i) => ({
+    const tasks: Task<R>[] = [[], [], [0], [], [], [1]].map((deps, i) => ({
       deps,
       run: () => {
         order.push(i);
@@ -143,7 +143,8 @@ describe('runGraph', () => {
       blocked: () => ({ clear: false, ran: false }),
     }));
     await runGraph(tasks, 1, () => {});
-    expect(order).toEqual([0, 1, 2, 3, 4]);
+    // 2 right after 0, 5 right after 1, ahead of 3 and 4, which were ready all along.
+    expect(order).toEqual([0, 2, 1, 5, 3, 4]);
   });
 
   it('an empty task list resolves at once with no results', async () => {
