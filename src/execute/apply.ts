@@ -1,6 +1,6 @@
-import type { Engine } from '../engine/engine.js';
+import type { Engine, EngineDiskUsage } from '../engine/engine.js';
 import { PlanRefused } from '../errors.js';
-import type { EngineIdentity } from '../inventory/types.js';
+import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
 import type { Plan, PlanAction } from '../plan/types.js';
 import { fmtMs } from '../plan/select.js';
 import { CHECK_FRESH_MS, ImageChecks } from './checks.js';
@@ -16,6 +16,17 @@ export interface ApplyOptions {
   /** How old the facts a step acts on may be (default CHECK_FRESH_MS); 0 inspects before every step. */
   checkFreshMs?: number;
   onStep?: (result: StepResult, finished: number, total: number) => void;
+  /** The listing the plan was just made from: while fresh, it is the re-list before executing. */
+  listing?: Listing;
+}
+
+export interface Listing {
+  images: ImageRecord[];
+  containers: ContainerRecord[];
+  /** performance.now() before the listing was asked for: its facts are at least this old. */
+  at: number;
+  /** The engine's disk usage, asked for alongside the listing (before any step). */
+  diskUsage: Promise<EngineDiskUsage | null>;
 }
 
 /** Refuses (exit 3) a plan that exceeds a limit, belongs to another engine, or is too old. */
@@ -64,9 +75,15 @@ function dependencies(actions: PlanAction[], liveParent: Map<string, string | nu
 /** Executes a plan on a live engine: re-list, re-verify, then run the steps in dependency order. */
 export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions): Promise<ApplyReport> {
   const startedAt = new Date(opts.clock()).toISOString();
-  const checks = new ImageChecks(engine, opts.checkFreshMs ?? CHECK_FRESH_MS);
-  const listedAt = checks.now();
-  const [images, containers, dfBefore] = await Promise.all([engine.listImages(), engine.listContainers(), engine.diskUsage()]);
+  const freshMs = opts.checkFreshMs ?? CHECK_FRESH_MS;
+  const checks = new ImageChecks(engine, freshMs);
+  // The re-list before executing. The plan's own listing stands for it while fresh (an unattended run plans
+  // and executes at once); after a confirmation, or for a saved plan, the engine is listed again.
+  const reuse = opts.listing !== undefined && freshMs > 0 && checks.now() - opts.listing.at <= freshMs ? opts.listing : null;
+  const listedAt = reuse ? reuse.at : checks.now();
+  const [images, containers, dfBefore] = reuse
+    ? [reuse.images, reuse.containers, await reuse.diskUsage]
+    : await Promise.all([engine.listImages(), engine.listContainers(), engine.diskUsage()]);
   for (const a of plan.actions) if (a.type !== 'remove-container') checks.expect(a.imageId);
   checks.seed(images, listedAt);
   const stale = verifyPlan(plan, { images, containers });

@@ -505,6 +505,47 @@ describe('applyPlan: last-moment looks', () => {
   });
 });
 
+describe('applyPlan: the re-list before executing', () => {
+  const reads = (engine: FakeEngine) => engine.calls.filter((c) => ['listImages', 'listContainers', 'diskUsage'].includes(c.method)).map((c) => c.method);
+
+  it('the listing the plan was just made from stands for the re-list while fresh: no read before the steps', async () => {
+    const { inv, plan, engine } = setup([image('a', { tags: ['a:1', 'a:2'], size: 300 }), image('b', { tags: ['b:1'], size: 200 })]);
+    const listing = { images: inv.images, containers: inv.containers, at: performance.now(), diskUsage: engine.diskUsage() };
+    engine.calls.length = 0;
+    const report = await applyPlan(plan, engine, { concurrency: 4, clock: () => NOW + 60_000, listing });
+    expect(report.summary).toMatchObject({ deleted: 2, untagged: 1, failed: 0, skipped: 0, bytesActual: 500 });
+    // Only the disk usage after the run, to measure what went.
+    expect(reads(engine)).toEqual(['diskUsage']);
+    expect(engine.callsOf('inspectImage')).toEqual([]);
+  });
+
+  it('a listing older than the window is not trusted: the engine is listed again, and what changed since is seen', async () => {
+    const { inv, plan, engine } = setup([image('a', { tags: ['a:1'] }), image('b', { tags: ['b:1'] })]);
+    const listing = { images: inv.images, containers: inv.containers, at: performance.now() - 5_000, diskUsage: engine.diskUsage() };
+    // Since that listing, a container was created from image a.
+    engine.containers.push(container('late', 'a', 'created', { created: new Date(NOW + 30_000).toISOString(), startedAt: null }));
+    engine.calls.length = 0;
+    const report = await applyPlan(plan, engine, { concurrency: 4, clock: () => NOW + 60_000, listing });
+    expect(reads(engine).slice(0, 3).sort()).toEqual(['diskUsage', 'listContainers', 'listImages']);
+    expect(step(report, 'delete', 'a')).toMatchObject({ status: 'skipped', clear: false });
+    expect(step(report, 'delete', 'b').status).toBe('done');
+  });
+
+  it('a fresh listing that already differs from the plan drops the changed steps without a call', async () => {
+    const { inv, plan, engine } = setup([image('a', { tags: ['a:1'] }), image('b', { tags: ['b:1'] })]);
+    const moved = structuredClone(inv.images);
+    moved.find((i) => i.id === idOf('a'))!.repoTags = [];
+    moved.find((i) => i.id === idOf('b'))!.repoTags = ['b:1', 'a:1'];
+    engine.images = structuredClone(moved);
+    const listing = { images: moved, containers: inv.containers, at: performance.now(), diskUsage: engine.diskUsage() };
+    engine.calls.length = 0;
+    const report = await applyPlan(plan, engine, { concurrency: 4, clock: () => NOW + 60_000, listing });
+    expect(step(report, 'delete', 'b')).toMatchObject({ status: 'skipped' });
+    expect(engine.callsOf('deleteImage', idOf('b'))).toEqual([]);
+    expect(engine.images.find((i) => i.id === idOf('b'))?.repoTags).toEqual(['b:1', 'a:1']);
+  });
+});
+
 describe('applyPlan on an engine that prunes parents (Podman ignores noprune)', () => {
   it('a planned parent the engine removed with its child is done, reported as such, and counted', async () => {
     const { plan, engine } = setup([image('mid', { age: '30d' }), image('kid', { tags: ['kid:1'], parent: 'mid' })]);
