@@ -46,7 +46,7 @@ export function validatorFor(name: SchemaName): ValidateFunction {
   let validate = cache.get(name);
   if (validate) return validate;
   try {
-    validate = require(`./compiled/${name}.cjs`) as ValidateFunction;
+    validate = require(`../validation/compiled/${name}.cjs`) as ValidateFunction;
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw error;
     validate = newAjv(name).compile(readSchema(name));

@@ -14,7 +14,7 @@
  * build context (what .dockerignore lets through) is checked on the engine too.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -222,6 +222,7 @@ describe('npm package', () => {
       'LICENSE',
       'bin/imgsweep.js',
       'dist/cli/main.js',
+      'dist/bundle/main.js',
       'dist/validation/compiled/policy.cjs',
       'dist/validation/compiled/plan.cjs',
       'dist/validation/compiled/inventory.cjs',
@@ -261,6 +262,15 @@ describe('npm package', () => {
     const r = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: installed });
     expect(r.code, show(r)).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ names: [['policy', 'function'], ['plan', 'function'], ['inventory', 'function']], compiled: ['inventory.cjs', 'plan.cjs', 'policy.cjs'], compiler: false });
+    // The command itself (bundled) finds them too: `validate` loads the policy validator and no compiler.
+    const report = join(installed, 'loaded.cjs');
+    writeFileSync(report, "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(Object.keys(require.cache)) + '\\n'));\n");
+    const shipped = join(installed, 'node_modules', PKG.name);
+    const v = await exec(process.execPath, ['--require', report, join(shipped, 'bin', 'imgsweep.js'), 'validate', join(shipped, 'policies', 'ci-runner.yaml')], { cwd: installed });
+    expect(v.code, show(v)).toBe(0);
+    const files = JSON.parse(/LOADED (.*)/.exec(v.stderr)![1]!) as string[];
+    expect(files.filter((f) => f.includes('/compiled/')).map((f) => f.split('/').pop())).toEqual(['policy.cjs']);
+    expect(files.filter((f) => /ajv[\\/]dist[\\/](core|2020|compile[\\/]index)\.js$/.test(f))).toEqual([]);
   });
 
   it('gives a working `npx imgsweep`: --help, --version, validate, schema, plan on a saved inventory', async () => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../../errors.js';
+import { schemaFile } from '../../validation/validators.js';
 import { parseCommandArgs } from '../args.js';
 import type { CliIo } from '../io.js';
 
@@ -11,6 +12,6 @@ export function schemaCommand(args: string[], io: CliIo): Promise<number> {
   if (positionals.length > 1 || !(SCHEMAS as readonly string[]).includes(which)) {
     throw new UsageError(`schema: expected one of ${SCHEMAS.join(', ')}, got "${positionals.join(' ')}"`);
   }
-  io.stdout.write(readFileSync(new URL(`../../../schemas/${which}.schema.json`, import.meta.url), 'utf8'));
+  io.stdout.write(readFileSync(schemaFile(which as (typeof SCHEMAS)[number]), 'utf8'));
   return Promise.resolve(0);
 }
