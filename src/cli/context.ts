@@ -14,7 +14,7 @@ import type { CliIo } from './io.js';
 import { attachLayers } from '../inventory/layers.js';
 import { evaluatePolicy, reclaimCandidates, type Evaluation } from '../plan/plan.js';
 import { defaultStateDir } from '../execute/state-dir.js';
-import { observeUsage } from '../usage/observe.js';
+import { readObservation, recordUsage } from '../usage/observe.js';
 import { snapshotUsage } from '../usage/fold.js';
 
 export async function requirePolicy(file: string | undefined, command: string): Promise<Policy> {
@@ -144,10 +144,21 @@ export interface InventoryOptions extends EngineOptions {
 
 /** The live engine's inventory, with the usage record updated from what this run sees. */
 export async function liveInventory(engine: Engine, opts: InventoryOptions, io: CliIo, now: number): Promise<Inventory> {
-  const inventory = await readInventory(engine, now);
-  const stateDir = opts['state-dir'] ?? defaultStateDir(io.env);
-  inventory.usage = await observeUsage(engine, inventory, stateDir, now, (m) => io.stderr.write(`imgsweep: warning: ${m}\n`));
+  const { inventory, saved } = await observedInventory(engine, opts, io, now);
+  await saved;
   return inventory;
+}
+
+/** liveInventory, with the usage record's saving still under way: the caller awaits `saved`. */
+async function observedInventory(engine: Engine, opts: InventoryOptions, io: CliIo, now: number): Promise<{ inventory: Inventory; saved: Promise<void> }> {
+  const stateDir = opts['state-dir'] ?? defaultStateDir(io.env);
+  const warn = (m: string) => io.stderr.write(`imgsweep: warning: ${m}\n`);
+  const { key } = await engine.identity();
+  // The events since the last run are read while the engine is listed.
+  const [inventory, observation] = await Promise.all([readInventory(engine, now), readObservation(engine, key, stateDir, now, warn)]);
+  const { images, saved } = recordUsage(observation, inventory, stateDir, now, warn);
+  inventory.usage = images;
+  return { inventory, saved };
 }
 
 /** The inventory to evaluate: a saved snapshot (with its usage record completed unless only shown), or the live engine's. */
@@ -175,14 +186,23 @@ export async function loadInventory(opts: InventoryOptions, io: CliIo, now: numb
  * `exact` false skips the layer reads when the estimate decides nothing (no disk section): the plan then
  * estimates by image sizes (`summary.estimate` says so).
  */
-export async function evaluateLive(engine: Engine, policy: Policy, opts: InventoryOptions, io: CliIo, now: number, trace = false, exact = true): Promise<Evaluation> {
-  const inventory = await liveInventory(engine, opts, io, now);
+export async function evaluateLive(
+  engine: Engine,
+  policy: Policy,
+  opts: InventoryOptions,
+  io: CliIo,
+  now: number,
+  trace = false,
+  exact = true,
+): Promise<Evaluation & { inventory: Inventory; saved: Promise<void> }> {
+  // The usage record is written while the plan is made (the caller awaits `saved`, which never rejects).
+  const { inventory, saved } = await observedInventory(engine, opts, io, now);
   const first = evaluatePolicy({ policy, inventory, now, trace });
-  if (!exact && !policy.disk) return first;
+  if (!exact && !policy.disk) return { ...first, inventory, saved };
   const candidates = reclaimCandidates(first, policy);
-  if (candidates.size === 0) return first;
+  if (candidates.size === 0) return { ...first, inventory, saved };
   await attachLayers(engine, inventory, candidates);
-  return evaluatePolicy({ policy, inventory, now, trace });
+  return { ...evaluatePolicy({ policy, inventory, now, trace }), inventory, saved };
 }
 
 /** Evaluates a policy against a saved inventory or the live engine. */
@@ -190,7 +210,9 @@ export async function evaluate(policy: Policy, opts: InventoryOptions, io: CliIo
   if (opts.inventory) return evaluatePolicy({ policy, inventory: await loadInventory(opts, io, now), now, trace });
   const engine = await openEngine(opts, io);
   try {
-    return await evaluateLive(engine, policy, opts, io, now, trace);
+    const evaluation = await evaluateLive(engine, policy, opts, io, now, trace);
+    await evaluation.saved;
+    return evaluation;
   } finally {
     engine.close();
   }

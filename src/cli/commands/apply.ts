@@ -1,12 +1,13 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Engine } from '../../engine/engine.js';
 import { UsageError } from '../../errors.js';
-import { admitPlan, applyPlan } from '../../execute/apply.js';
+import { admitPlan, applyPlan, type Listing } from '../../execute/apply.js';
 import { acquireLock } from '../../execute/lock.js';
 import { defaultStateDir } from '../../execute/state-dir.js';
 import type { ApplyReport } from '../../execute/types.js';
 import { readPlanFile } from '../../plan/plan-file.js';
 import type { Plan } from '../../plan/types.js';
+import type { Policy } from '../../policy/types.js';
 import { isPlanSet, type PlanSet } from '../../plan/plan-set.js';
 import { ENGINES_IN_PARALLEL, settleLimited } from '../several.js';
 import type { EngineIdentity } from '../../inventory/types.js';
@@ -48,6 +49,10 @@ interface Prepared {
   identity: EngineIdentity;
   lock: Lock | null;
   plan: Plan | null;
+  /** The listing a plan made here came from (a saved plan has none). */
+  listing?: Listing;
+  /** The usage record being saved (never rejects). */
+  saved?: Promise<void>;
 }
 
 interface Outcome {
@@ -89,13 +94,24 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const maxAge = values['max-plan-age'] === undefined ? 3_600_000 : parseDuration(values['max-plan-age']);
   if (maxAge === null) throw new UsageError(`--max-plan-age: "${values['max-plan-age']}" is not a duration (examples: 30m, 1h)`);
   const concurrency = positiveInt(values.concurrency, '--concurrency', 4);
-  const policy = values.policy ? await requirePolicy(values.policy, 'apply') : null;
-  const saved = positionals[0] ? await readPlanFile(positionals[0]) : null;
   const fixedNow = values.now === undefined ? null : parseNow(values.now);
   const clock = () => fixedNow ?? Date.now();
   const interactive = Boolean(io.stdin.isTTY && io.stderr.isTTY);
   if (!values.yes && !interactive) throw new UsageError('apply: no terminal to confirm on; pass --yes to apply without confirmation');
-  const targets = targetsOf(enginesOf(values, io), saved);
+  const refs = enginesOf(values, io);
+  // With -p the engines are named on the command line: connect while the policy is read. A policy error still
+  // comes first, and nothing is asked of an engine but who it is.
+  const early = values.policy ? new Map(refs.map((ref) => [ref, openEngine({ ...values, ...ref }, io)])) : null;
+  for (const e of early?.values() ?? []) e.catch(() => undefined);
+  let policy: Policy | null = null;
+  try {
+    policy = values.policy ? await requirePolicy(values.policy, 'apply') : null;
+  } catch (error) {
+    for (const e of early?.values() ?? []) void e.then((engine) => engine.close(), () => undefined);
+    throw error;
+  }
+  const saved = positionals[0] ? await readPlanFile(positionals[0]) : null;
+  const targets = targetsOf(refs, saved);
   const many = targets.length > 1;
   const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
   const started = Date.now();
@@ -103,13 +119,22 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   // Phase 1, per engine: connect, lock, plan (or check the saved plan). Engines are independent.
   const prepared: Prepared[] = [];
   const prepare = async (t: Target): Promise<Prepared> => {
-    const engine = await openEngine({ ...values, ...t.ref }, io);
+    const engine = await (early?.get(t.ref) ?? openEngine({ ...values, ...t.ref }, io));
     const p: Prepared = { engine, identity: await engine.identity(), lock: null, plan: null };
     prepared.push(p);
     p.lock = await acquireLock(stateDir, p.identity.key, `imgsweep apply ${args.join(' ')}`);
     // Unattended (--yes), nobody reads the estimate before the run, and the report gives the engine's own
     // figure: the layer reads (two calls per candidate) are skipped unless the disk section needs them.
-    p.plan = t.saved ?? (await evaluateLive(engine, policy!, { ...values, ...t.ref }, io, clock(), false, !values.yes)).plan;
+    if (t.saved) p.plan = t.saved;
+    else {
+      const at = performance.now();
+      // Unattended, execution follows at once: the disk usage before it is read alongside the plan's listing.
+      const diskUsage = values.yes ? engine.diskUsage() : null;
+      const { plan, inventory, saved } = await evaluateLive(engine, policy!, { ...values, ...t.ref }, io, clock(), false, !values.yes);
+      p.plan = plan;
+      p.saved = saved;
+      if (diskUsage) p.listing = { images: inventory.images, containers: inventory.containers, at, diskUsage };
+    }
     admitPlan(p.plan, p.identity, clock(), t.saved ? maxAge : null);
     return p;
   };
@@ -138,7 +163,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     }
     // Phase 2: execute, engines in parallel, each with its own bounded concurrency.
     const ran = await settleLimited(work, ENGINES_IN_PARALLEL, (p) =>
-      execute(p.plan!, p.engine, io, { concurrency, clock, json: Boolean(values.json), quiet: Boolean(values.quiet), auditLog: values['audit-log'], prefix: many ? `[${label(p.identity)}] ` : '' }),
+      execute(p.plan!, p.engine, io, { listing: p.listing, concurrency, clock, json: Boolean(values.json), quiet: Boolean(values.quiet), auditLog: values['audit-log'], prefix: many ? `[${label(p.identity)}] ` : '' }),
     );
     ran.forEach((r, i) => {
       const name = work[i]!.identity.host;
@@ -147,6 +172,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     });
   } finally {
     for (const p of prepared) {
+      await p.saved;
       await p.lock?.release();
       p.engine.close();
     }
@@ -178,6 +204,7 @@ const EMPTY_SUMMARY = { steps: 0, done: 0, skipped: 0, failed: 0, deleted: 0, un
 interface ExecuteOptions {
   /** Put before each line when several engines share the output. */
   prefix: string;
+  listing: Listing | undefined;
   concurrency: number;
   clock: () => number;
   json: boolean;
@@ -194,6 +221,7 @@ async function execute(plan: Plan, engine: Engine, io: CliIo, o: ExecuteOptions)
   const lines = progress.enabled ? null : new LineBatch(io.stdout);
   const say = (line: string) => (lines ? lines.write(line) : io.stdout.write(line));
   const report = await applyPlan(plan, engine, {
+    listing: o.listing,
     concurrency: o.concurrency,
     clock: o.clock,
     onStep: (step, finished, total) => {
