@@ -30,10 +30,14 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const agent = agentFor(target);
   try {
+    const unversioned = makeTransport(target, agent, undefined);
+    // /info's fields that identify the engine are the same at every API version: asked for alongside /version.
+    const infoCall = unversioned.call({ method: 'GET', path: '/info', timeoutMs });
+    infoCall.catch(() => undefined);
     let version: unknown;
     try {
       // Unversioned: the one call whose shape is the same at every API version.
-      version = await makeTransport(target, agent, undefined).call({ method: 'GET', path: '/version', timeoutMs });
+      version = await unversioned.call({ method: 'GET', path: '/version', timeoutMs });
     } catch (error) {
       if (statusOf(error) === null) throw unavailable(target, error);
       throw new EngineError(`${target.host} answered /version with ${engineMessage(error)}: is it a Docker API?`, {
@@ -42,7 +46,7 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
     }
     const apiVersion = negotiateApiVersion(version);
     const docker = makeTransport(target, agent, apiVersion);
-    const info = await docker.call({ method: 'GET', path: '/info', timeoutMs }).catch((error: unknown) => {
+    const info = await infoCall.catch((error: unknown) => {
       throw readFailure(target, error, 'reading /info');
     });
     const identity = mapIdentity(version, info, apiVersion, target.host);

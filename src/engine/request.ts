@@ -94,8 +94,11 @@ export class HttpTransport implements Transport {
       agent: this.agent,
       signal,
     };
-    if (e.socketPath !== undefined) options.socketPath = e.socketPath;
-    else {
+    if (e.socketPath !== undefined) {
+      options.socketPath = e.socketPath;
+      // What Node would send, given here so that it does not work it out (an IPv6 test) on every request.
+      options.headers = { Host: 'localhost' };
+    } else {
       options.host = e.host;
       options.port = e.port;
     }
