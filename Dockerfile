@@ -41,7 +41,7 @@ RUN if [ "$PREBUILT" = "1" ]; then echo "PREBUILT=1: using the build context's n
 COPY . .
 RUN set -e; \
     if [ "$PREBUILT" = "1" ]; then \
-      for f in package.json dist/cli/main.js dist/bundle/main.js bin/imgsweep.js schemas/policy.schema.json policies dist/validation/compiled/policy.cjs node_modules/yaml node_modules/docker-modem; do \
+      for f in package.json dist/cli/main.js dist/bundle/imgsweep.cjs bin/imgsweep.js schemas/policy.schema.json policies dist/validation/compiled/policy.cjs node_modules/yaml node_modules/docker-modem; do \
         [ -e "$f" ] || { echo "PREBUILT=1 but the build context has no $f (make one with deploy/docker/prebuilt-context.sh)" >&2; exit 1; }; \
       done; \
       if [ -e node_modules/typescript ] || [ -e node_modules/vitest ]; then \

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { run } from '../dist/bundle/main.js';
+import { loadBundle } from './load-bundle.js';
 
+const { run } = loadBundle().exports;
 process.exitCode = await run(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,

@@ -19,7 +19,7 @@ fi
 out=$1
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 
-if [ ! -f "$repo/dist/cli/main.js" ] || [ ! -f "$repo/dist/bundle/main.js" ]; then
+if [ ! -f "$repo/dist/cli/main.js" ] || [ ! -f "$repo/dist/bundle/imgsweep.cjs" ]; then
   echo "$0: $repo/dist is missing: run \`npm ci && npm run build\` first" >&2
   exit 1
 fi

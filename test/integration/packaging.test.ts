@@ -222,7 +222,7 @@ describe('npm package', () => {
       'LICENSE',
       'bin/imgsweep.js',
       'dist/cli/main.js',
-      'dist/bundle/main.js',
+      'dist/bundle/imgsweep.cjs',
       'dist/validation/compiled/policy.cjs',
       'dist/validation/compiled/plan.cjs',
       'dist/validation/compiled/inventory.cjs',
@@ -271,6 +271,14 @@ describe('npm package', () => {
     const files = JSON.parse(/LOADED (.*)/.exec(v.stderr)![1]!) as string[];
     expect(files.filter((f) => f.includes('/compiled/')).map((f) => f.split('/').pop())).toEqual(['policy.cjs']);
     expect(files.filter((f) => /ajv[\\/]dist[\\/](core|2020|compile[\\/]index)\.js$/.test(f))).toEqual([]);
+  });
+
+  it('runs the bundled command with the code cache the build made for it, which this Node accepts', async () => {
+    const loader = join(installed, 'node_modules', PKG.name, 'bin', 'load-bundle.js');
+    const script = `const { loadBundle } = await import(${JSON.stringify(loader)}); const { exports, script } = loadBundle(); console.log(JSON.stringify({ run: typeof exports.run, rejected: script.cachedDataRejected }));`;
+    const r = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: installed });
+    expect(r.code, show(r)).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ run: 'function', rejected: false });
   });
 
   it('gives a working `npx imgsweep`: --help, --version, validate, schema, plan on a saved inventory', async () => {
@@ -329,13 +337,13 @@ describe('Dockerfile and .dockerignore', () => {
     expect(/ARG VERSION=(\S+)/.exec(dockerfile)![1], 'the label version default follows package.json').toBe(PKG.version);
   });
 
-  it('.dockerignore keeps host builds and test artifacts out, and every build input in', () => {
+  it('.dockerignore keeps host builds and test artifacts out, and every build input in (examples/ too: the build\'s sample run for the code cache plans on it)', () => {
     const patterns = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('#'));
     for (const out of ['node_modules', 'dist', '.git', 'coverage', '*.tgz', '.imgsweep-test', 'test']) expect(patterns, out).toContain(out);
-    for (const kept of ['src', 'bin', 'schemas', 'policies', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
+    for (const kept of ['src', 'bin', 'schemas', 'policies', 'examples', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
       expect(patterns.filter((p) => p === kept || p.startsWith('!')), kept).toEqual([]);
     }
   });
