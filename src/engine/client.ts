@@ -90,11 +90,21 @@ class ModemTransport implements Transport {
     });
   }
 
-  stream(path: string, query: Query, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+  stream(path: string, query: Query, signal: AbortSignal, timeoutMs: number): Promise<NodeJS.ReadableStream> {
     return new Promise((resolve, reject) => {
-      this.modem.dial({ ...this.address(path, query), method: 'GET', isStream: true, statusCodes: { 200: true }, abortSignal: signal }, (error, result) =>
-        error ? reject(error) : resolve(result as NodeJS.ReadableStream),
-      );
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        reject(new Error(`GET ${path} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.modem.dial({ ...this.address(path, query), method: 'GET', isStream: true, statusCodes: { 200: true }, abortSignal: signal }, (error, result) => {
+        clearTimeout(timer);
+        const stream = result as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+        // An answer after the deadline has nobody to read it.
+        if (late) stream?.destroy?.();
+        else if (error) reject(error);
+        else resolve(stream!);
+      });
     });
   }
 

@@ -247,7 +247,7 @@ class DockerEngine implements Engine {
   async streamEvents(since: Date, onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void> {
     const from = this.podman ? podmanTime(since.getTime()) : (since.getTime() / 1000).toFixed(3);
     const options = { since: from, filters: JSON.stringify({ type: ['container'] }) };
-    const stream = await this.docker.stream('/events', options, signal).catch((error: unknown) => {
+    const stream = await this.docker.stream('/events', options, signal, this.timeoutMs).catch((error: unknown) => {
       throw readFailure(this.conn.target, error, 'following events');
     });
     await new Promise<void>((resolve, reject) => {

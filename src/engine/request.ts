@@ -23,8 +23,11 @@ export interface Call {
 export interface Transport {
   /** Resolves with the parsed JSON body (a Buffer when it is not one JSON value). */
   call(c: Call): Promise<unknown>;
-  /** A GET whose body streams until `signal` aborts (events); resolves once the engine answered 200. */
-  stream(path: string, query: Query, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
+  /**
+   * A GET whose body streams until `signal` aborts (events); resolves once the engine answered 200, which it must
+   * do within `timeoutMs` (the stream itself may then stay quiet for as long as nothing happens).
+   */
+  stream(path: string, query: Query, signal: AbortSignal, timeoutMs: number): Promise<NodeJS.ReadableStream>;
 }
 
 export const DEFAULT_OK = [200, 201, 204];
@@ -141,11 +144,19 @@ export class HttpTransport implements Transport {
     });
   }
 
-  stream(path: string, query: Query, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+  stream(path: string, query: Query, signal: AbortSignal, timeoutMs: number): Promise<NodeJS.ReadableStream> {
     return new Promise((resolve, reject) => {
       const req = this.send('GET', path, query, signal);
-      req.on('error', reject);
+      const timer = setTimeout(() => {
+        reject(new Error(`GET ${path} timed out after ${timeoutMs} ms`));
+        req.destroy();
+      }, timeoutMs);
+      req.on('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
       req.on('response', (res: IncomingMessage) => {
+        clearTimeout(timer);
         if (res.statusCode === 200) return resolve(res);
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));

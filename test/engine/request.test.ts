@@ -31,6 +31,7 @@ describe('HttpTransport', () => {
       if (path.endsWith('/plain-error')) return res.writeHead(500).end('boom\n');
       if (path.endsWith('/lines')) return res.writeHead(200).end('{"a":1}\n{"a":2}\n');
       if (path.endsWith('/slow')) return setTimeout(() => json(200, {}), 2_000);
+      if (path.endsWith('/silent')) return;
       if (path.endsWith('/stream')) {
         res.writeHead(200);
         res.write('{"n":1}\n');
@@ -105,13 +106,20 @@ describe('HttpTransport', () => {
   it('streams a 200 answer until aborted, and rejects any other with its status', async () => {
     const t = transport('1.41');
     const abort = new AbortController();
-    const stream = await t.stream('/stream', { since: '1.000' }, abort.signal);
+    const stream = await t.stream('/stream', { since: '1.000' }, abort.signal, 5_000);
     const first = await new Promise<string>((resolve) => stream.once('data', (c: Buffer) => resolve(c.toString())));
     expect(first).toBe('{"n":1}\n');
     abort.abort();
-    const missing = await t.stream('/missing', {}, new AbortController().signal).catch((e: unknown) => e);
+    const missing = await t.stream('/missing', {}, new AbortController().signal, 5_000).catch((e: unknown) => e);
     expect(statusOf(missing)).toBe(404);
     expect(engineMessage(missing)).toBe('no such thing');
+    // An engine that never answers: given up after the deadline; a quiet stream once answered is not.
+    const silent = await t.stream('/silent', {}, new AbortController().signal, 200).catch((e: unknown) => e);
+    expect(engineMessage(silent)).toBe('GET /silent timed out after 200 ms');
+    const quiet = await t.stream('/stream', {}, new AbortController().signal, 100);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((quiet as NodeJS.ReadableStream & { destroyed: boolean }).destroyed).toBe(false);
+    (quiet as NodeJS.ReadableStream & { destroy: () => void }).destroy();
   });
 
   it('builds no query string for an empty query', () => {
