@@ -21,6 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BASES, IMAGES, POLICY, TOPS, fixtures, rebuild } from './apply-fixtures.mjs';
 import { check, countingProxy, cpuProfileTop, imgsweep, run, startDockerd } from './engine.mjs';
+import { sendWrites } from './apply-writes.mjs';
 import { emitResults, log, median, row } from './result.mjs';
 
 const argv = process.argv.slice(2);
@@ -200,7 +201,9 @@ async function diagnose(engine, fx, policy, work, { startMs, pruneMs }) {
   let best = Infinity;
   for (const c of [4, 8]) {
     await rebuild(engine, fx);
-    const ms = await writesOnly(engine, fx, c);
+    const { writesMs: ms, images } = await sendWrites(engine.socket, c);
+    if (images !== IMAGES) throw new Error(`writes-only floor: ${images} images listed`);
+    if ((await engine.images()).length) throw new Error('writes-only floor left images behind');
     best = Math.min(best, ms);
     floors.push(`${c} in flight ${ms.toFixed(0)} ms`);
   }
@@ -208,28 +211,6 @@ async function diagnose(engine, fx, policy, work, { startMs, pruneMs }) {
   const bound = startMs + best;
   notes.push(`optimistic bound (node start ${startMs.toFixed(0)} ms + the writes from this warm process ${best.toFixed(0)} ms; a fresh process is slower, see "bare writes"): ${bound.toFixed(0)} ms = ${(bound / pruneMs).toFixed(2)}x prune (target ${TARGET_PRUNE}x)`);
   return notes;
-}
-
-/** Per image: DELETE each extra tag, then DELETE by ID (noprune); `conc` images at a time. Returns ms. */
-async function writesOnly(engine, fx, conc) {
-  const t0 = performance.now();
-  let next = 0;
-  const worker = async () => {
-    while (next < fx.images.length) {
-      const k = next++;
-      for (const tag of fx.images[k].tags.slice(1)) {
-        const r = await engine.api('DELETE', `/images/${encodeURIComponent(tag)}?noprune=1`);
-        if (r.status !== 200) throw new Error(`untag ${tag}: ${r.status} ${r.body}`);
-      }
-      const r = await engine.api('DELETE', `/images/${fx.ids[k]}?noprune=1`);
-      if (r.status !== 200) throw new Error(`delete ${fx.ids[k]}: ${r.status} ${r.body}`);
-    }
-  };
-  await Promise.all(Array.from({ length: conc }, worker));
-  const ms = performance.now() - t0;
-  const left = (await engine.images()).length;
-  if (left) throw new Error(`writes-only floor left ${left} images`);
-  return ms;
 }
 
 await main();
