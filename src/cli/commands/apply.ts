@@ -7,7 +7,6 @@ import { defaultStateDir } from '../../execute/state-dir.js';
 import type { ApplyReport } from '../../execute/types.js';
 import { readPlanFile } from '../../plan/plan-file.js';
 import type { Plan } from '../../plan/types.js';
-import type { Policy } from '../../policy/types.js';
 import { isPlanSet, type PlanSet } from '../../plan/plan-set.js';
 import { ENGINES_IN_PARALLEL, settleLimited } from '../several.js';
 import type { EngineIdentity } from '../../inventory/types.js';
@@ -80,6 +79,45 @@ function targetsOf(refs: EngineRef[], saved: Plan | PlanSet | null): Target[] {
   return saved.plans.map((plan, i) => ({ ref: named ? refs[i]! : fromPlan(plan), saved: plan }));
 }
 
+/**
+ * With -p the engines are named on the command line: they are connected to while the policy is read. Nothing is
+ * asked of an engine but who it is, and what connecting says (a warning, an error) waits until the run gets to
+ * that engine, after every check of the command line and the policy, as if it had connected then.
+ */
+function connectEarly(
+  named: () => EngineRef[],
+  open: (ref: EngineRef, io: CliIo) => Promise<Engine>,
+  io: CliIo,
+): { take(ref: EngineRef): Promise<Engine> | null; discard(): void } | null {
+  let refs: EngineRef[];
+  try {
+    refs = named();
+  } catch {
+    return null; // reported in its turn
+  }
+  const opening = refs.map((ref) => {
+    const said: string[] = [];
+    const quiet = { ...io, stderr: { write: (text: string) => said.push(text) > 0, isTTY: io.stderr.isTTY } };
+    const engine = open(ref, quiet);
+    engine.catch(() => undefined);
+    return { ref, said, engine, taken: false };
+  });
+  return {
+    take(ref) {
+      // enginesOf gives equal refs for equal command lines: match by what they name.
+      const o = opening.find((x) => !x.taken && x.ref.host === ref.host && x.ref.context === ref.context);
+      if (!o) return null;
+      o.taken = true;
+      for (const line of o.said) io.stderr.write(line);
+      return o.engine;
+    },
+    /** Closes the connections no target took. */
+    discard() {
+      for (const o of opening) if (!o.taken) void o.engine.then((engine) => engine.close(), () => undefined);
+    },
+  };
+}
+
 /** How a plan of a set reaches its engine: by the context it was made through (its TLS files), else its address. */
 function fromPlan(plan: Plan): EngineRef {
   return plan.engine.context === undefined ? { host: plan.engine.host, context: undefined } : { host: undefined, context: plan.engine.context };
@@ -94,24 +132,21 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const maxAge = values['max-plan-age'] === undefined ? 3_600_000 : parseDuration(values['max-plan-age']);
   if (maxAge === null) throw new UsageError(`--max-plan-age: "${values['max-plan-age']}" is not a duration (examples: 30m, 1h)`);
   const concurrency = positiveInt(values.concurrency, '--concurrency', 4);
-  const fixedNow = values.now === undefined ? null : parseNow(values.now);
-  const clock = () => fixedNow ?? Date.now();
   const interactive = Boolean(io.stdin.isTTY && io.stderr.isTTY);
-  if (!values.yes && !interactive) throw new UsageError('apply: no terminal to confirm on; pass --yes to apply without confirmation');
-  const refs = enginesOf(values, io);
-  // With -p the engines are named on the command line: connect while the policy is read. A policy error still
-  // comes first, and nothing is asked of an engine but who it is.
-  const early = values.policy ? new Map(refs.map((ref) => [ref, openEngine({ ...values, ...ref }, io)])) : null;
-  for (const e of early?.values() ?? []) e.catch(() => undefined);
-  let policy: Policy | null = null;
-  try {
-    policy = values.policy ? await requirePolicy(values.policy, 'apply') : null;
-  } catch (error) {
-    for (const e of early?.values() ?? []) void e.then((engine) => engine.close(), () => undefined);
+  const early = values.policy && (values.yes || interactive) ? connectEarly(() => enginesOf(values, io), (ref, quiet) => openEngine({ ...values, ...ref }, quiet), io) : null;
+  // The checks in their usual order; whatever stops the run here closes what was opened early.
+  const checked = async () => {
+    const policy = values.policy ? await requirePolicy(values.policy, 'apply') : null;
+    const saved = positionals[0] ? await readPlanFile(positionals[0]) : null;
+    const fixedNow = values.now === undefined ? null : parseNow(values.now);
+    if (!values.yes && !interactive) throw new UsageError('apply: no terminal to confirm on; pass --yes to apply without confirmation');
+    return { policy, fixedNow, targets: targetsOf(enginesOf(values, io), saved) };
+  };
+  const { policy, fixedNow, targets } = await checked().catch((error: unknown) => {
+    early?.discard();
     throw error;
-  }
-  const saved = positionals[0] ? await readPlanFile(positionals[0]) : null;
-  const targets = targetsOf(refs, saved);
+  });
+  const clock = () => fixedNow ?? Date.now();
   const many = targets.length > 1;
   const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
   const started = Date.now();
@@ -119,7 +154,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   // Phase 1, per engine: connect, lock, plan (or check the saved plan). Engines are independent.
   const prepared: Prepared[] = [];
   const prepare = async (t: Target): Promise<Prepared> => {
-    const engine = await (early?.get(t.ref) ?? openEngine({ ...values, ...t.ref }, io));
+    const engine = await (early?.take(t.ref) ?? openEngine({ ...values, ...t.ref }, io));
     const p: Prepared = { engine, identity: await engine.identity(), lock: null, plan: null };
     prepared.push(p);
     p.lock = await acquireLock(stateDir, p.identity.key, `imgsweep apply ${args.join(' ')}`);
@@ -171,6 +206,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       else outcomes.push({ name, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
     });
   } finally {
+    early?.discard();
     for (const p of prepared) {
       await p.saved;
       await p.lock?.release();
