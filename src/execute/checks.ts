@@ -22,12 +22,12 @@ interface Look {
  * before executing is the first look at every image; a step that comes later looks again, by one inspect of
  * its image, or by a new listing shared by all images when many still wait (LISTED_PER_INSPECT). A look serves
  * the image's next steps while fresh, kept current with what those steps did themselves. The engine has no
- * check-and-untag call, so any check leaves a window; this bounds it. Steps of one image run one at a time, so
- * each sees the references the previous one left (two untags racing could remove the last two names).
+ * check-and-untag call, so any check leaves a window; this bounds it. The caller runs one image's steps one at
+ * a time (applyPlan's task keys), so each sees the references the previous one left (two untags racing could
+ * remove the last two names).
  */
 export class ImageChecks {
   private readonly looks = new Map<string, Look>();
-  private readonly queues = new Map<string, Promise<unknown>>();
   /** Steps still to run, per image. */
   private readonly waiting = new Map<string, number>();
   /** When our own last write to an image finished: a listing sent earlier does not speak for it. */
@@ -67,18 +67,6 @@ export class ImageChecks {
     const n = (this.waiting.get(imageId) ?? 0) - 1;
     if (n > 0) this.waiting.set(imageId, n);
     else this.waiting.delete(imageId);
-  }
-
-  /** Runs `fn` after every earlier step of the same image has finished. */
-  exclusive<T>(imageId: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.queues.get(imageId) ?? Promise.resolve();
-    const mine = before.then(fn, fn);
-    const tail = mine.catch(() => undefined);
-    this.queues.set(imageId, tail);
-    void tail.then(() => {
-      if (this.queues.get(imageId) === tail) this.queues.delete(imageId);
-    });
-    return mine;
   }
 
   /**

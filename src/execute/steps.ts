@@ -27,9 +27,9 @@ export interface StepContext {
 export async function runStep(engine: Engine, action: PlanAction, ctx: StepContext): Promise<Outcome> {
   try {
     if (action.type === 'remove-container') return await removeContainer(engine, action);
-    // One image's untags and delete run one at a time: each checks the references the previous one left.
-    if (action.type === 'untag') return await ctx.checks.exclusive(action.imageId, () => untag(engine, action, ctx));
-    return await ctx.checks.exclusive(action.imageId, () => deleteImage(engine, action, ctx));
+    // The caller runs one image's steps one at a time: each checks the references the previous one left.
+    if (action.type === 'untag') return await untag(engine, action, ctx);
+    return await deleteImage(engine, action, ctx);
   } catch (err) {
     // A read failed (e.g. the engine stopped): the step's state is unknown.
     return failed(err instanceof Error ? err.message : String(err));

@@ -495,6 +495,24 @@ describe('applyPlan: last-moment looks', () => {
     expect(inspectsOf(engine)).toEqual([idOf('kept'), idOf('kept')]);
   });
 
+  it('one image\'s steps never overlap, while other images\' steps use the free slots', async () => {
+    const { plan, engine } = setup([
+      image('multi', { tags: ['app:1', 'app:2', 'mirror/app:1', 'other/app:1'] }),
+      image('b', { tags: ['b:1'] }),
+      image('c', { tags: ['c:1'] }),
+    ]);
+    engine.delay = () => 5;
+    const report = await apply(plan, engine, 4, WINDOW);
+    expect(report.summary).toMatchObject({ deleted: 3, untagged: 3, failed: 0, skipped: 0 });
+    const writes = engine.calls.filter((c) => ['untag', 'deleteImage'].includes(c.method));
+    const ofMulti = writes.filter((c) => c.args[0] === idOf('multi') || (typeof c.args[0] === 'string' && /app:/.test(c.args[0])));
+    expect(ofMulti).toHaveLength(4);
+    for (const [i, a] of ofMulti.entries()) for (const b of ofMulti.slice(i + 1)) expect(a.end!, `${String(a.args[0])} before ${String(b.args[0])}`).toBeLessThanOrEqual(b.start);
+    // The other images did not wait for it: their deletes started while multi's steps were still going.
+    const lastOfMulti = Math.max(...ofMulti.map((c) => c.end!));
+    expect(writes.filter((c) => c.args[0] === idOf('b') || c.args[0] === idOf('c')).every((c) => c.start < lastOfMulti)).toBe(true);
+  });
+
   it('a reference added after the look and before the delete: the engine refuses, nothing is forced', async () => {
     const { plan, engine } = setup([image('multi', { tags: ['app:1', 'other:1'] })]);
     // Tagged into another repository between the untag and the delete (the look is still fresh).
@@ -633,18 +651,4 @@ describe('ImageChecks', () => {
     expect((await checks.look(idOf('a')))!.repoTags).toEqual(['a:1', 'a:2']);
   });
 
-  it('runs one image\'s steps one at a time, in order, even when one fails', async () => {
-    const checks = new ImageChecks(new FakeEngine(inventory([])));
-    const order: string[] = [];
-    const step = (name: string, ms: number, fail = false) =>
-      checks.exclusive('x', async () => {
-        order.push(`start ${name}`);
-        await new Promise((r) => setTimeout(r, ms));
-        order.push(`end ${name}`);
-        if (fail) throw new Error(name);
-      });
-    const results = await Promise.allSettled([step('1', 20, true), step('2', 5), checks.exclusive('y', () => Promise.resolve(order.push('other image')))]);
-    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
-    expect(order).toEqual(['start 1', 'other image', 'end 1', 'start 2', 'end 2']);
-  });
 });
