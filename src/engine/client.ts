@@ -7,6 +7,7 @@ import { EngineError, EngineUnavailable, ImgsweepError } from '../errors.js';
 import type { EngineTarget } from './host.js';
 import { engineMessage, statusOf } from './outcome.js';
 import { DEFAULT_OK, HttpTransport, type Call, type Query, type Transport } from './request.js';
+import { SocketPool, SocketTransport } from './socket.js';
 
 const require = createRequire(import.meta.url);
 let modemClass: typeof DockerModem | null = null;
@@ -36,10 +37,28 @@ function loadModem(): typeof DockerModem {
   return modemClass;
 }
 
-/** Our own connection pool, so close() can release it (ssh brings its own agent). */
-export function agentFor(target: EngineTarget): HttpAgent | undefined {
-  if (target.options.protocol === 'ssh') return undefined;
-  return target.options.protocol === 'https' ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: target.tls?.verify !== false }) : new HttpAgent({ keepAlive: true });
+/** Our own connections to an engine, so close() can release them (ssh brings its own agent). */
+export interface Pools {
+  /** node:http's, for tcp:// and for event streams. */
+  agent: HttpAgent | undefined;
+  /** A local engine's calls (socket.ts). */
+  sockets: SocketPool | undefined;
+  destroy(): void;
+}
+
+export function poolsFor(target: EngineTarget): Pools {
+  const o = target.options;
+  if (o.protocol === 'ssh') return { agent: undefined, sockets: undefined, destroy: () => undefined };
+  const agent = o.protocol === 'https' ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: target.tls?.verify !== false }) : new HttpAgent({ keepAlive: true });
+  const sockets = o.socketPath === undefined ? undefined : new SocketPool(o.socketPath);
+  return {
+    agent,
+    sockets,
+    destroy: () => {
+      agent.destroy();
+      sockets?.destroy();
+    },
+  };
 }
 
 type SshOptions = NonNullable<DockerModem.ConstructorOptions['sshOptions']>;
@@ -60,16 +79,20 @@ function modemOptions(target: EngineTarget): DockerModem.ConstructorOptions {
   return { ...options, host: undefined, sshOptions };
 }
 
-/** The client for a target: node:http for unix:// and tcp://, docker-modem's ssh transport for ssh://. */
-export function makeTransport(target: EngineTarget, agent: HttpAgent | undefined, apiVersion: string | undefined): Transport {
+/**
+ * The client for a target: plain HTTP over the socket for unix:// (streams through node:http), node:http for
+ * tcp://, docker-modem's ssh transport for ssh://.
+ */
+export function makeTransport(target: EngineTarget, pools: Pools | undefined, apiVersion: string | undefined): Transport {
   const o = target.options;
   if (o.protocol === 'ssh') return new ModemTransport(makeModem(target, apiVersion));
   const pem = (v: unknown) => (typeof v === 'string' || Buffer.isBuffer(v) ? v : undefined);
-  return new HttpTransport(
+  const http = new HttpTransport(
     { socketPath: o.socketPath, host: o.host, port: o.port, https: o.protocol === 'https', ca: pem(o.ca), cert: pem(o.cert), key: pem(o.key) },
-    agent,
+    pools?.agent,
     apiVersion,
   );
+  return o.socketPath !== undefined ? new SocketTransport(pools?.sockets ?? new SocketPool(o.socketPath), apiVersion, http) : http;
 }
 
 /** ssh:// through the modem: ssh2 dials `docker system dial-stdio` on the server for each request. */

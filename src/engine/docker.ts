@@ -1,8 +1,7 @@
 /** The Engine implementation over the Docker Engine API (Docker, and Podman's Docker-compatible API). */
-import type { Agent as HttpAgent } from 'node:http';
 import { EngineError } from '../errors.js';
 import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
-import { agentFor, makeTransport, readFailure, unavailable } from './client.js';
+import { makeTransport, poolsFor, type Pools, readFailure, unavailable } from './client.js';
 import type { Engine, EngineDiskUsage, EngineEvent, ImageRefs, WriteOutcome } from './engine.js';
 import { targetFor, type ConnectionSettings, type EngineTarget } from './host.js';
 import { compareApi, mapIdentity, negotiateApiVersion } from './identity.js';
@@ -28,9 +27,9 @@ export interface ConnectOptions {
 export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
   const target = targetFor(opts.host, opts.env, opts.connection);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const agent = agentFor(target);
+  const pools = poolsFor(target);
   try {
-    const unversioned = makeTransport(target, agent, undefined);
+    const unversioned = makeTransport(target, pools, undefined);
     // /info's fields that identify the engine are the same at every API version: asked for alongside /version.
     const infoCall = unversioned.call({ method: 'GET', path: '/info', timeoutMs });
     infoCall.catch(() => undefined);
@@ -45,14 +44,14 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
       });
     }
     const apiVersion = negotiateApiVersion(version);
-    const docker = makeTransport(target, agent, apiVersion);
+    const docker = makeTransport(target, pools, apiVersion);
     const info = await infoCall.catch((error: unknown) => {
       throw readFailure(target, error, 'reading /info');
     });
     const identity = mapIdentity(version, info, apiVersion, target.host);
-    return new DockerEngine(docker, { target, agent, identity, timeoutMs });
+    return new DockerEngine(docker, { target, pools, identity, timeoutMs });
   } catch (error) {
-    agent?.destroy();
+    pools.destroy();
     throw error;
   }
 }
@@ -83,7 +82,7 @@ function podmanTime(ms: number): string {
 
 interface Connection {
   target: EngineTarget;
-  agent: HttpAgent | undefined;
+  pools: Pools;
   identity: EngineIdentity;
   timeoutMs: number;
 }
@@ -278,6 +277,6 @@ class DockerEngine implements Engine {
   }
 
   close(): void {
-    this.conn.agent?.destroy();
+    this.conn.pools.destroy();
   }
 }

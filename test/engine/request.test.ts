@@ -4,10 +4,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineMessage, outcomeFromError, statusOf } from '../../src/engine/outcome.js';
-import { HttpTransport, bodyText, queryString } from '../../src/engine/request.js';
+import { HttpTransport, bodyText, queryString, type Transport } from '../../src/engine/request.js';
+import { SocketPool, SocketTransport } from '../../src/engine/socket.js';
 
-/** The node:http transport against a small server on a unix socket that answers by path. */
-describe('HttpTransport', () => {
+type Make = (socketPath: string, version: string | undefined) => Transport;
+const node: Make = (socketPath, version) => new HttpTransport({ socketPath, https: false }, new Agent({ keepAlive: true }), version);
+// Plain HTTP over the socket for calls, node:http for streams: what a unix:// engine gets.
+const plain: Make = (socketPath, version) => new SocketTransport(new SocketPool(socketPath), version, node(socketPath, version) as HttpTransport);
+
+/** Both transports against a small server on a unix socket that answers by path. */
+describe.each([
+  ['HttpTransport', node],
+  ['SocketTransport', plain],
+])('%s', (_name, make: Make) => {
   let dir: string;
   let socketPath: string;
   let server: Server;
@@ -48,7 +57,7 @@ describe('HttpTransport', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const transport = (version?: string, agent = new Agent({ keepAlive: true })) => new HttpTransport({ socketPath, https: false }, agent, version);
+  const transport = (version?: string) => make(socketPath, version);
 
   it('pins the API version in the path and encodes the query as the docker CLI does', async () => {
     seen.length = 0;
@@ -89,7 +98,7 @@ describe('HttpTransport', () => {
   });
 
   it('a missing socket is a transport failure naming it', async () => {
-    const error = await new HttpTransport({ socketPath: join(dir, 'none.sock'), https: false }, undefined, undefined)
+    const error = await make(join(dir, 'none.sock'), undefined)
       .call({ method: 'GET', path: '/version', timeoutMs: 5_000 })
       .catch((e: unknown) => e);
     expect(statusOf(error)).toBeNull();
