@@ -8,6 +8,7 @@
  *              fixtures' IDs are the same after every rebuild), re-verified and executed
  *   writes     bench/apply-writes.mjs: a fresh node process sending only imgsweep's writes, 4 at a time, with no
  *              policy, plan, checks or report: the lower bound for any tool written in Node
+ * Host CPU too: each command's own (under bash `times`) and dockerd's while it ran (/proc).
  * Repeated ROUNDS times (contender order rotated per round); medians. Targets: imgsweep/prune < 1.3,
  * imgsweep/rmi-loop < 0.5. imgsweep's own split: time before execution (node start, connect, inventory,
  * usage record, plan, layer reads) vs execution (re-list, steps), from its --json report, and the `plan`
@@ -43,6 +44,15 @@ async function main() {
   const loadStart = loadAvg();
   const rows = [];
   const times = { imgsweep: [], prune: [], rmi: [], saved: [], writes: [] };
+  // CPU time of the timed command itself and of dockerd while it ran, ms.
+  const cpu = { imgsweep: { client: [], engine: [] }, prune: { client: [], engine: [] }, writes: { client: [], engine: [] } };
+  const withCpu = async (name, fn) => {
+    const e0 = engine.cpuMs();
+    const r = await fn();
+    cpu[name].engine.push(engine.cpuMs() - e0);
+    cpu[name].client.push(r.cpuMs);
+    return r;
+  };
   const split = { pre: [], exec: [], plan: [], steps: [] };
   const loads = [];
   const leftovers = [];
@@ -56,7 +66,7 @@ async function main() {
         const p = check(await imgsweep(['plan', '-p', policy, '--host', engine.host, '--state-dir', planState, '--quiet', '-o', join(work, 'plan.json')]), 'imgsweep plan');
         split.plan.push(p.ms);
         const state = join(work, `state-${stateN++}`);
-        const r = check(await imgsweep(['apply', '-p', policy, '--yes', '--json', '--host', engine.host, '--state-dir', state]), 'imgsweep apply');
+        const r = await withCpu('imgsweep', async () => check(await imgsweep(['apply', '-p', policy, '--yes', '--json', '--host', engine.host, '--state-dir', state], { cpu: true }), 'imgsweep apply'));
         const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
         const end = lines.at(-1);
         const s = end.summary;
@@ -76,13 +86,13 @@ async function main() {
         return r.ms;
       },
       async writes() {
-        const r = check(await run(process.execPath, [new URL('./apply-writes.mjs', import.meta.url).pathname, engine.socket, '4']), 'bench/apply-writes.mjs');
+        const r = await withCpu('writes', async () => check(await run(process.execPath, [new URL('./apply-writes.mjs', import.meta.url).pathname, engine.socket, '4'], { cpu: true }), 'bench/apply-writes.mjs'));
         const out = JSON.parse(r.stdout);
         if (out.images !== IMAGES) throw new Error(`apply-writes: ${out.images} images listed`);
         return r.ms;
       },
       async prune() {
-        return check(await engine.cli(['image', 'prune', '-a', '-f']), 'docker image prune').ms;
+        return (await withCpu('prune', async () => check(await engine.cli(['image', 'prune', '-a', '-f'], { cpu: true }), 'docker image prune'))).ms;
       },
       async rmi() {
         // Sequential on purpose: this is the shell loop a person writes.
@@ -116,6 +126,11 @@ async function main() {
     rows.push(row(`apply ${L}: imgsweep apply PLAN.json vs prune`, med.saved, 'ms', { baseline: med.prune, baselineName: 'docker image prune -a -f' }));
     rows.push(row(`apply ${L}: bare writes in a fresh node process vs prune`, med.writes, 'ms', { baseline: med.prune, baselineName: 'docker image prune -a -f' }));
     rows.push(row(`apply ${L}: imgsweep vs bare writes`, med.imgsweep, 'ms', { baseline: med.writes, baselineName: 'bare writes, fresh node process' }));
+    // How heavy each is on the host: the command's own CPU plus dockerd's while it ran.
+    const host = (n) => median(cpu[n].client.map((c, i) => c + cpu[n].engine[i]));
+    rows.push(row(`apply ${L}: host CPU, imgsweep (node + dockerd) vs prune (docker CLI + dockerd)`, host('imgsweep'), 'ms', { baseline: host('prune'), baselineName: 'prune' }));
+    rows.push(row(`apply ${L}: dockerd CPU, imgsweep's ${tags} writes vs prune's one call`, median(cpu.imgsweep.engine), 'ms', { baseline: median(cpu.prune.engine), baselineName: 'prune' }));
+    rows.push(row('imgsweep apply: its own CPU (user + system)', median(cpu.imgsweep.client), 'ms'));
     rows.push(row('imgsweep apply: before execution (start, inventory, plan)', median(split.pre), 'ms'));
     rows.push(row('imgsweep apply: execution (re-list, steps)', median(split.exec), 'ms'));
     rows.push(row(`imgsweep plan, ${IMAGES} images (own run)`, median(split.plan), 'ms'));
@@ -127,6 +142,7 @@ async function main() {
     const fmt = (v) => v.map((x) => x.toFixed(0)).join('/');
     notes.push(`dockerd ${engine.version} (API ${engine.apiVersion}), vfs; ${IMAGES} images, ${tags} tags (1-3 per image, ${BASES} base + ${TOPS} top layers shared), no containers; fixtures rebuilt with docker load before every contender (${fmt([median(loads)])} ms median)`);
     notes.push(`${ROUNDS} rounds, contender order rotated; samples ms: imgsweep ${fmt(times.imgsweep)}, prune ${fmt(times.prune)}, rmi loop ${fmt(times.rmi)}, saved plan ${fmt(times.saved)}, bare writes ${fmt(times.writes)}; per-round imgsweep/prune ${times.imgsweep.map((v, i) => (v / times.prune[i]).toFixed(2)).join('/')}; imgsweep before-exec ${fmt(split.pre)}, exec ${fmt(split.exec)}, plan ${fmt(split.plan)}; ${split.steps[0]} steps per apply`);
+    notes.push(`CPU ms, command/dockerd: imgsweep ${fmt(cpu.imgsweep.client)} / ${fmt(cpu.imgsweep.engine)}, prune ${fmt(cpu.prune.client)} / ${fmt(cpu.prune.engine)}, bare writes ${fmt(cpu.writes.client)} / ${fmt(cpu.writes.engine)}`);
     notes.push(`load average ${loadStart} at start, ${loadAvg()} after the timed rounds (2 cores shared with other jobs: wall times move with it)`);
     if (leftovers.length) notes.push(`left over: ${leftovers.join('; ')}`);
 

@@ -326,6 +326,12 @@ export async function startDockerd() {
   engine.apiVersion = v.ApiVersion;
   engine.version = v.Version;
   engine.cli = (args, opts = {}) => run(which('docker') ?? 'docker', args, { env: engine.env, ...opts });
+  const pid = Number(readFileSync(join(dir, 'docker.pid'), 'utf8'));
+  /** dockerd's own CPU time so far (user + system), ms. */
+  engine.cpuMs = () => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  };
   /** POST /images/load; throws on an error in the progress stream. */
   engine.load = async (archive) => {
     const r = await engine.api('POST', '/images/load?quiet=1', { body: archive });
@@ -409,8 +415,22 @@ export async function countingProxy(targetSocket, proxySocket) {
 
 // ------------------------------------------------------------------------------------------ commands
 
-/** Runs a command with a hard bound; resolves { code, stdout, stderr, ms } (never rejects on exit status). */
-export function run(cmd, args, { env = process.env, timeoutMs = 300_000, cwd = ROOT, input = null } = {}) {
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/**
+ * Runs a command with a hard bound; resolves { code, stdout, stderr, ms } (never rejects on exit status). With
+ * `cpu`, it runs under bash, whose `times` adds the command's CPU time (user + system, ms) as `cpuMs`.
+ */
+export function run(cmd, args, { env = process.env, timeoutMs = 300_000, cwd = ROOT, input = null, cpu = false } = {}) {
+  if (cpu) {
+    return run('bash', ['-c', '"$@"; code=$?; times >&2; exit $code', 'bash', cmd, ...args], { env, timeoutMs, cwd, input }).then((r) => {
+      const lines = r.stderr.trimEnd().split('\n');
+      const m = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(lines.at(-1) ?? '');
+      if (!m) throw new Error(`no CPU times from bash for ${cmd}: ${r.stderr.slice(-300)}`);
+      const cpuMs = (Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4])) * 1000;
+      return { ...r, stderr: lines.slice(0, -2).join('\n'), cpuMs };
+    });
+  }
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -433,8 +453,8 @@ export function run(cmd, args, { env = process.env, timeoutMs = 300_000, cwd = R
 }
 
 /** `node bin/imgsweep.js ARGS` (nodeFlags before the script, e.g. --cpu-prof). */
-export function imgsweep(args, { env = process.env, nodeFlags = [], timeoutMs = 300_000 } = {}) {
-  return run(process.execPath, [...nodeFlags, IMGSWEEP, ...args], { env, timeoutMs });
+export function imgsweep(args, { env = process.env, nodeFlags = [], timeoutMs = 300_000, cpu = false } = {}) {
+  return run(process.execPath, [...nodeFlags, IMGSWEEP, ...args], { env, timeoutMs, cpu });
 }
 
 /** Throws with the output when a command failed. */
