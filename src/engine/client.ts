@@ -1,12 +1,11 @@
 /** Building the engine client for a target, and turning its failures into imgsweep's errors. */
 import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { createRequire, Module } from 'node:module';
 import type DockerModem from 'docker-modem';
 import { EngineError, EngineUnavailable, ImgsweepError } from '../errors.js';
 import type { EngineTarget } from './host.js';
 import { engineMessage, statusOf } from './outcome.js';
-import { DEFAULT_OK, HttpTransport, type Call, type Query, type Transport } from './request.js';
+import { DEFAULT_OK, HttpTransport, https, type Call, type Query, type Transport } from './request.js';
 import { SocketPool, SocketTransport } from './socket.js';
 
 const require = createRequire(import.meta.url);
@@ -49,7 +48,7 @@ export interface Pools {
 export function poolsFor(target: EngineTarget): Pools {
   const o = target.options;
   if (o.protocol === 'ssh') return { agent: undefined, sockets: undefined, destroy: () => undefined };
-  const agent = o.protocol === 'https' ? new HttpsAgent({ keepAlive: true, rejectUnauthorized: target.tls?.verify !== false }) : new HttpAgent({ keepAlive: true });
+  const agent = o.protocol === 'https' ? new (https().Agent)({ keepAlive: true, rejectUnauthorized: target.tls?.verify !== false }) : new HttpAgent({ keepAlive: true });
   const sockets = o.socketPath === undefined ? undefined : new SocketPool(o.socketPath);
   return {
     agent,

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import { hostKeyCheck, knownHostsFiles, type HostKeyCheck } from './known-hosts.js';
+import { tls } from './request.js';
 import type DockerModem from 'docker-modem';
 import { EngineUnavailable, InputError, UsageError } from '../errors.js';
 import { currentContextName, DEFAULT_CONTEXT, dockerConfigDir, requireContext, type DockerContext } from './contexts.js';
@@ -289,7 +289,7 @@ export function checkTlsMaterial(target: EngineTarget): void {
   if (!target.tls) return;
   const { ca, cert, key } = target.options;
   try {
-    createSecureContext({ ca, cert, key });
+    tls().createSecureContext({ ca, cert, key });
   } catch (error) {
     const files = [target.tls.ca, target.tls.cert, target.tls.key].filter((f) => f !== null).join(', ');
     const reason = (error as Error).message.replace(/^error:[0-9A-F]+:[^:]*:[^:]*:/i, '').trim();

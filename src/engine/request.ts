@@ -5,8 +5,15 @@
  * for an HTTP answer outside `ok`, and neither for a transport failure (outcome.ts reads them).
  */
 import { request as httpRequest, type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import type * as Https from 'node:https';
+import type * as Tls from 'node:tls';
+import { createRequire } from 'node:module';
 import { stringify } from 'node:querystring';
+
+const require = createRequire(import.meta.url);
+/** node:https and node:tls (~6 ms to load) only for an engine behind TLS. */
+export const https = (): typeof Https => require('node:https') as typeof Https;
+export const tls = (): typeof Tls => require('node:tls') as typeof Tls;
 
 export type Query = Record<string, string | number | boolean | object>;
 
@@ -91,7 +98,7 @@ export class HttpTransport implements Transport {
 
   private send(method: string, path: string, query: Query | undefined, signal?: AbortSignal): ClientRequest {
     const e = this.endpoint;
-    const options: HttpsRequestOptions = {
+    const options: Https.RequestOptions = {
       method,
       path: `${this.version ? `/v${this.version}` : ''}${path}${queryString(query)}`,
       agent: this.agent,
@@ -106,7 +113,7 @@ export class HttpTransport implements Transport {
       options.port = e.port;
     }
     if (e.https) Object.assign(options, { ca: e.ca, cert: e.cert, key: e.key });
-    const req = (e.https ? httpsRequest : httpRequest)(options);
+    const req = (e.https ? https().request : httpRequest)(options);
     req.end();
     return req;
   }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 describe('makeTransport', () => {
-  it('loads ssh2 only for an ssh:// engine, and then the real transport is used', async () => {
+  it('loads ssh2 only for an ssh:// engine and tls only for a TLS one, and then the real transport is used', async () => {
     const script = `
       import { createRequire } from 'node:module';
       import { makeTransport } from './src/engine/client.ts';
@@ -21,6 +21,10 @@ describe('makeTransport', () => {
       out.unix = await ping(makeTransport(targetFor('unix:///nowhere/docker.sock', {}), undefined, undefined));
       out.tcp = await ping(makeTransport(targetFor('tcp://127.0.0.1:1', {}), undefined, undefined));
       out.local = ssh2();
+      const tls = () => process.moduleLoadList.includes('NativeModule tls');
+      out.tlsLocal = tls();
+      out.tlsError = await ping(makeTransport(targetFor('tcp://127.0.0.1:1', {}, { tls: { verify: true } }), undefined, undefined));
+      out.tls = tls();
       out.error = await ping(makeTransport(targetFor('ssh://nobody@127.0.0.1:1', {}), undefined, undefined));
       out.ssh = ssh2();
       console.log(JSON.stringify(out));`;
@@ -30,6 +34,9 @@ describe('makeTransport', () => {
       unix: expect.stringMatching(/ENOENT/) as unknown,
       tcp: expect.stringMatching(/ECONNREFUSED 127\.0\.0\.1:1/) as unknown,
       local: false,
+      tlsLocal: false,
+      tlsError: expect.stringMatching(/ECONNREFUSED 127\.0\.0\.1:1/) as unknown,
+      tls: true,
       error: expect.stringMatching(/ECONNREFUSED 127\.0\.0\.1:1/) as unknown,
       ssh: true,
     });
