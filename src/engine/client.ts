@@ -1,11 +1,11 @@
 /** Building the engine client for a target, and turning its failures into imgsweep's errors. */
-import { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpAgent } from 'node:http';
 import { createRequire, Module } from 'node:module';
 import type DockerModem from 'docker-modem';
 import { EngineError, EngineUnavailable, ImgsweepError } from '../errors.js';
 import type { EngineTarget } from './host.js';
 import { engineMessage, statusOf } from './outcome.js';
-import { DEFAULT_OK, HttpTransport, https, type Call, type Query, type Transport } from './request.js';
+import { DEFAULT_OK, HttpTransport, http, https, type Call, type Query, type Transport } from './request.js';
 import { SocketPool, SocketTransport } from './socket.js';
 
 const require = createRequire(import.meta.url);
@@ -38,8 +38,8 @@ function loadModem(): typeof DockerModem {
 
 /** Our own connections to an engine, so close() can release them (ssh brings its own agent). */
 export interface Pools {
-  /** node:http's, for tcp:// and for event streams. */
-  agent: HttpAgent | undefined;
+  /** node:http's, for tcp:// and for event streams: made on first use. */
+  agent: (() => HttpAgent) | undefined;
   /** A local engine's calls (socket.ts). */
   sockets: SocketPool | undefined;
   destroy(): void;
@@ -48,13 +48,17 @@ export interface Pools {
 export function poolsFor(target: EngineTarget): Pools {
   const o = target.options;
   if (o.protocol === 'ssh') return { agent: undefined, sockets: undefined, destroy: () => undefined };
-  const agent = o.protocol === 'https' ? new (https().Agent)({ keepAlive: true, rejectUnauthorized: target.tls?.verify !== false }) : new HttpAgent({ keepAlive: true });
+  let made: HttpAgent | undefined;
+  const agent = (): HttpAgent => {
+    made ??= o.protocol === 'https' ? new (https().Agent)({ keepAlive: true, rejectUnauthorized: target.tls?.verify !== false }) : new (http().Agent)({ keepAlive: true });
+    return made;
+  };
   const sockets = o.socketPath === undefined ? undefined : new SocketPool(o.socketPath);
   return {
     agent,
     sockets,
     destroy: () => {
-      agent.destroy();
+      made?.destroy();
       sockets?.destroy();
     },
   };

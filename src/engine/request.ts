@@ -4,14 +4,16 @@
  * (client.ts). Both answer the same way: the parsed JSON body, or an error carrying `statusCode` and `json`
  * for an HTTP answer outside `ok`, and neither for a transport failure (outcome.ts reads them).
  */
-import { request as httpRequest, type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
+import type * as Http from 'node:http';
 import type * as Https from 'node:https';
 import type * as Tls from 'node:tls';
 import { createRequire } from 'node:module';
 import { stringify } from 'node:querystring';
 
 const require = createRequire(import.meta.url);
-/** node:https and node:tls (~6 ms to load) only for an engine behind TLS. */
+/** node:https and node:tls (~6 ms to load) only for an engine behind TLS; node:http (~2 ms) only when used. */
+export const http = (): typeof Http => require('node:http') as typeof Http;
 export const https = (): typeof Https => require('node:https') as typeof Https;
 export const tls = (): typeof Tls => require('node:tls') as typeof Tls;
 
@@ -92,7 +94,8 @@ export interface HttpEndpoint {
 export class HttpTransport implements Transport {
   constructor(
     private readonly endpoint: HttpEndpoint,
-    private readonly agent: Agent | undefined,
+    /** The pool, or a function that makes it on first use. */
+    private readonly agent: Agent | (() => Agent) | undefined,
     private readonly version: string | undefined,
   ) {}
 
@@ -101,7 +104,7 @@ export class HttpTransport implements Transport {
     const options: Https.RequestOptions = {
       method,
       path: `${this.version ? `/v${this.version}` : ''}${path}${queryString(query)}`,
-      agent: this.agent,
+      agent: typeof this.agent === 'function' ? this.agent() : this.agent,
       signal,
     };
     if (e.socketPath !== undefined) {
@@ -113,7 +116,7 @@ export class HttpTransport implements Transport {
       options.port = e.port;
     }
     if (e.https) Object.assign(options, { ca: e.ca, cert: e.cert, key: e.key });
-    const req = (e.https ? https().request : httpRequest)(options);
+    const req = (e.https ? https() : http()).request(options);
     req.end();
     return req;
   }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 describe('makeTransport', () => {
-  it('loads ssh2 only for an ssh:// engine and tls only for a TLS one, and then the real transport is used', async () => {
+  it('loads ssh2 only for an ssh:// engine, tls only for a TLS one, node:http not for a local one, and then the real transport is used', async () => {
     const script = `
       import { createRequire } from 'node:module';
       import { makeTransport } from './src/engine/client.ts';
@@ -18,13 +18,14 @@ describe('makeTransport', () => {
       const ssh2 = () => Object.keys(cache).some((f) => f.includes('/node_modules/ssh2/'));
       const out = {};
       const ping = (t) => t.call({ method: 'GET', path: '/_ping', timeoutMs: 5000 }).then(() => null, (e) => e.message);
+      const loaded = (name) => process.moduleLoadList.includes('NativeModule ' + name);
       out.unix = await ping(makeTransport(targetFor('unix:///nowhere/docker.sock', {}), undefined, undefined));
+      out.httpLocal = loaded('http');
       out.tcp = await ping(makeTransport(targetFor('tcp://127.0.0.1:1', {}), undefined, undefined));
       out.local = ssh2();
-      const tls = () => process.moduleLoadList.includes('NativeModule tls');
-      out.tlsLocal = tls();
+      out.tlsLocal = loaded('tls');
       out.tlsError = await ping(makeTransport(targetFor('tcp://127.0.0.1:1', {}, { tls: { verify: true } }), undefined, undefined));
-      out.tls = tls();
+      out.tls = loaded('tls');
       out.error = await ping(makeTransport(targetFor('ssh://nobody@127.0.0.1:1', {}), undefined, undefined));
       out.ssh = ssh2();
       console.log(JSON.stringify(out));`;
@@ -34,6 +35,7 @@ describe('makeTransport', () => {
       unix: expect.stringMatching(/ENOENT/) as unknown,
       tcp: expect.stringMatching(/ECONNREFUSED 127\.0\.0\.1:1/) as unknown,
       local: false,
+      httpLocal: false,
       tlsLocal: false,
       tlsError: expect.stringMatching(/ECONNREFUSED 127\.0\.0\.1:1/) as unknown,
       tls: true,
