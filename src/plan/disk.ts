@@ -5,9 +5,16 @@ import { compareText, type ImageFacts } from './facts.js';
 import type { DiskSummary } from './types.js';
 import { formatBytes } from '../report/bytes.js';
 
-/** Tracks bytes freed as images are deleted, counting a shared layer only when its last user goes. */
+/**
+ * Tracks bytes freed as images are deleted, counting a shared layer only when its last user goes. A layer is
+ * one diff on one stack of diffs below it, as the engines store layers (Docker's chain ID; containers/storage
+ * likewise): the same diff on two different bases is two layers on disk, and only a common base stack is
+ * shared.
+ */
 export class ReclaimTracker {
-  private readonly layerUsers = new Map<string, { size: number; left: number }>();
+  private readonly layerUsers: { size: number; left: number }[] = [];
+  /** Per image, its layers as indices into layerUsers. */
+  private readonly stacks = new Map<ImageFacts, number[]>();
   readonly byLayers: boolean;
   freed = 0;
 
@@ -15,18 +22,33 @@ export class ReclaimTracker {
     const all = [...facts.values()];
     this.byLayers = all.length > 0 && all.every((f) => f.image.layers !== undefined);
     if (!this.byLayers) return;
+    // A trie of diffs from the base up: one node per stack.
+    interface Node {
+      at: number;
+      above?: Map<string, Node>;
+    }
+    const bases = new Map<string, Node>();
     for (const f of all) {
+      const stack: number[] = [];
+      let level = bases;
       for (const l of f.image.layers!) {
-        const u = this.layerUsers.get(l.digest);
-        if (u) u.left++;
-        else this.layerUsers.set(l.digest, { size: l.size, left: 1 });
+        let node = level.get(l.digest);
+        if (!node) {
+          node = { at: this.layerUsers.push({ size: l.size, left: 0 }) - 1 };
+          level.set(l.digest, node);
+        }
+        // A diff twice in one image is two layers; the image counts once per layer.
+        this.layerUsers[node.at]!.left++;
+        stack.push(node.at);
+        level = node.above ??= new Map<string, Node>();
       }
+      this.stacks.set(f, stack);
     }
   }
 
   /** Total bytes the images occupy. */
   total(): number {
-    if (this.byLayers) return [...this.layerUsers.values()].reduce((s, u) => s + u.size, 0);
+    if (this.byLayers) return this.layerUsers.reduce((s, u) => s + u.size, 0);
     let sum = 0;
     for (const f of this.facts.values()) sum += this.own(f);
     return sum;
@@ -36,8 +58,8 @@ export class ReclaimTracker {
   remove(f: ImageFacts): number {
     let bytes = 0;
     if (this.byLayers) {
-      for (const l of f.image.layers!) {
-        const u = this.layerUsers.get(l.digest)!;
+      for (const at of this.stacks.get(f)!) {
+        const u = this.layerUsers[at]!;
         if (--u.left === 0) bytes += u.size;
       }
     } else bytes = this.own(f);

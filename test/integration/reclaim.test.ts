@@ -23,6 +23,8 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
     b: string;
     c: string;
     base: string;
+    copyD: string;
+    copyE: string;
     childA: { id: string; intermediates: string[] };
     childB: { id: string; intermediates: string[] };
   };
@@ -65,6 +67,12 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
     ids.a = await loadImage(docker, { tags: ['isw/shared-a:1'], layers: [base, randomLayer(1 * MiB)] });
     ids.b = await loadImage(docker, { tags: ['isw/shared-b:1'], layers: [base, randomLayer(2 * MiB)] });
     ids.c = await loadImage(docker, { tags: ['isw/shared-c:1'], layers: [base] });
+    // One base, then a layer of each image's own, then one 2 MiB diff (the same COPY, say) on top of each: the
+    // base is shared, the two copies are two layers on disk.
+    const copyBase = randomLayer(1 * MiB);
+    const copy = randomLayer(2 * MiB);
+    ids.copyD = await loadImage(docker, { tags: ['isw/copy-d:1'], layers: [copyBase, randomLayer(MiB / 2), copy] });
+    ids.copyE = await loadImage(docker, { tags: ['isw/copy-e:1'], layers: [copyBase, randomLayer(MiB / 4), copy] });
     // Two legacy-builder children of one busybox image, each adding one RUN layer on top of a LABEL step.
     ids.base = await importBusybox(docker, 'isw/rbase:1');
     ids.childA = await buildChild(t, { from: 'isw/rbase:1', tag: 'isw/rchild-a:1', steps: ['LABEL isw.child=a', 'RUN /bin/busybox dd if=/dev/urandom of=/payload bs=1024 count=1536'] });
@@ -154,6 +162,22 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
       expect(r).toMatchObject({ code: 0, stderr: '' });
       // 1536 KiB = 1.57 MB (SI units, as `docker images` shows sizes).
       expect(r.stdout).toMatch(/deleted 1 image \(est\. 1\.6 MB, actual 1\.6 MB\)/);
+    });
+
+    it('the same diff on two different stacks is two layers: each image frees its own copy of it', async () => {
+      const [hd, he] = [await history(ids.copyD), await history(ids.copyE)];
+      expect(hd[0]).toBe(he[0]);
+      expect(hd[2]).toBe(he[2]);
+      // d first: its own two layers (the copy included); the base stays with e. Then e: all three of its layers.
+      for (const [name, bytes] of [['isw/copy-d', hd[0]! + hd[1]!], ['isw/copy-e', he[0]! + he[1]! + he[2]!]] as const) {
+        const rules = `  - name: copy\n    match: { repositories: ["${name}"] }\n`;
+        expect((await plan(rules)).summary).toMatchObject({ estimate: 'layers', bytes });
+        const before = await layersSize();
+        const { summary } = await apply(rules);
+        expect(summary).toMatchObject({ deleted: 1, failed: 0, bytesEstimated: bytes });
+        close(summary.bytesActual, bytes);
+        close(before - (await layersSize()), bytes);
+      }
     });
 
     it('the rest, unattended (apply -p --yes): no layer reads, estimate by sizes; the engine frees what `plan` estimated', async () => {

@@ -258,6 +258,25 @@ describe('limits and plan shape', () => {
     expect(plan(ALL, images).summary).toMatchObject({ bytes: 1030, estimate: 'layers' });
   });
 
+  it('shares a layer only with the same layers under it, as engines store them (chain IDs)', () => {
+    // The same diff (e.g. one COPY) on two different bases is two layers on disk.
+    const copy = { digest: 'sha256:copy', size: 300 };
+    const images = [
+      img('a', { tags: ['a:1'], layers: [{ digest: 'sha256:base1', size: 1000 }, copy] }),
+      img('b', { tags: ['b:keep'], layers: [{ digest: 'sha256:base2', size: 2000 }, copy] }),
+      img('c', { tags: ['c:go'], layers: [{ digest: 'sha256:base2', size: 2000 }, copy, { digest: 'sha256:c', size: 5 }] }),
+    ];
+    // a goes alone: its copy is not b's or c's.
+    expect(plan(`protect: { tags: [keep, go] }\n${ALL}`, images).summary).toMatchObject({ bytes: 1300, deletes: 1, estimate: 'layers' });
+    // c goes alone: the two layers under its own are b's too.
+    expect(plan(`protect: { tags: [keep, '1'] }\n${ALL}`, images).summary).toMatchObject({ bytes: 5, deletes: 1, estimate: 'layers' });
+    // b and c go: their shared stack once, c's own layer; a's layers stay.
+    expect(plan(`protect: { tags: ['1'] }\n${ALL}`, images).summary).toMatchObject({ bytes: 2305, deletes: 2, estimate: 'layers' });
+    // A diff twice in one image (two positions) is two layers, both freed with it.
+    const twice = [img('d', { tags: ['d:1'], layers: [{ digest: 'sha256:x', size: 7 }, { digest: 'sha256:x', size: 7 }] })];
+    expect(plan(ALL, twice).summary).toMatchObject({ bytes: 14, estimate: 'layers' });
+  });
+
   it('a policy without rules plans nothing', () => {
     expect(plan('', many()).actions).toEqual([]);
   });
