@@ -22,25 +22,31 @@ export class ReclaimTracker {
     const all = [...facts.values()];
     this.byLayers = all.length > 0 && all.every((f) => f.image.layers !== undefined);
     if (!this.byLayers) return;
-    // A trie of diffs from the base up: one node per stack.
-    interface Node {
+    // A layer is (the layer under it, its diff). Most diffs sit on one stack only: found by diff first, with
+    // the rare other stacks of the same diff beside it.
+    interface Seen {
       at: number;
-      above?: Map<string, Node>;
+      under: number;
+      elsewhere?: Map<number, number>;
     }
-    const bases = new Map<string, Node>();
+    const byDiff = new Map<string, Seen>();
+    const layerOf = (under: number, digest: string, size: number): number => {
+      const seen = byDiff.get(digest);
+      if (seen?.under === under) return seen.at;
+      const other = seen?.elsewhere?.get(under);
+      if (other !== undefined) return other;
+      const at = this.layerUsers.push({ size, left: 0 }) - 1;
+      if (!seen) byDiff.set(digest, { at, under });
+      else (seen.elsewhere ??= new Map()).set(under, at);
+      return at;
+    };
     for (const f of all) {
       const stack: number[] = [];
-      let level = bases;
+      let under = -1;
       for (const l of f.image.layers!) {
-        let node = level.get(l.digest);
-        if (!node) {
-          node = { at: this.layerUsers.push({ size: l.size, left: 0 }) - 1 };
-          level.set(l.digest, node);
-        }
-        // A diff twice in one image is two layers; the image counts once per layer.
-        this.layerUsers[node.at]!.left++;
-        stack.push(node.at);
-        level = node.above ??= new Map<string, Node>();
+        under = layerOf(under, l.digest, l.size);
+        this.layerUsers[under]!.left++;
+        stack.push(under);
       }
       this.stacks.set(f, stack);
     }
