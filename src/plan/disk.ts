@@ -5,6 +5,18 @@ import { compareText, type ImageFacts } from './facts.js';
 import type { DiskSummary } from './types.js';
 import { formatBytes } from '../report/bytes.js';
 
+/** One layer on disk: a diff on the layer under it. */
+interface Layer {
+  /** Its place in the tracker's list (a cheap map key). */
+  at: number;
+  size: number;
+  /** Images using it that are not deleted yet. */
+  left: number;
+  under: Layer | null;
+  /** Only on a diff's first layer: its layers on other stacks, by the place of the layer under them. */
+  elsewhere?: Map<number, Layer>;
+}
+
 /**
  * Tracks bytes freed as images are deleted, counting a shared layer only when its last user goes. A layer is
  * one diff on one stack of diffs below it, as the engines store layers (Docker's chain ID; containers/storage
@@ -12,9 +24,9 @@ import { formatBytes } from '../report/bytes.js';
  * shared.
  */
 export class ReclaimTracker {
-  private readonly layerUsers: { size: number; left: number }[] = [];
-  /** Per image, its layers as indices into layerUsers. */
-  private readonly stacks = new Map<ImageFacts, number[]>();
+  /** Layers by diff, each found on the first stack it was seen on; other stacks of the diff beside it. */
+  private readonly byDiff = new Map<string, Layer>();
+  private readonly layers: Layer[] = [];
   readonly byLayers: boolean;
   freed = 0;
 
@@ -22,39 +34,18 @@ export class ReclaimTracker {
     const all = [...facts.values()];
     this.byLayers = all.length > 0 && all.every((f) => f.image.layers !== undefined);
     if (!this.byLayers) return;
-    // A layer is (the layer under it, its diff). Most diffs sit on one stack only: found by diff first, with
-    // the rare other stacks of the same diff beside it.
-    interface Seen {
-      at: number;
-      under: number;
-      elsewhere?: Map<number, number>;
-    }
-    const byDiff = new Map<string, Seen>();
-    const layerOf = (under: number, digest: string, size: number): number => {
-      const seen = byDiff.get(digest);
-      if (seen?.under === under) return seen.at;
-      const other = seen?.elsewhere?.get(under);
-      if (other !== undefined) return other;
-      const at = this.layerUsers.push({ size, left: 0 }) - 1;
-      if (!seen) byDiff.set(digest, { at, under });
-      else (seen.elsewhere ??= new Map()).set(under, at);
-      return at;
-    };
     for (const f of all) {
-      const stack: number[] = [];
-      let under = -1;
+      let under: Layer | null = null;
       for (const l of f.image.layers!) {
-        under = layerOf(under, l.digest, l.size);
-        this.layerUsers[under]!.left++;
-        stack.push(under);
+        under = this.layer(under, l.digest) ?? this.add(under, l.digest, l.size);
+        under.left++;
       }
-      this.stacks.set(f, stack);
     }
   }
 
   /** Total bytes the images occupy. */
   total(): number {
-    if (this.byLayers) return this.layerUsers.reduce((s, u) => s + u.size, 0);
+    if (this.byLayers) return this.layers.reduce((s, u) => s + u.size, 0);
     let sum = 0;
     for (const f of this.facts.values()) sum += this.own(f);
     return sum;
@@ -64,13 +55,29 @@ export class ReclaimTracker {
   remove(f: ImageFacts): number {
     let bytes = 0;
     if (this.byLayers) {
-      for (const at of this.stacks.get(f)!) {
-        const u = this.layerUsers[at]!;
-        if (--u.left === 0) bytes += u.size;
+      let under: Layer | null = null;
+      for (const l of f.image.layers!) {
+        under = this.layer(under, l.digest)!;
+        if (--under.left === 0) bytes += under.size;
       }
     } else bytes = this.own(f);
     this.freed += bytes;
     return bytes;
+  }
+
+  /** The layer with diff `digest` on top of `under` (null: at the base). */
+  private layer(under: Layer | null, digest: string): Layer | undefined {
+    const first = this.byDiff.get(digest);
+    return first === undefined || first.under === under ? first : first.elsewhere?.get(under?.at ?? -1);
+  }
+
+  private add(under: Layer | null, digest: string, size: number): Layer {
+    const layer: Layer = { at: this.layers.length, size, left: 0, under };
+    const first = this.byDiff.get(digest);
+    if (!first) this.byDiff.set(digest, layer);
+    else (first.elsewhere ??= new Map()).set(under?.at ?? -1, layer);
+    this.layers.push(layer);
+    return layer;
   }
 
   private own(f: ImageFacts): number {
