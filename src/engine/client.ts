@@ -90,12 +90,12 @@ export function makeTransport(target: EngineTarget, pools: Pools | undefined, ap
   const o = target.options;
   if (o.protocol === 'ssh') return new ModemTransport(makeModem(target, apiVersion));
   const pem = (v: unknown) => (typeof v === 'string' || Buffer.isBuffer(v) ? v : undefined);
-  const http = new HttpTransport(
+  const viaNode = new HttpTransport(
     { socketPath: o.socketPath, host: o.host, port: o.port, https: o.protocol === 'https', ca: pem(o.ca), cert: pem(o.cert), key: pem(o.key) },
     pools?.agent,
     apiVersion,
   );
-  return o.socketPath !== undefined ? new SocketTransport(pools?.sockets ?? new SocketPool(o.socketPath), apiVersion, http) : http;
+  return o.socketPath !== undefined ? new SocketTransport(pools?.sockets ?? new SocketPool(o.socketPath), apiVersion, viaNode) : viaNode;
 }
 
 /** ssh:// through the modem: ssh2 dials `docker system dial-stdio` on the server for each request. */

@@ -1,11 +1,11 @@
 /**
- * One bounded HTTP call to the engine, so we control paths, encoding, status codes and time. Local sockets and
- * tcp:// (with or without TLS) go through node:http directly; ssh:// goes through docker-modem's ssh transport
- * (client.ts). Both answer the same way: the parsed JSON body, or an error carrying `statusCode` and `json`
+ * One bounded HTTP call to the engine, so we control paths, encoding, status codes and time. tcp:// (with or
+ * without TLS) and event streams go through node:http directly, a local socket's calls through socket.ts, and
+ * ssh:// through docker-modem's ssh transport (client.ts). All answer the same way: the parsed JSON body, or an error carrying `statusCode` and `json`
  * for an HTTP answer outside `ok`, and neither for a transport failure (outcome.ts reads them).
  */
-import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
 import type * as Http from 'node:http';
+import type { Agent, ClientRequest, IncomingMessage } from 'node:http';
 import type * as Https from 'node:https';
 import type * as Tls from 'node:tls';
 import { createRequire } from 'node:module';
