@@ -153,7 +153,7 @@ async function main() {
     await engine.stop();
     rmSync(work, { recursive: true, force: true });
   }
-  emitResults('apply', rows, notes);
+  emitResults('apply', rows, notes, { engine: `dockerd ${engine.version} (API ${engine.apiVersion})` });
 }
 
 /** One more imgsweep apply, through a counting proxy and with --cpu-prof: calls per phase, hot functions. */

@@ -162,7 +162,7 @@ async function main() {
     await engine.stop();
     rmSync(work, { recursive: true, force: true });
   }
-  emitResults('inventory', rows, notes);
+  emitResults('inventory', rows, notes, { engine: `dockerd ${engine.version} (API ${engine.apiVersion})` });
 }
 
 await main();

@@ -101,7 +101,7 @@ async function main() {
     await proxy?.close();
     await engine.stop();
   }
-  emitResults('layers', rows, notes);
+  emitResults('layers', rows, notes, { engine: `dockerd ${engine.version} (API ${engine.apiVersion})` });
 }
 
 await main();

@@ -123,7 +123,7 @@ async function main() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  emitResults('usage', rows, notes);
+  emitResults('usage', rows, notes, { engine: 'n/a (no engine)' });
 }
 
 // Timings want a collectable heap between runs: re-run this file with --expose-gc when it is not exposed.
