@@ -151,15 +151,16 @@ export async function buildChild(
 
 export async function pushImage(docker: Docker, ref: string): Promise<void> {
   const { repo, tag } = splitTag(ref);
-  // The test registry sometimes answers a blob upload with 500 on a loaded machine; a push is idempotent, so
-  // a fixture push is tried again (three times at most) before the test fails on it.
+  // The test registry sometimes answers a blob upload with 500 on a loaded machine, or loses the blob so that the
+  // manifest that follows names an unknown one ("digest invalid", "blob unknown"); a push is idempotent, so a
+  // fixture push is tried again (three times at most) before the test fails on it.
   for (let attempt = 1; ; attempt++) {
     try {
       const stream = await docker.getImage(repo).push({ tag });
       await drainProgress(stream, `docker push ${ref}`);
       return;
     } catch (error) {
-      if (attempt === 3 || !/HTTP status: 5\d\d/.test(String(error))) throw error;
+      if (attempt === 3 || !/HTTP status: 5\d\d|digest invalid|blob unknown/.test(String(error))) throw error;
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
     }
   }
