@@ -36,13 +36,3 @@ export function recordUsage(o: Observation, inventory: Inventory, stateDir: stri
   });
   return { images, saved };
 }
-
-/**
- * Updates the engine's usage record with what this run sees (containers, recent events) and saves it.
- * Failures to read events or save are warnings: the run goes on with what it has.
- */
-export async function observeUsage(engine: Engine, inventory: Inventory, stateDir: string, now: number, warn: (message: string) => void): Promise<UsageMap> {
-  const { images, saved } = recordUsage(await readObservation(engine, inventory.engine.key, stateDir, now, warn), inventory, stateDir, now, warn);
-  await saved;
-  return images;
-}

@@ -1,16 +1,24 @@
-/** observeUsage (each plan/apply) and watchUsage (imgsweep watch) against a scripted in-memory engine. */
+/** The usage record as each plan/apply updates it (readObservation, recordUsage) and watchUsage (imgsweep watch) against a scripted in-memory engine. */
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Engine, EngineEvent } from '../../src/engine/engine.js';
-import type { ContainerRecord, ImageRecord } from '../../src/inventory/types.js';
-import { observeUsage } from '../../src/usage/observe.js';
+import type { ContainerRecord, ImageRecord, Inventory } from '../../src/inventory/types.js';
+import type { UsageMap } from '../../src/usage/fold.js';
+import { readObservation, recordUsage } from '../../src/usage/observe.js';
 import { saveUsage, usagePath, type UsageRecord } from '../../src/usage/store.js';
 import { watchUsage } from '../../src/usage/watch.js';
 import { ago, container, idOf, image, inventory, NOW } from '../support/builders.js';
 
 const KEY = inventory([]).engine.key;
+
+/** What a plan or apply does (cli/context.ts), end to end: read, fold, save. */
+async function observeUsage(engine: Engine, inv: Inventory, stateDir: string, now: number, warn: (m: string) => void): Promise<UsageMap> {
+  const { images, saved } = recordUsage(await readObservation(engine, inv.engine.key, stateDir, now, warn), inv, stateDir, now, warn);
+  await saved;
+  return images;
+}
 
 /** Lets a test make the record's atomic write slow (a busy disk), to catch flushes that overlap. */
 const slowWrites = vi.hoisted(() => ({ ms: 0 }));
