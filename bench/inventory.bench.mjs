@@ -2,7 +2,10 @@
  * Engine API calls made by `imgsweep plan` (and `inventory`) for N = 100, 1000, 2000 loaded images and a few
  * containers, counted by a unix-socket proxy between imgsweep and the daemon (method + path template), with
  *   (a) a policy that deletes nothing, and (b) one that deletes ~10% of the images.
- * Calls must not grow with N except for the reclaim-estimate layer reads (GET /images/{ref}/json + /history).
+ * Calls must not grow with N except for the reclaim-estimate layer reads (GET /images/{ref}/json + /history),
+ * and those only with the number of shared stacks (src/inventory/share.ts): here 40 at any N. Layer sizes
+ * differ, as real layers' do; with one size for all, /system/df cannot tell the stacks apart and every image
+ * is read (bench/layers.bench.mjs measures that case).
  * Then, on the 2,000-image engine, direct (no proxy) wall times of `imgsweep inventory --format json` and
  * `imgsweep plan` vs `docker images -a --format json` and GET /images/json?all=1 timed in-process.
  *
@@ -86,8 +89,8 @@ async function main() {
   let proxy = null;
   try {
     log(`inventory: dockerd ${engine.version} (API ${engine.apiVersion}) in ${engine.dir}`);
-    const bases = Array.from({ length: BASES }, (_, i) => layer(`inv-base-${i}`, 8192));
-    const tops = Array.from({ length: TOPS }, (_, i) => layer(`inv-top-${i}`, 2048));
+    const bases = Array.from({ length: BASES }, (_, i) => layer(`inv-base-${i}`, 8192 + 97 * i));
+    const tops = Array.from({ length: TOPS }, (_, i) => layer(`inv-top-${i}`, 2048 + 13 * i));
     const bb = busyboxLayer();
     if (bb) await engine.load(saveArchive([{ tags: ['bench/busybox:1'], created: '2026-01-01T00:00:00Z', layers: [bb] }]).archive);
     proxy = await countingProxy(engine.socket, join(engine.dir, 'proxy.sock'));
@@ -126,6 +129,8 @@ async function main() {
       for (const n of SIZES) rows.push(row(`${what}: engine calls, ${n} images`, sum(calls[n][what]), 'calls'));
       const growth = sum(calls[last][what], (k) => !LAYER_READS.has(k)) - sum(calls[first][what], (k) => !LAYER_READS.has(k));
       rows.push(row(`${what}: growth ${first}->${last} images, other than layer reads`, growth, 'calls', { max: 1 }));
+      const reads = sum(calls[last][what], (k) => LAYER_READS.has(k)) - sum(calls[first][what], (k) => LAYER_READS.has(k));
+      rows.push(row(`${what}: growth ${first}->${last} images, layer reads`, reads, 'calls', { max: 1 }));
       const keys = new Set([...Object.keys(calls[first][what]), ...Object.keys(calls[last][what])]);
       const grows = [...keys].filter((k) => (calls[last][what][k] ?? 0) !== (calls[first][what][k] ?? 0)).map((k) => `${k} ${calls[first][what][k] ?? 0}->${calls[last][what][k] ?? 0}`);
       notes.push(`${what}: at ${last} images ${fmtCounts(calls[last][what])}; grows with N: ${grows.length ? grows.join(', ') : 'nothing'}`);
@@ -155,7 +160,7 @@ async function main() {
     rows.push(row(`imgsweep plan (a) deletes nothing, ${L}`, m.planNone, 'ms', base));
     rows.push(row(`imgsweep plan (b) deletes ~10%, ${L}`, m.planTenth, 'ms', base));
     const f = (v) => v.map((x) => x.toFixed(0)).join('/');
-    notes.push(`dockerd ${engine.version} (API ${engine.apiVersion}), vfs; images share ${BASES} base + ${TOPS} top layers (every image shares bytes with another, so /system/df SharedSize is never 0); containers: ${made.join(', ')}; plus bench/busybox:1`);
+    notes.push(`dockerd ${engine.version} (API ${engine.apiVersion}), vfs; images share ${BASES} base + ${TOPS} top layers, each of its own size (every image shares bytes with another, so /system/df SharedSize is never 0; ${TOPS} distinct stacks); containers: ${made.join(', ')}; plus bench/busybox:1`);
     notes.push(`${RUNS} runs at ${L}, median; samples ms: API ${f(t.api)}, docker images ${f(t.cli)}, inventory ${f(t.inventory)}, plan (a) ${f(t.planNone)}, plan (b) ${f(t.planTenth)}; the usage record is kept across runs (steady state)`);
   } finally {
     await proxy?.close();

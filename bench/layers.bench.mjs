@@ -4,6 +4,8 @@
  * at the default bounded concurrency (8) vs 1 (and 4, 16 for the shape), in the same run: wall time
  * (median of RUNS, order alternated) and engine calls (counted by a unix-socket proxy in a separate pass,
  * and as attachLayers reports them).
+ * Every base layer has one size, and every top layer another: /system/df's figures cannot tell the stacks apart
+ * (src/inventory/share.ts), so every image is read, the case this benchmark measures.
  *
  *   node bench/layers.bench.mjs [--images 1000] [--runs 3]     (after npm run build)
  */

@@ -17,8 +17,10 @@ export interface EngineEvent {
 
 export interface EngineDiskUsage {
   layersSize: number;
-  /** Image ID -> bytes it shares with other images. */
+  /** Image ID -> bytes it shares with other images (images whose figure is unknown are left out). */
   sharedSize: Map<string, number>;
+  /** Image ID -> its size, for every image df lists. */
+  sizes: Map<string, number>;
 }
 
 export interface ImageRefs {

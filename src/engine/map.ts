@@ -30,16 +30,19 @@ export function engineTime(value: string | null): string | null {
 const NO_TAG = '<none>:<none>';
 const NO_DIGEST = '<none>@<none>';
 
-/** /system/df -> total layer bytes and per-image shared bytes (-1 or missing: unknown, left out). */
+/** /system/df -> total layer bytes, per-image sizes and shared bytes (-1 or missing: unknown, left out). */
 export function mapDiskUsage(raw: unknown, where = 'system df'): EngineDiskUsage {
   const o = asObj(raw, where);
   const sharedSize = new Map<string, number>();
+  const sizes = new Map<string, number>();
   for (const [i, image] of asArray(o.Images ?? [], `${where}.Images`).entries()) {
     const img = asObj(image, `${where}.Images[${i}]`);
+    const id = normalizeId(str(img, 'Id', `${where}.Images[${i}]`));
     const shared = optNum(img, 'SharedSize', `${where}.Images[${i}]`);
-    if (shared !== null && shared >= 0) sharedSize.set(normalizeId(str(img, 'Id', `${where}.Images[${i}]`)), shared);
+    if (shared !== null && shared >= 0) sharedSize.set(id, shared);
+    sizes.set(id, optNum(img, 'Size', `${where}.Images[${i}]`) ?? -1);
   }
-  return { layersSize: optNum(o, 'LayersSize', where) ?? 0, sharedSize };
+  return { layersSize: optNum(o, 'LayersSize', where) ?? 0, sharedSize, sizes };
 }
 
 /** Image inspect -> its ID, references and parent (the fields apply re-checks). */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Engine } from '../engine/engine.js';
-import type { ImageRecord, Inventory } from './types.js';
+import type { Engine, EngineDiskUsage } from '../engine/engine.js';
+import { inferLayers, type Layer, type ShareFacts } from './share.js';
+import type { Inventory } from './types.js';
 
 export interface LayerFetch {
   /** Images whose layers were read from the engine. */
@@ -17,35 +18,117 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** Rounds of inferred reads before every image still unresolved is read at once. */
+const ROUNDS = 3;
+
 /**
- * Gives every image its layers for an exact reclaim estimate, reading the engine only where it matters.
- * An image that shares no bytes with another (per the engine's /system/df) frees exactly its size: it gets
- * one private pseudo-layer, no calls. Images that share bytes get their real layers (inspect + history),
- * all of them, since any of them may hold a candidate's layer; nothing is read when there is no candidate
- * (`candidates` 'all': for a snapshot, whose candidates are not known yet). The same rule for live plans and
- * snapshots makes a snapshot's plan the live plan.
- * Without /system/df (or on failure) the inventory is left as it was: the estimate then uses sizes. Podman,
- * whose /system/df says nothing, gets every image's layers read.
+ * Gives every image its layers for an exact reclaim estimate, reading the engine only where it must.
+ * On Docker's graph-driver store, /system/df's sizes and shared bytes tell most images' layers once a few
+ * are read (share.ts): an image that shares nothing is one private layer, and an image whose shared bytes
+ * match one read stack shares that stack. A few images per shared stack are read, whatever the number of
+ * images. Legacy-builder steps (listed, but not in df) are each a bottom part of a read descendant.
+ * Where the figures do not settle it (Podman, whose /system/df says nothing; containerd's store; df and the
+ * listing disagree) every image that may share is read, as the estimate needs. Nothing is read when there
+ * is no candidate (`candidates` 'all': for a snapshot, whose candidates are not known yet). The same rule
+ * for live plans and snapshots makes a snapshot's plan the live plan.
+ * Without /system/df (or on failure) the inventory is left as it was: the estimate then uses sizes.
  */
 export async function attachLayers(engine: Engine, inventory: Inventory, candidates: ReadonlySet<string> | 'all', concurrency = 8): Promise<LayerFetch> {
   if (candidates !== 'all' && candidates.size === 0) return { fetched: 0, calls: 0 };
   const df = await engine.diskUsage();
   // Podman reports no sharing at all (/system/df is a placeholder there): every image may share.
   if (!df && inventory.engine.kind !== 'podman') return { fetched: 0, calls: 1 };
-  const wanted = inventory.images.filter((i) => !df || (df.sharedSize.get(i.id) ?? i.sharedSize ?? null) !== 0);
-  const layers = new Map<string, ImageRecord['layers']>();
-  try {
-    await mapLimit(wanted, concurrency, async (i) => {
-      layers.set(i.id, await engine.imageLayers(i.id));
+  const read = new Map<string, Layer[]>();
+  let tried = 0;
+  const fetch = async (ids: string[]) => {
+    const todo = [...new Set(ids)].filter((id) => !read.has(id));
+    tried += todo.length;
+    await mapLimit(todo, concurrency, async (id) => {
+      read.set(id, await engine.imageLayers(id));
     });
+  };
+  let layers: Map<string, Layer[]>;
+  try {
+    const shares = df && inventory.engine.kind === 'docker' && inventory.engine.imageStore === 'classic' ? shareFacts(inventory, df) : null;
+    if (shares) {
+      await fetch([...shares.steps.values()].flatMap((s) => (s.under ? [s.under] : [])));
+      for (let round = 0; ; round++) {
+        const step = inferLayers(shares.facts, read, df!.layersSize, round >= ROUNDS, privateLayer);
+        if ('layers' in step) {
+          layers = step.layers;
+          break;
+        }
+        await fetch(step.read);
+      }
+      const bottoms = new Map([...shares.steps].map(([id, s]) => [id, s.under ? bottom(read.get(s.under)!, s.size) : null]));
+      await fetch([...bottoms].flatMap(([id, b]) => (b ? [] : [id])));
+      for (const [id, b] of bottoms) layers.set(id, b ?? read.get(id)!);
+    } else {
+      await fetch(inventory.images.filter((i) => !df || (df.sharedSize.get(i.id) ?? i.sharedSize ?? null) !== 0).map((i) => i.id));
+      layers = read;
+    }
   } catch {
-    return { fetched: 0, calls: 1 + wanted.length * 2 };
+    return { fetched: 0, calls: 1 + tried * 2 };
   }
-  inventory.images = inventory.images.map((i) => ({ ...i, layers: layers.get(i.id) ?? [privateLayer(i)] }));
-  return { fetched: wanted.length, calls: 1 + wanted.length * 2 };
+  inventory.images = inventory.images.map((i) => ({ ...i, layers: layers.get(i.id) ?? [privateLayer(i.id, i.size)] }));
+  return { fetched: read.size, calls: 1 + tried * 2 };
 }
 
-/** An image that shares nothing: one layer of its whole size, with a digest no real layer has. */
-function privateLayer(i: ImageRecord): { digest: string; size: number } {
-  return { digest: `sha256:${createHash('sha256').update(`imgsweep-private-layer:${i.id}`).digest('hex')}`, size: i.size };
+interface Shares {
+  /** Images /system/df lists, with its figures. */
+  facts: ShareFacts[];
+  /** Listed images df leaves out (legacy-builder steps under a tagged image), with a df image built on each. */
+  steps: Map<string, { size: number; under: string | null }>;
 }
+
+/** df's figures for the listed images, or null when they cannot be trusted to describe the listing. */
+function shareFacts(inventory: Inventory, df: EngineDiskUsage): Shares | null {
+  const listed = new Set(inventory.images.map((i) => i.id));
+  for (const id of df.sizes.keys()) if (!listed.has(id)) return null;
+  const children = new Map<string, string[]>();
+  for (const i of inventory.images) {
+    if (!i.parentId) continue;
+    const list = children.get(i.parentId);
+    if (list) list.push(i.id);
+    else children.set(i.parentId, [i.id]);
+  }
+  const above = (id: string): string | null => {
+    const queue = [...(children.get(id) ?? [])];
+    const seen = new Set(queue);
+    for (let k = 0; k < queue.length; k++) {
+      if (df.sizes.has(queue[k]!)) return queue[k]!;
+      for (const c of children.get(queue[k]!) ?? []) {
+        if (seen.has(c)) continue;
+        seen.add(c);
+        queue.push(c);
+      }
+    }
+    return null;
+  };
+  const facts: ShareFacts[] = [];
+  const steps: Shares['steps'] = new Map();
+  for (const i of inventory.images) {
+    const size = df.sizes.get(i.id);
+    const shared = df.sharedSize.get(i.id);
+    if (size === undefined) steps.set(i.id, { size: i.size, under: above(i.id) });
+    else if (shared === undefined || size < 0) return null;
+    else facts.push({ id: i.id, size, shared });
+  }
+  return { facts, steps };
+}
+
+/** The bottom of a stack that holds `size` bytes (a parent image's layers), or null when none does exactly. */
+function bottom(layers: Layer[], size: number): Layer[] | null {
+  let running = 0;
+  for (let n = 0; n <= layers.length; n++) {
+    if (running === size) return layers.slice(0, n);
+    if (n < layers.length) running += layers[n]!.size;
+  }
+  return null;
+}
+
+/** An image's own bytes as one layer, with a digest no real layer has. */
+function privateLayer(id: string, size: number): Layer {
+  return { digest: `sha256:${createHash('sha256').update(`imgsweep-private-layer:${id}`).digest('hex')}`, size };
+}
+

@@ -3,7 +3,7 @@ import { EngineError, EngineUnavailable, UsageError } from '../../src/errors.js'
 import { targetFor } from '../../src/engine/host.js';
 import { detectKind, engineKey, mapIdentity, negotiateApiVersion } from '../../src/engine/identity.js';
 import { parseHistory, zipLayers } from '../../src/engine/layers.js';
-import { engineTime, mapContainer, mapImage, mapImages, parseEvents } from '../../src/engine/map.js';
+import { engineTime, mapContainer, mapDiskUsage, mapImage, mapImages, parseEvents } from '../../src/engine/map.js';
 import { doneFromDeleteResponse, outcomeFromError } from '../../src/engine/outcome.js';
 
 const HEX = 'a'.repeat(64);
@@ -229,5 +229,21 @@ describe('targetFor', () => {
 
   it.each(['http://h:2375', 'unix://relative.sock', 'npipe:////./pipe/docker', 'not a url'])('rejects %s with a usage error', (host) => {
     expect(() => targetFor(host, {})).toThrow(UsageError);
+  });
+});
+
+describe('mapDiskUsage (/system/df)', () => {
+  it('keeps LayersSize, every image size, and the shared bytes it knows (-1 or missing: left out)', () => {
+    const df = mapDiskUsage({
+      LayersSize: 12_345,
+      Images: [
+        { Id: `sha256:${HEX}`, Size: 700, SharedSize: 500 },
+        { Id: HEX2, Size: 300, SharedSize: -1 },
+        { Id: `sha256:${'c'.repeat(64)}`, Size: 0 },
+      ],
+    });
+    expect(df.layersSize).toBe(12_345);
+    expect(df.sizes).toEqual(new Map([[`sha256:${HEX}`, 700], [`sha256:${HEX2}`, 300], [`sha256:${'c'.repeat(64)}`, 0]]));
+    expect(df.sharedSize).toEqual(new Map([[`sha256:${HEX}`, 500]]));
   });
 });

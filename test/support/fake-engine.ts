@@ -93,16 +93,29 @@ export class FakeEngine implements Engine {
     });
   }
 
-  /** Without layer data, each image's own size counts; with it, each distinct layer once. */
+  /**
+   * As Docker's graph-driver store counts (a layer per stack, shared when two images use it). An image without
+   * layer data is one layer of its own size.
+   */
   diskUsage(): Promise<EngineDiskUsage | null> {
     return this.read('diskUsage', '', () => {
-      const layers = new Map<string, number>();
-      let sizes = 0;
-      for (const i of this.images) {
-        if (i.layers) for (const l of i.layers) layers.set(l.digest, l.size);
-        else sizes += i.size;
+      const stacks = (i: ImageRecord) => {
+        let key = '';
+        return (i.layers ?? [{ digest: i.id, size: i.size }]).map((l) => ({ key: (key += `/${l.digest}`), size: l.size }));
+      };
+      // Like /system/df, untagged images with children (legacy-builder steps) are left out.
+      const listed = this.images.filter((i) => i.repoTags.length + i.repoDigests.length > 0 || !this.images.some((c) => c.parentId === i.id));
+      const users = new Map<string, number>();
+      const bytes = new Map<string, number>();
+      for (const i of listed) {
+        for (const l of stacks(i)) {
+          users.set(l.key, (users.get(l.key) ?? 0) + 1);
+          bytes.set(l.key, l.size);
+        }
       }
-      return { layersSize: sizes + [...layers.values()].reduce((a, b) => a + b, 0), sharedSize: new Map<string, number>() };
+      const sharedSize = new Map(listed.map((i) => [i.id, stacks(i).reduce((s, l) => s + (users.get(l.key)! > 1 ? l.size : 0), 0)]));
+      const sizes = new Map(listed.map((i) => [i.id, i.size]));
+      return { layersSize: [...bytes.values()].reduce((a, b) => a + b, 0), sharedSize, sizes };
     });
   }
 
