@@ -95,7 +95,7 @@ async function main() {
     rows.push(row(`attachLayers ${N}: engine calls, concurrency 1`, counted[1].total, 'calls'));
     rows.push(row(`attachLayers ${N}: per image, concurrency 8`, m[8] / N, 'ms'));
     const f = (v) => v.map((x) => x.toFixed(0)).join('/');
-    notes.push(`dockerd ${engine.version} (API ${engine.apiVersion}), vfs; ${N} images, each one of ${BASES} base layers + one of ${TOPS} top layers (${distinct} distinct layers; every image shares bytes, so all ${N} are read)`);
+    notes.push(`dockerd ${engine.version} (API ${engine.apiVersion}), vfs; ${N} images, each one of ${BASES} base layers + one of ${TOPS} top layers (${distinct} distinct layers, one size for all bases and another for all tops: /system/df cannot tell the stacks apart, so all ${N} are read)`);
     notes.push(`${RUNS} runs each after one warm-up, median; samples ms: ${LEVELS.map((c) => `c${c} ${f(times[c])}`).join(', ')}; medians: ${LEVELS.map((c) => `c${c} ${m[c].toFixed(0)} ms`).join(', ')}`);
     notes.push(`calls (proxy): ${Object.entries(counted[8].keys).map(([k, n]) => `${n}x ${k}`).join(', ')}; attachLayers reports ${reported[8].calls} calls, ${reported[8].fetched} images fetched`);
   } finally {
