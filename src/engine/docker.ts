@@ -179,7 +179,10 @@ class DockerEngine implements Engine {
     // Podman's /system/df is a placeholder (LayersSize 0, SharedSize 0 whatever is stored): none is better.
     if (this.podman) return null;
     try {
-      return mapDiskUsage(await this.docker.call({ method: 'GET', path: '/system/df', timeoutMs: this.timeoutMs }));
+      // Images only (API 1.42+): otherwise df also sizes every container's writable layer and every volume,
+      // which takes long on a busy host; LayersSize comes with the images.
+      const query: Call['query'] = compareApi(this.conn.identity.apiVersion, '1.42') >= 0 ? { type: 'image' } : undefined;
+      return mapDiskUsage(await this.docker.call({ method: 'GET', path: '/system/df', query, timeoutMs: this.timeoutMs }));
     } catch {
       // Optional: without it the estimate falls back to image sizes.
       return null;
