@@ -14,7 +14,7 @@ import { readInventory } from '../../src/inventory/read.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli } from '../support/cli.js';
 import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
-import { loadImage, randomLayer } from '../support/fixtures.js';
+import { buildChild, importBusybox, loadImage, randomLayer } from '../support/fixtures.js';
 import { freedBytes } from '../support/layers.js';
 
 const PER_BASE = 12;
@@ -86,6 +86,36 @@ describe.skipIf(engineTestsSkipped())('layer reads for the reclaim estimate agai
     const fromSnapshot = await runCli(['plan', '-p', policy, '--inventory', snapshot, '--format', 'json']);
     expect(fromSnapshot).toMatchObject({ code: 0 });
     expect((JSON.parse(fromSnapshot.stdout) as Plan).summary.bytes).toBe(plan.summary.bytes);
+  });
+
+  it('legacy builds sharing cached steps, and a committed container: exact for every set of their images', async () => {
+    const family = [await importBusybox(t.docker, 'isw/lr-bb:1')];
+    for (const k of [1, 2, 3, 4]) {
+      const built = await buildChild(t, {
+        from: 'isw/lr-bb:1',
+        tag: `isw/lr-built${k}:1`,
+        steps: ['RUN /bin/busybox dd if=/dev/zero of=/common bs=1024 count=300', `ENV K=${k}`, `RUN /bin/busybox dd if=/dev/zero of=/own bs=1000 count=${k}`],
+      });
+      family.push(built.id, ...built.intermediates);
+    }
+    const c = await t.docker.createContainer({ Image: 'isw/lr-built1:1', Cmd: ['/bin/busybox', 'dd', 'if=/dev/zero', 'of=/y', 'bs=1024', 'count=50'] });
+    await c.start();
+    await c.wait();
+    family.push(((await c.commit({ repo: 'isw/lr-committed', tag: '1' })) as { Id: string }).Id);
+    await c.remove();
+    const ids = [...new Set(family.map((id) => (id.startsWith('sha256:') ? id : `sha256:${id}`)))];
+    // busybox; the first RUN's step, which the four builds share from the cache; each build's ENV step and image;
+    // the commit.
+    expect(ids).toHaveLength(11);
+
+    const inv = await readInventory(engine, Date.now());
+    const fetch = await attachLayers(engine, inv, 'all');
+    expect(fetch.fetched).toBeLessThan(inv.images.length / 3);
+    const reference = await everyLayer();
+    for (let m = 0; m < 2 ** ids.length; m++) {
+      const gone = new Set(ids.filter((_, k) => (m >> k) & 1));
+      expect(freedBytes(inv.images, gone)).toBe(freedBytes(reference, gone));
+    }
   });
 
   it('apply frees what the plan estimated, per /system/df', async () => {
