@@ -11,7 +11,7 @@
 # container the socket's group with --group-add (above), or run it with --user root. See docs/deployment.md.
 #
 # Build arguments:
-#   BASE_IMAGE  the Node.js 20+ image both stages start from (default node:20-bookworm-slim). It needs `node`
+#   BASE_IMAGE  the Node.js 20+ image both stages start from (default node:24-bookworm-slim). It needs `node`
 #               on PATH; the build stage also needs /bin/sh and, unless PREBUILT=1, npm and network access.
 #   PREBUILT    0 (default): the build stage runs `npm ci` and `npm run build` from the sources.
 #               1: the context already holds the built package (dist/, bin/, schemas/, policies/, package.json)
@@ -23,7 +23,7 @@
 #               checks they agree); pass the others when you build a release:
 #                 --build-arg REVISION="$(git rev-parse HEAD)" --build-arg CREATED="$(date -u +%FT%TZ)"
 
-ARG BASE_IMAGE=node:20-bookworm-slim
+ARG BASE_IMAGE=node:24-bookworm-slim
 
 # ---------------------------------------------------------------------------------------------------------
 FROM ${BASE_IMAGE} AS build

@@ -3,7 +3,7 @@
 // promtool and sshd (the ssh:// engine test runs its own OpenSSH server).
 // Installs Debian's packages when it can (root + apt-get); otherwise says what to do in one line.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 // Installed as .ci/run does: the engines in full, the tools without their recommended packages.
@@ -48,12 +48,63 @@ if (!isRoot || !onPath('apt-get')) {
   process.exit(1);
 }
 
-console.error(`ensure-engine: installing ${missing.join(' ')} with apt-get`);
-const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-const update = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-if (update.status !== 0) process.exit(update.status ?? 1);
-// Always the full set, as documented: apt-get skips what is already installed.
-for (const args of [ENGINES, ['--no-install-recommends', ...TOOLS]]) {
-  const install = spawnSync('apt-get', ['install', '-y', ...args], { stdio: 'inherit', env });
-  if (install.status !== 0) process.exit(install.status ?? 1);
+/** The services set to start at boot: systemd units in a .wants folder, System V scripts with an S link. */
+function enabledServices() {
+  const list = (dir) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  const services = new Set();
+  for (const wants of list('/etc/systemd/system').filter((name) => name.endsWith('.wants'))) {
+    for (const unit of list(`/etc/systemd/system/${wants}`)) services.add(`systemd ${unit}`);
+  }
+  for (const level of ['2', '3', '4', '5']) {
+    for (const link of list(`/etc/rc${level}.d`)) {
+      const script = /^S\d\d(.+)$/.exec(link)?.[1];
+      if (script !== undefined) services.add(`sysv ${script}`);
+    }
+  }
+  return services;
 }
+
+function install() {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+  if (update.status !== 0) return update.status ?? 1;
+  // Always the full set, as documented: apt-get skips what is already installed.
+  for (const args of [ENGINES, ['--no-install-recommends', ...TOOLS]]) {
+    const result = spawnSync('apt-get', ['install', '-y', ...args], { stdio: 'inherit', env });
+    if (result.status !== 0) return result.status ?? 1;
+  }
+  return 0;
+}
+
+console.error(`ensure-engine: installing ${missing.join(' ')} with apt-get`);
+// Debian starts and enables the services of what it installs (dockerd, containerd, podman, sshd, prometheus…).
+// The tests run daemons of their own: while installing, policy-rc.d forbids starting any service (unless the
+// host has a policy of its own), and what the install enabled is disabled again.
+const POLICY_RC = '/usr/sbin/policy-rc.d';
+const ownPolicy = !existsSync(POLICY_RC);
+if (ownPolicy) writeFileSync(POLICY_RC, '#!/bin/sh\n# Written by imgsweep\'s scripts/ensure-engine.mjs while it installs packages.\nexit 101\n', { mode: 0o755 });
+const enabledBefore = enabledServices();
+let status;
+try {
+  status = install();
+} finally {
+  if (ownPolicy) rmSync(POLICY_RC, { force: true });
+}
+const enabled = [...enabledServices()].filter((service) => !enabledBefore.has(service));
+for (const service of enabled) {
+  const [kind, name] = service.split(' ');
+  const [cmd, ...args] = kind === 'systemd' ? ['deb-systemd-helper', 'disable', name] : ['update-rc.d', name, 'disable'];
+  const result = spawnSync(cmd, args, { stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.error(`ensure-engine: could not disable ${name} (${cmd} ${args.join(' ')} failed): disable it by hand`);
+    status ||= 1;
+  }
+}
+if (enabled.length > 0) console.error(`ensure-engine: disabled again what the install enabled: ${enabled.map((s) => s.split(' ')[1]).join(' ')}`);
+process.exit(status);

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 
 /**
@@ -12,6 +12,7 @@ describe('apply: checks before any engine is used', () => {
   const dir = mkdtempSync(join(tmpdir(), 'imgsweep-apply-args-'));
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'version: 1\nrules:\n  - name: x\n    match: { olderThan: soon }\n');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('a bad policy without --yes and without a terminal: the policy errors, not the missing terminal', async () => {
     const r = await runCli(['apply', '-p', bad]);
