@@ -8,12 +8,14 @@ export type { Policy, Rule, Selector } from './policy/types.js';
 
 export type { ContainerRecord, EngineIdentity, ImageRecord, Inventory, UsageEntry } from './inventory/types.js';
 export { parseInventory, readInventoryFile, serializeInventory, writeInventoryFile } from './inventory/snapshot.js';
-export { readInventory } from './inventory/read.js';
-export { attachLayers } from './inventory/layers.js';
+export { readInventory, readLive, type LiveInventory, type LiveOptions } from './live/read.js';
+export { attachLayers } from './live/layers.js';
+export { planLive, snapshotLive, type LivePlan } from './live/plan.js';
 
-export { evaluatePolicy, makePlan, reclaimCandidates, type Evaluation, type PlanInput } from './plan/plan.js';
-export { planProblems, readPlanFile } from './plan/plan-file.js';
-export type { KeptImage, Plan, PlanAction, PlanSummary } from './plan/types.js';
+export { accountingSkipped, evaluatePolicy, makePlan, reclaimCandidates, type Evaluation, type PlanInput } from './plan/plan.js';
+export { planProblems, readPlanFile } from './execute/plan-file.js';
+export type { DiskSummary, KeptImage, Plan, PlanAction, PlanSummary } from './plan/types.js';
+export type { ContainerRef, KeptReason, KeptWhy, Protection, RefKeptWhy, Refusal } from './plan/reasons.js';
 export type { PlanSet } from './plan/plan-set.js';
 
 export { connectEngine, type ConnectOptions } from './engine/docker.js';
@@ -23,6 +25,7 @@ export { admitPlan, applyPlan, type ApplyOptions } from './execute/apply.js';
 export { verifyPlan } from './execute/verify.js';
 export { acquireLock, type Lock } from './execute/lock.js';
 export type { ApplyReport, StepResult } from './execute/types.js';
+export type { StepReason } from './execute/reasons.js';
 
 export { foldUsage } from './usage/fold.js';
 export { loadUsage, saveUsage } from './usage/store.js';

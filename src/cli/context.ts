@@ -1,8 +1,7 @@
-import { connectEngine, type ConnectOptions } from '../engine/docker.js';
+import { connectEngine } from '../engine/docker.js';
 import type { Engine } from '../engine/engine.js';
 import { checkTlsMaterial, connectionWarnings, targetFor, tlsFailure, type ConnectionSettings, type EngineTarget } from '../engine/host.js';
 import { EngineUnavailable, InternalError, PolicyInvalid, UsageError } from '../errors.js';
-import { readInventory } from '../inventory/read.js';
 import { readInventoryFile } from '../inventory/snapshot.js';
 import type { Inventory } from '../inventory/types.js';
 import { loadPolicyFile } from '../policy/load.js';
@@ -11,11 +10,11 @@ import type { Policy } from '../policy/types.js';
 import { parseDuration } from '../policy/units.js';
 import { hostsOf } from './args.js';
 import type { CliIo } from './io.js';
-import { attachLayers } from '../inventory/layers.js';
-import { evaluatePolicy, reclaimCandidates, type Evaluation } from '../plan/plan.js';
-import { defaultStateDir } from '../execute/state-dir.js';
-import { readObservation, recordUsage } from '../usage/observe.js';
+import { evaluatePolicy, type Evaluation } from '../plan/plan.js';
+import { defaultStateDir } from '../state-dir.js';
 import { snapshotUsage } from '../usage/fold.js';
+import { planLive, snapshotLive } from '../live/plan.js';
+import type { LiveOptions } from '../live/read.js';
 
 export async function requirePolicy(file: string | undefined, command: string): Promise<Policy> {
   if (!file) throw new UsageError(`${command}: name the policy with -p POLICY`);
@@ -114,16 +113,9 @@ export async function openEngine(opts: EngineOptions, io: CliIo): Promise<Engine
   const target = engineTarget(opts, io);
   checkTlsMaterial(target);
   for (const warning of connectionWarnings(target)) io.stderr.write(`imgsweep: warning: ${warning}\n`);
-  // Not a literal, so this compiles whether or not ConnectOptions lists `connection` yet (docker.ts passes it on).
-  const options: ConnectOptions & { connection: ConnectionSettings } = {
-    host: opts.host,
-    env: io.env,
-    timeoutMs: timeoutMs(opts.timeout),
-    connection: connectionOf(opts),
-  };
   let engine: Engine;
   try {
-    engine = await connectEngine(options);
+    engine = await connectEngine({ host: opts.host, env: io.env, timeoutMs: timeoutMs(opts.timeout), connection: connectionOf(opts) });
   } catch (error) {
     const tls = tlsFailure(target, error);
     if (tls !== null) throw new EngineUnavailable(tls, { cause: error });
@@ -142,75 +134,38 @@ export interface InventoryOptions extends EngineOptions {
   'state-dir'?: string;
 }
 
-/** The live engine's inventory, with the usage record updated from what this run sees. */
-export async function liveInventory(engine: Engine, opts: InventoryOptions, io: CliIo, now: number): Promise<Inventory> {
-  const { inventory, saved } = await observedInventory(engine, opts, io, now);
-  await saved;
-  return inventory;
+/** What reading a live engine needs from the command line. */
+export function liveOptions(opts: InventoryOptions, io: CliIo, now: number): LiveOptions {
+  return { stateDir: opts['state-dir'] ?? defaultStateDir(io.env), now, warn: (m) => io.stderr.write(`imgsweep: warning: ${m}\n`) };
 }
 
-/** liveInventory, with the usage record's saving still under way: the caller awaits `saved`. */
-async function observedInventory(engine: Engine, opts: InventoryOptions, io: CliIo, now: number): Promise<{ inventory: Inventory; saved: Promise<void> }> {
-  const stateDir = opts['state-dir'] ?? defaultStateDir(io.env);
-  const warn = (m: string) => io.stderr.write(`imgsweep: warning: ${m}\n`);
-  const { key } = await engine.identity();
-  // The events since the last run are read while the engine is listed.
-  const [inventory, observation] = await Promise.all([readInventory(engine, now), readObservation(engine, key, stateDir, now, warn)]);
-  const { images, saved } = recordUsage(observation, inventory, stateDir, now, warn);
-  inventory.usage = images;
-  return { inventory, saved };
-}
-
-/** The inventory to evaluate: a saved snapshot (with its usage record completed unless only shown), or the live engine's. */
-export async function loadInventory(opts: InventoryOptions, io: CliIo, now: number, evaluate = true): Promise<Inventory> {
-  // evaluate=false: the inventory command; a live snapshot then carries the layers any later plan needs.
+/** The inventory to show or save: a saved snapshot, or the live engine's with every image's layers. */
+export async function loadInventory(opts: InventoryOptions, io: CliIo, now: number): Promise<Inventory> {
   if (opts.inventory) {
     if (opts.host || opts.context) {
       throw new UsageError(`--inventory and ${opts.host ? '--host' : '--context'} exclude each other: a saved inventory is evaluated without an engine`);
     }
-    const inventory = await readInventoryFile(opts.inventory);
-    return evaluate ? { ...inventory, usage: snapshotUsage(inventory) } : inventory;
+    return readInventoryFile(opts.inventory);
   }
   const engine = await openEngine(opts, io);
   try {
-    const inventory = await liveInventory(engine, opts, io, now);
-    if (!evaluate) await attachLayers(engine, inventory, 'all');
+    const { inventory, saved } = await snapshotLive(engine, liveOptions(opts, io, now));
+    await saved;
     return inventory;
   } finally {
     engine.close();
   }
 }
 
-/**
- * Plans against a live engine: a first pass finds the candidates, whose layers then make the estimate exact.
- * `exact` false skips the layer reads when the estimate decides nothing (no disk section): the plan then
- * estimates by image sizes (`summary.estimate` says so).
- */
-export async function evaluateLive(
-  engine: Engine,
-  policy: Policy,
-  opts: InventoryOptions,
-  io: CliIo,
-  now: number,
-  trace = false,
-  exact = true,
-): Promise<Evaluation & { inventory: Inventory; saved: Promise<void> }> {
-  // The usage record is written while the plan is made (the caller awaits `saved`, which never rejects).
-  const { inventory, saved } = await observedInventory(engine, opts, io, now);
-  const first = evaluatePolicy({ policy, inventory, now, trace });
-  if (!exact && !policy.disk) return { ...first, inventory, saved };
-  const candidates = reclaimCandidates(first, policy);
-  if (candidates.size === 0) return { ...first, inventory, saved };
-  await attachLayers(engine, inventory, candidates);
-  return { ...evaluatePolicy({ policy, inventory, now, trace }), inventory, saved };
-}
-
 /** Evaluates a policy against a saved inventory or the live engine. */
 export async function evaluate(policy: Policy, opts: InventoryOptions, io: CliIo, now: number, trace = false): Promise<Evaluation> {
-  if (opts.inventory) return evaluatePolicy({ policy, inventory: await loadInventory(opts, io, now), now, trace });
+  if (opts.inventory) {
+    const inventory = await loadInventory(opts, io, now);
+    return evaluatePolicy({ policy, inventory: { ...inventory, usage: snapshotUsage(inventory) }, now, trace });
+  }
   const engine = await openEngine(opts, io);
   try {
-    const evaluation = await evaluateLive(engine, policy, opts, io, now, trace);
+    const evaluation = await planLive(engine, policy, { ...liveOptions(opts, io, now), trace });
     await evaluation.saved;
     return evaluation;
   } finally {

@@ -41,7 +41,9 @@ be untagged, deleted or removed, what is kept and why, and the estimated bytes r
   -p, --policy FILE    the policy
   -o, --output FILE    also write the plan as JSON (for "imgsweep apply PLAN.json")
   --format FMT         text (default), json or markdown (for a CI step summary or a PR comment)
-Exit 0 when evaluated (even if the plan exceeds a limit: the plan says so), 2 on bad input.`,
+Exit 0 when evaluated (even if the plan exceeds a limit: the plan says so); 1 when the disk budget was
+skipped because the engine's disk accounting was unavailable (the rules' deletions are still planned); 2 on
+bad input.`,
   },
   apply: {
     usage: 'imgsweep apply -p POLICY [--yes] | imgsweep apply PLAN.json',

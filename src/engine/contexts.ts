@@ -2,7 +2,7 @@
  * The Docker CLI's contexts, read (never written) the way the docker CLI stores them:
  * `$DOCKER_CONFIG` (default ~/.docker), `contexts/meta/<sha256(name)>/meta.json` holding `Endpoints.docker.Host`
  * and `SkipTLSVerify`, and the TLS material in `contexts/tls/<sha256(name)>/docker/{ca,cert,key}.pem`.
- * docker-modem (dockerode's transport) reads none of this (ENGINE-FACTS.md), so imgsweep does.
+ * dockerode reads none of this, so imgsweep does.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

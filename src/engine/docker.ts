@@ -1,14 +1,15 @@
-/** The Engine implementation over the Docker Engine API (Docker, and Podman's Docker-compatible API). */
+/** The Engine implementation over dockerode (Docker, and Podman's Docker-compatible API). */
+import type Docker from 'dockerode';
 import { EngineError } from '../errors.js';
 import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
-import { makeTransport, poolsFor, type Pools, readFailure, unavailable } from './client.js';
+import { mapLimit } from '../map-limit.js';
+import { bounded, makeClients, readFailure, unavailable } from './client.js';
 import type { Engine, EngineDiskUsage, EngineEvent, ImageRefs, WriteOutcome } from './engine.js';
 import { targetFor, type ConnectionSettings, type EngineTarget } from './host.js';
 import { compareApi, mapIdentity, negotiateApiVersion } from './identity.js';
 import { parseHistory, rootfsLayers, zipLayers } from './layers.js';
 import { isImageId, mapContainer, mapDiskUsage, mapImages, mapInspectRefs, mountImageRefs, normalizeId, parseEvents } from './map.js';
 import { doneFromDeleteResponse, engineMessage, outcomeFromError, statusOf } from './outcome.js';
-import { bodyText, type Call, type Transport } from './request.js';
 import { asArray, asObj, isObj, str } from './shape.js';
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -18,7 +19,7 @@ export interface ConnectOptions {
   /** --host URL; else env.DOCKER_HOST; else the local socket. */
   host?: string;
   env: NodeJS.ProcessEnv;
-  /** Bound on every call (default 60 s). */
+  /** Bound on every call (default 60 s), and on the retries of a busy /system/df. */
   timeoutMs?: number;
   /** --context and --tls-* from the command line (host.ts). */
   connection?: ConnectionSettings;
@@ -27,48 +28,30 @@ export interface ConnectOptions {
 export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
   const target = targetFor(opts.host, opts.env, opts.connection);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const pools = poolsFor(target);
+  const clients = makeClients(target, opts.env);
   try {
-    const unversioned = makeTransport(target, pools, undefined);
-    // /info's fields that identify the engine are the same at every API version: asked for alongside /version.
-    const infoCall = unversioned.call({ method: 'GET', path: '/info', timeoutMs });
-    infoCall.catch(() => undefined);
     let version: unknown;
     try {
       // Unversioned: the one call whose shape is the same at every API version.
-      version = await unversioned.call({ method: 'GET', path: '/version', timeoutMs });
+      version = await bounded(clients.docker(undefined, timeoutMs).version(), timeoutMs, 'GET /version');
     } catch (error) {
       if (statusOf(error) === null) throw unavailable(target, error);
-      throw new EngineError(`${target.host} answered /version with ${engineMessage(error)}: is it a Docker API?`, {
-        cause: error,
-      });
+      throw new EngineError(`${target.host} answered /version with ${engineMessage(error)}: is it a Docker API?`, { cause: error });
     }
     const apiVersion = negotiateApiVersion(version);
-    const docker = makeTransport(target, pools, apiVersion);
-    const info = await infoCall.catch((error: unknown) => {
+    const docker = clients.docker(apiVersion, timeoutMs);
+    const info: unknown = await bounded(docker.info() as Promise<unknown>, timeoutMs, 'GET /info').catch((error: unknown) => {
       throw readFailure(target, error, 'reading /info');
     });
     const identity = mapIdentity(version, info, apiVersion, target.host);
-    return new DockerEngine(docker, { target, pools, identity, timeoutMs });
+    return new DockerEngine(docker, clients.docker(apiVersion, undefined), { target, identity, timeoutMs, close: () => clients.close() });
   } catch (error) {
-    pools.destroy();
+    clients.close();
     throw error;
   }
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
+// dockerode puts names into paths as they are.
 const enc = encodeURIComponent;
 
 /** How far ahead of now Podman is asked to read its event log until (the call waits that long). */
@@ -80,44 +63,56 @@ function podmanTime(ms: number): string {
   return `${Math.floor(whole / 1000)}.${String((whole % 1000) * 1_000_000).padStart(9, '0')}`;
 }
 
+/** A stream's whole body as text (the events of a closed time window). */
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += chunk.toString();
+  return text;
+}
+
+/** Times go as "seconds.fraction" strings, which the engines read exactly (dockerode's types say whole numbers). */
+const eventsQuery = (query: { since: string; until?: string; filters: object; abortSignal?: AbortSignal }) => query as unknown as Docker.GetEventsOptions;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 interface Connection {
   target: EngineTarget;
-  pools: Pools;
   identity: EngineIdentity;
   timeoutMs: number;
+  close(): void;
 }
 
 class DockerEngine implements Engine {
   readonly host: string;
   /** The last Podman untag in flight: the next one waits for it (write() never rejects). */
   private podmanUntags: Promise<WriteOutcome> = Promise.resolve({ status: 'done', deleted: [], untagged: [] });
+  /** The /system/df in flight: the engine serves one at a time and refuses the others. */
+  private diskUsageCall: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly docker: Transport,
+    private readonly docker: Docker,
+    /** The same engine with no call timeout, for event streams that may stay quiet. */
+    private readonly streams: Docker,
     private readonly conn: Connection,
   ) {
     this.host = conn.target.host;
-  }
-
-  private get timeoutMs(): number {
-    return this.conn.timeoutMs;
   }
 
   private get podman(): boolean {
     return this.conn.identity.kind === 'podman';
   }
 
-  private async read(c: Omit<Call, 'timeoutMs'>, what: string): Promise<unknown> {
+  private async read<T>(call: (docker: Docker) => Promise<T>, what: string): Promise<T> {
     try {
-      return await this.docker.call({ ...c, timeoutMs: this.timeoutMs });
+      return await bounded(call(this.docker), this.conn.timeoutMs, what);
     } catch (error) {
       throw readFailure(this.conn.target, error, what);
     }
   }
 
-  private async write(c: Omit<Call, 'timeoutMs'>, done: (body: unknown) => WriteOutcome): Promise<WriteOutcome> {
+  private async write(call: (docker: Docker) => Promise<unknown>, what: string, done: (body: unknown) => WriteOutcome): Promise<WriteOutcome> {
     try {
-      return done(await this.docker.call({ ...c, timeoutMs: this.timeoutMs }));
+      return done(await bounded(call(this.docker), this.conn.timeoutMs, what));
     } catch (error) {
       return outcomeFromError(error, this.conn.identity.kind);
     }
@@ -128,23 +123,19 @@ class DockerEngine implements Engine {
   }
 
   async listImages(): Promise<ImageRecord[]> {
-    const query: Call['query'] = { all: 1 };
-    if (compareApi(this.conn.identity.apiVersion, '1.42') >= 0) query['shared-size'] = 1;
-    const images = mapImages(await this.read({ method: 'GET', path: '/images/json', query }, 'listing images'));
+    const sharedSize = compareApi(this.conn.identity.apiVersion, '1.42') >= 0;
+    const images = mapImages(await this.read((d) => d.listImages({ all: true, ...(sharedSize ? { 'shared-size': true } : {}) }), 'listing images'));
     // Podman (4.x) answers SharedSize 0 even for images that share layers: unknown, not zero.
     return this.podman ? images.map((i) => ({ ...i, sharedSize: null })) : images;
   }
 
   async listContainers(): Promise<ContainerRecord[]> {
-    const list = asArray(
-      await this.read({ method: 'GET', path: '/containers/json', query: { all: 1 } }, 'listing containers'),
-      'GET /containers/json',
-    );
+    const list = asArray(await this.read((d) => d.listContainers({ all: true }), 'listing containers'), 'GET /containers/json');
     return mapLimit(list, INSPECT_CONCURRENCY, async (summary) => {
       const id = str(asObj(summary, 'container'), 'Id', 'container');
       let inspect: unknown = null;
       try {
-        inspect = await this.docker.call({ method: 'GET', path: `/containers/${enc(id)}/json`, timeoutMs: this.timeoutMs });
+        inspect = await bounded(this.docker.getContainer(enc(id)).inspect(), this.conn.timeoutMs, `inspecting container ${id}`);
       } catch (error) {
         // Removed since the list: keep it with unknown times, which protects its image for this run.
         if (statusOf(error) !== 404) throw readFailure(this.conn.target, error, `inspecting container ${id}`);
@@ -166,7 +157,7 @@ class DockerEngine implements Engine {
   async inspectImage(ref: string): Promise<ImageRefs | null> {
     let body: unknown;
     try {
-      body = await this.docker.call({ method: 'GET', path: `/images/${enc(ref)}/json`, timeoutMs: this.timeoutMs });
+      body = await bounded(this.docker.getImage(enc(ref)).inspect(), this.conn.timeoutMs, `inspecting ${ref}`);
     } catch (error) {
       // 404: points nowhere; 400: not a valid reference, so it points nowhere either.
       if (statusOf(error) === 404 || statusOf(error) === 400) return null;
@@ -175,24 +166,41 @@ class DockerEngine implements Engine {
     return mapInspectRefs(body);
   }
 
-  async diskUsage(): Promise<EngineDiskUsage | null> {
-    // Podman's /system/df is a placeholder (LayersSize 0, SharedSize 0 whatever is stored): none is better.
-    if (this.podman) return null;
-    try {
-      // Images only (API 1.42+): otherwise df also sizes every container's writable layer and every volume,
-      // which takes long on a busy host; LayersSize comes with the images.
-      const query: Call['query'] = compareApi(this.conn.identity.apiVersion, '1.42') >= 0 ? { type: 'image' } : undefined;
-      return mapDiskUsage(await this.docker.call({ method: 'GET', path: '/system/df', query, timeoutMs: this.timeoutMs }));
-    } catch {
-      // Optional: without it the estimate falls back to image sizes.
-      return null;
+  /**
+   * The engine's disk accounting, one call at a time. Docker serves one /system/df at a time and answers any
+   * other (ours, `docker system df`, a monitoring agent's) with a 500 while it runs: retried with backoff
+   * until the timeout. Throws when it cannot be had; null on Podman, whose /system/df is a placeholder.
+   */
+  diskUsage(): Promise<EngineDiskUsage | null> {
+    if (this.podman) return Promise.resolve(null);
+    const call = this.diskUsageCall.then(() => this.askDiskUsage());
+    this.diskUsageCall = call.catch(() => undefined);
+    return call;
+  }
+
+  private async askDiskUsage(): Promise<EngineDiskUsage> {
+    const deadline = performance.now() + this.conn.timeoutMs;
+    for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 2_000)) {
+      const left = deadline - performance.now();
+      try {
+        return mapDiskUsage(await bounded(this.docker.df(), Math.max(1, Math.round(left)), 'GET /system/df'));
+      } catch (error) {
+        // A busy engine answers 500. Anything else (a refusal, an engine gone) will not change by asking again.
+        const retry = statusOf(error) === 500 && performance.now() + pause < deadline;
+        if (!retry) {
+          const tries = attempt === 1 ? '' : `, after ${attempt} tries in ${Math.round((this.conn.timeoutMs - Math.max(0, deadline - performance.now())) / 1000)} s`;
+          throw new EngineError(`/system/df: ${engineMessage(error)}${tries}`, { cause: error });
+        }
+        await sleep(pause);
+      }
     }
   }
 
   async imageLayers(id: string): Promise<{ digest: string; size: number }[]> {
+    const image = this.docker.getImage(enc(id));
     const [inspect, history] = await Promise.all([
-      this.read({ method: 'GET', path: `/images/${enc(id)}/json` }, `inspecting image ${id}`),
-      this.read({ method: 'GET', path: `/images/${enc(id)}/history` }, `reading the history of ${id}`),
+      this.read(() => image.inspect(), `inspecting image ${id}`),
+      this.read(() => image.history() as Promise<unknown>, `reading the history of ${id}`),
     ]);
     return zipLayers(rootfsLayers(inspect), parseHistory(history));
   }
@@ -202,7 +210,7 @@ class DockerEngine implements Engine {
     if (isImageId(ref) || ref.startsWith('sha256:') || !/[:@]/.test(ref)) {
       return Promise.resolve({ status: 'failed', message: `refusing to untag "${ref}": not a repo:tag or repo@digest reference`, transport: false });
     }
-    const run = () => this.write({ method: 'DELETE', path: `/images/${enc(ref)}`, query: { noprune: 1 } }, doneFromDeleteResponse);
+    const run = () => this.write((d) => d.getImage(enc(ref)).remove({ noprune: true }) as Promise<unknown>, `untagging ${ref}`, doneFromDeleteResponse);
     if (!this.podman) return run();
     // Podman (4.x) loses concurrent untags of one image: each answers "Untagged", yet the image's names are
     // written back from a stale copy and some tags return. One untag at a time (other calls still overlap).
@@ -215,12 +223,12 @@ class DockerEngine implements Engine {
     if (!isImageId(id)) {
       return Promise.resolve({ status: 'failed', message: `refusing to delete "${id}": not a full image ID`, transport: false });
     }
-    return this.write({ method: 'DELETE', path: `/images/${enc(normalizeId(id))}`, query: { noprune: 1 } }, doneFromDeleteResponse);
+    return this.write((d) => d.getImage(enc(normalizeId(id))).remove({ noprune: true }) as Promise<unknown>, `deleting ${id}`, doneFromDeleteResponse);
   }
 
   removeContainer(id: string): Promise<WriteOutcome> {
     // No force (a running container stays) and no v (its volumes stay).
-    return this.write({ method: 'DELETE', path: `/containers/${enc(id)}` }, () => ({ status: 'done', deleted: [id], untagged: [] }));
+    return this.write((d) => d.getContainer(enc(id)).remove() as Promise<unknown>, `removing container ${id}`, () => ({ status: 'done', deleted: [id], untagged: [] }));
   }
 
   async events(since: Date, until: Date): Promise<EngineEvent[]> {
@@ -228,8 +236,12 @@ class DockerEngine implements Engine {
     const end = Math.min(until.getTime(), Date.now());
     if (since.getTime() >= end) return [];
     if (this.podman) return this.podmanEvents(since.getTime(), end);
-    const query = { since: (since.getTime() / 1000).toFixed(3), until: (end / 1000).toFixed(3), filters: { type: ['container'] } };
-    return parseEvents(bodyText(await this.read({ method: 'GET', path: '/events', query }, 'reading events')));
+    return this.readEvents({ since: (since.getTime() / 1000).toFixed(3), until: (end / 1000).toFixed(3) });
+  }
+
+  private readEvents(window: { since: string; until: string }): Promise<EngineEvent[]> {
+    const query = eventsQuery({ ...window, filters: { type: ['container'] } });
+    return this.read(async (d) => parseEvents(await readAll(await d.getEvents(query))), 'reading events');
   }
 
   /**
@@ -238,8 +250,7 @@ class DockerEngine implements Engine {
    * waits for that moment. It reads "s.fff" as seconds and fff nanoseconds, so times go with nine digits.
    */
   private async podmanEvents(sinceMs: number, endMs: number): Promise<EngineEvent[]> {
-    const query = { since: podmanTime(sinceMs), until: podmanTime(Date.now() + PODMAN_EVENTS_LEAD_MS), filters: { type: ['container'] } };
-    const events = parseEvents(bodyText(await this.read({ method: 'GET', path: '/events', query }, 'reading events')));
+    const events = await this.readEvents({ since: podmanTime(sinceMs), until: podmanTime(Date.now() + PODMAN_EVENTS_LEAD_MS) });
     return events.filter((e) => {
       const t = Date.parse(e.time);
       return t >= sinceMs && t <= endMs;
@@ -248,19 +259,15 @@ class DockerEngine implements Engine {
 
   async streamEvents(since: Date, onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void> {
     const from = this.podman ? podmanTime(since.getTime()) : (since.getTime() / 1000).toFixed(3);
-    const options = { since: from, filters: JSON.stringify({ type: ['container'] }) };
-    const stream = await this.docker.stream('/events', options, signal, this.timeoutMs).catch((error: unknown) => {
+    const query = eventsQuery({ since: from, filters: { type: ['container'] }, abortSignal: signal });
+    // The engine must answer within the timeout; once it has, the stream may stay quiet for as long as nothing happens.
+    const stream = await bounded(this.streams.getEvents(query), this.conn.timeoutMs, 'following events').catch((error: unknown) => {
+      if (signal.aborted) return null;
       throw readFailure(this.conn.target, error, 'following events');
     });
+    if (stream === null) return;
     await new Promise<void>((resolve, reject) => {
       let pending = '';
-      const stop = () => {
-        (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
-        resolve();
-      };
-      if (signal.aborted) return stop();
-      signal.addEventListener('abort', stop, { once: true });
-      stream.on('close', () => signal.removeEventListener('abort', stop));
       stream.on('data', (chunk: Buffer | string) => {
         pending += chunk.toString();
         const lines = pending.split('\n');
@@ -280,6 +287,6 @@ class DockerEngine implements Engine {
   }
 
   close(): void {
-    this.conn.pools.destroy();
+    this.conn.close();
   }
 }

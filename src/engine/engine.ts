@@ -30,7 +30,7 @@ export interface ImageRefs {
   parentId: string | null;
 }
 
-/** Everything imgsweep asks of a container engine, in its own words. Only src/engine talks to the engine (docker-modem). */
+/** Everything imgsweep asks of a container engine, in its own words. Only src/engine talks to the engine (dockerode). */
 export interface Engine {
   readonly host: string;
   identity(): Promise<EngineIdentity>;
@@ -40,7 +40,11 @@ export interface Engine {
   resolveReference(ref: string): Promise<string | null>;
   /** An image's current ID, references and parent (by reference or ID), or null when there is none. */
   inspectImage(ref: string): Promise<ImageRefs | null>;
-  /** The engine's own disk accounting (/system/df): total layer bytes and each image's shared bytes. */
+  /**
+   * The engine's own disk accounting (/system/df): total layer bytes and each image's shared bytes. One call at a
+   * time, retried while the engine is busy; throws when it cannot be had in time. Null where the engine keeps no
+   * such figures (Podman).
+   */
   diskUsage(): Promise<EngineDiskUsage | null>;
   /** Layers of one image (RootFS diff IDs with sizes). */
   imageLayers(id: string): Promise<{ digest: string; size: number }[]>;

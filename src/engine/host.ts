@@ -1,14 +1,13 @@
 /**
- * Where to reach the engine, as docker-modem options: --host, else --context, else DOCKER_HOST, else the docker CLI's
+ * Where to reach the engine, as dockerode options: --host, else --context, else DOCKER_HOST, else the docker CLI's
  * current context (DOCKER_CONTEXT, config.json's currentContext), else the local socket. tcp:// engines use TLS
  * from the --tls-* flags, a context's TLS files, or DOCKER_TLS_VERIFY/DOCKER_CERT_PATH (flags win, file by file).
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import { hostKeyCheck, knownHostsFiles, type HostKeyCheck } from './known-hosts.js';
-import { tls } from './request.js';
-import type DockerModem from 'docker-modem';
+import { createSecureContext } from 'node:tls';
+import type Docker from 'dockerode';
 import { EngineUnavailable, InputError, UsageError } from '../errors.js';
 import { currentContextName, DEFAULT_CONTEXT, dockerConfigDir, requireContext, type DockerContext } from './contexts.js';
 
@@ -48,13 +47,11 @@ export interface EngineTarget {
   /** The URL as the user should see it (no credentials). */
   host: string;
   source: EngineSource;
-  options: DockerModem.ConstructorOptions;
+  options: Docker.DockerOptions;
   /** Set for tcp:// with TLS. */
   tls?: TlsInfo;
   /** The Docker CLI context the address came from, if any. */
   context?: string;
-  /** ssh://: the server's host key is checked against known_hosts (ssh2 alone would accept any). */
-  hostKey?: HostKeyCheck;
 }
 
 interface Endpoint {
@@ -114,7 +111,7 @@ function absent(error: unknown): boolean {
 
 interface TlsMaterial {
   info: TlsInfo;
-  options: Pick<DockerModem.ConstructorOptions, 'ca' | 'cert' | 'key'>;
+  options: Pick<Docker.DockerOptions, 'ca' | 'cert' | 'key'>;
 }
 
 /** The TLS settings of one tcp:// engine, or null for plain TCP. */
@@ -184,7 +181,7 @@ function tlsFor(endpoint: Endpoint, env: NodeJS.ProcessEnv, flags: TlsFlags, rea
 }
 
 /**
- * Every connection field is set, even to undefined: the modem fills unset ones from process.env's DOCKER_HOST (and
+ * Every connection field is set, even to undefined: dockerode fills unset ones from process.env's DOCKER_HOST (and
  * DOCKER_CERT_PATH), which would silently override an explicit --host.
  * The third argument is the command line's connection settings (or, for tests, the file reader).
  */
@@ -203,7 +200,7 @@ export function targetFor(
     const where = source === 'default' ? 'engine host' : source === '--host' || source === 'DOCKER_HOST' ? source : `${source}: host`;
     throw new UsageError(`${where} "${host}": ${reason}`);
   };
-  const base: DockerModem.ConstructorOptions = {
+  const base: Docker.DockerOptions = {
     socketPath: undefined,
     host: undefined,
     port: undefined,
@@ -237,22 +234,13 @@ export function targetFor(
     };
   }
   if (url.protocol === 'ssh:') {
-    const port = url.port || '22';
     const user = decodeURIComponent(url.username);
-    // ssh2 wants an IPv6 address without the URL's brackets.
+    // ssh wants an IPv6 address without the URL's brackets. No port: ssh's own (~/.ssh/config, else 22).
     const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
     return {
       host: `ssh://${user ? `${user}@` : ''}${url.hostname}${url.port ? `:${url.port}` : ''}`,
       source,
-      options: {
-        ...base,
-        host: hostname,
-        port,
-        protocol: 'ssh',
-        username: user || undefined,
-        sshOptions: env.SSH_AUTH_SOCK ? { agent: env.SSH_AUTH_SOCK } : {},
-      },
-      hostKey: hostKeyCheck(hostname, Number(port), knownHostsFiles(env)),
+      options: { ...base, host: hostname, port: url.port || undefined, protocol: 'ssh', username: user || undefined },
       ...context,
     };
   }
@@ -289,7 +277,7 @@ export function checkTlsMaterial(target: EngineTarget): void {
   if (!target.tls) return;
   const { ca, cert, key } = target.options;
   try {
-    tls().createSecureContext({ ca, cert, key });
+    createSecureContext({ ca, cert, key });
   } catch (error) {
     const files = [target.tls.ca, target.tls.cert, target.tls.key].filter((f) => f !== null).join(', ');
     const reason = (error as Error).message.replace(/^error:[0-9A-F]+:[^:]*:[^:]*:/i, '').trim();

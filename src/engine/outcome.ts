@@ -16,7 +16,7 @@ export function doneFromDeleteResponse(body: unknown): WriteOutcome {
   return { status: 'done', deleted, untagged };
 }
 
-/** What the modem (docker-modem) attaches to a failed call: statusCode and json for HTTP answers, neither for transport errors. */
+/** What dockerode attaches to a failed call: statusCode and json for HTTP answers, neither for transport errors. */
 interface CallError {
   statusCode?: unknown;
   json?: unknown;

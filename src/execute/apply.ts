@@ -2,7 +2,7 @@ import type { Engine, EngineDiskUsage } from '../engine/engine.js';
 import { PlanRefused } from '../errors.js';
 import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
 import type { Plan, PlanAction } from '../plan/types.js';
-import { fmtMs } from '../plan/select.js';
+import { formatDuration } from '../policy/units.js';
 import { CHECK_FRESH_MS, ImageChecks } from './checks.js';
 import { runGraph, type Task } from './graph.js';
 import { runStep } from './steps.js';
@@ -25,24 +25,24 @@ export interface Listing {
   containers: ContainerRecord[];
   /** performance.now() before the listing was asked for: its facts are at least this old. */
   at: number;
-  /** The engine's disk usage, asked for alongside the listing (before any step). */
-  diskUsage: Promise<EngineDiskUsage | null>;
+  /** The engine's disk accounting read with it, before any step (null: none). */
+  diskUsage: EngineDiskUsage | null;
 }
 
 /** Refuses (exit 3) a plan that exceeds a limit, belongs to another engine, or is too old. */
 export function admitPlan(plan: Plan, engine: EngineIdentity, now: number, maxAgeMs: number | null): void {
-  if (plan.refused) throw new PlanRefused(`the plan is refused: ${plan.refused.reason}`);
+  if (plan.refused) {
+    const { reason, deletes, images, limit } = plan.refused;
+    const over = reason === 'max-deletions' ? `limits.maxDeletions (${limit})` : `limits.maxDeletionsPercent (${limit}%)`;
+    throw new PlanRefused(`the plan is refused: it deletes ${deletes} of ${images} images, more than ${over}`);
+  }
   if (plan.engine.key !== engine.key) {
     throw new PlanRefused(`the plan belongs to another engine (${plan.engine.name} at ${plan.engine.host}, key ${plan.engine.key}); this is ${engine.name} at ${engine.host} (key ${engine.key})`);
   }
   const age = now - Date.parse(plan.createdAt);
   if (maxAgeMs !== null && age > maxAgeMs) {
-    throw new PlanRefused(`the plan is ${fmtMs(age)} old, older than --max-plan-age ${fmtMs(maxAgeMs)}: make a new one`);
+    throw new PlanRefused(`the plan is ${formatDuration(age)} old, older than --max-plan-age ${formatDuration(maxAgeMs)}: make a new one`);
   }
-}
-
-function describe(a: PlanAction): string {
-  return a.type === 'untag' ? `untag ${a.ref}` : a.type === 'remove-container' ? `remove container ${a.containerId!.slice(0, 12)}` : `delete ${a.imageId.slice(7, 19)}`;
 }
 
 /** Which steps must finish (and clear) before each one: untags and container removals before the image's delete, children before parents. */
@@ -81,9 +81,11 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
   // and executes at once); after a confirmation, or for a saved plan, the engine is listed again.
   const reuse = opts.listing !== undefined && freshMs > 0 && checks.now() - opts.listing.at <= freshMs ? opts.listing : null;
   const listedAt = reuse ? reuse.at : checks.now();
+  // The engine's own accounting before and after gives the bytes actually freed; without it, the run goes on.
+  const diskUsage = () => engine.diskUsage().catch(() => null);
   const [images, containers, dfBefore] = reuse
-    ? [reuse.images, reuse.containers, await reuse.diskUsage]
-    : await Promise.all([engine.listImages(), engine.listContainers(), engine.diskUsage()]);
+    ? [reuse.images, reuse.containers, reuse.diskUsage]
+    : await Promise.all([engine.listImages(), engine.listContainers(), diskUsage()]);
   for (const a of plan.actions) if (a.type !== 'remove-container') checks.expect(a.imageId);
   checks.seed(images, listedAt);
   const stale = verifyPlan(plan, { images, containers });
@@ -113,7 +115,9 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
         return { ...base(), ...outcome, ms: opts.clock() - t0 };
       },
       blocked(dep, r) {
-        return { ...base(), status: 'skipped', reason: `waits for "${describe(plan.actions[dep]!)}", which was ${r.status}: ${r.reason}`, clear: false };
+        const { type, imageId, ref, containerId } = plan.actions[dep]!;
+        const on = { type, imageId, ...(ref === undefined ? {} : { ref }), ...(containerId === undefined ? {} : { containerId }) };
+        return { ...base(), status: 'skipped', reason: { code: 'waits-for', step: dep, on, status: r.status, cause: r.reason }, clear: false };
       },
     };
   });
@@ -125,7 +129,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
   });
 
   const identity = await engine.identity();
-  const dfAfter = dfBefore && steps.some((s) => s.status === 'done' && s.action.type === 'delete') ? await engine.diskUsage().catch(() => null) : dfBefore;
+  const dfAfter = dfBefore && steps.some((s) => s.status === 'done' && s.action.type === 'delete') ? await diskUsage() : dfBefore;
   const count = (pred: (s: StepResult) => boolean) => steps.filter(pred).length;
   const doneOf = (type: PlanAction['type']) => count((s) => s.status === 'done' && s.action.type === type);
   return {
@@ -143,7 +147,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
       deleted: doneOf('delete'),
       untagged: doneOf('untag'),
       containersRemoved: doneOf('remove-container'),
-      bytesEstimated: steps.filter((s) => s.status === 'done' && s.action.type === 'delete').reduce((sum, s) => sum + (s.action.bytes ?? 0), 0),
+      bytesEstimated: plan.summary.estimate === 'layers' ? steps.filter((s) => s.status === 'done' && s.action.type === 'delete').reduce((sum, s) => sum + (s.action.bytes ?? 0), 0) : null,
       estimate: plan.summary.estimate,
       bytesActual: dfBefore && dfAfter ? Math.max(0, dfBefore.layersSize - dfAfter.layersSize) : null,
     },

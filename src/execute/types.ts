@@ -1,4 +1,5 @@
 import type { PlanAction } from '../plan/types.js';
+import type { StepReason } from './reasons.js';
 
 export type StepStatus = 'done' | 'skipped' | 'failed';
 
@@ -7,8 +8,8 @@ export interface StepResult {
   index: number;
   action: PlanAction;
   status: StepStatus;
-  /** Why it was skipped or failed, or what was confirmed; the engine's message where it gave one. */
-  reason: string;
+  /** Why it was skipped or failed, or what a done step confirmed (null: done, nothing to add). */
+  reason: StepReason | null;
   /** The goal of the step holds afterwards (reference gone, container gone, image gone): later steps may rely on it. */
   clear: boolean;
   at: string;
@@ -25,10 +26,10 @@ export interface ApplySummary {
   deleted: number;
   untagged: number;
   containersRemoved: number;
-  /** Estimated bytes of the images actually deleted. */
-  bytesEstimated: number;
-  /** How the plan estimated: "layers" (shared layers counted once) or "sizes" (image sizes; layers not read). */
-  estimate: 'layers' | 'sizes';
+  /** Estimated bytes of the images actually deleted; null when the plan has no estimate. */
+  bytesEstimated: number | null;
+  /** The plan's estimate: "layers" (exact, shared layers counted once) or "unavailable". */
+  estimate: 'layers' | 'unavailable';
   /** Bytes the engine's own accounting (/system/df layer total) shrank by, when it reports one. */
   bytesActual: number | null;
 }

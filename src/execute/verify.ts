@@ -1,8 +1,9 @@
 import type { ContainerRecord } from '../inventory/types.js';
 import type { ImageRefs } from '../engine/engine.js';
 import type { Plan, PlanAction } from '../plan/types.js';
-import { shortImageId } from '../report/table.js';
+import { containerRef } from '../plan/reasons.js';
 import { plannedReferences } from './references.js';
+import type { StepReason } from './reasons.js';
 
 const RUNNING = new Set(['running', 'paused', 'restarting', 'removing']);
 
@@ -13,7 +14,7 @@ export interface LiveState {
 
 /** A step that may not run because the engine changed since planning. */
 export interface StaleStep {
-  reason: string;
+  reason: StepReason;
   /** The step's goal already holds (the reference or image is gone): dependants may go on. */
   clear: boolean;
 }
@@ -60,40 +61,37 @@ export function verifyPlan(plan: Plan, live: LiveState): Map<number, StaleStep> 
   function staleReason(a: PlanAction): StaleStep | null {
     if (a.type === 'remove-container') {
       const c = containers.get(a.containerId!);
-      if (!c) return { reason: 'container already gone', clear: true };
-      if (RUNNING.has(c.state)) return { reason: `container is ${c.state} now`, clear: false };
+      if (!c) return { reason: { code: 'container-gone' }, clear: true };
+      if (RUNNING.has(c.state)) return { reason: { code: 'container-running', state: c.state }, clear: false };
     }
     const user = usedNow.get(a.imageId);
-    if (user) {
-      const name = user.names[0] ?? shortImageId(user.id);
-      return { reason: `container ${name} (${user.state}) uses the image now`, clear: false };
-    }
+    if (user) return { reason: { code: 'image-in-use', container: containerRef(user) }, clear: false };
     if (a.type === 'remove-container') {
       const c = containers.get(a.containerId!)!;
-      if (c.imageId !== a.imageId && !c.mountImageIds.includes(a.imageId)) return { reason: 'container no longer uses the image', clear: false };
+      if (c.imageId !== a.imageId && !c.mountImageIds.includes(a.imageId)) return { reason: { code: 'container-image-changed' }, clear: false };
       return null;
     }
     const image = images.get(a.imageId);
     if (a.type === 'untag') {
       const owner = refOwner.get(a.ref!);
-      if (owner === undefined) return { reason: 'reference already gone', clear: true };
-      if (owner !== a.imageId) return { reason: `reference now points to image ${shortImageId(owner)} (moved since planning)`, clear: true };
+      if (owner === undefined) return { reason: { code: 'reference-gone' }, clear: true };
+      if (owner !== a.imageId) return { reason: { code: 'reference-moved', imageId: owner }, clear: true };
       return null;
     }
-    if (!image) return { reason: 'image already gone', clear: true };
+    if (!image) return { reason: { code: 'image-gone' }, clear: true };
     const changed = deleteFactsChanged(a, image, allowed.get(a.imageId));
     if (changed) return { reason: changed, clear: false };
     const child = keptChild.get(a.imageId);
-    if (child) return { reason: `image ${shortImageId(child)} now depends on it as a parent`, clear: false };
+    if (child) return { reason: { code: 'new-child', child }, clear: false };
     return null;
   }
 }
 
 /** Why an image planned for deletion may no longer be deleted by ID: references it gained or lost since planning. */
-export function deleteFactsChanged(a: PlanAction, image: ImageRefs, allowed: ((ref: string) => boolean) | undefined): string | null {
+export function deleteFactsChanged(a: PlanAction, image: ImageRefs, allowed: ((ref: string) => boolean) | undefined): StepReason | null {
   const extra = [...image.repoTags, ...image.repoDigests].filter((r) => !allowed?.(r));
-  if (extra.length > 0) return `image has references the plan did not name: ${extra.join(', ')}`;
+  if (extra.length > 0) return { code: 'unplanned-references', refs: extra };
   const lost = (a.refs ?? []).filter((r) => !r.includes('@') && !image.repoTags.includes(r));
-  if (lost.length > 0) return `${lost.join(', ')} no longer on the image (moved or removed since planning)`;
+  if (lost.length > 0) return { code: 'references-lost', refs: lost };
   return null;
 }

@@ -27,6 +27,7 @@ export function serializeInventory(inv: Inventory): string {
   if (inv.disk !== undefined) {
     out.disk = inv.disk && { totalBytes: inv.disk.totalBytes, usedBytes: inv.disk.usedBytes, path: inv.disk.path };
   }
+  if (inv.accountingUnavailable !== undefined) out.accountingUnavailable = inv.accountingUnavailable;
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 

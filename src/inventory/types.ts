@@ -71,4 +71,6 @@ export interface Inventory {
   usage: Record<string, UsageEntry>;
   /** Filesystem holding the engine's data root, when measurable. */
   disk?: { totalBytes: number; usedBytes: number; path: string } | null;
+  /** Why the images carry no layers: the engine's disk accounting could not be had, so no estimate can be made. */
+  accountingUnavailable?: string;
 }

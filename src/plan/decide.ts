@@ -1,12 +1,12 @@
-import type { Reference } from '../inventory/reference.js';
+import { repositoryNames, type Reference } from '../inventory/reference.js';
 import type { Policy } from '../policy/types.js';
 import { labelsMatch } from '../policy/patterns.js';
-import { CompiledSelector, fmtMs, type ImageSelection } from './select.js';
-import { shortId, type ContainerUse, type ImageFacts } from './facts.js';
-import type { KeptReason } from './types.js';
+import { CompiledSelector, type ImageSelection } from './select.js';
+import type { ContainerUse, ImageFacts } from './facts.js';
+import { containerRef, isProtectedRef, type ImmuneWhy, type KeptWhy, type Protection, type RefKeptWhy } from './reasons.js';
 
 export type RefFate =
-  | { fate: 'keep'; why: string }
+  | { fate: 'keep'; why: RefKeptWhy }
   | { fate: 'untag'; rule: string }
   /** Removed by the image's delete (the reference left when it is deleted by ID). */
   | { fate: 'delete'; rule: string }
@@ -15,7 +15,7 @@ export type RefFate =
 
 export interface ImageDecision {
   facts: ImageFacts;
-  immune: { reason: KeptReason; detail: string } | null;
+  immune: ImmuneWhy | null;
   fates: Map<string, RefFate>;
   deleteRule: string | null;
   /** References untagged by name, in order. */
@@ -23,44 +23,47 @@ export interface ImageDecision {
   /** References still on the image when it is deleted by ID. */
   finalRefs: string[];
   removeContainers: ContainerUse[];
-  kept: { reason: KeptReason; detail: string } | null;
+  kept: KeptWhy | null;
 }
 
-function immunity(f: ImageFacts, policy: Policy, now: number): ImageDecision['immune'] {
+function immunity(f: ImageFacts, policy: Policy, now: number): ImmuneWhy | null {
   const running = f.containers.find((u) => u.running);
-  if (running) return { reason: 'in-use', detail: `used by ${running.container.state} container ${containerName(running)}` };
+  if (running) return { reason: 'in-use', container: containerRef(running.container) };
   const label = labelsMatch(policy.protect.labels, f.image.labels);
-  if (label) return { reason: 'protected-label', detail: `label ${label.source} (protect.labels)` };
+  if (label) return { reason: 'protected-label', protection: { kind: 'labels', pattern: label.source } };
   const hex = f.image.id.slice(7);
   const id = policy.protect.images.find((p) => hex.startsWith(p));
-  if (id) return { reason: 'protected-id', detail: `image ID ${id.slice(0, 12)} (protect.images)` };
+  if (id) return { reason: 'protected-id', protection: { kind: 'images', pattern: id } };
   const floor = policy.protect.youngerThanMs;
   if (floor !== null) {
-    if (now - f.createdMs < floor) return { reason: 'protected-age', detail: `created less than ${fmtMs(floor)} ago (protect.youngerThan)` };
-    if (f.firstSeenMs !== null && now - f.firstSeenMs < floor) return { reason: 'protected-age', detail: `first seen less than ${fmtMs(floor)} ago (protect.youngerThan)` };
+    const since = now - f.createdMs < floor ? 'created' : f.firstSeenMs !== null && now - f.firstSeenMs < floor ? 'first-seen' : null;
+    if (since) return { reason: 'protected-age', protection: { kind: 'youngerThan', youngerThanMs: floor, since } };
   }
   const stopped = f.containers.find((u) => !u.running && !u.removable);
   if (stopped) {
-    const why = policy.containers.stopped === 'protect' ? 'containers.stopped: protect' : `stopped less than ${fmtMs(policy.containers.stoppedForMs)} ago`;
-    return { reason: 'in-use-stopped', detail: `used by ${stopped.container.state} container ${containerName(stopped)} (${why})` };
+    const stoppedForMs = policy.containers.stopped === 'protect' ? null : policy.containers.stoppedForMs;
+    return { reason: 'in-use-stopped', container: containerRef(stopped.container), stoppedForMs };
   }
   return null;
 }
 
-export function containerName(u: ContainerUse): string {
-  return u.container.names[0] ? `${u.container.names[0]} (${shortId(u.container.id)})` : shortId(u.container.id);
-}
-
-/** Reference-level protection: repositories, tags and references patterns. */
-function refProtection(policy: Policy): (ref: Reference) => string | null {
+/** Reference-level protection: repositories, tags and references patterns, with the pattern that matched. */
+function refProtection(policy: Policy): (ref: Reference) => Protection | null {
   const { repositories, tags, references } = policy.protect;
   const repo = new CompiledSelector({ repositories, tags: null, references: null, labels: null, images: null, untagged: null, unused: null });
   const tag = new CompiledSelector({ repositories: null, tags, references: null, labels: null, images: null, untagged: null, unused: null });
   const full = new CompiledSelector({ repositories: null, tags: null, references, labels: null, images: null, untagged: null, unused: null });
+  // The compiled selectors cache their answers per text; which pattern matched is looked up only on a hit.
   return (ref) => {
-    if (repositories.length && repo.matchesRef(ref)) return `repository ${ref.repository} (protect.repositories)`;
-    if (tags.length && ref.kind === 'tag' && tag.matchesRef(ref)) return `tag ${ref.tag} (protect.tags)`;
-    if (references.length && ref.kind === 'tag' && full.matchesRef(ref)) return `reference ${ref.text} (protect.references)`;
+    if (repositories.length && repo.matchesRef(ref)) {
+      const names = repositoryNames(ref);
+      return { kind: 'repositories', pattern: repositories.find((g) => names.some((n) => g.test(n)))!.source };
+    }
+    if (tags.length && ref.kind === 'tag' && tag.matchesRef(ref)) return { kind: 'tags', pattern: tags.find((g) => g.test(ref.tag!))!.source };
+    if (references.length && ref.kind === 'tag' && full.matchesRef(ref)) {
+      const names = repositoryNames(ref);
+      return { kind: 'references', pattern: references.find((r) => r.tag.test(ref.tag!) && names.some((n) => r.repository.test(n)))!.source };
+    }
     return null;
   };
 }
@@ -74,7 +77,7 @@ export function decideImages(policy: Policy, facts: Map<string, ImageFacts>, sel
     const d: ImageDecision = { facts: f, immune: immunity(f, policy, now), fates: new Map(), deleteRule: null, untags: [], finalRefs: [], removeContainers: [], kept: null };
     decisions.set(f.image.id, d);
     if (d.immune) {
-      for (const r of f.refs) d.fates.set(r.text, { fate: 'keep', why: d.immune.detail });
+      for (const r of f.refs) d.fates.set(r.text, { fate: 'keep', why: d.immune });
       d.kept = d.immune;
       continue;
     }
@@ -88,7 +91,7 @@ export function decideImages(policy: Policy, facts: Map<string, ImageFacts>, sel
       const pd = decisions.get(p.image.id)!;
       if (pd.deleteRule === null) break;
       pd.deleteRule = null;
-      pd.kept = { reason: 'parent-of-kept', detail: `parent of kept image ${shortId(child.image.id)}` };
+      pd.kept = { reason: 'parent-of-kept', child: child.image.id };
     }
   }
   for (const d of decisions.values()) {
@@ -100,15 +103,15 @@ export function decideImages(policy: Policy, facts: Map<string, ImageFacts>, sel
 }
 
 /** Records each reference's selection and returns the delete rule when the image can go. */
-function deleteCandidate(f: ImageFacts, sel: ImageSelection, protectedBy: (r: Reference) => string | null, d: ImageDecision): string | null {
+function deleteCandidate(f: ImageFacts, sel: ImageSelection, protectedBy: (r: Reference) => Protection | null, d: ImageDecision): string | null {
   if (f.refs.length === 0) return sel.bare && sel.bare.action === 'delete' ? sel.bare.name : null;
   const tagged = (repo: string) => f.tags.some((t) => t.normalized === repo);
   let all = true;
   let deleteRule: string | null = null;
   for (const r of f.refs) {
-    const prot = protectedBy(r);
-    if (prot) {
-      d.fates.set(r.text, { fate: 'keep', why: prot });
+    const protection = protectedBy(r);
+    if (protection) {
+      d.fates.set(r.text, { fate: 'keep', why: { reason: 'protected-reference', ref: r.text, protection } });
       all = false;
       continue;
     }
@@ -130,7 +133,7 @@ export function planDelete(d: ImageDecision, rule = d.deleteRule!): void {
   d.kept = null;
   d.untags = [];
   d.finalRefs = [];
-  for (const [text, fate] of d.fates) if (fate.fate !== 'keep' || !fate.why.includes('(protect.')) d.fates.delete(text);
+  for (const [text, fate] of d.fates) if (fate.fate !== 'keep' || !isProtectedRef(fate.why)) d.fates.delete(text);
   const finalRepo = (f.tags[0] ?? f.refs[0])?.normalized;
   const finalTag = f.tags[0];
   // A digest listed as a name (Podman, after a pull by digest) is removed by name like a tag: Podman refuses
@@ -161,7 +164,7 @@ function planKeep(d: ImageDecision, sel: ImageSelection): void {
     const rule = sel.byRef.get(r.text);
     const dependent = r.kind === 'digest' && taggedRepos.has(r.normalized);
     if (rule && !dependent) untag.push(r);
-    else if (!dependent) d.fates.set(r.text, { fate: 'keep', why: 'no rule selects it' });
+    else if (!dependent) d.fates.set(r.text, { fate: 'keep', why: { reason: 'not-selected' } });
   }
   // Never remove the last reference: that would delete the image. A tag (or a digest of a repository
   // without tags) must survive; digests of a repository go with its last tag.
@@ -170,7 +173,7 @@ function planKeep(d: ImageDecision, sel: ImageSelection): void {
   if (untag.length > 0 && !f.refs.some(survives)) {
     lastKept = untag.find((r) => r.kind === 'tag') ?? untag[0]!;
     untag.splice(untag.indexOf(lastKept), 1);
-    d.fates.set(lastKept.text, { fate: 'keep', why: 'the last reference of an image that stays (untagging it would delete the image)' });
+    d.fates.set(lastKept.text, { fate: 'keep', why: { reason: 'last-reference' } });
   }
   for (const r of untag) {
     const rule = sel.byRef.get(r.text)!.name;
@@ -180,23 +183,32 @@ function planKeep(d: ImageDecision, sel: ImageSelection): void {
   for (const r of f.refs) {
     if (d.fates.has(r.text)) continue;
     const goes = !f.tags.some((t) => t.normalized === r.normalized && d.fates.get(t.text)?.fate === 'keep');
-    d.fates.set(r.text, goes ? { fate: 'with-tag', rule: d.untags[0]?.rule ?? '' } : { fate: 'keep', why: 'follows a tag of its repository that stays' });
+    d.fates.set(r.text, goes ? { fate: 'with-tag', rule: d.untags[0]?.rule ?? '' } : { fate: 'keep', why: { reason: 'follows-tag' } });
   }
   d.kept ??= keptReason(d, sel, lastKept);
 }
 
-function keptReason(d: ImageDecision, sel: ImageSelection, lastKept: Reference | null): { reason: KeptReason; detail: string } {
+function keptReason(d: ImageDecision, sel: ImageSelection, lastKept: Reference | null): KeptWhy {
   const f = d.facts;
   // f.refs is sorted: the first matching reference is the one reported, whatever the map's order.
-  const kept = (pred: (why: string) => boolean) => f.refs.find((r) => { const x = d.fates.get(r.text); return x?.fate === 'keep' && pred(x.why); });
-  const prot = kept((why) => why.includes('(protect.'));
-  if (prot) return { reason: 'protected-reference', detail: (d.fates.get(prot.text) as { why: string }).why };
-  const ruleNames = [...sel.byRef.values()];
-  if (lastKept && ruleNames.length > 0 && ruleNames.every((r) => r.action === 'untag')) return { reason: 'untag-only', detail: `rule ${ruleNames[0]!.name} only untags; ${lastKept.text} is its last reference` };
-  if (f.refs.length === 0 && sel.bare?.action === 'untag') return { reason: 'untag-only', detail: `rule ${sel.bare.name} only untags` };
-  if (lastKept) return { reason: 'partially-selected', detail: `${lastKept.text} stays as the image's last reference` };
-  const unselected = sel.byRef.size > 0 ? kept(() => true) : undefined;
-  if (unselected) return { reason: 'partially-selected', detail: `${unselected.text} is not selected by any rule` };
-  if (sel.spared) return { reason: 'keep-newest', detail: `among the newest kept by rule ${sel.spared}` };
-  return { reason: 'not-selected', detail: 'no rule selects it' };
+  const keptRef = (pred: (why: RefKeptWhy) => boolean): { ref: Reference; why: RefKeptWhy } | undefined => {
+    for (const ref of f.refs) {
+      const x = d.fates.get(ref.text);
+      if (x?.fate === 'keep' && pred(x.why)) return { ref, why: x.why };
+    }
+    return undefined;
+  };
+  const prot = keptRef(isProtectedRef)?.why;
+  if (prot?.reason === 'protected-reference') return prot;
+  const rules = [...sel.byRef.values()];
+  if (lastKept && rules.length > 0 && rules.every((r) => r.action === 'untag')) return { reason: 'untag-only', rule: rules[0]!.name, ref: lastKept.text };
+  if (f.refs.length === 0 && sel.bare?.action === 'untag') return { reason: 'untag-only', rule: sel.bare.name, ref: null };
+  if (lastKept) return { reason: 'partially-selected', ref: lastKept.text, refReason: 'last-reference' };
+  const unselected = sel.byRef.size > 0 ? keptRef(() => true) : undefined;
+  const refReason = unselected?.why.reason;
+  if (unselected && (refReason === 'not-selected' || refReason === 'follows-tag' || refReason === 'last-reference')) {
+    return { reason: 'partially-selected', ref: unselected.ref.text, refReason };
+  }
+  if (sel.spared) return { reason: 'keep-newest', rule: sel.spared };
+  return { reason: 'not-selected' };
 }

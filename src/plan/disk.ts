@@ -2,8 +2,8 @@ import type { Inventory } from '../inventory/types.js';
 import type { DiskPolicy } from '../policy/types.js';
 import type { ImageDecision } from './decide.js';
 import { compareText, type ImageFacts } from './facts.js';
-import type { DiskSummary } from './types.js';
-import { formatBytes } from '../report/bytes.js';
+import { isProtectedRef } from './reasons.js';
+import type { DiskGoal, DiskSummary } from './types.js';
 
 /** One layer on disk: a diff on the layer under it. */
 interface Layer {
@@ -27,14 +27,19 @@ export class ReclaimTracker {
   /** Layers by diff, each found on the first stack it was seen on; other stacks of the diff beside it. */
   private readonly byDiff = new Map<string, Layer>();
   private readonly layers: Layer[] = [];
-  readonly byLayers: boolean;
   freed = 0;
 
-  constructor(private readonly facts: Map<string, ImageFacts>) {
-    const all = [...facts.values()];
-    this.byLayers = all.length > 0 && all.every((f) => f.image.layers !== undefined);
-    if (!this.byLayers) return;
-    for (const f of all) {
+  /**
+   * The tracker of these images, or null when any image's layers are not known: the estimate is then
+   * unavailable. Image sizes are no substitute: added up, they count every shared layer once per image.
+   */
+  static of(facts: Map<string, ImageFacts>): ReclaimTracker | null {
+    for (const f of facts.values()) if (f.image.layers === undefined) return null;
+    return new ReclaimTracker(facts.values());
+  }
+
+  private constructor(images: Iterable<ImageFacts>) {
+    for (const f of images) {
       let under: Layer | null = null;
       for (const l of f.image.layers!) {
         under = this.layer(under, l.digest) ?? this.add(under, l.digest, l.size);
@@ -45,22 +50,17 @@ export class ReclaimTracker {
 
   /** Total bytes the images occupy. */
   total(): number {
-    if (this.byLayers) return this.layers.reduce((s, u) => s + u.size, 0);
-    let sum = 0;
-    for (const f of this.facts.values()) sum += this.own(f);
-    return sum;
+    return this.layers.reduce((s, u) => s + u.size, 0);
   }
 
   /** Marks an image deleted and returns the bytes this frees now. */
   remove(f: ImageFacts): number {
     let bytes = 0;
-    if (this.byLayers) {
-      let under: Layer | null = null;
-      for (const l of f.image.layers!) {
-        under = this.layer(under, l.digest)!;
-        if (--under.left === 0) bytes += under.size;
-      }
-    } else bytes = this.own(f);
+    let under: Layer | null = null;
+    for (const l of f.image.layers!) {
+      under = this.layer(under, l.digest)!;
+      if (--under.left === 0) bytes += under.size;
+    }
     this.freed += bytes;
     return bytes;
   }
@@ -79,10 +79,6 @@ export class ReclaimTracker {
     this.layers.push(layer);
     return layer;
   }
-
-  private own(f: ImageFacts): number {
-    return f.parent ? Math.max(0, f.image.size - f.parent.image.size) : f.image.size;
-  }
 }
 
 export interface Eviction {
@@ -90,48 +86,47 @@ export interface Eviction {
   evicted: { decision: ImageDecision; bytes: number }[];
 }
 
+interface Goal extends DiskGoal {
+  reached: () => boolean;
+}
+
 /**
  * Evicts unprotected, unused images in LRU order (ties: oldest created, children first) while over a
- * limit, until the estimate reaches the target. `tracker` already holds the rules' deletions.
+ * limit, until the estimate reaches the target. `tracker` already holds the rules' deletions; without one
+ * (no exact estimate to be had) nothing is evicted.
  */
-export function evictForDisk(disk: DiskPolicy, inventory: Inventory, decisions: Map<string, ImageDecision>, tracker: ReclaimTracker, totalBefore: number): Eviction {
-  const goals: { measure: 'usage' | 'image-bytes'; over: () => boolean; reached: () => boolean; describe: (evicting: string) => string; before: number; limit: number; target: number }[] = [];
-  const notes: string[] = [];
-  if (disk.maxUsage !== null) {
-    if (!inventory.disk) {
-      notes.push('maxUsage not evaluated: the filesystem holding the engine\'s data root cannot be measured here (remote engine, containerd image store or saved inventory without disk data); only maxImageBytes applies');
-    } else {
-      const { totalBytes, usedBytes } = inventory.disk;
-      const limit = disk.maxUsage;
-      const target = disk.targetUsage ?? limit;
-      const usage = () => (usedBytes - tracker.freed) / totalBytes;
-      const before = usedBytes / totalBytes;
-      goals.push({
-        measure: 'usage',
-        before,
-        limit,
-        target,
-        over: () => before > limit,
-        reached: () => usage() <= target,
-        describe: (evicting) => `disk ${pct(before)} > ${pct(limit)}: ${evicting}, to reach ${pct(target)}`,
-      });
-    }
+export function evictForDisk(disk: DiskPolicy, inventory: Inventory, decisions: Map<string, ImageDecision>, tracker: ReclaimTracker | null): Eviction {
+  const usageUnmeasured = disk.maxUsage !== null && !inventory.disk;
+  const summary = (status: DiskSummary['status'], more: Partial<DiskSummary> = {}): DiskSummary => ({
+    status,
+    goals: [],
+    usageUnmeasured,
+    evicted: 0,
+    evictedBytes: 0,
+    targetReached: true,
+    cause: null,
+    ...more,
+  });
+  const judged = (disk.maxUsage !== null && Boolean(inventory.disk)) || disk.maxImageBytes !== null;
+  if (!judged) return { summary: summary('not-evaluated'), evicted: [] };
+  if (!tracker) return { summary: summary('accounting-unavailable', { targetReached: false, cause: inventory.accountingUnavailable ?? null }), evicted: [] };
+
+  const goals: Goal[] = [];
+  if (disk.maxUsage !== null && inventory.disk) {
+    const { totalBytes, usedBytes } = inventory.disk;
+    const limit = disk.maxUsage;
+    const target = disk.targetUsage ?? limit;
+    const before = usedBytes / totalBytes;
+    goals.push({ measure: 'usage', before, limit, target, over: before > limit, reached: () => (usedBytes - tracker.freed) / totalBytes <= target });
   }
   if (disk.maxImageBytes !== null) {
+    const before = tracker.total();
     const limit = disk.maxImageBytes;
     const target = disk.targetImageBytes ?? limit;
-    goals.push({
-      measure: 'image-bytes',
-      before: totalBefore,
-      limit,
-      target,
-      // Judged, like maxUsage, on the state before this run: that is what the message reports.
-      over: () => totalBefore > limit,
-      reached: () => totalBefore - tracker.freed <= target,
-      describe: (evicting) => `images ${formatBytes(totalBefore)} > ${formatBytes(limit)}: ${evicting}, to reach ${formatBytes(target)}`,
-    });
+    // Judged, like maxUsage, on the state before this run: that is what the plan reports.
+    goals.push({ measure: 'image-bytes', before, limit, target, over: before > limit, reached: () => before - tracker.freed <= target });
   }
-  const active = goals.filter((g) => g.over());
+  const active = goals.filter((g) => g.over);
   const evicted: Eviction['evicted'] = [];
   if (active.length > 0) {
     const candidates = [...decisions.values()].filter(evictable).sort((a, b) => lru(a.facts, b.facts));
@@ -153,28 +148,13 @@ export function evictForDisk(disk: DiskPolicy, inventory: Inventory, decisions: 
       else waiting.add(d);
     }
   }
-  const bytes = evicted.reduce((s, e) => s + e.bytes, 0);
-  const evicting = `evicting ${evicted.length} image${evicted.length === 1 ? '' : 's'}, est. ${formatBytes(bytes)}`;
-  const main = active[0] ?? goals[0];
-  let message: string;
-  if (active.length > 0) {
-    message = active.map((g) => g.describe(evicting)).join('; ');
-    if (!active.every((g) => g.reached())) message += ' (target not reachable: nothing else may be evicted)';
-  } else if (goals.length > 0) {
-    message = goals.map((g) => (g.measure === 'usage' ? `disk ${pct(g.before)} <= ${pct(g.limit)}` : `images ${formatBytes(g.before)} <= ${formatBytes(g.limit)}`)).join('; ') + ': nothing to evict';
-  } else message = 'disk limits not evaluated';
-  if (notes.length) message = `${message}. ${notes.join('. ')}`;
   return {
-    summary: {
-      evaluated: goals.length > 0,
-      message,
-      measure: main?.measure ?? null,
-      before: main?.before ?? null,
-      limit: main?.limit ?? null,
-      target: main?.target ?? null,
+    summary: summary(active.length > 0 ? 'over-limit' : 'under-limit', {
+      goals: goals.map(({ measure, before, limit, target, over }) => ({ measure, before, limit, target, over })),
       evicted: evicted.length,
-      evictedBytes: bytes,
-    },
+      evictedBytes: evicted.reduce((s, e) => s + e.bytes, 0),
+      targetReached: active.every((g) => g.reached()),
+    }),
     evicted,
   };
 }
@@ -182,7 +162,7 @@ export function evictForDisk(disk: DiskPolicy, inventory: Inventory, decisions: 
 export function evictable(d: ImageDecision): boolean {
   if (d.immune || d.deleteRule !== null || !d.facts.unused) return false;
   // A reference protected by pattern keeps its image.
-  return ![...d.fates.values()].some((f) => f.fate === 'keep' && f.why.includes('(protect.'));
+  return ![...d.fates.values()].some((f) => f.fate === 'keep' && isProtectedRef(f.why));
 }
 
 function childrenGone(d: ImageDecision, gone: Set<string>): boolean {
@@ -191,8 +171,4 @@ function childrenGone(d: ImageDecision, gone: Set<string>): boolean {
 
 function lru(a: ImageFacts, b: ImageFacts): number {
   return a.lastUsedMs - b.lastUsedMs || a.createdMs - b.createdMs || b.depth - a.depth || compareText(a.image.id, b.image.id);
-}
-
-function pct(v: number): string {
-  return `${Math.round(v * 1000) / 10}%`;
 }

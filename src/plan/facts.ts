@@ -14,6 +14,13 @@ export interface ContainerUse {
   stoppedSince: number | null;
 }
 
+/** Where an image's last-used time comes from. */
+export type LastUsedSource =
+  /** The usage record; `source` as it recorded it ("container", "event", "first-seen"), when it did. */
+  | { kind: 'record'; source: string | null }
+  | { kind: 'created' }
+  | { kind: 'container'; id: string; running: boolean };
+
 /** Everything the planner needs to know about one image, computed once. */
 export interface ImageFacts {
   image: ImageRecord;
@@ -22,7 +29,7 @@ export interface ImageFacts {
   createdMs: number;
   lastUsedMs: number;
   firstSeenMs: number | null;
-  usageSource: string;
+  lastUsedFrom: LastUsedSource;
   containers: ContainerUse[];
   /** A running (also paused/restarting) container uses it. */
   running: boolean;
@@ -75,13 +82,13 @@ export function imageFacts(inventory: Inventory, policy: Policy, now: number, us
     const running = containers.some((u) => u.running);
     const heldByStopped = containers.some((u) => !u.running && !u.removable);
     let lastUsedMs = ms(entry?.lastUsed) ?? createdMs;
-    let usageSource = entry ? (entry.source ?? 'usage record') : 'created';
+    let lastUsedFrom: LastUsedSource = entry ? { kind: 'record', source: entry.source ?? null } : { kind: 'created' };
     for (const u of containers) {
       const c = u.container;
       const seen = u.running ? now : Math.max(ms(c.created) ?? 0, ms(c.startedAt) ?? 0, ms(c.finishedAt) ?? 0);
       if (seen > lastUsedMs) {
         lastUsedMs = seen;
-        usageSource = u.running ? `container ${shortId(c.id)} is running` : `container ${shortId(c.id)}`;
+        lastUsedFrom = { kind: 'container', id: c.id, running: u.running };
       }
     }
     facts.set(image.id, {
@@ -91,7 +98,7 @@ export function imageFacts(inventory: Inventory, policy: Policy, now: number, us
       createdMs,
       lastUsedMs,
       firstSeenMs: ms(entry?.firstSeen),
-      usageSource,
+      lastUsedFrom,
       containers,
       running,
       heldByStopped,
@@ -130,10 +137,6 @@ function depthOf(f: ImageFacts, memo: Map<ImageFacts, number>): number {
   }
   for (let i = chain.length - 1, d = above + 1; i >= 0; i--, d++) memo.set(chain[i]!, d);
   return memo.get(f)!;
-}
-
-export function shortId(id: string): string {
-  return id.replace(/^sha256:/, '').slice(0, 12);
 }
 
 export function compareText(a: string, b: string): number {

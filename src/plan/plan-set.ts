@@ -1,9 +1,10 @@
-import type { Plan } from './types.js';
+import type { Plan, PLAN_VERSION } from './types.js';
 
 /** Plans for several engines, made in one run (`--host` given more than once). */
 export interface PlanSet {
   kind: 'imgsweep-plan-set';
-  version: 1;
+  /** The same as its plans'. */
+  version: typeof PLAN_VERSION;
   plans: Plan[];
 }
 

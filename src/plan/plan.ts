@@ -5,7 +5,7 @@ import { evictable, evictForDisk, ReclaimTracker } from './disk.js';
 import { compareText, imageFacts, type ImageFacts } from './facts.js';
 import { orderActions } from './order.js';
 import { selectReferences, type ImageSelection } from './select.js';
-import type { KeptImage, Plan, PlanAction } from './types.js';
+import { PLAN_VERSION, type KeptImage, type Plan, type PlanAction } from './types.js';
 
 export interface PlanInput {
   policy: Policy;
@@ -32,14 +32,16 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
   const selections = selectReferences(policy.rules, facts.values(), now, input.trace ?? false);
   const decisions = decideImages(policy, facts, selections, now);
 
-  const tracker = new ReclaimTracker(facts);
-  const totalBefore = tracker.total();
-  const ruleDeleted = [...decisions.values()].filter((d) => d.deleteRule !== null).sort(byDepthThenId);
+  // Exact (by layers) or none: an inventory without the engine's disk accounting gives no estimate.
+  const tracker = inventory.accountingUnavailable === undefined ? ReclaimTracker.of(facts) : null;
   const bytes = new Map<string, number>();
-  for (const d of ruleDeleted) bytes.set(d.facts.image.id, tracker.remove(d.facts));
+  if (tracker) {
+    const ruleDeleted = [...decisions.values()].filter((d) => d.deleteRule !== null).sort(byDepthThenId);
+    for (const d of ruleDeleted) bytes.set(d.facts.image.id, tracker.remove(d.facts));
+  }
   let disk: Plan['disk'] = null;
   if (policy.disk) {
-    const eviction = evictForDisk(policy.disk, inventory, decisions, tracker, totalBefore);
+    const eviction = evictForDisk(policy.disk, inventory, decisions, tracker);
     for (const { decision, bytes: b } of eviction.evicted) {
       planDelete(decision, 'disk');
       bytes.set(decision.facts.image.id, b);
@@ -55,14 +57,16 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
   for (const d of decisions.values()) {
     const id = d.facts.image.id;
     if (d.deleteRule === null) {
-      kept.push({ imageId: id, refs: d.facts.refs.map((r) => r.text), reason: d.kept!.reason, detail: d.kept!.detail });
+      kept.push({ imageId: id, refs: d.facts.refs.map((r) => r.text), ...d.kept! });
     } else {
       for (const u of d.removeContainers) {
         if (seenContainers.has(u.container.id)) continue;
         seenContainers.add(u.container.id);
         actions.push({ type: 'remove-container', imageId: id, containerId: u.container.id, rule: d.deleteRule });
       }
-      actions.push({ type: 'delete', imageId: id, refs: d.finalRefs, parentId: d.facts.parent?.image.id ?? null, rule: d.deleteRule, bytes: bytes.get(id) ?? 0 });
+      const del: PlanAction = { type: 'delete', imageId: id, refs: d.finalRefs, parentId: d.facts.parent?.image.id ?? null, rule: d.deleteRule };
+      if (tracker) del.bytes = bytes.get(id) ?? 0;
+      actions.push(del);
     }
     for (const u of d.untags) actions.push({ type: 'untag', imageId: id, ref: u.ref.text, rule: u.rule });
   }
@@ -70,9 +74,11 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
   kept.sort((a, b) => compareText(a.imageId, b.imageId));
 
   const deletes = ordered.filter((a) => a.type === 'delete');
+  // Nothing deleted frees exactly nothing, layers known or not.
+  const exact = tracker !== null || (deletes.length === 0 && inventory.accountingUnavailable === undefined);
   const plan: Plan = {
     kind: 'imgsweep-plan',
-    version: 1,
+    version: PLAN_VERSION,
     createdAt: new Date(now).toISOString(),
     engine: pickEngine(inventory),
     policy: { name: policy.name, file: policy.file, sha256: policy.sha256 },
@@ -88,8 +94,8 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
       untags: ordered.filter((a) => a.type === 'untag').length,
       deletes: deletes.length,
       kept: kept.length,
-      bytes: deletes.reduce((s, a) => s + (a.bytes ?? 0), 0),
-      estimate: tracker.byLayers ? 'layers' : 'sizes',
+      bytes: exact ? deletes.reduce((s, a) => s + (a.bytes ?? 0), 0) : null,
+      estimate: exact ? 'layers' : 'unavailable',
     },
   };
   return { plan, facts, selections, decisions };
@@ -99,9 +105,14 @@ export function makePlan(input: PlanInput): Plan {
   return evaluatePolicy(input).plan;
 }
 
+/** The disk section evicted nothing because the engine's disk accounting was unavailable: the run exits 1. */
+export function accountingSkipped(plan: Plan): boolean {
+  return plan.disk?.status === 'accounting-unavailable';
+}
+
 /**
  * Podman ignores `noprune`: deleting an image also removes its parent when that parent is untagged and has no
- * other child left. SPEC §5.10 allows removing only what the plan lists, so on Podman an image whose delete
+ * other child left. Only what the plan lists may be removed, so on Podman an image whose delete
  * would take such a kept parent with it is kept (whole: no untags either), and so on up its own children.
  */
 function keepParentsPodmanWouldPrune(decisions: Map<string, ImageDecision>): void {
@@ -116,7 +127,7 @@ function keepParentsPodmanWouldPrune(decisions: Map<string, ImageDecision>): voi
       d.deleteRule = null;
       d.untags = [];
       d.removeContainers = [];
-      d.kept = { reason: 'engine-prunes-parent', detail: `Podman would also remove its untagged parent ${parent.image.id.slice(7, 19)}, which the plan keeps` };
+      d.kept = { reason: 'engine-prunes-parent', parent: parent.image.id };
       changed = true;
     }
   }
@@ -133,12 +144,9 @@ function pickEngine(inventory: Inventory): Plan['engine'] {
 
 function checkLimits(policy: Policy, deletes: number, images: number): Plan['refused'] {
   const { maxDeletions, maxDeletionsPercent } = policy.limits;
-  if (maxDeletions !== null && deletes > maxDeletions) {
-    return { reason: `the plan deletes ${deletes} images, more than limits.maxDeletions (${maxDeletions})` };
-  }
+  if (maxDeletions !== null && deletes > maxDeletions) return { reason: 'max-deletions', deletes, images, limit: maxDeletions };
   if (maxDeletionsPercent !== null && images > 0 && (deletes / images) * 100 > maxDeletionsPercent) {
-    const pct = Math.round((deletes / images) * 1000) / 10;
-    return { reason: `the plan deletes ${deletes} of ${images} images (${pct}%), more than limits.maxDeletionsPercent (${maxDeletionsPercent}%)` };
+    return { reason: 'max-deletions-percent', deletes, images, limit: maxDeletionsPercent };
   }
   return null;
 }

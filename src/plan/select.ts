@@ -1,14 +1,18 @@
 import { repositoryNames, type Reference } from '../inventory/reference.js';
 import { labelsMatch } from '../policy/patterns.js';
 import type { Glob, ReferenceGlob, Rule, Selector } from '../policy/types.js';
-import { compareText, type ImageFacts } from './facts.js';
+import { compareText, type ImageFacts, type LastUsedSource } from './facts.js';
 
-/** Why a rule did or did not select a reference (for explain). */
-export interface RuleTrace {
-  rule: string;
-  outcome: 'selected' | 'no-match' | 'excluded' | 'keep-newest' | 'too-young' | 'recently-used';
-  detail: string;
-}
+/** Why a rule did or did not select a reference (for explain). Times are ISO-8601. */
+export type RuleTrace = { rule: string } & (
+  | { outcome: 'selected'; action: Rule['action'] }
+  | { outcome: 'no-match' }
+  | { outcome: 'excluded' }
+  /** One of the `newest` newest (by `by`) of `repository` (null: of the untagged images). */
+  | { outcome: 'keep-newest'; newest: number; by: 'created' | 'lastUsed'; repository: string | null }
+  | { outcome: 'too-young'; created: string; olderThanMs: number }
+  | { outcome: 'recently-used'; lastUsed: string; lastUsedFrom: LastUsedSource; unusedForMs: number }
+);
 
 export interface ImageSelection {
   /** Reference text -> first rule (file order) that selects it. */
@@ -118,11 +122,11 @@ export function selectReferences(rules: readonly Rule[], facts: Iterable<ImageFa
         const key = ref?.text ?? '';
         const hit = imageOk && (ref ? match.matchesRef(ref) : match.matchesBare());
         if (!hit) {
-          if (trace) note(sel, key, { rule: rule.name, outcome: 'no-match', detail: 'match does not cover it' });
+          if (trace) note(sel, key, { rule: rule.name, outcome: 'no-match' });
           continue;
         }
         if (exclude && excludedImage && (ref ? exclude.matchesRef(ref) : exclude.matchesBare())) {
-          if (trace) note(sel, key, { rule: rule.name, outcome: 'excluded', detail: 'match.exclude covers it' });
+          if (trace) note(sel, key, { rule: rule.name, outcome: 'excluded' });
           continue;
         }
         covered.push({ facts: f, ref, index: i });
@@ -134,18 +138,18 @@ export function selectReferences(rules: readonly Rule[], facts: Iterable<ImageFa
       const key = ref?.text ?? '';
       if (spared?.has(f) && spared.get(f)!.has(groupOf(ref))) {
         sel.spared ??= rule.name;
-        if (trace) note(sel, key, { rule: rule.name, outcome: 'keep-newest', detail: `one of the ${rule.keep!.newest} newest (by ${rule.keep!.by}) in ${groupOf(ref) || 'untagged images'}` });
+        if (trace) note(sel, key, { rule: rule.name, outcome: 'keep-newest', newest: rule.keep!.newest, by: rule.keep!.by, repository: ref ? groupOf(ref) : null });
         continue;
       }
       if (rule.olderThanMs !== null && !(now - f.createdMs > rule.olderThanMs)) {
-        if (trace) note(sel, key, { rule: rule.name, outcome: 'too-young', detail: `created ${new Date(f.createdMs).toISOString()}, not older than ${fmtMs(rule.olderThanMs)}` });
+        if (trace) note(sel, key, { rule: rule.name, outcome: 'too-young', created: new Date(f.createdMs).toISOString(), olderThanMs: rule.olderThanMs });
         continue;
       }
       if (rule.unusedForMs !== null && !(now - f.lastUsedMs > rule.unusedForMs)) {
-        if (trace) note(sel, key, { rule: rule.name, outcome: 'recently-used', detail: `last used ${new Date(f.lastUsedMs).toISOString()} (${f.usageSource}), within ${fmtMs(rule.unusedForMs)}` });
+        if (trace) note(sel, key, { rule: rule.name, outcome: 'recently-used', lastUsed: new Date(f.lastUsedMs).toISOString(), lastUsedFrom: f.lastUsedFrom, unusedForMs: rule.unusedForMs });
         continue;
       }
-      if (trace) note(sel, key, { rule: rule.name, outcome: 'selected', detail: rule.action === 'untag' ? 'covered, conditions hold: untag' : 'covered, conditions hold' });
+      if (trace) note(sel, key, { rule: rule.name, outcome: 'selected', action: rule.action });
       if (ref) {
         if (sel.byRef === NONE) sel.byRef = new Map();
         if (!sel.byRef.has(ref.text)) sel.byRef.set(ref.text, rule);
@@ -182,23 +186,4 @@ function keepNewest(rule: Rule, covered: Covered[]): Map<ImageFacts, Set<string>
     }
   }
   return spared;
-}
-
-export function fmtMs(ms: number): string {
-  const units: [number, string][] = [
-    [604_800_000, 'w'],
-    [86_400_000, 'd'],
-    [3_600_000, 'h'],
-    [60_000, 'm'],
-    [1_000, 's'],
-  ];
-  let rest = ms;
-  let out = '';
-  for (const [size, unit] of units) {
-    if (rest >= size) {
-      out += `${Math.floor(rest / size)}${unit}`;
-      rest %= size;
-    }
-  }
-  return out || '0s';
 }

@@ -1,4 +1,8 @@
 import type { EngineIdentity } from '../inventory/types.js';
+import type { KeptWhy, Refusal } from './reasons.js';
+
+/** The plan format's version: a plan of another version is not read. */
+export const PLAN_VERSION = 2;
 
 export type ActionType = 'remove-container' | 'untag' | 'delete';
 
@@ -16,41 +20,37 @@ export interface PlanAction {
   parentId?: string | null;
   /** The rule that decided the step (a disk eviction says "disk"). */
   rule: string;
-  /** delete: estimated bytes reclaimed. */
+  /** delete: estimated bytes reclaimed (absent when the estimate is unavailable). */
   bytes?: number;
 }
 
-export type KeptReason =
-  | 'in-use'
-  | 'in-use-stopped'
-  | 'protected-label'
-  | 'protected-id'
-  | 'protected-age'
-  | 'protected-reference'
-  | 'parent-of-kept'
-  | 'keep-newest'
-  | 'partially-selected'
-  | 'untag-only'
-  | 'engine-prunes-parent'
-  | 'not-selected';
+export type KeptImage = { imageId: string; refs: string[] } & KeptWhy;
 
-export interface KeptImage {
-  imageId: string;
-  refs: string[];
-  reason: KeptReason;
-  detail: string;
+/** One limit of the disk section, judged on the state before the run. */
+export interface DiskGoal {
+  measure: 'usage' | 'image-bytes';
+  /** usage: a fraction of the filesystem (0.91); image-bytes: bytes. */
+  before: number;
+  limit: number;
+  target: number;
+  over: boolean;
 }
 
 export interface DiskSummary {
-  evaluated: boolean;
-  /** What the plan says about the disk section, e.g. "disk 91% > 85%: evicting 12 images, est. 8.2 GiB, to reach 70%". */
-  message: string;
-  measure: 'usage' | 'image-bytes' | null;
-  before: number | null;
-  limit: number | null;
-  target: number | null;
+  /**
+   * over-limit: evicting toward the targets; under-limit: nothing to evict; not-evaluated: no limit could be
+   * judged; accounting-unavailable: the reclaim estimate could not be made, so nothing is evicted.
+   */
+  status: 'over-limit' | 'under-limit' | 'not-evaluated' | 'accounting-unavailable';
+  goals: DiskGoal[];
+  /** maxUsage is set, but the filesystem holding the engine's data root cannot be measured here. */
+  usageUnmeasured: boolean;
   evicted: number;
   evictedBytes: number;
+  /** Every over-limit goal reaches its target (false: nothing else may be evicted). */
+  targetReached: boolean;
+  /** accounting-unavailable: what the engine said, when the inventory records it. */
+  cause: string | null;
 }
 
 export interface PlanSummary {
@@ -60,14 +60,15 @@ export interface PlanSummary {
   untags: number;
   deletes: number;
   kept: number;
-  bytes: number;
-  /** "layers": shared layers counted once; "sizes": from image sizes and parent chains only. */
-  estimate: 'layers' | 'sizes';
+  /** Estimated bytes the deletes reclaim; null when the estimate is unavailable. */
+  bytes: number | null;
+  /** "layers": exact, shared layers counted once; "unavailable": some image's layers are not known. */
+  estimate: 'layers' | 'unavailable';
 }
 
 export interface Plan {
   kind: 'imgsweep-plan';
-  version: 1;
+  version: typeof PLAN_VERSION;
   createdAt: string;
   engine: Pick<EngineIdentity, 'key' | 'id' | 'name' | 'kind' | 'version' | 'apiVersion' | 'host'> & {
     /** The Docker CLI context the engine was named by (--context): a plan set reaches it the same way. */
@@ -76,7 +77,7 @@ export interface Plan {
   policy: { name: string | null; file: string; sha256: string };
   inventory: { capturedAt: string; images: number; containers: number };
   /** Set when a limit is exceeded: apply refuses the whole plan (exit 3). */
-  refused: { reason: string } | null;
+  refused: Refusal | null;
   actions: PlanAction[];
   kept: KeptImage[];
   disk: DiskSummary | null;

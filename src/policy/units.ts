@@ -18,6 +18,20 @@ export function parseDuration(text: string): number | null {
   return Number.isSafeInteger(ms) ? ms : null;
 }
 
+/** 129600000 -> "1d12h": the largest units first, as a policy would write it; "0s" for nothing. */
+export function formatDuration(ms: number): string {
+  let rest = ms;
+  let out = '';
+  for (const unit of ['w', 'd', 'h', 'm', 's']) {
+    const size = DURATION_UNIT_MS[unit]!;
+    if (rest >= size) {
+      out += `${Math.floor(rest / size)}${unit}`;
+      rest %= size;
+    }
+  }
+  return out || '0s';
+}
+
 const SIZE_UNITS: Record<string, number> = {
   B: 1,
   kB: 1e3,

@@ -9,3 +9,8 @@ export function formatBytes(bytes: number): string {
   }
   return i === 0 ? `${v} B` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
 }
+
+/** An estimate in human units, "unknown" when there is none (deleting nothing frees nothing, estimate or not). */
+export function formatEstimate(bytes: number | null | undefined, deletes = 1): string {
+  return bytes === null || bytes === undefined ? (deletes === 0 ? formatBytes(0) : 'unknown') : formatBytes(bytes);
+}

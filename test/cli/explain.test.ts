@@ -27,8 +27,8 @@ interface ExplainJson {
   imageId: string;
   deleted: boolean;
   rule: string | null;
-  kept: { imageId: string; refs: string[]; reason: string; detail: string } | null;
-  references: { ref: string; fate: string; rule?: string; why?: string; rules: { rule: string; outcome: string; detail: string }[] }[];
+  kept: ({ imageId: string; refs: string[]; reason: string; detail: string } & Record<string, unknown>) | null;
+  references: { ref: string; fate: string; rule?: string; why?: { reason: string } & Record<string, unknown>; detail: string; rules: ({ rule: string; outcome: string; detail: string } & Record<string, unknown>)[] }[];
   containers: { id: string; state: string; removable: boolean }[];
   lastUsed: string;
   firstSeen: string | null;
@@ -223,7 +223,7 @@ describe('imgsweep explain --json', () => {
     ]);
     for (const ref of out.references) {
       expect(ref.rules.map((t) => t.rule)).toEqual(['dangling', 'pr-builds', 'all-unused-after-two-weeks']);
-      expect(ref.rules.at(-1)).toEqual({ rule: 'all-unused-after-two-weeks', outcome: 'selected', detail: 'covered, conditions hold' });
+      expect(ref.rules.at(-1)).toEqual({ rule: 'all-unused-after-two-weeks', outcome: 'selected', action: 'delete', detail: 'covered, conditions hold' });
     }
     expect(out.lastUsed).toBe('2026-11-09T11:00:06.000Z');
     expect(out.firstSeen).toBe('2026-10-23T11:00:15.000Z');
@@ -236,11 +236,14 @@ describe('imgsweep explain --json', () => {
       imageId: APP_RELEASE,
       refs: ['registry.acme.io/ci/app:sha-0714470', 'registry.acme.io/ci/app:v1.8.0'],
       reason: 'protected-reference',
+      ref: 'registry.acme.io/ci/app:v1.8.0',
+      protection: { kind: 'tags', pattern: 'v*.*.*' },
       detail: 'tag v1.8.0 (protect.tags)',
     });
-    expect(out.references.map(({ ref, fate, rule, why }) => ({ ref, fate, rule, why }))).toEqual([
-      { ref: 'registry.acme.io/ci/app:sha-0714470', fate: 'untag', rule: 'pr-builds', why: undefined },
-      { ref: 'registry.acme.io/ci/app:v1.8.0', fate: 'keep', rule: undefined, why: 'tag v1.8.0 (protect.tags)' },
+    const protectedWhy = { reason: 'protected-reference', ref: 'registry.acme.io/ci/app:v1.8.0', protection: { kind: 'tags', pattern: 'v*.*.*' } };
+    expect(out.references.map(({ ref, fate, rule, why, detail }) => ({ ref, fate, rule, why, detail }))).toEqual([
+      { ref: 'registry.acme.io/ci/app:sha-0714470', fate: 'untag', rule: 'pr-builds', why: undefined, detail: 'untagged (rule pr-builds)' },
+      { ref: 'registry.acme.io/ci/app:v1.8.0', fate: 'keep', rule: undefined, why: protectedWhy, detail: 'kept: tag v1.8.0 (protect.tags)' },
     ]);
   });
 
@@ -252,7 +255,7 @@ describe('imgsweep explain --json', () => {
     expect(pr112.containers).toEqual([{ id: expect.stringMatching(/^8e8b2e3e5bb3/), state: 'exited', removable: true }]);
   });
 
-  it('an image without usage data counts as first seen and last used at the capture time (SPEC §3)', async () => {
+  it('an image without usage data counts as first seen and last used at the capture time', async () => {
     const out = await json('nginx:1.27-alpine'); // no usage entry in the example; captured 2026-11-27T11:00:00Z
     expect(out.firstSeen).toBe('2026-11-27T11:00:00.000Z');
     expect(out.lastUsed).toBe('2026-11-27T11:00:00.000Z');
@@ -261,6 +264,6 @@ describe('imgsweep explain --json', () => {
   it('an untagged image: no references, kept with its reason', async () => {
     const out = await json(INTERMEDIATE);
     expect(out).toMatchObject({ imageId: INTERMEDIATE, deleted: false, rule: null, references: [], containers: [] });
-    expect(out.kept).toMatchObject({ reason: 'parent-of-kept', detail: 'parent of kept image 1f521c2e1567' });
+    expect(out.kept).toMatchObject({ reason: 'parent-of-kept', child: expect.stringMatching(/^sha256:1f521c2e1567/), detail: 'parent of kept image 1f521c2e1567' });
   });
 });

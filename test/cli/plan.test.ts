@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planProblems } from '../../src/plan/plan-file.js';
+import { planProblems } from '../../src/execute/plan-file.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli } from '../support/cli.js';
 
@@ -46,7 +46,7 @@ describe('imgsweep plan against the example inventory', () => {
     const r = await plan(CI_RUNNER, '--format', 'json');
     expect(r.code).toBe(0);
     const parsed = JSON.parse(r.stdout) as Plan;
-    expect(parsed).toMatchObject({ kind: 'imgsweep-plan', version: 1, createdAt: '2026-11-27T12:00:00.000Z', refused: null });
+    expect(parsed).toMatchObject({ kind: 'imgsweep-plan', version: 2, createdAt: '2026-11-27T12:00:00.000Z', refused: null });
     expect(parsed.policy).toMatchObject({ name: 'ci-runner', file: CI_RUNNER });
     expect(parsed.summary.images).toBe(62);
     expect(parsed.summary.deletes).toBe(parsed.actions.filter((a) => a.type === 'delete').length);
@@ -131,12 +131,12 @@ describe('imgsweep plan against the example inventory', () => {
     const json = await runCli(['plan', '-p', policy, '--inventory', INVENTORY, '--now', NOW, '--format', 'json']);
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as Plan;
-    expect(parsed.refused?.reason).toMatch(/limits\.maxDeletions/);
+    expect(parsed.refused).toMatchObject({ reason: 'max-deletions', limit: 1, images: 62 });
     expect(parsed.summary.deletes).toBeGreaterThan(1);
   });
 });
 
-describe('imgsweep plan: images the snapshot has no usage data for (SPEC §3)', () => {
+describe('imgsweep plan: images the snapshot has no usage data for', () => {
   // nginx:1.27-alpine has no usage entry in the example; curlimages/curl has one (first seen 39 days ago).
   // The snapshot was captured at 11:00, an hour before --now: nginx counts as first seen and used then.
   const NGINX = 'sha256:68a5da0a1fa6';
@@ -157,13 +157,50 @@ describe('imgsweep plan: images the snapshot has no usage data for (SPEC §3)', 
     const { deleted, kept } = await planFor(`protect: { youngerThan: 2h }\n${rule('olderThan: 14d')}`);
     expect(deleted(CURL)).toBe(true);
     expect(deleted(NGINX)).toBe(false);
-    expect(kept(NGINX)).toMatchObject({ reason: 'protected-age', detail: expect.stringContaining('first seen') });
+    expect(kept(NGINX)).toMatchObject({ reason: 'protected-age', protection: { kind: 'youngerThan', youngerThanMs: 7_200_000, since: 'first-seen' } });
   });
 
   it('unusedFor does not select them: used when first seen, at capture time', async () => {
     const { deleted } = await planFor(rule('unusedFor: 2h'));
     expect(deleted(CURL)).toBe(true);
     expect(deleted(NGINX)).toBe(false);
+  });
+});
+
+describe('imgsweep plan without the engine\'s disk accounting', () => {
+  // The example inventory without any image's layers, as when the engine's accounting could not be had.
+  const blind = async (reason?: string) => {
+    const inventory = JSON.parse(readFileSync(INVENTORY, 'utf8')) as { images: { layers?: unknown }[]; accountingUnavailable?: string };
+    for (const i of inventory.images) delete i.layers;
+    if (reason) inventory.accountingUnavailable = reason;
+    const file = join(dir, `blind-${reason ? 'said' : 'unsaid'}.json`);
+    await writeFile(file, JSON.stringify(inventory));
+    return file;
+  };
+
+  it('skips the disk budget, says why, still applies the rules, and exits 1', async () => {
+    const why = '/system/df: a disk usage operation is already running, after 5 tries in 60 s';
+    const file = await blind(why);
+    const text = await runCli(['plan', '-p', CI_RUNNER, '--inventory', file, '--now', NOW]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain(`\nDisk: disk budget skipped: the engine's disk accounting is unavailable (${why})\n`);
+    expect(text.stdout).toMatch(/^Plan: delete \d+ images \(est\. unknown\), /m);
+    expect(text.stderr).toBe(`imgsweep: disk budget skipped: the engine's disk accounting is unavailable (${why})\n`);
+    const json = await runCli(['plan', '-p', CI_RUNNER, '--inventory', file, '--now', NOW, '--format', 'json']);
+    expect(json.code).toBe(1);
+    const parsed = JSON.parse(json.stdout) as Plan;
+    expect(planProblems(parsed)).toEqual([]);
+    expect(parsed.disk).toMatchObject({ status: 'accounting-unavailable', evicted: 0, cause: why });
+    expect(parsed.summary).toMatchObject({ bytes: null, estimate: 'unavailable' });
+    expect(parsed.actions.filter((a) => a.rule === 'disk')).toEqual([]);
+    expect(parsed.actions.filter((a) => a.type === 'delete').length).toBeGreaterThan(0);
+    expect(parsed.actions.filter((a) => a.bytes !== undefined)).toEqual([]);
+  });
+
+  it('without a disk section, an unknown estimate is no failure', async () => {
+    const r = await runCli(['plan', '-p', 'policies/dangling-only.yaml', '--inventory', await blind(), '--now', NOW]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^Plan: delete 6 images \(est\. unknown\), untag 0 references; keep 56 images of 62\.$/m);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError, EngineUnavailable, UsageError } from '../../src/errors.js';
+import { sshArgs } from '../../src/engine/ssh.js';
 import { targetFor } from '../../src/engine/host.js';
 import { detectKind, engineKey, mapIdentity, negotiateApiVersion } from '../../src/engine/identity.js';
 import { parseHistory, zipLayers } from '../../src/engine/layers.js';
@@ -221,10 +222,11 @@ describe('targetFor', () => {
     expect(targetFor('tcp://h', { DOCKER_TLS_VERIFY: '0' }, noFiles).options.protocol).toBe('http');
   });
 
-  it('reads ssh:// with user and port', () => {
-    expect(targetFor('ssh://me@box:2222', { SSH_AUTH_SOCK: '/agent' })).toMatchObject({
-      host: 'ssh://me@box:2222', options: { protocol: 'ssh', host: 'box', port: '2222', username: 'me', sshOptions: { agent: '/agent' } },
-    });
+  it('reads ssh:// with user and port; without a port, ssh picks it (its config, else 22)', () => {
+    expect(targetFor('ssh://me@box:2222', {})).toMatchObject({ host: 'ssh://me@box:2222', options: { protocol: 'ssh', host: 'box', port: '2222', username: 'me' } });
+    expect(targetFor('ssh://box', {})).toMatchObject({ host: 'ssh://box', options: { protocol: 'ssh', host: 'box', port: undefined, username: undefined } });
+    expect(sshArgs({ host: 'box', port: '2222', user: 'me' })).toEqual(['-o', 'BatchMode=yes', '-p', '2222', '--', 'me@box', 'docker', 'system', 'dial-stdio']);
+    expect(sshArgs({ host: '::1' })).toEqual(['-o', 'BatchMode=yes', '--', '::1', 'docker', 'system', 'dial-stdio']);
   });
 
   it.each(['http://h:2375', 'unix://relative.sock', 'npipe:////./pipe/docker', 'not a url'])('rejects %s with a usage error', (host) => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { StepReason } from '../../src/execute/reasons.js';
 import { verifyPlan, type LiveState } from '../../src/execute/verify.js';
 import type { ContainerRecord, ImageRecord } from '../../src/inventory/types.js';
 import { makePlan } from '../../src/plan/plan.js';
@@ -47,8 +48,8 @@ function label(a: PlanAction): string {
   return `delete ${img}`;
 }
 
-function verdicts(plan: Plan, live: LiveState): Record<string, { reason: string; clear: boolean }> {
-  const out: Record<string, { reason: string; clear: boolean }> = {};
+function verdicts(plan: Plan, live: LiveState): Record<string, { reason: StepReason; clear: boolean }> {
+  const out: Record<string, { reason: StepReason; clear: boolean }> = {};
   for (const [i, s] of verifyPlan(plan, live)) out[label(plan.actions[i]!)] = s;
   return out;
 }
@@ -73,7 +74,7 @@ describe('the base plan', () => {
 interface Row {
   change: string;
   mutate: (live: LiveState) => void;
-  stale: Record<string, { reason: RegExp; clear: boolean }>;
+  stale: Record<string, { reason: StepReason; clear: boolean }>;
 }
 
 const ROWS: Row[] = [
@@ -89,14 +90,14 @@ const ROWS: Row[] = [
       img(l, 'old').repoTags = ['app:1'];
       img(l, 'keep').repoTags.push('app:2');
     },
-    stale: { 'untag old app:2': { reason: /now points to image [0-9a-f]{12} \(moved since planning\)/, clear: true } },
+    stale: { 'untag old app:2': { reason: { code: 'reference-moved', imageId: idOf('keep') }, clear: true } },
   },
   {
     change: 'the untagged tag is gone',
     mutate: (l) => {
       img(l, 'old').repoTags = ['app:1'];
     },
-    stale: { 'untag old app:2': { reason: /^reference already gone$/, clear: true } },
+    stale: { 'untag old app:2': { reason: { code: 'reference-gone' }, clear: true } },
   },
   {
     change: 'the reference the delete carries is gone (fewer references is still safe)',
@@ -111,37 +112,37 @@ const ROWS: Row[] = [
       l.images = l.images.filter((i) => i.id !== idOf('old'));
     },
     stale: {
-      'untag old app:2': { reason: /already gone/, clear: true },
-      'delete old': { reason: /^image already gone$/, clear: true },
+      'untag old app:2': { reason: { code: 'reference-gone' }, clear: true },
+      'delete old': { reason: { code: 'image-gone' }, clear: true },
     },
   },
   {
     change: 'a new running container uses a planned image',
     mutate: (l) => l.containers.push(container('web', 'old', 'running')),
     stale: {
-      'untag old app:2': { reason: /container web \(running\) uses the image now/, clear: false },
-      'delete old': { reason: /container web \(running\) uses the image now/, clear: false },
+      'untag old app:2': { reason: { code: 'image-in-use', container: { id: idOf('container:web').slice(7), name: 'web', state: 'running' } }, clear: false },
+      'delete old': { reason: { code: 'image-in-use', container: { id: idOf('container:web').slice(7), name: 'web', state: 'running' } }, clear: false },
     },
   },
   {
     change: 'a new stopped container uses a planned image',
     mutate: (l) => l.containers.push(container('job', 'old', 'exited', { created: AFTER, startedAt: AFTER, finishedAt: AFTER })),
     stale: {
-      'untag old app:2': { reason: /container job \(exited\) uses the image now/, clear: false },
-      'delete old': { reason: /container job \(exited\) uses the image now/, clear: false },
+      'untag old app:2': { reason: { code: 'image-in-use', container: { id: idOf('container:job').slice(7), name: 'job', state: 'exited' } }, clear: false },
+      'delete old': { reason: { code: 'image-in-use', container: { id: idOf('container:job').slice(7), name: 'job', state: 'exited' } }, clear: false },
     },
   },
   {
     change: 'a new created (never started) container uses a planned image',
     mutate: (l) => l.containers.push(container('fresh', 'child', 'created', { created: AFTER })),
-    stale: { 'delete child': { reason: /container fresh \(created\) uses the image now/, clear: false } },
+    stale: { 'delete child': { reason: { code: 'image-in-use', container: { id: idOf('container:fresh').slice(7), name: 'fresh', state: 'created' } }, clear: false } },
   },
   {
     change: 'a new container mounts a planned image',
     mutate: (l) => l.containers.push(container('m', 'keep', 'running', { mountImageIds: [idOf('old')] })),
     stale: {
-      'untag old app:2': { reason: /container m \(running\) uses the image now/, clear: false },
-      'delete old': { reason: /container m \(running\) uses the image now/, clear: false },
+      'untag old app:2': { reason: { code: 'image-in-use', container: { id: idOf('container:m').slice(7), name: 'm', state: 'running' } }, clear: false },
+      'delete old': { reason: { code: 'image-in-use', container: { id: idOf('container:m').slice(7), name: 'm', state: 'running' } }, clear: false },
     },
   },
   {
@@ -150,8 +151,8 @@ const ROWS: Row[] = [
       l.containers[0]!.state = 'running';
     },
     stale: {
-      'remove-container c1 (svc)': { reason: /running/, clear: false },
-      'delete svc': { reason: /container c1 \(running\) uses the image now/, clear: false },
+      'remove-container c1 (svc)': { reason: { code: 'container-running', state: 'running' }, clear: false },
+      'delete svc': { reason: { code: 'image-in-use', container: { id: idOf('container:c1').slice(7), name: 'c1', state: 'running' } }, clear: false },
     },
   },
   {
@@ -160,8 +161,8 @@ const ROWS: Row[] = [
       l.containers[0]!.state = 'paused';
     },
     stale: {
-      'remove-container c1 (svc)': { reason: /paused/, clear: false },
-      'delete svc': { reason: /paused/, clear: false },
+      'remove-container c1 (svc)': { reason: { code: 'container-running', state: 'paused' }, clear: false },
+      'delete svc': { reason: { code: 'image-in-use', container: { id: idOf('container:c1').slice(7), name: 'c1', state: 'paused' } }, clear: false },
     },
   },
   {
@@ -169,17 +170,17 @@ const ROWS: Row[] = [
     mutate: (l) => {
       l.containers = [];
     },
-    stale: { 'remove-container c1 (svc)': { reason: /^container already gone$/, clear: true } },
+    stale: { 'remove-container c1 (svc)': { reason: { code: 'container-gone' }, clear: true } },
   },
   {
     change: 'a new tag on an image planned for deletion',
     mutate: (l) => img(l, 'old').repoTags.push('app:3'),
-    stale: { 'delete old': { reason: /references the plan did not name: app:3/, clear: false } },
+    stale: { 'delete old': { reason: { code: 'unplanned-references', refs: ['app:3'] }, clear: false } },
   },
   {
     change: 'a new digest in another repository on an image planned for deletion',
     mutate: (l) => img(l, 'parent').repoDigests.push(`elsewhere@sha256:${'b'.repeat(64)}`),
-    stale: { 'delete parent': { reason: /references the plan did not name: elsewhere@sha256:b{64}/, clear: false } },
+    stale: { 'delete parent': { reason: { code: 'unplanned-references', refs: [`elsewhere@sha256:${'b'.repeat(64)}`] }, clear: false } },
   },
   {
     change: 'a tag moved onto an image planned for deletion',
@@ -187,17 +188,17 @@ const ROWS: Row[] = [
       img(l, 'keep').repoTags = [];
       img(l, 'svc').repoTags.push('keep:1');
     },
-    stale: { 'delete svc': { reason: /references the plan did not name: keep:1/, clear: false } },
+    stale: { 'delete svc': { reason: { code: 'unplanned-references', refs: ['keep:1'] }, clear: false } },
   },
   {
     change: 'a new child image depends on a planned parent',
     mutate: (l) => l.images.push(image('grandchild', { tags: ['base:gc'], parent: 'child' })),
-    stale: { 'delete child': { reason: new RegExp(`image ${idOf('grandchild').slice(7, 19)} now depends on it as a parent`), clear: false } },
+    stale: { 'delete child': { reason: { code: 'new-child', child: idOf('grandchild') }, clear: false } },
   },
   {
     change: 'a new untagged child image depends on a planned parent',
     mutate: (l) => l.images.push(image('layer', { parent: 'parent' })),
-    stale: { 'delete parent': { reason: /now depends on it as a parent/, clear: false } },
+    stale: { 'delete parent': { reason: { code: 'new-child', child: idOf('layer') }, clear: false } },
   },
 ];
 
@@ -209,7 +210,7 @@ describe('verifyPlan: the engine changed after planning', () => {
     const got = verdicts(plan, live);
     expect(Object.keys(got).sort()).toEqual(Object.keys(stale).sort());
     for (const [step, want] of Object.entries(stale)) {
-      expect(got[step]!.reason, step).toMatch(want.reason);
+      expect(got[step]!.reason, step).toEqual(want.reason);
       expect(got[step]!.clear, step).toBe(want.clear);
     }
   });

@@ -16,8 +16,9 @@ import type { Inventory } from '../../src/inventory/types.js';
 import { makePlan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
 import { formatBytes } from '../../src/report/bytes.js';
+import { diskText } from '../../src/report/disk-text.js';
 import type { UsageRecord } from '../../src/usage/store.js';
-import { image as plainImage, idOf, inventory as plainInventory, NOW, policy as plainPolicy, ago } from '../support/builders.js';
+import { image as plainImage, idOf, inventory as plainInventory, layered, NOW, policy as plainPolicy, ago } from '../support/builders.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { DOCKERD_NOT_FOUND, engineTestsSkipped, getOnSocket, startDockerd, type TestEngine } from '../support/dockerd.js';
 import { importBusybox, loadImage, randomLayer, runContainer } from '../support/fixtures.js';
@@ -97,8 +98,8 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
     const p = await c.plan(await policy('roomy', '  maxImageBytes: 100GB\n'));
     expect(deleted(p)).toEqual([]);
     total = ((await t.docker.df()) as { LayersSize: number }).LayersSize;
-    expect(p.disk).toMatchObject({ evaluated: true, measure: 'image-bytes', before: total, evicted: 0, evictedBytes: 0 });
-    expect(p.disk!.message).toBe(`images ${formatBytes(total)} <= ${formatBytes(100e9)}: nothing to evict`);
+    expect(p.disk).toMatchObject({ status: 'under-limit', goals: [{ measure: 'image-bytes', before: total }], evicted: 0, evictedBytes: 0 });
+    expect(diskText(p.disk!)).toBe(`images ${formatBytes(total)} <= ${formatBytes(100e9)}: nothing to evict`);
   });
 
   it('over the limit it evicts least recently used first (not oldest created), skipping protected and in-use images, until the target', async () => {
@@ -115,10 +116,10 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
     for (const a of p.actions) expect(a.rule).toBe('disk');
     const bytes = (await ownLayer(t.docker, ids.e3)) + (await ownLayer(t.docker, ids.e1)) + (await ownLayer(t.docker, ids.e4));
     expect(p.summary).toMatchObject({ bytes, estimate: 'layers' });
-    expect(p.disk).toMatchObject({ measure: 'image-bytes', before: total, limit, target, evicted: 3, evictedBytes: bytes });
-    expect(p.disk!.message).toBe(`images ${formatBytes(total)} > ${formatBytes(limit)}: evicting 3 images, est. ${formatBytes(bytes)}, to reach ${formatBytes(target)}`);
+    expect(p.disk).toMatchObject({ status: 'over-limit', goals: [{ measure: 'image-bytes', before: total, limit, target }], evicted: 3, evictedBytes: bytes });
+    expect(diskText(p.disk!)).toBe(`images ${formatBytes(total)} > ${formatBytes(limit)}: evicting 3 images, est. ${formatBytes(bytes)}, to reach ${formatBytes(target)}`);
     const text = await c.live('plan', '-p', file);
-    expect(text.stdout).toContain(`Disk: ${p.disk!.message}`);
+    expect(text.stdout).toContain(`Disk: ${diskText(p.disk!)}`);
 
     const summary = await c.apply(file);
     expect(summary).toMatchObject({ deleted: 3, failed: 0, skipped: 0, bytesEstimated: bytes });
@@ -129,7 +130,7 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
   it('back under the limit, the same policy evicts nothing', async () => {
     const p = await c.plan(join(dir, 'tight.yaml'));
     expect(deleted(p)).toEqual([]);
-    expect(p.disk!.message).toMatch(/^images .* <= .*: nothing to evict$/);
+    expect(p.disk).toMatchObject({ status: 'under-limit', evicted: 0 });
   });
 
   it('a remote engine (tcp://) has no filesystem to measure here: the plan says only maxImageBytes applies', async () => {
@@ -148,8 +149,8 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
       expect(r).toMatchObject({ code: 0, stderr: '' });
       const p = JSON.parse(r.stdout) as Plan;
       expect(deleted(p)).toEqual([]);
-      expect(p.disk).toMatchObject({ evaluated: false, evicted: 0 });
-      expect(p.disk!.message).toMatch(/maxUsage not evaluated: .*remote engine.*only maxImageBytes applies/);
+      expect(p.disk).toMatchObject({ status: 'not-evaluated', usageUnmeasured: true, evicted: 0 });
+      expect(diskText(p.disk!)).toMatch(/maxUsage not evaluated: .*remote engine.*only maxImageBytes applies/);
     } finally {
       server.close();
     }
@@ -164,7 +165,7 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
     expect(r.code).toBe(0);
     const p = JSON.parse(r.stdout) as Plan;
     expect(deleted(p)).toEqual([]);
-    expect(p.disk!.message).toMatch(/maxUsage not evaluated: .*only maxImageBytes applies/);
+    expect(p.disk).toMatchObject({ status: 'not-evaluated', usageUnmeasured: true });
   });
 });
 
@@ -294,10 +295,10 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
     const p = await c.plan(await policy('roomy', '  maxUsage: 99%\n  targetUsage: 98%\n'));
     const { used, total } = await d!.usage();
     expect(total).toBe(64 * MiB);
-    expect(p.disk).toMatchObject({ evaluated: true, measure: 'usage', limit: 0.99, target: 0.98, evicted: 0 });
-    expect(p.disk!.before!).toBeGreaterThan(0.7);
-    expect(Math.abs(p.disk!.before! - used / total)).toBeLessThan(0.01);
-    expect(p.disk!.message).toMatch(/^disk \d+(\.\d)?% <= 99%: nothing to evict$/);
+    expect(p.disk).toMatchObject({ status: 'under-limit', goals: [{ measure: 'usage', limit: 0.99, target: 0.98, over: false }], evicted: 0 });
+    expect(p.disk!.goals[0]!.before).toBeGreaterThan(0.7);
+    expect(Math.abs(p.disk!.goals[0]!.before - used / total)).toBeLessThan(0.01);
+    expect(diskText(p.disk!)).toMatch(/^disk \d+(\.\d)?% <= 99%: nothing to evict$/);
     expect(deleted(p)).toEqual([]);
   });
 
@@ -315,8 +316,8 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
     const p = await c.plan(file);
     // LRU first (fill7), then the oldest created among the ties (fill0 is protected): fill1, fill2.
     expect(deleted(p).sort()).toEqual(sorted([f[7], f[1], f[2]]));
-    expect(p.disk).toMatchObject({ measure: 'usage', evicted: 3 });
-    expect(p.disk!.message).toMatch(new RegExp(`^disk [\\d.]+% > ${max}%: evicting 3 images, est\\. [\\d.]+ MB, to reach ${target}%$`));
+    expect(p.disk).toMatchObject({ status: 'over-limit', goals: [{ measure: 'usage' }], evicted: 3 });
+    expect(diskText(p.disk!)).toMatch(new RegExp(`^disk [\\d.]+% > ${max}%: evicting 3 images, est\\. [\\d.]+ MB, to reach ${target}%$`));
     expect(p.disk!.evictedBytes).toBe((await ownLayer(d!.docker, f[7]!)) + (await ownLayer(d!.docker, f[1]!)) + (await ownLayer(d!.docker, f[2]!)));
 
     const summary = await c.apply(file);
@@ -328,13 +329,13 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
 
     const again = await c.plan(file);
     expect(deleted(again)).toEqual([]);
-    expect(again.disk!.message).toMatch(new RegExp(`^disk [\\d.]+% <= ${max}%: nothing to evict$`));
+    expect(diskText(again.disk!)).toMatch(new RegExp(`^disk [\\d.]+% <= ${max}%: nothing to evict$`));
   });
 });
 
 describe('evictForDisk with plain data (ordering the real engines above cannot pin down)', () => {
   const plan = (disk: string, images: ReturnType<typeof plainImage>[], extra: Partial<Inventory> = {}) =>
-    makePlan({ policy: plainPolicy(`version: 1\ndisk:\n${disk}`), inventory: plainInventory(images, [], extra), now: NOW });
+    makePlan({ policy: plainPolicy(`version: 1\ndisk:\n${disk}`), inventory: plainInventory(layered(images), [], extra), now: NOW });
   const sameUse = (names: string[]) => Object.fromEntries(names.map((n) => [idOf(n), { firstSeen: ago('5d'), lastUsed: ago('2d') }]));
 
   it('ties in last-used: oldest created goes first, and within a parent chain children before parents', () => {
@@ -371,7 +372,7 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
     const p = plan('  maxImageBytes: 1500B\n  targetImageBytes: 1000B\n', images);
     expect(deleted(p).sort()).toEqual(sorted([idOf('a'), idOf('b')]));
     expect(p.summary).toMatchObject({ bytes: 1030, estimate: 'layers' });
-    expect(p.disk).toMatchObject({ before: 1530, evicted: 2, evictedBytes: 1030 });
+    expect(p.disk).toMatchObject({ goals: [{ before: 1530 }], evicted: 2, evictedBytes: 1030 });
   });
 
   it('rules go first and count toward the limit; the message never claims a false inequality', () => {
@@ -381,7 +382,7 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
       plainImage('z', { tags: ['z:1'], size: 100, age: '40d' }),
     ];
     const withRule = (disk: string) =>
-      makePlan({ policy: plainPolicy(`version: 1\nrules:\n  - name: x\n    match: { repositories: [x] }\ndisk:\n${disk}`), inventory: plainInventory(images), now: NOW });
+      makePlan({ policy: plainPolicy(`version: 1\nrules:\n  - name: x\n    match: { repositories: [x] }\ndisk:\n${disk}`), inventory: plainInventory(layered(images)), now: NOW });
     // 300 B; the rule frees 100: still over 150, so the least recently used (y) goes too.
     const over = withRule('  maxImageBytes: 150B\n  targetImageBytes: 100B\n');
     expect(deleted(over).sort()).toEqual(sorted([idOf('x'), idOf('y')]));
@@ -390,7 +391,7 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
     // message must not claim "300 B <= 250 B".
     const enough = withRule('  maxImageBytes: 250B\n  targetImageBytes: 200B\n');
     expect(deleted(enough)).toContain(idOf('x'));
-    expect(enough.disk!.message).not.toContain('300 B <= 250 B');
+    expect(diskText(enough.disk!)).not.toContain('300 B <= 250 B');
   });
 
   it('maxUsage and maxImageBytes decide alike when the images are all that is on the disk', () => {
@@ -402,7 +403,7 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
     const withRule = (disk: string) =>
       makePlan({
         policy: plainPolicy(`version: 1\nrules:\n  - name: x\n    match: { repositories: [x] }\ndisk:\n${disk}`),
-        inventory: plainInventory(images, [], { disk: { totalBytes: 1000, usedBytes: 300, path: '/var/lib/docker' } }),
+        inventory: plainInventory(layered(images), [], { disk: { totalBytes: 1000, usedBytes: 300, path: '/var/lib/docker' } }),
         now: NOW,
       });
     // 300 of 1000 bytes; the rule frees 100 of them. Over 250 (25%), target 200 (20%) / 150 (15%).
@@ -418,21 +419,22 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
     const images = [plainImage('a', { tags: ['a:1'], size: 100 }), plainImage('kept', { tags: ['kept:1'], size: 900, labels: { keep: '1' } })];
     const p = makePlan({
       policy: plainPolicy('version: 1\nprotect: { labels: [keep] }\ndisk:\n  maxImageBytes: 500B\n  targetImageBytes: 100B\n'),
-      inventory: plainInventory(images),
+      inventory: plainInventory(layered(images)),
       now: NOW,
     });
     expect(deleted(p)).toEqual([idOf('a')]);
-    expect(p.disk!.message).toMatch(/evicting 1 image, .*\(target not reachable: nothing else may be evicted\)$/);
+    expect(p.disk).toMatchObject({ status: 'over-limit', evicted: 1, targetReached: false });
+    expect(diskText(p.disk!)).toMatch(/evicting 1 image, .*\(target not reachable: nothing else may be evicted\)$/);
   });
 
   it('maxUsage uses the measured filesystem when there is one, and says only maxImageBytes applies when there is none', () => {
     const images = [plainImage('a', { tags: ['a:1'], size: 100 }), plainImage('b', { tags: ['b:1'], size: 100, age: '40d' })];
     const measured = plan('  maxUsage: 90%\n  targetUsage: 85%\n', images, { disk: { totalBytes: 1000, usedBytes: 950, path: '/var/lib/docker' } });
     expect(deleted(measured)).toEqual([idOf('b')]);
-    expect(measured.disk!.message).toMatch(/^disk 95% > 90%: evicting 1 image, est\. 100 B, to reach 85%$/);
+    expect(diskText(measured.disk!)).toMatch(/^disk 95% > 90%: evicting 1 image, est\. 100 B, to reach 85%$/);
     const none = plan('  maxUsage: 90%\n  targetUsage: 85%\n  maxImageBytes: 1kB\n', images, { disk: null });
     expect(deleted(none)).toEqual([]);
-    expect(none.disk!.message).toMatch(/^images 200 B <= 1\.0 kB: nothing to evict\. maxUsage not evaluated: .*only maxImageBytes applies$/);
+    expect(diskText(none.disk!)).toMatch(/^images 200 B <= 1\.0 kB: nothing to evict\. maxUsage not evaluated: .*only maxImageBytes applies$/);
   });
 });
 
@@ -474,7 +476,7 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a Podman servi
     const plan = await c.plan(file);
     expect(deleted(plan).sort()).toEqual(sorted([ids.e1, ids.e3]));
     expect(plan.summary).toMatchObject({ bytes: own.e1 + own.e3, estimate: 'layers' });
-    expect(plan.disk).toMatchObject({ measure: 'image-bytes', before: total, limit, target, evicted: 2, evictedBytes: own.e1 + own.e3 });
+    expect(plan.disk).toMatchObject({ status: 'over-limit', goals: [{ measure: 'image-bytes', before: total, limit, target }], evicted: 2, evictedBytes: own.e1 + own.e3 });
 
     const summary = await c.apply(file);
     expect(summary).toMatchObject({ deleted: 2, failed: 0, skipped: 0, bytesEstimated: own.e1 + own.e3 });

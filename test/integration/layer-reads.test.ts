@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectEngine } from '../../src/engine/docker.js';
 import type { Engine } from '../../src/engine/engine.js';
 import type { ApplyReport } from '../../src/execute/types.js';
-import { attachLayers } from '../../src/inventory/layers.js';
-import { readInventory } from '../../src/inventory/read.js';
+import { attachLayers } from '../../src/live/layers.js';
+import { readInventory } from '../../src/live/read.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli } from '../support/cli.js';
 import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
@@ -63,7 +63,7 @@ describe.skipIf(engineTestsSkipped())('layer reads for the reclaim estimate agai
   it('reads one image per shared stack, and the layers it gives free what every image read would', async () => {
     const inv = await readInventory(engine, Date.now());
     expect(inv.images).toHaveLength(2 * PER_BASE + 7);
-    const fetch = await attachLayers(engine, inv, new Set([ids.a[0]!]));
+    const fetch = await attachLayers(engine, inv);
     // Base a (with a layer of one's own), base b, the copies' stack: three reads of 31 images.
     expect(fetch.fetched).toBe(3);
     const reference = await everyLayer();
@@ -109,7 +109,7 @@ describe.skipIf(engineTestsSkipped())('layer reads for the reclaim estimate agai
     expect(ids).toHaveLength(11);
 
     const inv = await readInventory(engine, Date.now());
-    const fetch = await attachLayers(engine, inv, 'all');
+    const fetch = await attachLayers(engine, inv);
     expect(fetch.fetched).toBeLessThan(inv.images.length / 3);
     const reference = await everyLayer();
     for (let m = 0; m < 2 ** ids.length; m++) {

@@ -113,6 +113,13 @@ describe('parseInventory accepts', () => {
     ['no disk', (inv) => delete inv.disk],
     ['a null disk', (inv) => (inv.disk = null)],
     ['images without layers', (inv) => inv.images.forEach((i) => delete i.layers)],
+    [
+      'images without layers, and why: the engine\'s disk accounting was unavailable',
+      (inv) => {
+        inv.images.forEach((i) => delete i.layers);
+        inv.accountingUnavailable = '/system/df: a disk usage operation is already running, after 5 tries in 60 s';
+      },
+    ],
     ['a parent that is not listed', (inv) => (inv.images[0]!.parentId = hex64('a'))],
     ['usage of an image that is gone', (inv) => (inv.usage[hex64('b')] = { firstSeen: inv.capturedAt, lastUsed: inv.capturedAt })],
     ['a label named __proto__', (inv) => Object.defineProperty(inv.images[0]!.labels, '__proto__', { value: 'x', enumerable: true })],
@@ -121,6 +128,7 @@ describe('parseInventory accepts', () => {
     mutate(inv);
     const text = serializeInventory(inv);
     expect(parseInventory(text, 'ok.json')).toEqual(JSON.parse(text));
+    expect(parseInventory(text, 'ok.json')).toEqual(inv);
     expect(serializeInventory(parseInventory(text, 'ok.json'))).toBe(text);
   });
 

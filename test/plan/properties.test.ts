@@ -4,7 +4,7 @@ import { parseReference } from '../../src/inventory/reference.js';
 import type { ContainerRecord, ImageRecord, Inventory } from '../../src/inventory/types.js';
 import { makePlan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
-import { ago, idOf, inventory, NOW, policy } from '../support/builders.js';
+import { ago, idOf, inventory, layered, NOW, policy } from '../support/builders.js';
 
 const REPOS = ['nginx', 'docker.io/library/nginx', 'app', 'ci/app', 'registry.acme.io/ci/app', 'localhost/app'];
 const TAGS = ['latest', '1', '2', 'pr-1', 'pr-2', 'sha-1', 'v1.0.0', 'keep'];
@@ -54,7 +54,7 @@ const arbInventory: fc.Arbitrary<Inventory> = fc
       finishedAt: c.state === 'running' || c.state === 'created' ? null : ago(c.finished),
       mountImageIds: [],
     }));
-    return inventory(records, cs);
+    return inventory(layered(records), cs);
   });
 
 const RULES = [
@@ -192,6 +192,49 @@ describe('planner properties', () => {
         const shuffle = <T>(xs: T[]) => xs.map((x) => [rnd.next().value, x] as const).sort((a, b) => a[0] - b[0]).map(([, x]) => x);
         const other = { ...inv, images: shuffle(inv.images).map((i) => ({ ...i, repoTags: shuffle(i.repoTags) })), containers: shuffle(inv.containers) };
         expect(JSON.stringify(makePlan({ policy: pol, inventory: other, now: NOW }))).toBe(JSON.stringify(makePlan({ policy: pol, inventory: inv, now: NOW })));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('an image with a reference protected by pattern is never deleted, disk section included, and says so in codes', () => {
+    fc.assert(
+      fc.property(arbInventory, arbPolicy, (inv, pol) => {
+        const plan = makePlan({ policy: pol, inventory: inv, now: NOW });
+        const deleted = deletedIds(plan);
+        const { repositories, tags, references } = pol.protect;
+        for (const img of inv.images) {
+          const protectedRef = [...img.repoTags, ...img.repoDigests].some((text) => {
+            const ref = parseReference(text);
+            const names = [ref.repository, ref.normalized];
+            if (repositories.some((g) => names.some((n) => g.test(n)))) return true;
+            if (ref.kind !== 'tag') return false;
+            return tags.some((g) => g.test(ref.tag!)) || references.some((g) => g.tag.test(ref.tag!) && names.some((n) => g.repository.test(n)));
+          });
+          if (!protectedRef) continue;
+          expect(deleted.has(img.id)).toBe(false);
+          const kept = plan.kept.find((k) => k.imageId === img.id)!;
+          expect(['protected-reference', 'parent-of-kept', 'in-use', 'in-use-stopped', 'protected-label', 'protected-id', 'protected-age']).toContain(kept.reason);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("without layers, the rules' deletions are the same, nothing is evicted, and no bytes are claimed", () => {
+    fc.assert(
+      fc.property(arbInventory, arbPolicy, (inv, pol) => {
+        const exact = makePlan({ policy: pol, inventory: inv, now: NOW });
+        const blind = makePlan({ policy: pol, inventory: { ...inv, images: inv.images.map(({ layers: _layers, ...i }) => i) }, now: NOW });
+        const byRules = (p: Plan) => p.actions.filter((a) => a.type === 'delete' && a.rule !== 'disk').map((a) => a.imageId).sort();
+        expect(byRules(blind)).toEqual(byRules(exact));
+        expect(blind.actions.filter((a) => a.rule === 'disk')).toEqual([]);
+        expect(blind.actions.filter((a) => a.bytes !== undefined)).toEqual([]);
+        // Nothing deleted frees exactly nothing, with or without layers.
+        if (blind.summary.deletes > 0) expect(blind.summary).toMatchObject({ bytes: null, estimate: 'unavailable' });
+        else expect(blind.summary).toMatchObject({ bytes: 0, estimate: 'layers' });
+        expect(exact.summary.estimate).toBe('layers');
+        if (pol.disk) expect(blind.disk?.status).toBe('accounting-unavailable');
       }),
       { numRuns: 200 },
     );

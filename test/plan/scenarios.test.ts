@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { makePlan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
 import type { ContainerRecord, ImageRecord } from '../../src/inventory/types.js';
-import { ago, container, idOf, image, inventory, NOW, policy } from '../support/builders.js';
+import { ago, container, idOf, image, inventory, layered, NOW, policy } from '../support/builders.js';
 
 /** A compact view of a plan: what is deleted, untagged, removed, and why each kept image stays. */
 function outcome(plan: Plan) {
@@ -20,7 +20,7 @@ function img(name: string, opts: Parameters<typeof image>[1] = {}): ImageRecord 
   return image(name, opts);
 }
 function plan(yaml: string, images: ImageRecord[], containers: ContainerRecord[] = [], now = NOW): Plan {
-  return makePlan({ policy: policy(`version: 1\n${yaml}`), inventory: inventory(images, containers), now });
+  return makePlan({ policy: policy(`version: 1\n${yaml}`), inventory: inventory(layered(images), containers), now });
 }
 
 const ALL = `rules:\n  - name: all\n    match: { repositories: ["**"] }\n  - name: bare\n    match: { untagged: true }\n`;
@@ -237,14 +237,14 @@ describe('limits and plan shape', () => {
   const many = () => Array.from({ length: 10 }, (_, i) => img(`i${i}`, { tags: [`r:${i}`] }));
 
   it('maxDeletions and maxDeletionsPercent mark the plan refused', () => {
-    expect(plan(`limits: { maxDeletions: 5 }\n${ALL}`, many()).refused?.reason).toMatch(/10 images, more than limits.maxDeletions \(5\)/);
-    expect(plan(`limits: { maxDeletionsPercent: 50 }\n${ALL}`, many()).refused?.reason).toMatch(/10 of 10 images \(100%\)/);
+    expect(plan(`limits: { maxDeletions: 5 }\n${ALL}`, many()).refused).toEqual({ reason: 'max-deletions', deletes: 10, images: 10, limit: 5 });
+    expect(plan(`limits: { maxDeletionsPercent: 50 }\n${ALL}`, many()).refused).toEqual({ reason: 'max-deletions-percent', deletes: 10, images: 10, limit: 50 });
     expect(plan(`limits: { maxDeletions: 10, maxDeletionsPercent: 100 }\n${ALL}`, many()).refused).toBeNull();
   });
 
-  it('estimates bytes from sizes and parent chains', () => {
+  it('estimates bytes from the layers of parent chains', () => {
     const p = plan(ALL, [img('p', { size: 100 }), img('c', { tags: ['c:1'], parent: 'p', size: 150 })]);
-    expect(p.summary).toMatchObject({ bytes: 150, deletes: 2, estimate: 'sizes' });
+    expect(p.summary).toMatchObject({ bytes: 150, deletes: 2, estimate: 'layers' });
     expect(p.actions.find((a) => a.imageId === idOf('c'))!.bytes).toBe(50);
   });
 
@@ -295,8 +295,15 @@ describe('disk watermarks', () => {
     // 1000 B in all: evicting old (400 B) reaches 600 B.
     expect(outcome(p).deleted).toEqual(['old']);
     expect(p.actions.every((a) => a.rule === 'disk')).toBe(true);
-    expect(p.disk).toMatchObject({ evaluated: true, measure: 'image-bytes', evicted: 1, evictedBytes: 400 });
-    expect(p.disk!.message).toMatch(/images 1.0 kB > 900 B: evicting 1 image, est. 400 B, to reach 600 B/);
+    expect(p.disk).toEqual({
+      status: 'over-limit',
+      goals: [{ measure: 'image-bytes', before: 1000, limit: 900, target: 600, over: true }],
+      usageUnmeasured: false,
+      evicted: 1,
+      evictedBytes: 400,
+      targetReached: true,
+      cause: null,
+    });
     const further = plan(`protect: { tags: [latest] }\ndisk: { maxImageBytes: 900B, targetImageBytes: 500B }\n`, imgs());
     expect(outcome(further).deleted.sort()).toEqual(['mid', 'old']);
   });
@@ -304,18 +311,18 @@ describe('disk watermarks', () => {
   it('under the limit evicts nothing', () => {
     const p = plan(`disk: { maxImageBytes: 2kB }\n`, imgs());
     expect(p.actions).toEqual([]);
-    expect(p.disk!.message).toMatch(/nothing to evict/);
+    expect(p.disk).toMatchObject({ status: 'under-limit', goals: [{ measure: 'image-bytes', before: 1000, limit: 2000, over: false }], evicted: 0 });
   });
 
   it('maxUsage uses the measured filesystem and says so when it cannot', () => {
-    const inv = inventory(imgs(), [], { disk: { totalBytes: 10_000, usedBytes: 9_500, path: '/var/lib/docker' } });
+    const inv = inventory(layered(imgs()), [], { disk: { totalBytes: 10_000, usedBytes: 9_500, path: '/var/lib/docker' } });
     const p = makePlan({ policy: policy('version: 1\ndisk: { maxUsage: 90%, targetUsage: 89% }\n'), inventory: inv, now: NOW });
     // 95% used; 89% means freeing 600 B: prot (oldest, 100), old (400), mid (300).
     expect(outcome(p).deleted.sort()).toEqual(['mid', 'old', 'prot']);
-    expect(p.disk!.message).toMatch(/^disk 95% > 90%: evicting 3 images/);
-    const noDisk = makePlan({ policy: policy('version: 1\ndisk: { maxUsage: 90% }\n'), inventory: inventory(imgs()), now: NOW });
+    expect(p.disk).toMatchObject({ status: 'over-limit', goals: [{ measure: 'usage', before: 0.95, limit: 0.9, target: 0.89, over: true }], evicted: 3 });
+    const noDisk = makePlan({ policy: policy('version: 1\ndisk: { maxUsage: 90% }\n'), inventory: inventory(layered(imgs())), now: NOW });
     expect(noDisk.actions).toEqual([]);
-    expect(noDisk.disk!.message).toMatch(/maxUsage not evaluated/);
+    expect(noDisk.disk).toMatchObject({ status: 'not-evaluated', goals: [], usageUnmeasured: true });
   });
 
   it('ties: oldest created first, children before parents; a parent waits for its children', () => {

@@ -92,6 +92,20 @@ describe('formatMetrics', () => {
     expect(v('imgsweep_last_run_steps_failed')).toBe(s.failed);
   });
 
+  it('a run whose plan had no estimate gives no estimated-bytes sample, rather than a wrong one', async () => {
+    const report = await mixedReport({ layers: false });
+    expect(report.summary).toMatchObject({ estimate: 'unavailable', bytesEstimated: null, deleted: 2 });
+    const text = formatMetrics([
+      { engine: 'blind', success: true, finishedAt: 1, durationSeconds: 1, report },
+      { engine: 'exact', success: true, finishedAt: 1, durationSeconds: 1, report: await mixedReport() },
+    ]);
+    const families = parseExposition(text);
+    expect(families.get('imgsweep_last_run_bytes_reclaimed_estimated')!.samples.map((x) => x.engine)).toEqual(['exact']);
+    expect(value(families, 'imgsweep_last_run_bytes_reclaimed_estimated', 'exact')).toBe(350_000_000);
+    expect(value(families, 'imgsweep_last_run_images_deleted', 'blind')).toBe(2);
+    expect(value(families, 'imgsweep_last_run_bytes_reclaimed', 'blind')).toBe(350_000_000);
+  });
+
   it('a successful run reports 1', () => {
     const families = parseExposition(formatMetrics([{ engine: 'e', success: true, finishedAt: 1, durationSeconds: 0.25, report: null }]));
     expect(value(families, 'imgsweep_last_run_success', 'e')).toBe(1);

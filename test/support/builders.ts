@@ -79,3 +79,22 @@ export function policy(yaml: string): Policy {
   if (!r.ok) throw new Error(r.problems.map((p) => `${p.line}:${p.col} ${p.path}: ${p.message}`).join('\n'));
   return r.policy;
 }
+
+/**
+ * Gives each image the layers a parent chain stores: its parent's, then one of its own (its size less its
+ * parent's). Images that share nothing but their chains then have the bytes their sizes suggest.
+ */
+export function layered(images: ImageRecord[]): ImageRecord[] {
+  const byId = new Map(images.map((i) => [i.id, i]));
+  const memo = new Map<string, { digest: string; size: number }[]>();
+  const layersOf = (i: ImageRecord, depth = 0): { digest: string; size: number }[] => {
+    const known = i.layers ?? memo.get(i.id);
+    if (known) return known;
+    const parent = i.parentId && depth < images.length ? byId.get(i.parentId) : undefined;
+    const own = { digest: `sha256:own-${i.id.slice(7)}`, size: Math.max(0, i.size - (parent?.size ?? 0)) };
+    const layers = [...(parent ? layersOf(parent, depth + 1) : []), own];
+    memo.set(i.id, layers);
+    return layers;
+  };
+  return images.map((i) => ({ ...i, layers: layersOf(i) }));
+}

@@ -1,13 +1,13 @@
 /**
- * A throwaway OpenSSH server on 127.0.0.1 whose only use is `docker system dial-stdio` to a test daemon, and an
- * ssh-agent holding the key it accepts: what imgsweep's ssh:// transport (docker-modem + ssh2) needs to be tested
- * for real. Runs as the current user (root in CI) from a temp dir; nothing in /etc/ssh is read or changed.
+ * A throwaway OpenSSH server on 127.0.0.1 whose only use is `docker system dial-stdio` to a test daemon, and a
+ * client key file it accepts: what imgsweep's ssh:// transport (the system's ssh client) needs to be tested for
+ * real. Runs as the current user (root in CI) from a temp dir; nothing in /etc/ssh or ~/.ssh is read or changed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { userInfo } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { exited, freePort, runCommand, stopChild, tailFile, waitFor, which } from './process.js';
 
@@ -22,16 +22,11 @@ export interface TestSshd {
   host: string;
   user: string;
   port: number;
-  /** SSH_AUTH_SOCK of an agent that holds the one key the server accepts. */
-  agentSocket: string;
+  /** The private key file of the one key the server accepts. */
+  clientKey: string;
   /** This server's line for a known_hosts file: "[127.0.0.1]:PORT ssh-ed25519 AAAA…". */
   knownHostsLine: string;
   dir: string;
-  stop(): Promise<void>;
-}
-
-export interface SshAgent {
-  socket: string;
   stop(): Promise<void>;
 }
 
@@ -54,37 +49,6 @@ function killOnExit(child: ChildProcess): () => void {
   return () => process.off('exit', kill);
 }
 
-/** `ssh-agent -D -a SOCKET` (foreground: its life is this child's), with `keys` added; none gives an empty agent. */
-export async function startSshAgent(socket: string, keys: string[]): Promise<SshAgent> {
-  const bin = which('ssh-agent');
-  if (bin === null) throw new Error("ssh-agent not found: install Debian's openssh-client (apt-get install -y openssh-client)");
-  const child = spawn(bin, ['-D', '-a', socket], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let spawnError: Error | null = null;
-  child.once('error', (error) => (spawnError = error));
-  const forget = killOnExit(child);
-  const stop = async (): Promise<void> => {
-    await stopChild(child, STOP_GRACE_MS);
-    forget();
-    await rm(socket, { force: true });
-  };
-  const ready = await waitFor(() => Promise.resolve(existsSync(socket)), { timeoutMs: READY_MS, stopEarly: () => exited(child) || spawnError !== null });
-  if (!ready) {
-    const cause = spawnError as Error | null;
-    await stop();
-    throw new Error(`ssh-agent -a ${socket} did not start: ${cause?.message ?? stderr.trim()}`);
-  }
-  for (const key of keys) {
-    const added = await runCommand('ssh-add', ['-q', key], { env: { ...process.env, SSH_AUTH_SOCK: socket }, timeoutMs: 30_000 });
-    if (added.code !== 0) {
-      await stop();
-      throw new Error(`ssh-add ${key} failed (exit ${added.code}): ${added.stderr.trim()}`);
-    }
-  }
-  return { socket, stop };
-}
-
 /** True once something on the port answers with an SSH banner (so it is our sshd, not whoever else got the port). */
 function sshBanner(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -102,7 +66,7 @@ function sshBanner(port: number): Promise<boolean> {
 
 /**
  * Starts sshd with a fresh host key and a fresh client key whose authorized_keys line forces
- * `docker -H unix://SOCKET system dial-stdio`: whatever command the client asks for (docker-modem asks for
+ * `docker -H unix://SOCKET system dial-stdio`: whatever command the client asks for (imgsweep asks for
  * `docker system dial-stdio`), the session becomes a pipe to the test daemon, and nothing else is allowed.
  */
 export async function startSshd(opts: { dockerSocket: string }): Promise<TestSshd> {
@@ -112,8 +76,7 @@ export async function startSshd(opts: { dockerSocket: string }): Promise<TestSsh
   // sshd refuses to start without its privilege separation directory, which only the openssh service creates.
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 
-  // Short path: the agent's unix socket lives here too.
-  const dir = await mkdtemp('/tmp/isw-ssh-');
+  const dir = await mkdtemp(join(tmpdir(), 'isw-ssh-'));
   const user = userInfo().username;
   const hostKey = join(dir, 'host_ed25519');
   const clientKey = join(dir, 'client_ed25519');
@@ -145,7 +108,7 @@ export async function startSshd(opts: { dockerSocket: string }): Promise<TestSsh
       'UseDNS no',
       'PrintMotd no',
       'PermitUserEnvironment no',
-      // docker-modem opens one SSH connection per API request, several at once during apply.
+      // imgsweep opens one SSH connection per API request in flight, several at once during apply.
       'MaxStartups 100',
       'LogLevel VERBOSE',
       '',
@@ -162,12 +125,10 @@ export async function startSshd(opts: { dockerSocket: string }): Promise<TestSsh
   let spawnError: Error | null = null;
   child.once('error', (error) => (spawnError = error));
   const forget = killOnExit(child);
-  let agent: SshAgent | null = null;
 
   const cleanup = async (): Promise<void> => {
     await stopChild(child, STOP_GRACE_MS);
     forget();
-    await agent?.stop();
     await rm(dir, { recursive: true, force: true });
   };
 
@@ -179,13 +140,6 @@ export async function startSshd(opts: { dockerSocket: string }): Promise<TestSsh
     await cleanup();
     throw new Error(`sshd ${why}${cause ? ` (${cause.message})` : ''}; stderr:\n${tail}`);
   }
-  try {
-    agent = await startSshAgent(join(dir, 'agent.sock'), [clientKey]);
-  } catch (error) {
-    await cleanup();
-    throw error;
-  }
-
   const knownHostsLine = `[127.0.0.1]:${port} ${hostPublic.split(' ').slice(0, 2).join(' ')}`;
-  return { host: `ssh://${user}@127.0.0.1:${port}`, user, port, agentSocket: agent.socket, knownHostsLine, dir, stop: cleanup };
+  return { host: `ssh://${user}@127.0.0.1:${port}`, user, port, clientKey, knownHostsLine, dir, stop: cleanup };
 }

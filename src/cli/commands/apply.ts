@@ -3,12 +3,12 @@ import type { Engine } from '../../engine/engine.js';
 import { UsageError } from '../../errors.js';
 import { admitPlan, applyPlan, type Listing } from '../../execute/apply.js';
 import { acquireLock } from '../../execute/lock.js';
-import { defaultStateDir } from '../../execute/state-dir.js';
+import { defaultStateDir } from '../../state-dir.js';
 import type { ApplyReport } from '../../execute/types.js';
-import { readPlanFile } from '../../plan/plan-file.js';
+import { readPlanFile } from '../../execute/plan-file.js';
 import type { Plan } from '../../plan/types.js';
 import { isPlanSet, type PlanSet } from '../../plan/plan-set.js';
-import { ENGINES_IN_PARALLEL, settleLimited } from '../several.js';
+import { ENGINES_IN_PARALLEL, reportSkippedDisk, settleLimited } from '../several.js';
 import type { EngineIdentity } from '../../inventory/types.js';
 import type { Lock } from '../../execute/lock.js';
 import { parseDuration } from '../../policy/units.js';
@@ -17,7 +17,8 @@ import { formatMetrics } from '../../report/metrics.js';
 import { formatPlanText, summaryLine } from '../../report/plan-format.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { Progress, confirm } from '../confirm.js';
-import { engineAddress, enginesOf, evaluateLive, openEngine, requirePolicy, type EngineRef } from '../context.js';
+import { engineAddress, enginesOf, liveOptions, openEngine, requirePolicy, type EngineRef } from '../context.js';
+import { planLive } from '../../live/plan.js';
 import { LineBatch, type CliIo } from '../io.js';
 import { writeFileAtomic } from '../output.js';
 
@@ -79,45 +80,6 @@ function targetsOf(refs: EngineRef[], saved: Plan | PlanSet | null): Target[] {
   return saved.plans.map((plan, i) => ({ ref: named ? refs[i]! : fromPlan(plan), saved: plan }));
 }
 
-/**
- * With -p the engines are named on the command line: they are connected to while the policy is read. Nothing is
- * asked of an engine but who it is, and what connecting says (a warning, an error) waits until the run gets to
- * that engine, after every check of the command line and the policy, as if it had connected then.
- */
-function connectEarly(
-  named: () => EngineRef[],
-  open: (ref: EngineRef, io: CliIo) => Promise<Engine>,
-  io: CliIo,
-): { take(ref: EngineRef): Promise<Engine> | null; discard(): void } | null {
-  let refs: EngineRef[];
-  try {
-    refs = named();
-  } catch {
-    return null; // reported in its turn
-  }
-  const opening = refs.map((ref) => {
-    const said: string[] = [];
-    const quiet = { ...io, stderr: { write: (text: string) => said.push(text) > 0, isTTY: io.stderr.isTTY } };
-    const engine = open(ref, quiet);
-    engine.catch(() => undefined);
-    return { ref, said, engine, taken: false };
-  });
-  return {
-    take(ref) {
-      // enginesOf gives equal refs for equal command lines: match by what they name.
-      const o = opening.find((x) => !x.taken && x.ref.host === ref.host && x.ref.context === ref.context);
-      if (!o) return null;
-      o.taken = true;
-      for (const line of o.said) io.stderr.write(line);
-      return o.engine;
-    },
-    /** Closes the connections no target took. */
-    discard() {
-      for (const o of opening) if (!o.taken) void o.engine.then((engine) => engine.close(), () => undefined);
-    },
-  };
-}
-
 /** How a plan of a set reaches its engine: by the context it was made through (its TLS files), else its address. */
 function fromPlan(plan: Plan): EngineRef {
   return plan.engine.context === undefined ? { host: plan.engine.host, context: undefined } : { host: undefined, context: plan.engine.context };
@@ -133,19 +95,11 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   if (maxAge === null) throw new UsageError(`--max-plan-age: "${values['max-plan-age']}" is not a duration (examples: 30m, 1h)`);
   const concurrency = positiveInt(values.concurrency, '--concurrency', 4);
   const interactive = Boolean(io.stdin.isTTY && io.stderr.isTTY);
-  const early = values.policy && (values.yes || interactive) ? connectEarly(() => enginesOf(values, io), (ref, quiet) => openEngine({ ...values, ...ref }, quiet), io) : null;
-  // The checks in their usual order; whatever stops the run here closes what was opened early.
-  const checked = async () => {
-    const policy = values.policy ? await requirePolicy(values.policy, 'apply') : null;
-    const saved = positionals[0] ? await readPlanFile(positionals[0]) : null;
-    const fixedNow = values.now === undefined ? null : parseNow(values.now);
-    if (!values.yes && !interactive) throw new UsageError('apply: no terminal to confirm on; pass --yes to apply without confirmation');
-    return { policy, fixedNow, targets: targetsOf(enginesOf(values, io), saved) };
-  };
-  const { policy, fixedNow, targets } = await checked().catch((error: unknown) => {
-    early?.discard();
-    throw error;
-  });
+  const policy = values.policy ? await requirePolicy(values.policy, 'apply') : null;
+  const saved = positionals[0] ? await readPlanFile(positionals[0]) : null;
+  const fixedNow = values.now === undefined ? null : parseNow(values.now);
+  if (!values.yes && !interactive) throw new UsageError('apply: no terminal to confirm on; pass --yes to apply without confirmation');
+  const targets = targetsOf(enginesOf(values, io), saved);
   const clock = () => fixedNow ?? Date.now();
   const many = targets.length > 1;
   const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
@@ -154,21 +108,17 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   // Phase 1, per engine: connect, lock, plan (or check the saved plan). Engines are independent.
   const prepared: Prepared[] = [];
   const prepare = async (t: Target): Promise<Prepared> => {
-    const engine = await (early?.take(t.ref) ?? openEngine({ ...values, ...t.ref }, io));
+    const engine = await openEngine({ ...values, ...t.ref }, io);
     const p: Prepared = { engine, identity: await engine.identity(), lock: null, plan: null };
     prepared.push(p);
     p.lock = await acquireLock(stateDir, p.identity.key, `imgsweep apply ${args.join(' ')}`);
-    // Unattended (--yes), nobody reads the estimate before the run, and the report gives the engine's own
-    // figure: the layer reads (two calls per candidate) are skipped unless the disk section needs them.
     if (t.saved) p.plan = t.saved;
     else {
-      const at = performance.now();
-      // Unattended, execution follows at once: the disk usage before it is read alongside the plan's listing.
-      const diskUsage = values.yes ? engine.diskUsage() : null;
-      const { plan, inventory, saved } = await evaluateLive(engine, policy!, { ...values, ...t.ref }, io, clock(), false, !values.yes);
-      p.plan = plan;
-      p.saved = saved;
-      if (diskUsage) p.listing = { images: inventory.images, containers: inventory.containers, at, diskUsage };
+      const live = await planLive(engine, policy!, liveOptions({ ...values, ...t.ref }, io, clock()));
+      p.plan = live.plan;
+      p.saved = live.saved;
+      // Unattended, execution follows at once: the plan's listing may stand for the re-list before it.
+      if (values.yes) p.listing = { images: live.inventory.images, containers: live.inventory.containers, at: live.listedAt, diskUsage: live.diskUsage };
     }
     admitPlan(p.plan, p.identity, clock(), t.saved ? maxAge : null);
     return p;
@@ -205,8 +155,13 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       if (r.status === 'fulfilled') outcomes.push({ name, exitCode: r.value.summary.failed > 0 ? 1 : 0, report: r.value, error: null, seconds: (Date.parse(r.value.finishedAt) - Date.parse(r.value.startedAt)) / 1000 });
       else outcomes.push({ name, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
     });
+    // A disk budget that could not be kept fails its engine's run, whatever else went well.
+    for (const p of runnable) {
+      if (reportSkippedDisk([p.plan!], io, many) === 0) continue;
+      const o = outcomes.find((x) => x.name === p.identity.host);
+      if (o) o.exitCode = Math.max(o.exitCode, 1);
+    }
   } finally {
-    early?.discard();
     for (const p of prepared) {
       await p.saved;
       await p.lock?.release();

@@ -1,6 +1,8 @@
 import { UsageError } from '../../errors.js';
 import { findImage } from '../../plan/find-image.js';
-import { formatExplain } from '../../report/explain-format.js';
+import { formatExplain, refFateText, traceText } from '../../report/explain-format.js';
+import { keptText } from '../../report/kept-text.js';
+import type { RuleTrace } from '../../plan/select.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { enginesOf, evaluate, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
@@ -18,13 +20,17 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
     const d = ev.decisions.get(found.image.id)!;
     const f = ev.facts.get(found.image.id)!;
     const del = ev.plan.actions.find((a) => a.type === 'delete' && a.imageId === found.image.id) ?? null;
+    const kept = ev.plan.kept.find((k) => k.imageId === found.image.id) ?? null;
+    const traces = ev.selections.get(found.image.id)!.traces;
+    // Codes and their facts, each with the report's words beside it.
+    const rules = (key: string) => (traces?.get(key) ?? []).map((t: RuleTrace) => ({ ...t, detail: traceText(t) }));
     const out = {
       imageId: found.image.id,
       deleted: del !== null,
       rule: del?.rule ?? null,
-      kept: ev.plan.kept.find((k) => k.imageId === found.image.id) ?? null,
-      references: f.refs.map((r) => ({ ref: r.text, ...d.fates.get(r.text), rules: ev.selections.get(found.image.id)!.traces?.get(r.text) ?? [] })),
-      rules: f.refs.length === 0 ? (ev.selections.get(found.image.id)!.traces?.get('') ?? []) : undefined,
+      kept: kept && { ...kept, detail: keptText(kept) },
+      references: f.refs.map((r) => ({ ref: r.text, ...d.fates.get(r.text), detail: refFateText(d.fates.get(r.text)), rules: rules(r.text) })),
+      rules: f.refs.length === 0 ? rules('') : undefined,
       containers: f.containers.map((u) => ({ id: u.container.id, state: u.container.state, removable: u.removable })),
       lastUsed: new Date(f.lastUsedMs).toISOString(),
       firstSeen: f.firstSeenMs === null ? null : new Date(f.firstSeenMs).toISOString(),

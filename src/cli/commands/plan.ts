@@ -1,7 +1,7 @@
 import { UsageError } from '../../errors.js';
 import type { PlanSet } from '../../plan/plan-set.js';
-import { ENGINES_IN_PARALLEL, reportFailures, settleLimited } from '../several.js';
-import type { Plan } from '../../plan/types.js';
+import { ENGINES_IN_PARALLEL, reportFailures, reportSkippedDisk, settleLimited } from '../several.js';
+import { PLAN_VERSION, type Plan } from '../../plan/types.js';
 import { formatPlanJson, formatPlanMarkdown, formatPlanText } from '../../report/plan-format.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { enginesOf, evaluate, refName, requirePolicy, type EngineRef } from '../context.js';
@@ -31,17 +31,17 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
     const json = formatPlanJson(plan);
     if (values.output) await writeFileAtomic(values.output, json);
     if (!values.quiet) io.stdout.write(format === 'json' ? json : format === 'markdown' ? formatPlanMarkdown(plan) : formatPlanText(plan));
-    return 0;
+    return reportSkippedDisk([plan], io);
   }
   // Several engines: planned in parallel; one plan set; an engine that fails does not stop the others.
   const results = await settleLimited(engines, ENGINES_IN_PARALLEL, planOn);
   const plans: Plan[] = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  const set: PlanSet = { kind: 'imgsweep-plan-set', version: 1, plans };
+  const set: PlanSet = { kind: 'imgsweep-plan-set', version: PLAN_VERSION, plans };
   const json = `${JSON.stringify(set, null, 2)}\n`;
   if (values.output && plans.length > 0) await writeFileAtomic(values.output, json);
   if (!values.quiet) {
     if (format === 'json') io.stdout.write(json);
     else io.stdout.write(plans.map((p) => (format === 'markdown' ? `# Engine ${p.engine.name} at \`${p.engine.host}\`\n\n${formatPlanMarkdown(p)}` : `=== engine ${p.engine.name} at ${p.engine.host} ===\n${formatPlanText(p)}`)).join('\n'));
   }
-  return reportFailures(results, engines.map(refName), io);
+  return Math.max(reportFailures(results, engines.map(refName), io), reportSkippedDisk(plans, io));
 }

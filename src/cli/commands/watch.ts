@@ -1,5 +1,5 @@
 import { UsageError } from '../../errors.js';
-import { defaultStateDir } from '../../execute/state-dir.js';
+import { defaultStateDir } from '../../state-dir.js';
 import { parseDuration } from '../../policy/units.js';
 import { watchUsage } from '../../usage/watch.js';
 import { parseCommandArgs } from '../args.js';

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { defaultStateDir } from '../../src/execute/state-dir.js';
+import { defaultStateDir } from '../src/state-dir.js';
 
 describe('defaultStateDir', () => {
   it('root: /var/lib/imgsweep, whatever the environment says', () => {

@@ -1,21 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Engine, EngineDiskUsage } from '../engine/engine.js';
+import type { Inventory } from '../inventory/types.js';
+import { mapLimit } from '../map-limit.js';
 import { inferLayers, type Layer, type ShareFacts } from './share.js';
-import type { Inventory } from './types.js';
 
 export interface LayerFetch {
   /** Images whose layers were read from the engine. */
   fetched: number;
   /** Engine calls made (two per fetched image, plus /system/df). */
   calls: number;
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  /** The engine's disk accounting as read for this (null: none to be had, or Podman, which keeps none). */
+  diskUsage: EngineDiskUsage | null;
 }
 
 /** Rounds of inferred reads before every image still unresolved is read at once. */
@@ -28,16 +23,18 @@ const ROUNDS = 3;
  * match one read stack shares that stack. A few images per shared stack are read, whatever the number of
  * images. Legacy-builder steps (listed, but not in df) are each a bottom part of a read descendant.
  * Where the figures do not settle it (Podman, whose /system/df says nothing; containerd's store; df and the
- * listing disagree) every image that may share is read, as the estimate needs. Nothing is read when there
- * is no candidate (`candidates` 'all': for a snapshot, whose candidates are not known yet). The same rule
- * for live plans and snapshots makes a snapshot's plan the live plan.
- * Without /system/df (or on failure) the inventory is left as it was: the estimate then uses sizes.
+ * listing disagree) every image that may share is read, as the estimate needs.
+ * When the engine's accounting cannot be had (df refused or busy past the timeout, a read failed), no image
+ * gets layers and `inventory.accountingUnavailable` says why: the estimate is then unavailable, never guessed.
  */
-export async function attachLayers(engine: Engine, inventory: Inventory, candidates: ReadonlySet<string> | 'all', concurrency = 8): Promise<LayerFetch> {
-  if (candidates !== 'all' && candidates.size === 0) return { fetched: 0, calls: 0 };
-  const df = await engine.diskUsage();
-  // Podman reports no sharing at all (/system/df is a placeholder there): every image may share.
-  if (!df && inventory.engine.kind !== 'podman') return { fetched: 0, calls: 1 };
+export async function attachLayers(engine: Engine, inventory: Inventory, concurrency = 8): Promise<LayerFetch> {
+  let df: EngineDiskUsage | null;
+  try {
+    df = await engine.diskUsage();
+  } catch (error) {
+    inventory.accountingUnavailable = (error as Error).message;
+    return { fetched: 0, calls: 1, diskUsage: null };
+  }
   const read = new Map<string, Layer[]>();
   let tried = 0;
   const fetch = async (ids: string[]) => {
@@ -67,11 +64,13 @@ export async function attachLayers(engine: Engine, inventory: Inventory, candida
       await fetch(inventory.images.filter((i) => !df || (df.sharedSize.get(i.id) ?? i.sharedSize ?? null) !== 0).map((i) => i.id));
       layers = read;
     }
-  } catch {
-    return { fetched: 0, calls: 1 + tried * 2 };
+  } catch (error) {
+    inventory.accountingUnavailable = `reading image layers: ${(error as Error).message}`;
+    return { fetched: 0, calls: 1 + tried * 2, diskUsage: df };
   }
   inventory.images = inventory.images.map((i) => ({ ...i, layers: layers.get(i.id) ?? [privateLayer(i.id, i.size)] }));
-  return { fetched: read.size, calls: 1 + tried * 2 };
+  delete inventory.accountingUnavailable;
+  return { fetched: read.size, calls: 1 + tried * 2, diskUsage: df };
 }
 
 interface Shares {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { attachLayers } from '../../src/inventory/layers.js';
+import { attachLayers } from '../../src/live/layers.js';
 import type { ImageRecord, Inventory } from '../../src/inventory/types.js';
 import { image, inventory } from '../support/builders.js';
 import { FakeEngine } from '../support/fake-engine.js';
@@ -20,12 +20,12 @@ const img = (name: string, layers: Layers, opts: Partial<ImageRecord> & { tags?:
   image(name, { tags: [`${name}:1`], size: sum(layers), layers, ...opts });
 
 /** Runs attachLayers on a fake engine holding `truth`; the inventory it fills has no layers to start with. */
-async function attach(truth: ImageRecord[], opts: { kind?: 'docker' | 'podman'; store?: 'classic' | 'containerd'; candidates?: Set<string> | 'all' } = {}) {
+async function attach(truth: ImageRecord[], opts: { kind?: 'docker' | 'podman'; store?: 'classic' | 'containerd' } = {}) {
   const real = inventory(truth);
   real.engine = { ...real.engine, kind: opts.kind ?? 'docker', imageStore: opts.store ?? 'classic' };
   const engine = new FakeEngine(real);
   const inv: Inventory = { ...real, images: truth.map(({ layers: _, ...i }) => i) };
-  const fetch = await attachLayers(engine, inv, opts.candidates ?? new Set([truth[0]!.id]));
+  const fetch = await attachLayers(engine, inv);
   const read = engine.callsOf('imageLayers').map((c) => c.args[0] as string);
   return { inv, read, fetch };
 }
@@ -63,7 +63,7 @@ describe('layer reads for the reclaim estimate', () => {
     // A base-b image, an other-base image, a copy (its whole stack is shared): three reads at any N.
     expect(small.read).toHaveLength(3);
     expect(large.read).toHaveLength(3);
-    expect(large.fetch).toEqual({ fetched: 3, calls: 7 });
+    expect(large.fetch).toMatchObject({ fetched: 3, calls: 7 });
     const truth = fleet(400);
     const ids = truth.map((i) => i.id);
     expectSameEstimate(truth, large.inv.images, [new Set(ids.slice(0, 7)), new Set(ids.filter((_, k) => k % 3 === 0)), new Set(ids.slice(400))]);
@@ -71,7 +71,7 @@ describe('layer reads for the reclaim estimate', () => {
 
   it('an image that shares nothing is one layer of its own size, and nothing is read for it', async () => {
     const truth = [img('alone', [layer('a0', 10), layer('a1', 20)]), img('b', base), img('c', [...base, layer('c', 5)])];
-    const { inv, read } = await attach(truth, { candidates: new Set([truth[0]!.id]) });
+    const { inv, read } = await attach(truth);
     expect(read).toHaveLength(1);
     expect(inv.images[0]!.layers).toHaveLength(1);
     expect(inv.images[0]!.layers![0]!.size).toBe(30);
@@ -142,20 +142,6 @@ describe('layer reads for the reclaim estimate', () => {
     expectSameEstimate(truth, containerd.inv.images, []);
   });
 
-  it('a snapshot (no candidates known yet) gets the same layers as a plan', async () => {
-    const truth = fleet(30);
-    const snap = await attach(truth, { candidates: 'all' });
-    const live = await attach(truth);
-    expect(snap.read).toEqual(live.read);
-    expect(snap.inv.images).toEqual(live.inv.images);
-  });
-
-  it('no candidate: nothing is asked of the engine', async () => {
-    const { read, fetch } = await attach(fleet(10), { candidates: new Set() });
-    expect(read).toEqual([]);
-    expect(fetch).toEqual({ fetched: 0, calls: 0 });
-  });
-
   it('property: for any images on any stacks, what the estimate frees is what the real layers free', async () => {
     // Few distinct sizes (zeros among them) make equal running sizes on different stacks, and chance matches.
     const sizes = fc.oneof(fc.constantFrom(0, 100, 200, 300), fc.integer({ min: 1, max: 1_000_000 }));
@@ -176,5 +162,19 @@ describe('layer reads for the reclaim estimate', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it.each([
+    ['/system/df cannot be had', 'diskUsage', 'a disk usage operation is already running, after 9 tries in 60 s (diskUsage)'],
+    ['a layer read fails', 'imageLayers', 'reading image layers: engine went away (imageLayers)'],
+  ])('when %s, no image gets layers (no guess) and the inventory says why', async (_what, method, why) => {
+    const truth = fleet(6);
+    const real = inventory(truth);
+    const engine = new FakeEngine(real);
+    engine.fault = (m) => (m !== method ? undefined : { kind: 'throw', message: method === 'diskUsage' ? 'a disk usage operation is already running, after 9 tries in 60 s' : 'engine went away' });
+    const inv: Inventory = { ...real, images: truth.map(({ layers: _, ...i }) => i) };
+    await attachLayers(engine, inv);
+    expect(inv.images.every((i) => i.layers === undefined)).toBe(true);
+    expect(inv.accountingUnavailable).toBe(why);
   });
 });

@@ -1,0 +1,35 @@
+/**
+ * The one sequence that reads a live engine for a plan: list it, update the usage record, find what the policy
+ * may remove, read the layers that make the reclaim estimate exact, plan. The command line, the library and
+ * the tests all go through here, so every mode estimates the same way.
+ */
+import type { Engine, EngineDiskUsage } from '../engine/engine.js';
+import { evaluatePolicy, reclaimCandidates, type Evaluation } from '../plan/plan.js';
+import type { Policy } from '../policy/types.js';
+import { attachLayers } from './layers.js';
+import { readLive, type LiveInventory, type LiveOptions } from './read.js';
+
+export interface LivePlan extends Evaluation, LiveInventory {
+  /** The engine's disk accounting read for the estimate (null: none read, or none to be had). */
+  diskUsage: EngineDiskUsage | null;
+}
+
+/**
+ * Plans against a live engine. Layers are read when the plan removes something or has a disk budget to keep;
+ * when the engine's accounting cannot be had, the plan says so (no estimate, no eviction) rather than guess.
+ */
+export async function planLive(engine: Engine, policy: Policy, o: LiveOptions & { trace?: boolean }): Promise<LivePlan> {
+  const live = await readLive(engine, o);
+  const input = { policy, inventory: live.inventory, now: o.now, trace: o.trace ?? false };
+  const first = evaluatePolicy(input);
+  if (!policy.disk && reclaimCandidates(first, policy).size === 0) return { ...first, ...live, diskUsage: null };
+  const { diskUsage } = await attachLayers(engine, live.inventory);
+  return { ...evaluatePolicy(input), ...live, diskUsage };
+}
+
+/** A snapshot to plan from later, anywhere: every image with its layers, as a live plan would read them. */
+export async function snapshotLive(engine: Engine, o: LiveOptions): Promise<LiveInventory> {
+  const live = await readLive(engine, o);
+  await attachLayers(engine, live.inventory);
+  return live;
+}

@@ -1,0 +1,63 @@
+/** Reading a live engine: its images and containers, the filesystem under its data root, and the usage record. */
+import { statfs } from 'node:fs/promises';
+import type { Engine } from '../engine/engine.js';
+import type { Inventory } from '../inventory/types.js';
+import { readObservation, recordUsage } from '../usage/observe.js';
+
+/** Measures the filesystem holding the engine's data root; null when it is not on this machine. */
+export async function measureDisk(engine: Engine, rootDir: string): Promise<Inventory['disk']> {
+  if (!engine.host.startsWith('unix://') || !rootDir) return null;
+  try {
+    const s = await statfs(rootDir);
+    const totalBytes = s.blocks * s.bsize;
+    // Like df: used = total - free; what root may still use counts as free.
+    const usedBytes = (s.blocks - s.bfree) * s.bsize;
+    return totalBytes > 0 ? { totalBytes, usedBytes, path: rootDir } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The live engine's images and containers (two list calls and the container inspects). */
+export async function readInventory(engine: Engine, now: number, usage: Inventory['usage'] = {}): Promise<Inventory> {
+  const identity = await engine.identity();
+  const [images, containers] = await Promise.all([engine.listImages(), engine.listContainers()]);
+  const disk = identity.imageStore === 'classic' ? await measureDisk(engine, identity.rootDir) : null;
+  return {
+    kind: 'imgsweep-inventory',
+    version: 1,
+    capturedAt: new Date(now).toISOString(),
+    engine: identity,
+    images,
+    containers,
+    usage,
+    disk,
+  };
+}
+
+export interface LiveOptions {
+  /** Where the usage record (and the lock) live. */
+  stateDir: string;
+  /** The clock, ms since the epoch. */
+  now: number;
+  warn: (message: string) => void;
+}
+
+export interface LiveInventory {
+  inventory: Inventory;
+  /** performance.now() before the listing was asked for: its facts are at least this old. */
+  listedAt: number;
+  /** The usage record's saving, under way while the caller goes on (never rejects). */
+  saved: Promise<void>;
+}
+
+/** The live engine's inventory, with the usage record updated from what this run sees (containers, recent events). */
+export async function readLive(engine: Engine, o: LiveOptions): Promise<LiveInventory> {
+  const { key } = await engine.identity();
+  const listedAt = performance.now();
+  // The events since the last run are read while the engine is listed.
+  const [inventory, observation] = await Promise.all([readInventory(engine, o.now), readObservation(engine, key, o.stateDir, o.now, o.warn)]);
+  const { images, saved } = recordUsage(observation, inventory, o.stateDir, o.now, o.warn);
+  inventory.usage = images;
+  return { inventory, listedAt, saved };
+}

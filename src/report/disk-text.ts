@@ -1,0 +1,37 @@
+import type { DiskGoal, DiskSummary } from '../plan/types.js';
+import { formatBytes } from './bytes.js';
+import { plural } from './table.js';
+
+const USAGE_UNMEASURED =
+  "maxUsage not evaluated: the filesystem holding the engine's data root cannot be measured here (remote engine, containerd image store or saved inventory without disk data); only maxImageBytes applies";
+
+function amount(g: DiskGoal, v: number): string {
+  return g.measure === 'usage' ? `${Math.round(v * 1000) / 10}%` : formatBytes(v);
+}
+
+function measured(g: DiskGoal): string {
+  return g.measure === 'usage' ? 'disk' : 'images';
+}
+
+/** What the disk section decided, e.g. "disk 91% > 85%: evicting 12 images, est. 8.2 GB, to reach 70%". */
+export function diskText(d: DiskSummary): string {
+  let text: string;
+  switch (d.status) {
+    case 'accounting-unavailable':
+      text = `disk budget skipped: the engine's disk accounting is unavailable (${d.cause ?? "the images' layers are not known"})`;
+      break;
+    case 'not-evaluated':
+      text = 'disk limits not evaluated';
+      break;
+    case 'over-limit': {
+      const evicting = `evicting ${plural(d.evicted, 'image')}, est. ${formatBytes(d.evictedBytes)}`;
+      const over = d.goals.filter((g) => g.over).map((g) => `${measured(g)} ${amount(g, g.before)} > ${amount(g, g.limit)}: ${evicting}, to reach ${amount(g, g.target)}`);
+      text = over.join('; ') + (d.targetReached ? '' : ' (target not reachable: nothing else may be evicted)');
+      break;
+    }
+    case 'under-limit':
+      text = `${d.goals.map((g) => `${measured(g)} ${amount(g, g.before)} <= ${amount(g, g.limit)}`).join('; ')}: nothing to evict`;
+      break;
+  }
+  return d.usageUnmeasured ? `${text}. ${USAGE_UNMEASURED}` : text;
+}
