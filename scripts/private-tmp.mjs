@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Runs commands with TMPDIR set to one new private folder, and removes that folder when they are done, whatever
- * happened (a failure, Ctrl-C, SIGTERM): what they leave in the temp folder (test daemons' folders, tsx's cache,
+ * happened (a failure, Ctrl-C, SIGTERM): what they leave in the temp folder (test daemons' folders,
  * Node's compile cache) goes with it. The folder's path is short, since test daemons put their sockets in it
  * and a unix socket's path holds at most 107 bytes. Afterwards it names anything new left in the temp folder
  * itself (by code that does not honour TMPDIR); under CI that fails the run.

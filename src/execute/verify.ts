@@ -1,11 +1,10 @@
-import type { ContainerRecord } from '../inventory/types.js';
+import { isRunning, type ContainerRecord } from '../inventory/types.js';
 import type { ImageRefs } from '../engine/engine.js';
 import type { Plan, PlanAction } from '../plan/types.js';
 import { containerRef } from '../plan/reasons.js';
 import { plannedReferences } from './references.js';
 import type { StepReason } from './reasons.js';
 
-const RUNNING = new Set(['running', 'paused', 'restarting', 'removing']);
 
 export interface LiveState {
   images: ImageRefs[];
@@ -42,12 +41,12 @@ export function verifyPlan(plan: Plan, live: LiveState): Map<number, StaleStep> 
   const usedNow = new Map<string, ContainerRecord>();
   for (const c of live.containers) {
     if (plannedRemovals.has(c.id)) continue;
-    if (!RUNNING.has(c.state) && !since(c.created) && !since(c.startedAt)) continue;
+    if (!isRunning(c.state) && !since(c.created) && !since(c.startedAt)) continue;
     for (const id of [c.imageId, ...c.mountImageIds]) if (!usedNow.has(id)) usedNow.set(id, c);
   }
   // A planned removal that runs again keeps every image it uses.
   for (const c of live.containers) {
-    if (!plannedRemovals.has(c.id) || !RUNNING.has(c.state)) continue;
+    if (!plannedRemovals.has(c.id) || !isRunning(c.state)) continue;
     for (const id of [c.imageId, ...c.mountImageIds]) if (!usedNow.has(id)) usedNow.set(id, c);
   }
   const allowed = plannedReferences(plan);
@@ -62,7 +61,7 @@ export function verifyPlan(plan: Plan, live: LiveState): Map<number, StaleStep> 
     if (a.type === 'remove-container') {
       const c = containers.get(a.containerId!);
       if (!c) return { reason: { code: 'container-gone' }, clear: true };
-      if (RUNNING.has(c.state)) return { reason: { code: 'container-running', state: c.state }, clear: false };
+      if (isRunning(c.state)) return { reason: { code: 'container-running', state: c.state }, clear: false };
     }
     const user = usedNow.get(a.imageId);
     if (user) return { reason: { code: 'image-in-use', container: containerRef(user) }, clear: false };

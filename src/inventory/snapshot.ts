@@ -2,6 +2,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { ErrorObject } from 'ajv';
 import { InputError } from '../errors.js';
+import { formatPath } from '../format-path.js';
 import { validatorFor } from '../validation/validators.js';
 import { syntaxErrorPosition } from './json-position.js';
 import type { Inventory } from './types.js';
@@ -119,17 +120,6 @@ function formatProblems(source: string, problems: Problem[]): string {
   return lines.join('\n');
 }
 
-/** images[3].id, usage["sha256:..."], labels["com.acme.keep"]; "(root)" for the document. */
-function formatPath(path: readonly (string | number)[]): string {
-  if (path.length === 0) return '(root)';
-  let out = '';
-  for (const s of path) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (/^[A-Za-z_$][\w$]*$/.test(s)) out += out === '' ? s : `.${s}`;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
-}
 
 /** Array indexes become numbers only where the data holds an array, so a label named "3" stays a key. */
 function pointerToPath(pointer: string, data: unknown): (string | number)[] {

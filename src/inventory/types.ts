@@ -20,6 +20,11 @@ export interface EngineIdentity {
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
+/** States in which a container is, or may any moment be, running: its images are never touched. */
+export function isRunning(state: ContainerState): boolean {
+  return state === 'running' || state === 'paused' || state === 'restarting' || state === 'removing';
+}
+
 export interface ContainerRecord {
   id: string;
   names: string[];

@@ -1,8 +1,7 @@
 import { parseReference, type Reference } from '../inventory/reference.js';
-import type { ContainerRecord, ImageRecord, Inventory, UsageEntry } from '../inventory/types.js';
+import { isRunning, type ContainerRecord, type ImageRecord, type Inventory, type UsageEntry } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 
-const RUNNING_STATES = new Set(['running', 'paused', 'restarting', 'removing']);
 const NO_CONTAINERS: ContainerUse[] = [];
 
 export interface ContainerUse {
@@ -49,7 +48,7 @@ function ms(iso: string | null | undefined): number | null {
 }
 
 export function containerUse(c: ContainerRecord, policy: Policy, now: number): ContainerUse {
-  const running = RUNNING_STATES.has(c.state);
+  const running = isRunning(c.state);
   const created = ms(c.created);
   const finished = ms(c.finishedAt);
   const stoppedSince = running ? null : finished !== null && (created === null || finished >= created) ? finished : created;

@@ -1,4 +1,5 @@
-import { formatPath, type PolicyProblem, type ProblemCode } from './problems.js';
+import { formatPath } from '../format-path.js';
+import type { PolicyProblem, ProblemCode } from './problems.js';
 import { compileGlob, compileLabel, compileReferenceGlob, normalizeIdPrefix } from './patterns.js';
 import type { DiskPolicy, Glob, Policy, ReferenceGlob, Rule, Selector } from './types.js';
 import { DURATION_EXAMPLES, parseDuration, parsePercent, parseSize } from './units.js';

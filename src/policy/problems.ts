@@ -38,14 +38,3 @@ export function sortProblems(problems: PolicyProblem[]): PolicyProblem[] {
   return [...problems].sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
 }
 
-/** JSON-pointer-ish segments to the printed key path: ["rules", 1, "olderThan"] -> rules[1].olderThan */
-export function formatPath(segments: readonly (string | number)[]): string {
-  if (segments.length === 0) return '(root)';
-  let out = '';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (!/^[A-Za-z_$][\w$-]*$/.test(s)) out += `[${JSON.stringify(s)}]`;
-    else out += out === '' ? s : `.${s}`;
-  }
-  return out;
-}

@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv';
-import { formatPath, type PolicyProblem, type ProblemCode } from './problems.js';
+import { formatPath } from '../format-path.js';
+import type { PolicyProblem, ProblemCode } from './problems.js';
 import { DURATION_EXAMPLES, SIZE_EXAMPLES } from './units.js';
 import type { PathSegment, YamlSource } from './yaml-source.js';
 import { didYouMean } from './suggest.js';

@@ -1,5 +1,6 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
-import { formatPath, type PolicyProblem, type ProblemCode } from './problems.js';
+import { formatPath } from '../format-path.js';
+import type { PolicyProblem, ProblemCode } from './problems.js';
 
 /** Expanding more aliases than this is treated as an alias bomb ("billion laughs"). */
 export const MAX_ALIAS_COUNT = 100;

@@ -1,8 +1,7 @@
 import type { EngineEvent } from '../engine/engine.js';
 import { normalizedText, parseReference } from '../inventory/reference.js';
-import type { Inventory, UsageEntry } from '../inventory/types.js';
+import { isRunning, type Inventory, type UsageEntry } from '../inventory/types.js';
 
-const RUNNING = new Set(['running', 'paused', 'restarting', 'removing']);
 /** Container events that show an image being used. */
 const USE_ACTIONS = new Set(['create', 'start', 'restart', 'die', 'stop', 'kill', 'exec_create', 'exec_start', 'attach']);
 
@@ -91,7 +90,7 @@ export function foldUsage(previous: UsageMap, inventory: Pick<Inventory, 'images
       if (!entry) continue;
       const name = c.names[0] ?? c.id.slice(0, 12);
       // SPEC §3: an image that any container (running or stopped) uses counts as used now.
-      later(entry, nowIso, RUNNING.has(c.state) ? `container ${name} is ${c.state}` : `container ${name} exists (${c.state})`, nowIso);
+      later(entry, nowIso, isRunning(c.state) ? `container ${name} is ${c.state}` : `container ${name} exists (${c.state})`, nowIso);
     }
   }
   const names = new EventImages(inventory.images, byContainer);

@@ -250,7 +250,7 @@ describe('npm package', () => {
     const modules = join(installed, 'node_modules');
     expect(existsSync(join(modules, PKG.name, 'bin', 'imgsweep.js'))).toBe(true);
     for (const dep of Object.keys(PKG.dependencies)) expect(existsSync(join(modules, dep)), dep).toBe(true);
-    for (const dev of ['typescript', 'vitest', 'eslint', 'tsx', 'fast-check', 'esbuild']) expect(existsSync(join(modules, dev)), dev).toBe(false);
+    for (const dev of ['typescript', 'vitest', 'eslint', 'fast-check', 'esbuild']) expect(existsSync(join(modules, dev)), dev).toBe(false);
   });
 
   it('validates with the schemas compiled at build time, without loading ajv\'s compiler', async () => {
@@ -574,7 +574,7 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
     const script = `const fs = require('fs'); const s = (p) => fs.existsSync(p);
       console.log(JSON.stringify({
         app: fs.readdirSync('/app').sort(),
-        dev: ['typescript', 'vitest', 'eslint', 'tsx'].filter((d) => s('/app/node_modules/' + d)),
+        dev: ['typescript', 'vitest', 'eslint'].filter((d) => s('/app/node_modules/' + d)),
         prod: ['yaml', 'ajv', 'docker-modem', 'minimatch'].filter((d) => s('/app/node_modules/' + d)),
         state: fs.statSync('/var/lib/imgsweep').uid, uid: process.getuid() }));`;
     const r = await t.cli(['run', '--rm', '--network', 'none', '--entrypoint', 'node', IMAGE, '-e', script]);
