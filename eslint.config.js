@@ -3,11 +3,31 @@ import tseslint from 'typescript-eslint';
 
 /** What the plain JavaScript files (bin/, scripts/, this file) use of Node's globals. */
 const NODE_GLOBALS = Object.fromEntries(
-  ['process', 'console', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'].map((name) => [name, 'readonly']),
+  [
+    'process',
+    'console',
+    'Buffer',
+    'URL',
+    'setTimeout',
+    'clearTimeout',
+    'setInterval',
+    'clearInterval',
+    'performance',
+  ].map((name) => [name, 'readonly']),
 );
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.imgsweep-test/**', '.ci/node-*/**', 'bench/.work/**', 'bench/**/*.mjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      '.imgsweep-test/**',
+      '.ci/node-*/**',
+      'bench/.work/**',
+      'bench/**/*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -32,7 +52,12 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'module', ecmaVersion: 2023, globals: NODE_GLOBALS },
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      ecmaVersion: 2023,
+      globals: NODE_GLOBALS,
+    },
     rules: {
       ...tseslint.configs.disableTypeChecked.rules,
       eqeqeq: 'error',

@@ -88,7 +88,12 @@ console.error(`ensure-engine: installing ${missing.join(' ')} with apt-get`);
 // host has a policy of its own), and what the install enabled is disabled again.
 const POLICY_RC = '/usr/sbin/policy-rc.d';
 const ownPolicy = !existsSync(POLICY_RC);
-if (ownPolicy) writeFileSync(POLICY_RC, '#!/bin/sh\n# Written by imgsweep\'s scripts/ensure-engine.mjs while it installs packages.\nexit 101\n', { mode: 0o755 });
+if (ownPolicy)
+  writeFileSync(
+    POLICY_RC,
+    "#!/bin/sh\n# Written by imgsweep's scripts/ensure-engine.mjs while it installs packages.\nexit 101\n",
+    { mode: 0o755 },
+  );
 const enabledBefore = enabledServices();
 let status;
 try {
@@ -99,12 +104,16 @@ try {
 const enabled = [...enabledServices()].filter((service) => !enabledBefore.has(service));
 for (const service of enabled) {
   const [kind, name] = service.split(' ');
-  const [cmd, ...args] = kind === 'systemd' ? ['deb-systemd-helper', 'disable', name] : ['update-rc.d', name, 'disable'];
+  const [cmd, ...args] =
+    kind === 'systemd' ? ['deb-systemd-helper', 'disable', name] : ['update-rc.d', name, 'disable'];
   const result = spawnSync(cmd, args, { stdio: 'inherit' });
   if (result.status !== 0) {
     console.error(`ensure-engine: could not disable ${name} (${cmd} ${args.join(' ')} failed): disable it by hand`);
     status ||= 1;
   }
 }
-if (enabled.length > 0) console.error(`ensure-engine: disabled again what the install enabled: ${enabled.map((s) => s.split(' ')[1]).join(' ')}`);
+if (enabled.length > 0)
+  console.error(
+    `ensure-engine: disabled again what the install enabled: ${enabled.map((s) => s.split(' ')[1]).join(' ')}`,
+  );
 process.exit(status);

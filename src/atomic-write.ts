@@ -20,5 +20,9 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o644):
     throw err;
   }
   const dir = await open(dirname(path), 'r').catch(() => null);
-  if (dir) await dir.sync().catch(() => undefined).finally(() => dir.close());
+  if (dir)
+    await dir
+      .sync()
+      .catch(() => undefined)
+      .finally(() => dir.close());
 }

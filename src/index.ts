@@ -12,7 +12,14 @@ export { readInventory, readLive, type LiveInventory, type LiveOptions } from '.
 export { attachLayers } from './live/layers.js';
 export { planLive, snapshotLive, type LivePlan } from './live/plan.js';
 
-export { accountingSkipped, evaluatePolicy, makePlan, reclaimCandidates, type Evaluation, type PlanInput } from './plan/plan.js';
+export {
+  accountingSkipped,
+  evaluatePolicy,
+  makePlan,
+  reclaimCandidates,
+  type Evaluation,
+  type PlanInput,
+} from './plan/plan.js';
 export { planProblems, readPlanFile } from './execute/plan-file.js';
 export type { DiskSummary, KeptImage, Plan, PlanAction, PlanSummary } from './plan/types.js';
 export type { ContainerRef, KeptReason, KeptWhy, Protection, RefKeptWhy, Refusal } from './plan/reasons.js';

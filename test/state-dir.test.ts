@@ -9,7 +9,9 @@ describe('defaultStateDir', () => {
   });
 
   it('non-root with XDG_STATE_HOME: $XDG_STATE_HOME/imgsweep', () => {
-    expect(defaultStateDir({ XDG_STATE_HOME: '/home/ci/.state', HOME: '/home/ci' }, 1000)).toBe('/home/ci/.state/imgsweep');
+    expect(defaultStateDir({ XDG_STATE_HOME: '/home/ci/.state', HOME: '/home/ci' }, 1000)).toBe(
+      '/home/ci/.state/imgsweep',
+    );
   });
 
   it('non-root without XDG_STATE_HOME: ~/.local/state/imgsweep', () => {

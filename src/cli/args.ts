@@ -3,7 +3,13 @@ import { UsageError } from '../errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
-type ValueOf<O> = O extends { type: 'boolean'; multiple: true } ? boolean[] : O extends { type: 'boolean' } ? boolean : O extends { multiple: true } ? string[] : string;
+type ValueOf<O> = O extends { type: 'boolean'; multiple: true }
+  ? boolean[]
+  : O extends { type: 'boolean' }
+    ? boolean
+    : O extends { multiple: true }
+      ? string[]
+      : string;
 export type ParsedValues<T extends Options> = { [K in keyof T]?: ValueOf<T[K]> };
 
 /** Options every engine-facing command accepts. */
@@ -24,7 +30,11 @@ export const COMMON_OPTIONS = {
 } as const satisfies Options;
 
 /** parseArgs with usage errors that name the command. */
-export function parseCommandArgs<T extends Options>(command: string, args: string[], options: T): { values: ParsedValues<T>; positionals: string[] } {
+export function parseCommandArgs<T extends Options>(
+  command: string,
+  args: string[],
+  options: T,
+): { values: ParsedValues<T>; positionals: string[] } {
   try {
     const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
     return { values: parsed.values, positionals: parsed.positionals };
@@ -38,7 +48,8 @@ export function parseCommandArgs<T extends Options>(command: string, args: strin
 export function parseNow(text: string | undefined, clock: () => number = Date.now): number {
   if (text === undefined) return clock();
   const ms = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms)) throw new UsageError(`--now: "${text}" is not an ISO date-time (example: 2026-11-27T12:00:00Z)`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms))
+    throw new UsageError(`--now: "${text}" is not an ISO date-time (example: 2026-11-27T12:00:00Z)`);
   return ms;
 }
 

@@ -1,6 +1,13 @@
 import { connectEngine } from '../engine/docker.js';
 import type { Engine } from '../engine/engine.js';
-import { checkTlsMaterial, connectionWarnings, targetFor, tlsFailure, type ConnectionSettings, type EngineTarget } from '../engine/host.js';
+import {
+  checkTlsMaterial,
+  connectionWarnings,
+  targetFor,
+  tlsFailure,
+  type ConnectionSettings,
+  type EngineTarget,
+} from '../engine/host.js';
 import { EngineUnavailable, InternalError, PolicyInvalid, UsageError } from '../errors.js';
 import { readInventoryFile } from '../inventory/snapshot.js';
 import type { Inventory } from '../inventory/types.js';
@@ -58,7 +65,11 @@ export interface EngineRef {
   context: string | undefined;
 }
 
-type EnginesValues = Omit<EngineOptions, 'host' | 'context'> & { host?: string[]; context?: string[]; inventory?: string };
+type EnginesValues = Omit<EngineOptions, 'host' | 'context'> & {
+  host?: string[];
+  context?: string[];
+  inventory?: string;
+};
 
 /**
  * --host and --context, each given zero or more times: the engines to work on, the --host ones first, each in
@@ -69,24 +80,32 @@ export function enginesOf(values: EnginesValues, io: Pick<CliIo, 'env'>): Engine
   const hosts = values.host && values.host.length > 0 ? hostsOf(values.host) : [];
   const contexts = values.context ?? [];
   if (new Set(contexts).size !== contexts.length) throw new UsageError('--context: the same context is named twice');
-  const refs: EngineRef[] = [...hosts.map((host) => ({ host, context: undefined })), ...contexts.map((context) => ({ host: undefined, context }))];
+  const refs: EngineRef[] = [
+    ...hosts.map((host) => ({ host, context: undefined })),
+    ...contexts.map((context) => ({ host: undefined, context })),
+  ];
   // None named: DOCKER_HOST, the current context or the local socket, resolved (and reported) when connecting.
   if (refs.length === 0) return [{ host: undefined, context: undefined }];
   if (values.inventory) {
-    throw new UsageError(`--inventory and ${hosts.length > 0 ? '--host' : '--context'} exclude each other: a saved inventory is evaluated without an engine`);
+    throw new UsageError(
+      `--inventory and ${hosts.length > 0 ? '--host' : '--context'} exclude each other: a saved inventory is evaluated without an engine`,
+    );
   }
   const seen = new Map<string, string>();
   const targets = refs.map((ref) => engineTarget({ ...values, ...ref }, io));
   targets.forEach((t, i) => {
     const name = refName(refs[i]!) ?? t.host;
     const before = seen.get(t.host);
-    if (before !== undefined) throw new UsageError(`${before} and ${name} are the same engine (${t.host}): name it once`);
+    if (before !== undefined)
+      throw new UsageError(`${before} and ${name} are the same engine (${t.host}): name it once`);
     seen.set(t.host, name);
   });
   const tlsFlags = ['tls-verify', 'tls-ca', 'tls-cert', 'tls-key'] as const;
   const flag = tlsFlags.find((f) => values[f] !== undefined && values[f] !== false);
   if (flag && !targets.some((t) => t.host.startsWith('tcp://'))) {
-    throw new UsageError(`--${flag}: TLS is for tcp:// engines, and ${targets.map((t) => t.host).join(', ')} ${targets.length > 1 ? 'are' : 'is'} not one`);
+    throw new UsageError(
+      `--${flag}: TLS is for tcp:// engines, and ${targets.map((t) => t.host).join(', ')} ${targets.length > 1 ? 'are' : 'is'} not one`,
+    );
   }
   return refs;
 }
@@ -115,7 +134,12 @@ export async function openEngine(opts: EngineOptions, io: CliIo): Promise<Engine
   for (const warning of connectionWarnings(target)) io.stderr.write(`imgsweep: warning: ${warning}\n`);
   let engine: Engine;
   try {
-    engine = await connectEngine({ host: opts.host, env: io.env, timeoutMs: timeoutMs(opts.timeout), connection: connectionOf(opts) });
+    engine = await connectEngine({
+      host: opts.host,
+      env: io.env,
+      timeoutMs: timeoutMs(opts.timeout),
+      connection: connectionOf(opts),
+    });
   } catch (error) {
     const tls = tlsFailure(target, error);
     if (tls !== null) throw new EngineUnavailable(tls, { cause: error });
@@ -124,7 +148,9 @@ export async function openEngine(opts: EngineOptions, io: CliIo): Promise<Engine
   if (engine.host !== target.host) {
     // Never work on another engine than the one named: a --context or TLS setting lost on the way would do that.
     engine.close();
-    throw new InternalError(`asked for ${target.host} but connected to ${engine.host}: the connection settings were not passed on`);
+    throw new InternalError(
+      `asked for ${target.host} but connected to ${engine.host}: the connection settings were not passed on`,
+    );
   }
   return engine;
 }
@@ -136,14 +162,20 @@ export interface InventoryOptions extends EngineOptions {
 
 /** What reading a live engine needs from the command line. */
 export function liveOptions(opts: InventoryOptions, io: CliIo, now: number): LiveOptions {
-  return { stateDir: opts['state-dir'] ?? defaultStateDir(io.env), now, warn: (m) => io.stderr.write(`imgsweep: warning: ${m}\n`) };
+  return {
+    stateDir: opts['state-dir'] ?? defaultStateDir(io.env),
+    now,
+    warn: (m) => io.stderr.write(`imgsweep: warning: ${m}\n`),
+  };
 }
 
 /** The inventory to show or save: a saved snapshot, or the live engine's with every image's layers. */
 export async function loadInventory(opts: InventoryOptions, io: CliIo, now: number): Promise<Inventory> {
   if (opts.inventory) {
     if (opts.host || opts.context) {
-      throw new UsageError(`--inventory and ${opts.host ? '--host' : '--context'} exclude each other: a saved inventory is evaluated without an engine`);
+      throw new UsageError(
+        `--inventory and ${opts.host ? '--host' : '--context'} exclude each other: a saved inventory is evaluated without an engine`,
+      );
     }
     return readInventoryFile(opts.inventory);
   }
@@ -158,7 +190,13 @@ export async function loadInventory(opts: InventoryOptions, io: CliIo, now: numb
 }
 
 /** Evaluates a policy against a saved inventory or the live engine. */
-export async function evaluate(policy: Policy, opts: InventoryOptions, io: CliIo, now: number, trace = false): Promise<Evaluation> {
+export async function evaluate(
+  policy: Policy,
+  opts: InventoryOptions,
+  io: CliIo,
+  now: number,
+  trace = false,
+): Promise<Evaluation> {
   if (opts.inventory) {
     const inventory = await loadInventory(opts, io, now);
     return evaluatePolicy({ policy, inventory: { ...inventory, usage: snapshotUsage(inventory) }, now, trace });

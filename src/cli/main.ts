@@ -85,7 +85,9 @@ function reportError(err: unknown, io: CliIo, verbose: boolean): number {
 function writeCauses(err: Error, io: CliIo): void {
   let cause: unknown = err.cause;
   while (cause) {
-    io.stderr.write(`  caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : JSON.stringify(cause)}\n`);
+    io.stderr.write(
+      `  caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : JSON.stringify(cause)}\n`,
+    );
     cause = cause instanceof Error ? cause.cause : undefined;
   }
 }

@@ -12,6 +12,7 @@ export async function writeFileAtomic(path: string, text: string, mode = 0o644):
 
 export function parseFormat<T extends string>(text: string | undefined, allowed: readonly T[], fallback: T): T {
   if (text === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(text)) throw new UsageError(`--format: "${text}" is not one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(text))
+    throw new UsageError(`--format: "${text}" is not one of ${allowed.join(', ')}`);
   return text as T;
 }

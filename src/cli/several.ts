@@ -8,15 +8,27 @@ import type { CliIo } from './io.js';
 export const ENGINES_IN_PARALLEL = 4;
 
 /** Runs `fn` over items with at most `limit` in flight; results in input order, failures as values. */
-export function settleLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
-  return mapLimit(items, limit, (item) => Promise.resolve(item).then(fn).then(
-    (value): PromiseSettledResult<R> => ({ status: 'fulfilled', value }),
-    (reason: unknown): PromiseSettledResult<R> => ({ status: 'rejected', reason }),
-  ));
+export function settleLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
+  return mapLimit(items, limit, (item) =>
+    Promise.resolve(item)
+      .then(fn)
+      .then(
+        (value): PromiseSettledResult<R> => ({ status: 'fulfilled', value }),
+        (reason: unknown): PromiseSettledResult<R> => ({ status: 'rejected', reason }),
+      ),
+  );
 }
 
 /** Reports the engines whose part failed, one line each, and returns the worst exit code among them. */
-export function reportFailures(results: readonly PromiseSettledResult<unknown>[], names: readonly (string | undefined)[], io: CliIo): number {
+export function reportFailures(
+  results: readonly PromiseSettledResult<unknown>[],
+  names: readonly (string | undefined)[],
+  io: CliIo,
+): number {
   let code = 0;
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') return;
@@ -33,6 +45,7 @@ export function reportFailures(results: readonly PromiseSettledResult<unknown>[]
  */
 export function reportSkippedDisk(plans: readonly Plan[], io: CliIo, named = plans.length > 1): number {
   const skipped = plans.filter(accountingSkipped);
-  for (const p of skipped) io.stderr.write(`imgsweep: ${named ? `[${p.engine.name} (${p.engine.host})] ` : ''}${diskText(p.disk!)}\n`);
+  for (const p of skipped)
+    io.stderr.write(`imgsweep: ${named ? `[${p.engine.name} (${p.engine.host})] ` : ''}${diskText(p.disk!)}\n`);
   return skipped.length > 0 ? 1 : 0;
 }

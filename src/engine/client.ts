@@ -20,20 +20,36 @@ export function makeClients(target: EngineTarget, env: NodeJS.ProcessEnv): Clien
   let agent: HttpAgent;
   let options: Docker.DockerOptions = o;
   if (o.protocol === 'ssh') {
-    agent = new DialStdioAgent({ host: String(o.host), port: o.port === undefined ? undefined : String(o.port), user: o.username }, env);
+    agent = new DialStdioAgent(
+      { host: String(o.host), port: o.port === undefined ? undefined : String(o.port), user: o.username },
+      env,
+    );
     // The agent makes every connection; the address dockerode builds its URLs from is only a name.
     options = { ...o, protocol: 'http', host: 'docker', port: undefined, username: undefined };
   } else if (o.protocol === 'https') {
-    agent = new HttpsAgent({ keepAlive: true, ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: target.tls?.verify !== false });
+    agent = new HttpsAgent({
+      keepAlive: true,
+      ca: o.ca,
+      cert: o.cert,
+      key: o.key,
+      rejectUnauthorized: target.tls?.verify !== false,
+    });
   } else agent = new HttpAgent({ keepAlive: true });
   return {
     docker(version, timeoutMs) {
       try {
         // `agent` is a documented option that dockerode's types lack.
-        return new Docker({ ...options, agent, version: version ? `v${version}` : undefined, timeout: timeoutMs } as Docker.DockerOptions);
+        return new Docker({
+          ...options,
+          agent,
+          version: version ? `v${version}` : undefined,
+          timeout: timeoutMs,
+        } as Docker.DockerOptions);
       } catch (error) {
         // dockerode reads DOCKER_HOST and DOCKER_CERT_PATH from the process environment, and may fail on them.
-        throw new EngineUnavailable(`cannot set up a client for ${target.host}: ${engineMessage(error)}`, { cause: error });
+        throw new EngineUnavailable(`cannot set up a client for ${target.host}: ${engineMessage(error)}`, {
+          cause: error,
+        });
       }
     },
     close: () => agent.destroy(),

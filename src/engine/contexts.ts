@@ -101,7 +101,9 @@ export function requireContext(name: string, env: NodeJS.ProcessEnv, via: string
   const found = readContext(name, env);
   if (found) return found;
   const known = [DEFAULT_CONTEXT, ...listContexts(env)].join(', ');
-  throw new UsageError(`${via} "${name}": no such Docker context in ${join(dockerConfigDir(env), 'contexts')} (known: ${known})`);
+  throw new UsageError(
+    `${via} "${name}": no such Docker context in ${join(dockerConfigDir(env), 'contexts')} (known: ${known})`,
+  );
 }
 
 /**

@@ -8,7 +8,16 @@ import type { Engine, EngineDiskUsage, EngineEvent, ImageRefs, WriteOutcome } fr
 import { targetFor, type ConnectionSettings, type EngineTarget } from './host.js';
 import { compareApi, mapIdentity, negotiateApiVersion } from './identity.js';
 import { parseHistory, rootfsLayers, zipLayers } from './layers.js';
-import { isImageId, mapContainer, mapDiskUsage, mapImages, mapInspectRefs, mountImageRefs, normalizeId, parseEvents } from './map.js';
+import {
+  isImageId,
+  mapContainer,
+  mapDiskUsage,
+  mapImages,
+  mapInspectRefs,
+  mountImageRefs,
+  normalizeId,
+  parseEvents,
+} from './map.js';
 import { doneFromDeleteResponse, engineMessage, outcomeFromError, statusOf } from './outcome.js';
 import { asArray, asObj, isObj, str } from './shape.js';
 
@@ -36,15 +45,24 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
       version = await bounded(clients.docker(undefined, timeoutMs).version(), timeoutMs, 'GET /version');
     } catch (error) {
       if (statusOf(error) === null) throw unavailable(target, error);
-      throw new EngineError(`${target.host} answered /version with ${engineMessage(error)}: is it a Docker API?`, { cause: error });
+      throw new EngineError(`${target.host} answered /version with ${engineMessage(error)}: is it a Docker API?`, {
+        cause: error,
+      });
     }
     const apiVersion = negotiateApiVersion(version);
     const docker = clients.docker(apiVersion, timeoutMs);
-    const info: unknown = await bounded(docker.info() as Promise<unknown>, timeoutMs, 'GET /info').catch((error: unknown) => {
-      throw readFailure(target, error, 'reading /info');
-    });
+    const info: unknown = await bounded(docker.info() as Promise<unknown>, timeoutMs, 'GET /info').catch(
+      (error: unknown) => {
+        throw readFailure(target, error, 'reading /info');
+      },
+    );
     const identity = mapIdentity(version, info, apiVersion, target.host);
-    return new DockerEngine(docker, clients.docker(apiVersion, undefined), { target, identity, timeoutMs, close: () => clients.close() });
+    return new DockerEngine(docker, clients.docker(apiVersion, undefined), {
+      target,
+      identity,
+      timeoutMs,
+      close: () => clients.close(),
+    });
   } catch (error) {
     clients.close();
     throw error;
@@ -71,7 +89,8 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 /** Times go as "seconds.fraction" strings, which the engines read exactly (dockerode's types say whole numbers). */
-const eventsQuery = (query: { since: string; until?: string; filters: object; abortSignal?: AbortSignal }) => query as unknown as Docker.GetEventsOptions;
+const eventsQuery = (query: { since: string; until?: string; filters: object; abortSignal?: AbortSignal }) =>
+  query as unknown as Docker.GetEventsOptions;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -110,7 +129,11 @@ class DockerEngine implements Engine {
     }
   }
 
-  private async write(call: (docker: Docker) => Promise<unknown>, what: string, done: (body: unknown) => WriteOutcome): Promise<WriteOutcome> {
+  private async write(
+    call: (docker: Docker) => Promise<unknown>,
+    what: string,
+    done: (body: unknown) => WriteOutcome,
+  ): Promise<WriteOutcome> {
     try {
       return done(await bounded(call(this.docker), this.conn.timeoutMs, what));
     } catch (error) {
@@ -124,24 +147,37 @@ class DockerEngine implements Engine {
 
   async listImages(): Promise<ImageRecord[]> {
     const sharedSize = compareApi(this.conn.identity.apiVersion, '1.42') >= 0;
-    const images = mapImages(await this.read((d) => d.listImages({ all: true, ...(sharedSize ? { 'shared-size': true } : {}) }), 'listing images'));
+    const images = mapImages(
+      await this.read(
+        (d) => d.listImages({ all: true, ...(sharedSize ? { 'shared-size': true } : {}) }),
+        'listing images',
+      ),
+    );
     // Podman (4.x) answers SharedSize 0 even for images that share layers: unknown, not zero.
     return this.podman ? images.map((i) => ({ ...i, sharedSize: null })) : images;
   }
 
   async listContainers(): Promise<ContainerRecord[]> {
-    const list = asArray(await this.read((d) => d.listContainers({ all: true }), 'listing containers'), 'GET /containers/json');
+    const list = asArray(
+      await this.read((d) => d.listContainers({ all: true }), 'listing containers'),
+      'GET /containers/json',
+    );
     return mapLimit(list, INSPECT_CONCURRENCY, async (summary) => {
       const id = str(asObj(summary, 'container'), 'Id', 'container');
       let inspect: unknown = null;
       try {
-        inspect = await bounded(this.docker.getContainer(enc(id)).inspect(), this.conn.timeoutMs, `inspecting container ${id}`);
+        inspect = await bounded(
+          this.docker.getContainer(enc(id)).inspect(),
+          this.conn.timeoutMs,
+          `inspecting container ${id}`,
+        );
       } catch (error) {
         // Removed since the list: keep it with unknown times, which protects its image for this run.
         if (statusOf(error) !== 404) throw readFailure(this.conn.target, error, `inspecting container ${id}`);
       }
       const record = mapContainer(summary, inspect, `container ${id.slice(0, 12)}`);
-      const mounts = isObj(summary) && summary.Mounts !== undefined ? summary.Mounts : isObj(inspect) ? inspect.Mounts : [];
+      const mounts =
+        isObj(summary) && summary.Mounts !== undefined ? summary.Mounts : isObj(inspect) ? inspect.Mounts : [];
       for (const ref of mountImageRefs(mounts)) {
         const imageId = isImageId(ref) ? normalizeId(ref) : await this.resolveReference(ref).catch(() => null);
         if (imageId !== null && !record.mountImageIds.includes(imageId)) record.mountImageIds.push(imageId);
@@ -188,7 +224,10 @@ class DockerEngine implements Engine {
         // A busy engine answers 500. Anything else (a refusal, an engine gone) will not change by asking again.
         const retry = statusOf(error) === 500 && performance.now() + pause < deadline;
         if (!retry) {
-          const tries = attempt === 1 ? '' : `, after ${attempt} tries in ${Math.round((this.conn.timeoutMs - Math.max(0, deadline - performance.now())) / 1000)} s`;
+          const tries =
+            attempt === 1
+              ? ''
+              : `, after ${attempt} tries in ${Math.round((this.conn.timeoutMs - Math.max(0, deadline - performance.now())) / 1000)} s`;
           throw new EngineError(`/system/df: ${engineMessage(error)}${tries}`, { cause: error });
         }
         await sleep(pause);
@@ -208,9 +247,18 @@ class DockerEngine implements Engine {
   untag(ref: string): Promise<WriteOutcome> {
     // By ID (or a bare hex prefix, which the engine also takes as an ID) this call would delete the image.
     if (isImageId(ref) || ref.startsWith('sha256:') || !/[:@]/.test(ref)) {
-      return Promise.resolve({ status: 'failed', message: `refusing to untag "${ref}": not a repo:tag or repo@digest reference`, transport: false });
+      return Promise.resolve({
+        status: 'failed',
+        message: `refusing to untag "${ref}": not a repo:tag or repo@digest reference`,
+        transport: false,
+      });
     }
-    const run = () => this.write((d) => d.getImage(enc(ref)).remove({ noprune: true }) as Promise<unknown>, `untagging ${ref}`, doneFromDeleteResponse);
+    const run = () =>
+      this.write(
+        (d) => d.getImage(enc(ref)).remove({ noprune: true }) as Promise<unknown>,
+        `untagging ${ref}`,
+        doneFromDeleteResponse,
+      );
     if (!this.podman) return run();
     // Podman (4.x) loses concurrent untags of one image: each answers "Untagged", yet the image's names are
     // written back from a stale copy and some tags return. One untag at a time (other calls still overlap).
@@ -221,14 +269,26 @@ class DockerEngine implements Engine {
 
   deleteImage(id: string): Promise<WriteOutcome> {
     if (!isImageId(id)) {
-      return Promise.resolve({ status: 'failed', message: `refusing to delete "${id}": not a full image ID`, transport: false });
+      return Promise.resolve({
+        status: 'failed',
+        message: `refusing to delete "${id}": not a full image ID`,
+        transport: false,
+      });
     }
-    return this.write((d) => d.getImage(enc(normalizeId(id))).remove({ noprune: true }) as Promise<unknown>, `deleting ${id}`, doneFromDeleteResponse);
+    return this.write(
+      (d) => d.getImage(enc(normalizeId(id))).remove({ noprune: true }) as Promise<unknown>,
+      `deleting ${id}`,
+      doneFromDeleteResponse,
+    );
   }
 
   removeContainer(id: string): Promise<WriteOutcome> {
     // No force (a running container stays) and no v (its volumes stay).
-    return this.write((d) => d.getContainer(enc(id)).remove() as Promise<unknown>, `removing container ${id}`, () => ({ status: 'done', deleted: [id], untagged: [] }));
+    return this.write(
+      (d) => d.getContainer(enc(id)).remove() as Promise<unknown>,
+      `removing container ${id}`,
+      () => ({ status: 'done', deleted: [id], untagged: [] }),
+    );
   }
 
   async events(since: Date, until: Date): Promise<EngineEvent[]> {
@@ -250,7 +310,10 @@ class DockerEngine implements Engine {
    * waits for that moment. It reads "s.fff" as seconds and fff nanoseconds, so times go with nine digits.
    */
   private async podmanEvents(sinceMs: number, endMs: number): Promise<EngineEvent[]> {
-    const events = await this.readEvents({ since: podmanTime(sinceMs), until: podmanTime(Date.now() + PODMAN_EVENTS_LEAD_MS) });
+    const events = await this.readEvents({
+      since: podmanTime(sinceMs),
+      until: podmanTime(Date.now() + PODMAN_EVENTS_LEAD_MS),
+    });
     return events.filter((e) => {
       const t = Date.parse(e.time);
       return t >= sinceMs && t <= endMs;
@@ -261,10 +324,12 @@ class DockerEngine implements Engine {
     const from = this.podman ? podmanTime(since.getTime()) : (since.getTime() / 1000).toFixed(3);
     const query = eventsQuery({ since: from, filters: { type: ['container'] }, abortSignal: signal });
     // The engine must answer within the timeout; once it has, the stream may stay quiet for as long as nothing happens.
-    const stream = await bounded(this.streams.getEvents(query), this.conn.timeoutMs, 'following events').catch((error: unknown) => {
-      if (signal.aborted) return null;
-      throw readFailure(this.conn.target, error, 'following events');
-    });
+    const stream = await bounded(this.streams.getEvents(query), this.conn.timeoutMs, 'following events').catch(
+      (error: unknown) => {
+        if (signal.aborted) return null;
+        throw readFailure(this.conn.target, error, 'following events');
+      },
+    );
     if (stream === null) return;
     await new Promise<void>((resolve, reject) => {
       let pending = '';
@@ -282,7 +347,9 @@ class DockerEngine implements Engine {
       });
       stream.on('end', () => resolve());
       stream.on('close', () => resolve());
-      stream.on('error', (error: Error) => (signal.aborted ? resolve() : reject(readFailure(this.conn.target, error, 'following events'))));
+      stream.on('error', (error: Error) =>
+        signal.aborted ? resolve() : reject(readFailure(this.conn.target, error, 'following events')),
+      );
     });
   }
 

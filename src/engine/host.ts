@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type Docker from 'dockerode';
 import { EngineUnavailable, InputError, UsageError } from '../errors.js';
-import { currentContextName, DEFAULT_CONTEXT, dockerConfigDir, requireContext, type DockerContext } from './contexts.js';
+import {
+  currentContextName,
+  DEFAULT_CONTEXT,
+  dockerConfigDir,
+  requireContext,
+  type DockerContext,
+} from './contexts.js';
 
 export const DEFAULT_HOST = 'unix:///var/run/docker.sock';
 
@@ -64,7 +70,8 @@ interface Endpoint {
 export function resolveHost(explicit: string | undefined, env: NodeJS.ProcessEnv, context?: string): Endpoint {
   const named = context?.trim();
   if (explicit !== undefined && explicit.trim() !== '') {
-    if (named) throw new UsageError(`--host "${explicit.trim()}" and --context "${named}" name the same engine twice: give one`);
+    if (named)
+      throw new UsageError(`--host "${explicit.trim()}" and --context "${named}" name the same engine twice: give one`);
     return { host: explicit.trim(), source: '--host', context: null };
   }
   if (named && named !== DEFAULT_CONTEXT) {
@@ -77,7 +84,11 @@ export function resolveHost(explicit: string | undefined, env: NodeJS.ProcessEnv
   const current = named ? null : currentContextName(env);
   if (current && current.name !== DEFAULT_CONTEXT) {
     const found = requireContext(current.name, env, current.via);
-    return { host: found.host, source: `context "${current.name}" (${current.via.replace(/ \(.*$/, '')})`, context: found };
+    return {
+      host: found.host,
+      source: `context "${current.name}" (${current.via.replace(/ \(.*$/, '')})`,
+      context: found,
+    };
   }
   return { host: DEFAULT_HOST, source: 'default', context: null };
 }
@@ -118,9 +129,16 @@ interface TlsMaterial {
 function tlsFor(endpoint: Endpoint, env: NodeJS.ProcessEnv, flags: TlsFlags, readFile: ReadFile): TlsMaterial | null {
   const flagged = Boolean(flags.verify || flags.ca || flags.cert || flags.key);
   const ctx = endpoint.context;
-  const on = flagged || (ctx ? Boolean(ctx.skipTlsVerify || ctx.tls.ca || ctx.tls.cert || ctx.tls.key) : tlsEnabled(env));
+  const on =
+    flagged || (ctx ? Boolean(ctx.skipTlsVerify || ctx.tls.ca || ctx.tls.cert || ctx.tls.key) : tlsEnabled(env));
   if (!on) return null;
-  const origin = flagged ? (flags.verify ? '--tls-verify' : '--tls-* flags') : ctx ? `context "${ctx.name}"` : 'DOCKER_TLS_VERIFY';
+  const origin = flagged
+    ? flags.verify
+      ? '--tls-verify'
+      : '--tls-* flags'
+    : ctx
+      ? `context "${ctx.name}"`
+      : 'DOCKER_TLS_VERIFY';
   const certPath = env.DOCKER_CERT_PATH?.trim();
   const files: Record<Kind, string | null> = { ca: null, cert: null, key: null };
   const data: Partial<Record<Kind, Buffer>> = {};
@@ -197,7 +215,12 @@ export function targetFor(
   const { host, source } = endpoint;
   const context = endpoint.context ? { context: endpoint.context.name } : {};
   const bad = (reason: string): never => {
-    const where = source === 'default' ? 'engine host' : source === '--host' || source === 'DOCKER_HOST' ? source : `${source}: host`;
+    const where =
+      source === 'default'
+        ? 'engine host'
+        : source === '--host' || source === 'DOCKER_HOST'
+          ? source
+          : `${source}: host`;
     throw new UsageError(`${where} "${host}": ${reason}`);
   };
   const base: Docker.DockerOptions = {
@@ -295,7 +318,8 @@ const UNTRUSTED = new Set([
   'CERT_UNTRUSTED',
 ]);
 
-const CLIENT_REFUSED = /ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
+const CLIENT_REFUSED =
+  /ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
 
 interface RawError {
   code?: unknown;

@@ -21,7 +21,8 @@ export function compareApi(a: string, b: string): number {
 export function negotiateApiVersion(version: unknown, ours = OUR_API_VERSION): string {
   const o = asObj(version, 'GET /version');
   const server = optStr(o, 'ApiVersion', 'GET /version');
-  if (server === null || parseVersion(server) === null) fail('GET /version.ApiVersion', 'an API version like "1.41"', server);
+  if (server === null || parseVersion(server) === null)
+    fail('GET /version.ApiVersion', 'an API version like "1.41"', server);
   const min = optStr(o, 'MinAPIVersion', 'GET /version');
   let pinned = compareApi(ours, server) < 0 ? ours : server;
   if (min !== null && parseVersion(min) !== null && compareApi(pinned, min) < 0) pinned = min;

@@ -19,7 +19,10 @@ export function parseHistory(raw: unknown): HistoryEntry[] {
   return asArray(raw, 'image history')
     .map((item, i) => {
       const o = asObj(item, `history[${i}]`);
-      return { size: Math.max(optNum(o, 'Size', `history[${i}]`) ?? 0, 0), createdBy: optStr(o, 'CreatedBy', `history[${i}]`) ?? '' };
+      return {
+        size: Math.max(optNum(o, 'Size', `history[${i}]`) ?? 0, 0),
+        createdBy: optStr(o, 'CreatedBy', `history[${i}]`) ?? '',
+      };
     })
     .reverse();
 }

@@ -125,7 +125,9 @@ export function mapContainer(summary: unknown, inspect: unknown, where = 'contai
     image: optStr(o, 'Image', where) ?? '',
     state: mapState(str(o, 'State', where)),
     // Inspect's Created has sub-second precision; the list's is whole seconds.
-    created: (isObj(inspect) && typeof inspect.Created === 'string' ? engineTime(inspect.Created) : null) ?? unixToIso(num(o, 'Created', where)),
+    created:
+      (isObj(inspect) && typeof inspect.Created === 'string' ? engineTime(inspect.Created) : null) ??
+      unixToIso(num(o, 'Created', where)),
     startedAt: engineTime(optStr(state, 'StartedAt', `${where}.State`)),
     finishedAt: engineTime(optStr(state, 'FinishedAt', `${where}.State`)),
     mountImageIds: mountImageRefs(o.Mounts).filter(isImageId),

@@ -16,11 +16,14 @@ export interface SshEndpoint {
 /** The ssh command line: no prompts (a run may be unattended), so an unknown host key or a password is refused. */
 export function sshArgs(e: SshEndpoint): string[] {
   return [
-    '-o', 'BatchMode=yes',
+    '-o',
+    'BatchMode=yes',
     ...(e.port ? ['-p', e.port] : []),
     '--',
     e.user ? `${e.user}@${e.host}` : e.host,
-    'docker', 'system', 'dial-stdio',
+    'docker',
+    'system',
+    'dial-stdio',
   ];
 }
 
@@ -43,7 +46,11 @@ class StdioSocket extends Duplex {
     });
     child.stderr.setEncoding('utf8').on('data', (text: string) => (this.stderr = (this.stderr + text).slice(-2_000)));
     child.stdin.on('error', () => undefined); // the exit says why
-    child.on('error', (error) => this.destroy(new Error(`ssh exited with 127: cannot run ssh (${error.message}): install OpenSSH's client`, { cause: error })));
+    child.on('error', (error) =>
+      this.destroy(
+        new Error(`ssh exited with 127: cannot run ssh (${error.message}): install OpenSSH's client`, { cause: error }),
+      ),
+    );
     // Once ssh is gone and all it said is read: a failure's reason is on stderr, so it ends the socket with it.
     child.on('close', (code, signal) => {
       if (this.destroyed) return;

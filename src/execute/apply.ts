@@ -33,20 +33,29 @@ export interface Listing {
 export function admitPlan(plan: Plan, engine: EngineIdentity, now: number, maxAgeMs: number | null): void {
   if (plan.refused) {
     const { reason, deletes, images, limit } = plan.refused;
-    const over = reason === 'max-deletions' ? `limits.maxDeletions (${limit})` : `limits.maxDeletionsPercent (${limit}%)`;
+    const over =
+      reason === 'max-deletions' ? `limits.maxDeletions (${limit})` : `limits.maxDeletionsPercent (${limit}%)`;
     throw new PlanRefused(`the plan is refused: it deletes ${deletes} of ${images} images, more than ${over}`);
   }
   if (plan.engine.key !== engine.key) {
-    throw new PlanRefused(`the plan belongs to another engine (${plan.engine.name} at ${plan.engine.host}, key ${plan.engine.key}); this is ${engine.name} at ${engine.host} (key ${engine.key})`);
+    throw new PlanRefused(
+      `the plan belongs to another engine (${plan.engine.name} at ${plan.engine.host}, key ${plan.engine.key}); this is ${engine.name} at ${engine.host} (key ${engine.key})`,
+    );
   }
   const age = now - Date.parse(plan.createdAt);
   if (maxAgeMs !== null && age > maxAgeMs) {
-    throw new PlanRefused(`the plan is ${formatDuration(age)} old, older than --max-plan-age ${formatDuration(maxAgeMs)}: make a new one`);
+    throw new PlanRefused(
+      `the plan is ${formatDuration(age)} old, older than --max-plan-age ${formatDuration(maxAgeMs)}: make a new one`,
+    );
   }
 }
 
 /** Which steps must finish (and clear) before each one: untags and container removals before the image's delete, children before parents. */
-function dependencies(actions: PlanAction[], liveParent: Map<string, string | null>, liveUses: Map<string, string[]>): number[][] {
+function dependencies(
+  actions: PlanAction[],
+  liveParent: Map<string, string | null>,
+  liveUses: Map<string, string[]>,
+): number[][] {
   const byImage = new Map<string, number[]>();
   const deleteOf = new Map<string, number>();
   actions.forEach((a, i) => {
@@ -79,7 +88,8 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
   const checks = new ImageChecks(engine, freshMs);
   // The re-list before executing. The plan's own listing stands for it while fresh (an unattended run plans
   // and executes at once); after a confirmation, or for a saved plan, the engine is listed again.
-  const reuse = opts.listing !== undefined && freshMs > 0 && checks.now() - opts.listing.at <= freshMs ? opts.listing : null;
+  const reuse =
+    opts.listing !== undefined && freshMs > 0 && checks.now() - opts.listing.at <= freshMs ? opts.listing : null;
   const listedAt = reuse ? reuse.at : checks.now();
   // The engine's own accounting before and after gives the bytes actually freed; without it, the run goes on.
   const diskUsage = () => engine.diskUsage().catch(() => null);
@@ -111,25 +121,43 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
         const staleStep = stale.get(index);
         if (staleStep) return { ...base(), status: 'skipped', reason: staleStep.reason, clear: staleStep.clear };
         const t0 = opts.clock();
-        const outcome = await runStep(engine, action, { allowed: allowed.get(action.imageId) ?? (() => false), deletePlanned: deleted.has(action.imageId), checks, removedWith: (id) => removedWith.get(id) ?? null });
+        const outcome = await runStep(engine, action, {
+          allowed: allowed.get(action.imageId) ?? (() => false),
+          deletePlanned: deleted.has(action.imageId),
+          checks,
+          removedWith: (id) => removedWith.get(id) ?? null,
+        });
         return { ...base(), ...outcome, ms: opts.clock() - t0 };
       },
       blocked(dep, r) {
         const { type, imageId, ref, containerId } = plan.actions[dep]!;
-        const on = { type, imageId, ...(ref === undefined ? {} : { ref }), ...(containerId === undefined ? {} : { containerId }) };
-        return { ...base(), status: 'skipped', reason: { code: 'waits-for', step: dep, on, status: r.status, cause: r.reason }, clear: false };
+        const on = {
+          type,
+          imageId,
+          ...(ref === undefined ? {} : { ref }),
+          ...(containerId === undefined ? {} : { containerId }),
+        };
+        return {
+          ...base(),
+          status: 'skipped',
+          reason: { code: 'waits-for', step: dep, on, status: r.status, cause: r.reason },
+          clear: false,
+        };
       },
     };
   });
   await runGraph(tasks, Math.max(1, opts.concurrency), (i, r) => {
     steps[i] = r;
     if (r.action.type !== 'remove-container') checks.settled(r.action.imageId);
-    if (r.status === 'done' && r.action.type === 'delete') for (const id of r.deleted ?? []) if (id !== r.action.imageId && deleted.has(id)) removedWith.set(id, r.action.imageId);
+    if (r.status === 'done' && r.action.type === 'delete')
+      for (const id of r.deleted ?? [])
+        if (id !== r.action.imageId && deleted.has(id)) removedWith.set(id, r.action.imageId);
     opts.onStep?.(r, ++finished, tasks.length);
   });
 
   const identity = await engine.identity();
-  const dfAfter = dfBefore && steps.some((s) => s.status === 'done' && s.action.type === 'delete') ? await diskUsage() : dfBefore;
+  const dfAfter =
+    dfBefore && steps.some((s) => s.status === 'done' && s.action.type === 'delete') ? await diskUsage() : dfBefore;
   const count = (pred: (s: StepResult) => boolean) => steps.filter(pred).length;
   const doneOf = (type: PlanAction['type']) => count((s) => s.status === 'done' && s.action.type === type);
   return {
@@ -147,7 +175,12 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
       deleted: doneOf('delete'),
       untagged: doneOf('untag'),
       containersRemoved: doneOf('remove-container'),
-      bytesEstimated: plan.summary.estimate === 'layers' ? steps.filter((s) => s.status === 'done' && s.action.type === 'delete').reduce((sum, s) => sum + (s.action.bytes ?? 0), 0) : null,
+      bytesEstimated:
+        plan.summary.estimate === 'layers'
+          ? steps
+              .filter((s) => s.status === 'done' && s.action.type === 'delete')
+              .reduce((sum, s) => sum + (s.action.bytes ?? 0), 0)
+          : null,
       estimate: plan.summary.estimate,
       bytesActual: dfBefore && dfAfter ? Math.max(0, dfBefore.layersSize - dfAfter.layersSize) : null,
     },

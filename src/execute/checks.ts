@@ -53,7 +53,8 @@ export class ImageChecks {
     }
     // An image the listing does not hold is gone (as far as a listing sent at `at` knows).
     for (const id of this.waiting.keys()) {
-      if (!present.has(id) && (this.wroteAt.get(id) ?? -Infinity) < at) this.looks.set(id, { at, refs: Promise.resolve(null) });
+      if (!present.has(id) && (this.wroteAt.get(id) ?? -Infinity) < at)
+        this.looks.set(id, { at, refs: Promise.resolve(null) });
     }
   }
 
@@ -128,7 +129,15 @@ export class ImageChecks {
     const cached = this.looks.get(imageId);
     if (!cached) return;
     const gone = new Set(removed);
-    const refs = cached.refs.then((r) => (r === null ? null : { ...r, repoTags: r.repoTags.filter((t) => !gone.has(t)), repoDigests: r.repoDigests.filter((d) => !gone.has(d)) }));
+    const refs = cached.refs.then((r) =>
+      r === null
+        ? null
+        : {
+            ...r,
+            repoTags: r.repoTags.filter((t) => !gone.has(t)),
+            repoDigests: r.repoDigests.filter((d) => !gone.has(d)),
+          },
+    );
     this.looks.set(imageId, { at: cached.at, refs });
   }
 

@@ -16,7 +16,11 @@ export interface Task<R> {
   blocked(dep: number, depResult: R): R;
 }
 
-export async function runGraph<R extends { clear: boolean }>(tasks: Task<R>[], concurrency: number, onDone: (index: number, result: R) => void): Promise<R[]> {
+export async function runGraph<R extends { clear: boolean }>(
+  tasks: Task<R>[],
+  concurrency: number,
+  onDone: (index: number, result: R) => void,
+): Promise<R[]> {
   const results = new Array<R | undefined>(tasks.length);
   const waiting = tasks.map((t) => new Set(t.deps));
   const dependants = tasks.map(() => [] as number[]);
@@ -70,7 +74,7 @@ export async function runGraph<R extends { clear: boolean }>(tasks: Task<R>[], c
     const pump = () => {
       while (active < concurrency && (startFrom(next) || startFrom(ready)));
       if (finished === tasks.length) resolve(results as R[]);
-      else if (active === 0) reject(new Error('the plan\'s steps depend on each other in a cycle'));
+      else if (active === 0) reject(new Error("the plan's steps depend on each other in a cycle"));
     };
     pump();
   });

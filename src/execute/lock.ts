@@ -39,7 +39,10 @@ export async function acquireLock(stateDir: string, engineKey: string, command: 
   try {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new UsageError(`cannot create the state directory ${stateDir}: ${(err as Error).message} (choose another with --state-dir)`, { cause: err });
+    throw new UsageError(
+      `cannot create the state directory ${stateDir}: ${(err as Error).message} (choose another with --state-dir)`,
+      { cause: err },
+    );
   }
   try {
     return await takeNextEpoch(stateDir, engineKey, command);
@@ -50,7 +53,14 @@ export async function acquireLock(stateDir: string, engineKey: string, command: 
 }
 
 async function takeNextEpoch(stateDir: string, engineKey: string, command: string): Promise<Lock> {
-  const me: Holder = { pid: process.pid, host: hostname(), pidSpace: pidSpace(), pidStart: startOf(process.pid), startedAt: new Date().toISOString(), command };
+  const me: Holder = {
+    pid: process.pid,
+    host: hostname(),
+    pidSpace: pidSpace(),
+    pidStart: startOf(process.pid),
+    startedAt: new Date().toISOString(),
+    command,
+  };
   const file = (n: number, state: 'lock' | 'done') => join(stateDir, `${engineKey}.${n}.${state}`);
   const legacy = join(stateDir, `${engineKey}.lock`);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -59,7 +69,8 @@ async function takeNextEpoch(stateDir: string, engineKey: string, command: strin
     if (newest.n > 0 && !newest.done) await refuseIfHeld(file(newest.n, 'lock'), me);
     const mine = newest.n + 1;
     const path = file(mine, 'lock');
-    if (!(await createExclusive(path, `${JSON.stringify(me)}\n`, join(stateDir, `.${engineKey}.${randomUUID()}.tmp`)))) continue;
+    if (!(await createExclusive(path, `${JSON.stringify(me)}\n`, join(stateDir, `.${engineKey}.${randomUUID()}.tmp`))))
+      continue;
     // A run that judged an old epoch may create its successor late, after that number was used and removed.
     // The newest epoch is never removed (only older ones, by its holder), so this shows: ours must be newest.
     const after = await scan(stateDir, engineKey);
@@ -113,7 +124,9 @@ async function createExclusive(path: string, text: string, aside: string): Promi
 async function refuseIfHeld(path: string, me: Holder): Promise<void> {
   const holder = await readHolder(path);
   if (holder && (await holderAlive(path, holder, me))) {
-    throw new PlanRefused(`another run holds the lock ${path}: pid ${holder.pid} on ${holder.host}, started ${holder.startedAt} (${holder.command})`);
+    throw new PlanRefused(
+      `another run holds the lock ${path}: pid ${holder.pid} on ${holder.host}, started ${holder.startedAt} (${holder.command})`,
+    );
   }
 }
 
@@ -131,7 +144,10 @@ async function holderAlive(path: string, h: Holder, me: Holder): Promise<boolean
   const here = h.pidSpace === undefined ? h.host === me.host : h.pidSpace === me.pidSpace;
   if (!here) {
     // Its PID means nothing here: trust its heartbeat.
-    const touched = await stat(path).then((s) => s.mtimeMs, () => 0);
+    const touched = await stat(path).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
     return Date.now() - touched < STALE_AFTER_MS;
   }
   const start = startOf(h.pid);

@@ -15,7 +15,12 @@ export function planProblems(value: unknown): string[] {
 function versionProblem(value: unknown): string | null {
   if (typeof value !== 'object' || value === null) return null;
   const { kind, version } = value as { kind?: unknown; version?: unknown };
-  if ((kind !== 'imgsweep-plan' && kind !== 'imgsweep-plan-set') || typeof version !== 'number' || version === PLAN_VERSION) return null;
+  if (
+    (kind !== 'imgsweep-plan' && kind !== 'imgsweep-plan-set') ||
+    typeof version !== 'number' ||
+    version === PLAN_VERSION
+  )
+    return null;
   return version < PLAN_VERSION
     ? `made by an older imgsweep (plan version ${version}): make a new plan`
     : `made by a newer imgsweep (plan version ${version}; this one reads version ${PLAN_VERSION}): apply it with that version, or make a new plan`;
@@ -27,7 +32,10 @@ export async function readPlanFile(path: string): Promise<Plan | PlanSet> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new InputError(`cannot read the plan ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
+    throw new InputError(
+      `cannot read the plan ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+      { cause: err },
+    );
   }
   let value: unknown;
   try {
@@ -38,6 +46,7 @@ export async function readPlanFile(path: string): Promise<Plan | PlanSet> {
   const version = versionProblem(value);
   if (version) throw new InputError(`${path} is not a plan this imgsweep can apply: ${version}`);
   const problems = planProblems(value);
-  if (problems.length > 0) throw new InputError(`${path} is not a valid plan:\n  ${problems.slice(0, 10).join('\n  ')}`);
+  if (problems.length > 0)
+    throw new InputError(`${path} is not a valid plan:\n  ${problems.slice(0, 10).join('\n  ')}`);
   return value as Plan | PlanSet;
 }

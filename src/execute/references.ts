@@ -27,6 +27,8 @@ export function isLastReference(ref: string, tags: readonly string[], digests: r
   const removed = parseReference(ref);
   const tagsLeft = tags.filter((t) => t !== ref);
   if (tagsLeft.length > 0) return false;
-  const digestsLeft = digests.filter((d) => d !== ref && !(removed.kind === 'tag' && parseReference(d).normalized === removed.normalized));
+  const digestsLeft = digests.filter(
+    (d) => d !== ref && !(removed.kind === 'tag' && parseReference(d).normalized === removed.normalized),
+  );
   return digestsLeft.length === 0;
 }

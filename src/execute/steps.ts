@@ -8,7 +8,12 @@ import { deleteFactsChanged } from './verify.js';
 
 type Outcome = Pick<StepResult, 'status' | 'reason' | 'clear' | 'deleted'>;
 
-const done = (reason: StepReason | null = null, deleted?: string[]): Outcome => ({ status: 'done', reason, clear: true, deleted });
+const done = (reason: StepReason | null = null, deleted?: string[]): Outcome => ({
+  status: 'done',
+  reason,
+  clear: true,
+  deleted,
+});
 const skipped = (reason: StepReason, clear: boolean): Outcome => ({ status: 'skipped', reason, clear });
 const failed = (reason: StepReason): Outcome => ({ status: 'failed', reason, clear: false });
 
@@ -39,7 +44,11 @@ export async function runStep(engine: Engine, action: PlanAction, ctx: StepConte
 async function removeContainer(engine: Engine, a: PlanAction): Promise<Outcome> {
   const out = await engine.removeContainer(a.containerId!);
   // After a transport error, list the containers to see whether the removal happened anyway.
-  return classify(out, { code: 'container-gone' }, async () => !(await engine.listContainers()).some((c) => c.id === a.containerId));
+  return classify(
+    out,
+    { code: 'container-gone' },
+    async () => !(await engine.listContainers()).some((c) => c.id === a.containerId),
+  );
 }
 
 async function untag(engine: Engine, a: PlanAction, ctx: StepContext): Promise<Outcome> {
@@ -99,7 +108,8 @@ async function classify(out: WriteOutcome, gone: StepReason, happened: () => Pro
     case 'conflict':
       return skipped({ code: 'conflict', message: out.message }, false);
     case 'failed': {
-      if (out.transport && (await look())) return done({ code: 'confirmed-after-transport-error', message: out.message });
+      if (out.transport && (await look()))
+        return done({ code: 'confirmed-after-transport-error', message: out.message });
       return failed({ code: 'engine-error', message: out.message, transport: out.transport });
     }
   }

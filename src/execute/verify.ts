@@ -5,7 +5,6 @@ import { containerRef } from '../plan/reasons.js';
 import { plannedReferences } from './references.js';
 import type { StepReason } from './reasons.js';
 
-
 export interface LiveState {
   images: ImageRefs[];
   containers: ContainerRecord[];
@@ -67,7 +66,8 @@ export function verifyPlan(plan: Plan, live: LiveState): Map<number, StaleStep> 
     if (user) return { reason: { code: 'image-in-use', container: containerRef(user) }, clear: false };
     if (a.type === 'remove-container') {
       const c = containers.get(a.containerId!)!;
-      if (c.imageId !== a.imageId && !c.mountImageIds.includes(a.imageId)) return { reason: { code: 'container-image-changed' }, clear: false };
+      if (c.imageId !== a.imageId && !c.mountImageIds.includes(a.imageId))
+        return { reason: { code: 'container-image-changed' }, clear: false };
       return null;
     }
     const image = images.get(a.imageId);
@@ -87,7 +87,11 @@ export function verifyPlan(plan: Plan, live: LiveState): Map<number, StaleStep> 
 }
 
 /** Why an image planned for deletion may no longer be deleted by ID: references it gained or lost since planning. */
-export function deleteFactsChanged(a: PlanAction, image: ImageRefs, allowed: ((ref: string) => boolean) | undefined): StepReason | null {
+export function deleteFactsChanged(
+  a: PlanAction,
+  image: ImageRefs,
+  allowed: ((ref: string) => boolean) | undefined,
+): StepReason | null {
   const extra = [...image.repoTags, ...image.repoDigests].filter((r) => !allowed?.(r));
   if (extra.length > 0) return { code: 'unplanned-references', refs: extra };
   const lost = (a.refs ?? []).filter((r) => !r.includes('@') && !image.repoTags.includes(r));

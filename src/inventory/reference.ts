@@ -83,7 +83,16 @@ export function parseReference(text: string): Reference {
     }
   }
   const { normalized, familiar, names } = repositoryForms(repository);
-  const ref: Reference = { text, kind: digest ? 'digest' : 'tag', repository, normalized, familiar, tag, digest, names };
+  const ref: Reference = {
+    text,
+    kind: digest ? 'digest' : 'tag',
+    repository,
+    normalized,
+    familiar,
+    tag,
+    digest,
+    names,
+  };
   if (cache.size > 500_000) cache.clear();
   cache.set(text, ref);
   return ref;

@@ -62,7 +62,9 @@ function canonicalContainer(c: ContainerRecord): Record<string, unknown> {
 }
 
 function canonicalUsage(u: UsageEntry): Record<string, unknown> {
-  return u.source === undefined ? { firstSeen: u.firstSeen, lastUsed: u.lastUsed } : { firstSeen: u.firstSeen, lastUsed: u.lastUsed, source: u.source };
+  return u.source === undefined
+    ? { firstSeen: u.firstSeen, lastUsed: u.lastUsed }
+    : { firstSeen: u.firstSeen, lastUsed: u.lastUsed, source: u.source };
 }
 
 const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -71,7 +73,11 @@ const sorted = (list: string[]): string[] => [...list].sort(compare);
 
 /** fromEntries defines own keys, so a "__proto__" label stays a label. */
 function sortedObject<T>(obj: Record<string, T>, map: (v: T) => unknown): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(obj).sort(compare).map((k) => [k, map(obj[k]!)]));
+  return Object.fromEntries(
+    Object.keys(obj)
+      .sort(compare)
+      .map((k) => [k, map(obj[k]!)]),
+  );
 }
 
 /** Atomic: a reader sees the old file or the new one, never half of one. */

@@ -39,7 +39,12 @@ function kindProblems(data: unknown): Problem[] | null {
     return [{ path: ['kind'], message: `must be "imgsweep-inventory" (${got}); this is not an inventory snapshot` }];
   }
   if (version !== 1) {
-    return [{ path: ['version'], message: `must be 1 (got ${JSON.stringify(version)}); this imgsweep reads inventory version 1` }];
+    return [
+      {
+        path: ['version'],
+        message: `must be 1 (got ${JSON.stringify(version)}); this imgsweep reads inventory version 1`,
+      },
+    ];
   }
   return null;
 }
@@ -64,7 +69,8 @@ function describeError(err: ErrorObject, data: unknown): Problem | null {
   const params = err.params as Record<string, unknown>;
   // propertyNames fails twice: once on the key itself (kept) and once as a summary on the object (dropped).
   if (err.keyword === 'propertyNames') return null;
-  if (err.propertyName !== undefined) return { path: [...path, err.propertyName], message: `key must match ${String(params.pattern)}` };
+  if (err.propertyName !== undefined)
+    return { path: [...path, err.propertyName], message: `key must match ${String(params.pattern)}` };
   switch (err.keyword) {
     case 'additionalProperties':
       return { path: [...path, String(params.additionalProperty)], message: 'unknown key' };
@@ -92,9 +98,16 @@ function semanticProblems(inv: Inventory): Problem[] {
   const done = new Set<string>();
   inv.images.forEach((img) => {
     const trail = new Set<string>();
-    for (let id: string | null = img.id; id !== null && !done.has(id); id = inv.images[imageIndex.get(id) ?? -1]?.parentId ?? null) {
+    for (
+      let id: string | null = img.id;
+      id !== null && !done.has(id);
+      id = inv.images[imageIndex.get(id) ?? -1]?.parentId ?? null
+    ) {
       if (trail.has(id)) {
-        problems.push({ path: ['images', imageIndex.get(id)!, 'parentId'], message: `parent chain loops back to this image (${id})` });
+        problems.push({
+          path: ['images', imageIndex.get(id)!, 'parentId'],
+          message: `parent chain loops back to this image (${id})`,
+        });
         break;
       }
       trail.add(id);
@@ -119,7 +132,6 @@ function formatProblems(source: string, problems: Problem[]): string {
   if (problems.length > MAX_REPORTED) lines.push(`${source}: ... and ${problems.length - MAX_REPORTED} more problems`);
   return lines.join('\n');
 }
-
 
 /** Array indexes become numbers only where the data holds an array, so a label named "3" stays a key. */
 function pointerToPath(pointer: string, data: unknown): (string | number)[] {
@@ -155,7 +167,8 @@ export async function readInventoryFile(path: string): Promise<Inventory> {
     if (err instanceof InputError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_STRING_TOO_LONG') throw tooLarge(path, null);
-    if (code === 'ENOENT') throw new InputError(`${path}: no such file (save one with: imgsweep inventory -o ${path})`, { cause: err });
+    if (code === 'ENOENT')
+      throw new InputError(`${path}: no such file (save one with: imgsweep inventory -o ${path})`, { cause: err });
     throw new InputError(`${path}: cannot read: ${(err as Error).message}`, { cause: err });
   }
   return parseInventory(text, path);

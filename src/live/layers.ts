@@ -46,7 +46,10 @@ export async function attachLayers(engine: Engine, inventory: Inventory, concurr
   };
   let layers: Map<string, Layer[]>;
   try {
-    const shares = df && inventory.engine.kind === 'docker' && inventory.engine.imageStore === 'classic' ? shareFacts(inventory, df) : null;
+    const shares =
+      df && inventory.engine.kind === 'docker' && inventory.engine.imageStore === 'classic'
+        ? shareFacts(inventory, df)
+        : null;
     if (shares) {
       await fetch([...shares.steps.values()].flatMap((s) => (s.under ? [s.under] : [])));
       for (let round = 0; ; round++) {
@@ -57,11 +60,15 @@ export async function attachLayers(engine: Engine, inventory: Inventory, concurr
         }
         await fetch(step.read);
       }
-      const bottoms = new Map([...shares.steps].map(([id, s]) => [id, s.under ? bottom(read.get(s.under)!, s.size) : null]));
+      const bottoms = new Map(
+        [...shares.steps].map(([id, s]) => [id, s.under ? bottom(read.get(s.under)!, s.size) : null]),
+      );
       await fetch([...bottoms].flatMap(([id, b]) => (b ? [] : [id])));
       for (const [id, b] of bottoms) layers.set(id, b ?? read.get(id)!);
     } else {
-      await fetch(inventory.images.filter((i) => !df || (df.sharedSize.get(i.id) ?? i.sharedSize ?? null) !== 0).map((i) => i.id));
+      await fetch(
+        inventory.images.filter((i) => !df || (df.sharedSize.get(i.id) ?? i.sharedSize ?? null) !== 0).map((i) => i.id),
+      );
       layers = read;
     }
   } catch (error) {
@@ -130,4 +137,3 @@ function bottom(layers: Layer[], size: number): Layer[] | null {
 function privateLayer(id: string, size: number): Layer {
   return { digest: `sha256:${createHash('sha256').update(`imgsweep-private-layer:${id}`).digest('hex')}`, size };
 }
-

@@ -18,7 +18,11 @@ export interface LivePlan extends Evaluation, LiveInventory {
  * Plans against a live engine. Layers are read when the plan removes something or has a disk budget to keep;
  * when the engine's accounting cannot be had, the plan says so (no estimate, no eviction) rather than guess.
  */
-export async function planLive(engine: Engine, policy: Policy, o: LiveOptions & { trace?: boolean }): Promise<LivePlan> {
+export async function planLive(
+  engine: Engine,
+  policy: Policy,
+  o: LiveOptions & { trace?: boolean },
+): Promise<LivePlan> {
   const live = await readLive(engine, o);
   const input = { policy, inventory: live.inventory, now: o.now, trace: o.trace ?? false };
   const first = evaluatePolicy(input);

@@ -56,7 +56,10 @@ export async function readLive(engine: Engine, o: LiveOptions): Promise<LiveInve
   const { key } = await engine.identity();
   const listedAt = performance.now();
   // The events since the last run are read while the engine is listed.
-  const [inventory, observation] = await Promise.all([readInventory(engine, o.now), readObservation(engine, key, o.stateDir, o.now, o.warn)]);
+  const [inventory, observation] = await Promise.all([
+    readInventory(engine, o.now),
+    readObservation(engine, key, o.stateDir, o.now, o.warn),
+  ]);
   const { images, saved } = recordUsage(observation, inventory, o.stateDir, o.now, o.warn);
   inventory.usage = images;
   return { inventory, listedAt, saved };

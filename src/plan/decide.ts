@@ -3,7 +3,14 @@ import type { Policy } from '../policy/types.js';
 import { labelsMatch } from '../policy/patterns.js';
 import { CompiledSelector, type ImageSelection } from './select.js';
 import type { ContainerUse, ImageFacts } from './facts.js';
-import { containerRef, isProtectedRef, type ImmuneWhy, type KeptWhy, type Protection, type RefKeptWhy } from './reasons.js';
+import {
+  containerRef,
+  isProtectedRef,
+  type ImmuneWhy,
+  type KeptWhy,
+  type Protection,
+  type RefKeptWhy,
+} from './reasons.js';
 
 export type RefFate =
   | { fate: 'keep'; why: RefKeptWhy }
@@ -36,7 +43,12 @@ function immunity(f: ImageFacts, policy: Policy, now: number): ImmuneWhy | null 
   if (id) return { reason: 'protected-id', protection: { kind: 'images', pattern: id } };
   const floor = policy.protect.youngerThanMs;
   if (floor !== null) {
-    const since = now - f.createdMs < floor ? 'created' : f.firstSeenMs !== null && now - f.firstSeenMs < floor ? 'first-seen' : null;
+    const since =
+      now - f.createdMs < floor
+        ? 'created'
+        : f.firstSeenMs !== null && now - f.firstSeenMs < floor
+          ? 'first-seen'
+          : null;
     if (since) return { reason: 'protected-age', protection: { kind: 'youngerThan', youngerThanMs: floor, since } };
   }
   const stopped = f.containers.find((u) => !u.running && !u.removable);
@@ -50,31 +62,73 @@ function immunity(f: ImageFacts, policy: Policy, now: number): ImmuneWhy | null 
 /** Reference-level protection: repositories, tags and references patterns, with the pattern that matched. */
 function refProtection(policy: Policy): (ref: Reference) => Protection | null {
   const { repositories, tags, references } = policy.protect;
-  const repo = new CompiledSelector({ repositories, tags: null, references: null, labels: null, images: null, untagged: null, unused: null });
-  const tag = new CompiledSelector({ repositories: null, tags, references: null, labels: null, images: null, untagged: null, unused: null });
-  const full = new CompiledSelector({ repositories: null, tags: null, references, labels: null, images: null, untagged: null, unused: null });
+  const repo = new CompiledSelector({
+    repositories,
+    tags: null,
+    references: null,
+    labels: null,
+    images: null,
+    untagged: null,
+    unused: null,
+  });
+  const tag = new CompiledSelector({
+    repositories: null,
+    tags,
+    references: null,
+    labels: null,
+    images: null,
+    untagged: null,
+    unused: null,
+  });
+  const full = new CompiledSelector({
+    repositories: null,
+    tags: null,
+    references,
+    labels: null,
+    images: null,
+    untagged: null,
+    unused: null,
+  });
   // The compiled selectors cache their answers per text; which pattern matched is looked up only on a hit.
   return (ref) => {
     if (repositories.length && repo.matchesRef(ref)) {
       const names = repositoryNames(ref);
       return { kind: 'repositories', pattern: repositories.find((g) => names.some((n) => g.test(n)))!.source };
     }
-    if (tags.length && ref.kind === 'tag' && tag.matchesRef(ref)) return { kind: 'tags', pattern: tags.find((g) => g.test(ref.tag!))!.source };
+    if (tags.length && ref.kind === 'tag' && tag.matchesRef(ref))
+      return { kind: 'tags', pattern: tags.find((g) => g.test(ref.tag!))!.source };
     if (references.length && ref.kind === 'tag' && full.matchesRef(ref)) {
       const names = repositoryNames(ref);
-      return { kind: 'references', pattern: references.find((r) => r.tag.test(ref.tag!) && names.some((n) => r.repository.test(n)))!.source };
+      return {
+        kind: 'references',
+        pattern: references.find((r) => r.tag.test(ref.tag!) && names.some((n) => r.repository.test(n)))!.source,
+      };
     }
     return null;
   };
 }
 
 /** Decides each image's fate: delete, untag some references, or keep (with the reason). */
-export function decideImages(policy: Policy, facts: Map<string, ImageFacts>, selections: Map<string, ImageSelection>, now: number): Map<string, ImageDecision> {
+export function decideImages(
+  policy: Policy,
+  facts: Map<string, ImageFacts>,
+  selections: Map<string, ImageSelection>,
+  now: number,
+): Map<string, ImageDecision> {
   const protectedBy = refProtection(policy);
   const decisions = new Map<string, ImageDecision>();
   for (const f of facts.values()) {
     const sel = selections.get(f.image.id)!;
-    const d: ImageDecision = { facts: f, immune: immunity(f, policy, now), fates: new Map(), deleteRule: null, untags: [], finalRefs: [], removeContainers: [], kept: null };
+    const d: ImageDecision = {
+      facts: f,
+      immune: immunity(f, policy, now),
+      fates: new Map(),
+      deleteRule: null,
+      untags: [],
+      finalRefs: [],
+      removeContainers: [],
+      kept: null,
+    };
     decisions.set(f.image.id, d);
     if (d.immune) {
       for (const r of f.refs) d.fates.set(r.text, { fate: 'keep', why: d.immune });
@@ -103,7 +157,12 @@ export function decideImages(policy: Policy, facts: Map<string, ImageFacts>, sel
 }
 
 /** Records each reference's selection and returns the delete rule when the image can go. */
-function deleteCandidate(f: ImageFacts, sel: ImageSelection, protectedBy: (r: Reference) => Protection | null, d: ImageDecision): string | null {
+function deleteCandidate(
+  f: ImageFacts,
+  sel: ImageSelection,
+  protectedBy: (r: Reference) => Protection | null,
+  d: ImageDecision,
+): string | null {
   if (f.refs.length === 0) return sel.bare && sel.bare.action === 'delete' ? sel.bare.name : null;
   const tagged = (repo: string) => f.tags.some((t) => t.normalized === repo);
   let all = true;
@@ -138,9 +197,12 @@ export function planDelete(d: ImageDecision, rule = d.deleteRule!): void {
   const finalTag = f.tags[0];
   // A digest listed as a name (Podman, after a pull by digest) is removed by name like a tag: Podman refuses
   // to delete by ID an image that holds more than one name. An image with no tag keeps it for the delete.
-  const namedDigest = (r: Reference) => r.kind === 'digest' && finalTag !== undefined && f.image.repoTags.includes(r.text);
+  const namedDigest = (r: Reference) =>
+    r.kind === 'digest' && finalTag !== undefined && f.image.repoTags.includes(r.text);
   for (const r of f.refs) {
-    const chosen = !namedDigest(r) && ((finalTag ? r === finalTag : r.normalized === finalRepo) || (r.kind === 'digest' && r.normalized === finalRepo));
+    const chosen =
+      !namedDigest(r) &&
+      ((finalTag ? r === finalTag : r.normalized === finalRepo) || (r.kind === 'digest' && r.normalized === finalRepo));
     const ruleOf = (x: Reference) => d.fates.get(x.text);
     if (chosen) {
       d.finalRefs.push(r.text);
@@ -183,7 +245,10 @@ function planKeep(d: ImageDecision, sel: ImageSelection): void {
   for (const r of f.refs) {
     if (d.fates.has(r.text)) continue;
     const goes = !f.tags.some((t) => t.normalized === r.normalized && d.fates.get(t.text)?.fate === 'keep');
-    d.fates.set(r.text, goes ? { fate: 'with-tag', rule: d.untags[0]?.rule ?? '' } : { fate: 'keep', why: { reason: 'follows-tag' } });
+    d.fates.set(
+      r.text,
+      goes ? { fate: 'with-tag', rule: d.untags[0]?.rule ?? '' } : { fate: 'keep', why: { reason: 'follows-tag' } },
+    );
   }
   d.kept ??= keptReason(d, sel, lastKept);
 }
@@ -201,8 +266,10 @@ function keptReason(d: ImageDecision, sel: ImageSelection, lastKept: Reference |
   const prot = keptRef(isProtectedRef)?.why;
   if (prot?.reason === 'protected-reference') return prot;
   const rules = [...sel.byRef.values()];
-  if (lastKept && rules.length > 0 && rules.every((r) => r.action === 'untag')) return { reason: 'untag-only', rule: rules[0]!.name, ref: lastKept.text };
-  if (f.refs.length === 0 && sel.bare?.action === 'untag') return { reason: 'untag-only', rule: sel.bare.name, ref: null };
+  if (lastKept && rules.length > 0 && rules.every((r) => r.action === 'untag'))
+    return { reason: 'untag-only', rule: rules[0]!.name, ref: lastKept.text };
+  if (f.refs.length === 0 && sel.bare?.action === 'untag')
+    return { reason: 'untag-only', rule: sel.bare.name, ref: null };
   if (lastKept) return { reason: 'partially-selected', ref: lastKept.text, refReason: 'last-reference' };
   const unselected = sel.byRef.size > 0 ? keptRef(() => true) : undefined;
   const refReason = unselected?.why.reason;

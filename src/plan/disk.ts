@@ -95,7 +95,12 @@ interface Goal extends DiskGoal {
  * limit, until the estimate reaches the target. `tracker` already holds the rules' deletions; without one
  * (no exact estimate to be had) nothing is evicted.
  */
-export function evictForDisk(disk: DiskPolicy, inventory: Inventory, decisions: Map<string, ImageDecision>, tracker: ReclaimTracker | null): Eviction {
+export function evictForDisk(
+  disk: DiskPolicy,
+  inventory: Inventory,
+  decisions: Map<string, ImageDecision>,
+  tracker: ReclaimTracker | null,
+): Eviction {
   const usageUnmeasured = disk.maxUsage !== null && !inventory.disk;
   const summary = (status: DiskSummary['status'], more: Partial<DiskSummary> = {}): DiskSummary => ({
     status,
@@ -109,7 +114,14 @@ export function evictForDisk(disk: DiskPolicy, inventory: Inventory, decisions: 
   });
   const judged = (disk.maxUsage !== null && Boolean(inventory.disk)) || disk.maxImageBytes !== null;
   if (!judged) return { summary: summary('not-evaluated'), evicted: [] };
-  if (!tracker) return { summary: summary('accounting-unavailable', { targetReached: false, cause: inventory.accountingUnavailable ?? null }), evicted: [] };
+  if (!tracker)
+    return {
+      summary: summary('accounting-unavailable', {
+        targetReached: false,
+        cause: inventory.accountingUnavailable ?? null,
+      }),
+      evicted: [],
+    };
 
   const goals: Goal[] = [];
   if (disk.maxUsage !== null && inventory.disk) {
@@ -117,14 +129,28 @@ export function evictForDisk(disk: DiskPolicy, inventory: Inventory, decisions: 
     const limit = disk.maxUsage;
     const target = disk.targetUsage ?? limit;
     const before = usedBytes / totalBytes;
-    goals.push({ measure: 'usage', before, limit, target, over: before > limit, reached: () => (usedBytes - tracker.freed) / totalBytes <= target });
+    goals.push({
+      measure: 'usage',
+      before,
+      limit,
+      target,
+      over: before > limit,
+      reached: () => (usedBytes - tracker.freed) / totalBytes <= target,
+    });
   }
   if (disk.maxImageBytes !== null) {
     const before = tracker.total();
     const limit = disk.maxImageBytes;
     const target = disk.targetImageBytes ?? limit;
     // Judged, like maxUsage, on the state before this run: that is what the plan reports.
-    goals.push({ measure: 'image-bytes', before, limit, target, over: before > limit, reached: () => before - tracker.freed <= target });
+    goals.push({
+      measure: 'image-bytes',
+      before,
+      limit,
+      target,
+      over: before > limit,
+      reached: () => before - tracker.freed <= target,
+    });
   }
   const active = goals.filter((g) => g.over);
   const evicted: Eviction['evicted'] = [];
@@ -170,5 +196,7 @@ function childrenGone(d: ImageDecision, gone: Set<string>): boolean {
 }
 
 function lru(a: ImageFacts, b: ImageFacts): number {
-  return a.lastUsedMs - b.lastUsedMs || a.createdMs - b.createdMs || b.depth - a.depth || compareText(a.image.id, b.image.id);
+  return (
+    a.lastUsedMs - b.lastUsedMs || a.createdMs - b.createdMs || b.depth - a.depth || compareText(a.image.id, b.image.id)
+  );
 }

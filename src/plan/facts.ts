@@ -1,5 +1,11 @@
 import { parseReference, type Reference } from '../inventory/reference.js';
-import { isRunning, type ContainerRecord, type ImageRecord, type Inventory, type UsageEntry } from '../inventory/types.js';
+import {
+  isRunning,
+  type ContainerRecord,
+  type ImageRecord,
+  type Inventory,
+  type UsageEntry,
+} from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 
 const NO_CONTAINERS: ContainerUse[] = [];
@@ -16,9 +22,7 @@ export interface ContainerUse {
 /** Where an image's last-used time comes from. */
 export type LastUsedSource =
   /** The usage record; `source` as it recorded it ("container", "event", "first-seen"), when it did. */
-  | { kind: 'record'; source: string | null }
-  | { kind: 'created' }
-  | { kind: 'container'; id: string; running: boolean };
+  { kind: 'record'; source: string | null } | { kind: 'created' } | { kind: 'container'; id: string; running: boolean };
 
 /** Everything the planner needs to know about one image, computed once. */
 export interface ImageFacts {
@@ -51,14 +55,26 @@ export function containerUse(c: ContainerRecord, policy: Policy, now: number): C
   const running = isRunning(c.state);
   const created = ms(c.created);
   const finished = ms(c.finishedAt);
-  const stoppedSince = running ? null : finished !== null && (created === null || finished >= created) ? finished : created;
+  const stoppedSince = running
+    ? null
+    : finished !== null && (created === null || finished >= created)
+      ? finished
+      : created;
   const removable =
-    !running && policy.containers.stopped === 'remove' && stoppedSince !== null && now - stoppedSince >= policy.containers.stoppedForMs;
+    !running &&
+    policy.containers.stopped === 'remove' &&
+    stoppedSince !== null &&
+    now - stoppedSince >= policy.containers.stoppedForMs;
   return { container: c, running, removable, stoppedSince };
 }
 
 /** Image facts for the whole inventory, with parent/child links and container use resolved. */
-export function imageFacts(inventory: Inventory, policy: Policy, now: number, usage: Record<string, UsageEntry>): Map<string, ImageFacts> {
+export function imageFacts(
+  inventory: Inventory,
+  policy: Policy,
+  now: number,
+  usage: Record<string, UsageEntry>,
+): Map<string, ImageFacts> {
   const uses = new Map<string, ContainerUse[]>();
   for (const c of inventory.containers) {
     const use = containerUse(c, policy, now);

@@ -9,7 +9,13 @@ export function findImage(images: readonly ImageRecord[], query: string): FindRe
   if (/^[0-9a-f]{12,64}$/.test(hex)) {
     const hits = images.filter((i) => i.id.slice(7).startsWith(hex));
     if (hits.length === 1) return { image: hits[0]!, ref: null };
-    if (hits.length > 1) return { error: `"${query}" is ambiguous: it prefixes ${hits.length} image IDs (${hits.slice(0, 3).map((i) => i.id.slice(7, 19)).join(', ')}${hits.length > 3 ? ', ...' : ''})` };
+    if (hits.length > 1)
+      return {
+        error: `"${query}" is ambiguous: it prefixes ${hits.length} image IDs (${hits
+          .slice(0, 3)
+          .map((i) => i.id.slice(7, 19))
+          .join(', ')}${hits.length > 3 ? ', ...' : ''})`,
+      };
   }
   let wanted: string;
   try {
@@ -26,5 +32,7 @@ export function findImage(images: readonly ImageRecord[], query: string): FindRe
       }
     }
   }
-  return { error: `no image matches "${query}" (give a reference such as nginx:1.25, a full image ID, or at least 12 hex digits of one)` };
+  return {
+    error: `no image matches "${query}" (give a reference such as nginx:1.25, a full image ID, or at least 12 hex digits of one)`,
+  };
 }

@@ -64,7 +64,13 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
         seenContainers.add(u.container.id);
         actions.push({ type: 'remove-container', imageId: id, containerId: u.container.id, rule: d.deleteRule });
       }
-      const del: PlanAction = { type: 'delete', imageId: id, refs: d.finalRefs, parentId: d.facts.parent?.image.id ?? null, rule: d.deleteRule };
+      const del: PlanAction = {
+        type: 'delete',
+        imageId: id,
+        refs: d.finalRefs,
+        parentId: d.facts.parent?.image.id ?? null,
+        rule: d.deleteRule,
+      };
       if (tracker) del.bytes = bytes.get(id) ?? 0;
       actions.push(del);
     }
@@ -82,7 +88,11 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
     createdAt: new Date(now).toISOString(),
     engine: pickEngine(inventory),
     policy: { name: policy.name, file: policy.file, sha256: policy.sha256 },
-    inventory: { capturedAt: inventory.capturedAt, images: inventory.images.length, containers: inventory.containers.length },
+    inventory: {
+      capturedAt: inventory.capturedAt,
+      images: inventory.images.length,
+      containers: inventory.containers.length,
+    },
     refused: checkLimits(policy, deletes.length, inventory.images.length),
     actions: ordered,
     kept,
@@ -117,7 +127,7 @@ export function accountingSkipped(plan: Plan): boolean {
  */
 function keepParentsPodmanWouldPrune(decisions: Map<string, ImageDecision>): void {
   const deleted = (f: ImageFacts) => decisions.get(f.image.id)?.deleteRule != null;
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const d of decisions.values()) {
       const parent = d.facts.parent;
@@ -144,7 +154,8 @@ function pickEngine(inventory: Inventory): Plan['engine'] {
 
 function checkLimits(policy: Policy, deletes: number, images: number): Plan['refused'] {
   const { maxDeletions, maxDeletionsPercent } = policy.limits;
-  if (maxDeletions !== null && deletes > maxDeletions) return { reason: 'max-deletions', deletes, images, limit: maxDeletions };
+  if (maxDeletions !== null && deletes > maxDeletions)
+    return { reason: 'max-deletions', deletes, images, limit: maxDeletions };
   if (maxDeletionsPercent !== null && images > 0 && (deletes / images) * 100 > maxDeletionsPercent) {
     return { reason: 'max-deletions-percent', deletes, images, limit: maxDeletionsPercent };
   }

@@ -52,7 +52,12 @@ export class CompiledSelector {
   constructor(private readonly s: Selector) {
     this.repositories = s.repositories ? new GlobList(s.repositories) : null;
     this.tags = s.tags ? new GlobList(s.tags) : null;
-    this.references = s.references ? s.references.map((r: ReferenceGlob) => ({ repository: new GlobList([r.repository]), tag: new GlobList([r.tag]) })) : null;
+    this.references = s.references
+      ? s.references.map((r: ReferenceGlob) => ({
+          repository: new GlobList([r.repository]),
+          tag: new GlobList([r.tag]),
+        }))
+      : null;
     this.refLevel = Boolean(s.repositories || s.tags || s.references);
   }
 
@@ -98,9 +103,19 @@ interface Covered {
 /** Shared by images no rule selects (most of them, in large inventories); replaced on first write. */
 const NONE: ReadonlyMap<string, Rule> = new Map();
 
-export function selectReferences(rules: readonly Rule[], facts: Iterable<ImageFacts>, now: number, trace: boolean): Map<string, ImageSelection> {
+export function selectReferences(
+  rules: readonly Rule[],
+  facts: Iterable<ImageFacts>,
+  now: number,
+  trace: boolean,
+): Map<string, ImageSelection> {
   const all = [...facts];
-  const sels: ImageSelection[] = all.map(() => ({ byRef: NONE as Map<string, Rule>, bare: null, spared: null, traces: trace ? new Map() : null }));
+  const sels: ImageSelection[] = all.map(() => ({
+    byRef: NONE as Map<string, Rule>,
+    bare: null,
+    spared: null,
+    traces: trace ? new Map() : null,
+  }));
   const note = (sel: ImageSelection, key: string, t: RuleTrace) => {
     if (!sel.traces) return;
     const list = sel.traces.get(key);
@@ -138,15 +153,35 @@ export function selectReferences(rules: readonly Rule[], facts: Iterable<ImageFa
       const key = ref?.text ?? '';
       if (spared?.has(f) && spared.get(f)!.has(groupOf(ref))) {
         sel.spared ??= rule.name;
-        if (trace) note(sel, key, { rule: rule.name, outcome: 'keep-newest', newest: rule.keep!.newest, by: rule.keep!.by, repository: ref ? groupOf(ref) : null });
+        if (trace)
+          note(sel, key, {
+            rule: rule.name,
+            outcome: 'keep-newest',
+            newest: rule.keep!.newest,
+            by: rule.keep!.by,
+            repository: ref ? groupOf(ref) : null,
+          });
         continue;
       }
       if (rule.olderThanMs !== null && !(now - f.createdMs > rule.olderThanMs)) {
-        if (trace) note(sel, key, { rule: rule.name, outcome: 'too-young', created: new Date(f.createdMs).toISOString(), olderThanMs: rule.olderThanMs });
+        if (trace)
+          note(sel, key, {
+            rule: rule.name,
+            outcome: 'too-young',
+            created: new Date(f.createdMs).toISOString(),
+            olderThanMs: rule.olderThanMs,
+          });
         continue;
       }
       if (rule.unusedForMs !== null && !(now - f.lastUsedMs > rule.unusedForMs)) {
-        if (trace) note(sel, key, { rule: rule.name, outcome: 'recently-used', lastUsed: new Date(f.lastUsedMs).toISOString(), lastUsedFrom: f.lastUsedFrom, unusedForMs: rule.unusedForMs });
+        if (trace)
+          note(sel, key, {
+            rule: rule.name,
+            outcome: 'recently-used',
+            lastUsed: new Date(f.lastUsedMs).toISOString(),
+            lastUsedFrom: f.lastUsedFrom,
+            unusedForMs: rule.unusedForMs,
+          });
         continue;
       }
       if (trace) note(sel, key, { rule: rule.name, outcome: 'selected', action: rule.action });
@@ -178,7 +213,9 @@ function keepNewest(rule: Rule, covered: Covered[]): Map<ImageFacts, Set<string>
   const spared = new Map<ImageFacts, Set<string>>();
   const key = (f: ImageFacts) => (keep.by === 'lastUsed' ? f.lastUsedMs : f.createdMs);
   for (const [g, images] of groups) {
-    const ranked = [...images].sort((a, b) => key(b) - key(a) || b.createdMs - a.createdMs || compareText(a.image.id, b.image.id));
+    const ranked = [...images].sort(
+      (a, b) => key(b) - key(a) || b.createdMs - a.createdMs || compareText(a.image.id, b.image.id),
+    );
     for (const f of ranked.slice(0, keep.newest)) {
       const set = spared.get(f);
       if (set) set.add(g);

@@ -37,7 +37,11 @@ interface RawPolicy {
 const POSITIVE_KEYS = ['repositories', 'tags', 'references', 'labels', 'images', 'untagged', 'unused'] as const;
 
 /** Semantic checks and conversion of a schema-valid document into a typed Policy. */
-export function compilePolicy(source: YamlSource, file: string, sha256: string): { policy: Policy } | { problems: PolicyProblem[] } {
+export function compilePolicy(
+  source: YamlSource,
+  file: string,
+  sha256: string,
+): { policy: Policy } | { problems: PolicyProblem[] } {
   const raw = source.value as RawPolicy;
   const problems: PolicyProblem[] = [];
   const report = (path: PathSegment[], code: ProblemCode, message: string, at: 'key' | 'value' = 'value') => {
@@ -60,8 +64,14 @@ export function compilePolicy(source: YamlSource, file: string, sha256: string):
     const out: ReferenceGlob[] = [];
     list.forEach((pattern, i) => {
       const glob = compileReferenceGlob(pattern);
-      if (/[A-Z]/.test(pattern.slice(0, pattern.lastIndexOf(':')))) report([...path, i], 'format', `${JSON.stringify(pattern)} can never match: repositories are lower case`);
-      else if (!glob) report([...path, i], 'pattern', `${JSON.stringify(pattern)} can never match: it is not a valid repository:tag glob`);
+      if (/[A-Z]/.test(pattern.slice(0, pattern.lastIndexOf(':'))))
+        report([...path, i], 'format', `${JSON.stringify(pattern)} can never match: repositories are lower case`);
+      else if (!glob)
+        report(
+          [...path, i],
+          'pattern',
+          `${JSON.stringify(pattern)} can never match: it is not a valid repository:tag glob`,
+        );
       else out.push(glob);
     });
     return out;
@@ -69,7 +79,8 @@ export function compilePolicy(source: YamlSource, file: string, sha256: string):
   const duration = (text: string | undefined, path: PathSegment[]): number | null => {
     if (text === undefined) return null;
     const ms = parseDuration(text);
-    if (ms === null) report(path, 'format', `${JSON.stringify(text)} is too long a duration (examples: ${DURATION_EXAMPLES})`);
+    if (ms === null)
+      report(path, 'format', `${JSON.stringify(text)} is too long a duration (examples: ${DURATION_EXAMPLES})`);
     return ms;
   };
   const selector = (s: RawSelector, path: PathSegment[]): Selector => {
@@ -83,9 +94,19 @@ export function compilePolicy(source: YamlSource, file: string, sha256: string):
       unused: s.unused ?? null,
     };
     if (!POSITIVE_KEYS.some((k) => s[k] !== undefined)) {
-      report(path, 'empty-value', 'names nothing to match: besides exclude, name repositories, tags, references, labels, images, untagged or unused', 'key');
+      report(
+        path,
+        'empty-value',
+        'names nothing to match: besides exclude, name repositories, tags, references, labels, images, untagged or unused',
+        'key',
+      );
     } else if (s.untagged === true && (s.tags || s.references)) {
-      report([...path, 'untagged'], 'semantic', 'can never match: untagged images have no tags, yet tags/references are required too', 'key');
+      report(
+        [...path, 'untagged'],
+        'semantic',
+        'can never match: untagged images have no tags, yet tags/references are required too',
+        'key',
+      );
     }
     return sel;
   };
@@ -109,7 +130,12 @@ export function compilePolicy(source: YamlSource, file: string, sha256: string):
   const rules: Rule[] = (raw.rules ?? []).map((r, index) => {
     const path: PathSegment[] = ['rules', index];
     const first = seen.get(r.name);
-    if (first !== undefined) report([...path, 'name'], 'duplicate-name', `rule name "${r.name}" is already used by rules[${first}]; names must be unique`);
+    if (first !== undefined)
+      report(
+        [...path, 'name'],
+        'duplicate-name',
+        `rule name "${r.name}" is already used by rules[${first}]; names must be unique`,
+      );
     else seen.set(r.name, index);
     return {
       name: r.name,
@@ -124,13 +150,19 @@ export function compilePolicy(source: YamlSource, file: string, sha256: string):
   });
 
   const disk = raw.disk ? compileDisk(raw.disk, report) : null;
-  const limits = { maxDeletions: raw.limits?.maxDeletions ?? null, maxDeletionsPercent: raw.limits?.maxDeletionsPercent ?? null };
+  const limits = {
+    maxDeletions: raw.limits?.maxDeletions ?? null,
+    maxDeletionsPercent: raw.limits?.maxDeletionsPercent ?? null,
+  };
 
   if (problems.length > 0) return { problems };
   return { policy: { version: 1, name: raw.name ?? null, file, sha256, protect, containers, rules, disk, limits } };
 }
 
-function compileDisk(d: NonNullable<RawPolicy['disk']>, report: (path: PathSegment[], code: ProblemCode, message: string, at?: 'key' | 'value') => void): DiskPolicy {
+function compileDisk(
+  d: NonNullable<RawPolicy['disk']>,
+  report: (path: PathSegment[], code: ProblemCode, message: string, at?: 'key' | 'value') => void,
+): DiskPolicy {
   const percent = (text: string | undefined, key: string): number | null => {
     if (text === undefined) return null;
     const v = parsePercent(text);
@@ -151,13 +183,26 @@ function compileDisk(d: NonNullable<RawPolicy['disk']>, report: (path: PathSegme
     order: d.order ?? 'lru',
   };
   if (d.maxUsage === undefined && d.maxImageBytes === undefined) {
-    report(['disk'], 'required', 'set maxUsage (a percentage of the filesystem) or maxImageBytes (a size), or remove the disk section', 'key');
+    report(
+      ['disk'],
+      'required',
+      'set maxUsage (a percentage of the filesystem) or maxImageBytes (a size), or remove the disk section',
+      'key',
+    );
   }
   if (disk.maxUsage !== null && disk.targetUsage !== null && disk.targetUsage >= disk.maxUsage) {
-    report(['disk', 'targetUsage'], 'semantic', `targetUsage (${d.targetUsage}) must be below maxUsage (${d.maxUsage})`);
+    report(
+      ['disk', 'targetUsage'],
+      'semantic',
+      `targetUsage (${d.targetUsage}) must be below maxUsage (${d.maxUsage})`,
+    );
   }
   if (disk.maxImageBytes !== null && disk.targetImageBytes !== null && disk.targetImageBytes > disk.maxImageBytes) {
-    report(['disk', 'targetImageBytes'], 'semantic', `targetImageBytes (${d.targetImageBytes}) must not exceed maxImageBytes (${d.maxImageBytes})`);
+    report(
+      ['disk', 'targetImageBytes'],
+      'semantic',
+      `targetImageBytes (${d.targetImageBytes}) must not exceed maxImageBytes (${d.maxImageBytes})`,
+    );
   }
   return disk;
 }

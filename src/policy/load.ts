@@ -16,8 +16,16 @@ function fail(file: string, code: PolicyProblem['code'], message: string, line =
 
 /** Validates policy bytes: encoding, YAML (with positions), schema, semantics. Never throws on bad input. */
 export function parsePolicy(bytes: Uint8Array | string, file: string): PolicyResult {
-  const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length > MAX_POLICY_BYTES) return fail(file, 'too-large', `the file is ${buf.length} bytes; a policy may be at most ${MAX_POLICY_BYTES} bytes (1 MiB)`);
+  const buf =
+    typeof bytes === 'string'
+      ? Buffer.from(bytes, 'utf8')
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length > MAX_POLICY_BYTES)
+    return fail(
+      file,
+      'too-large',
+      `the file is ${buf.length} bytes; a policy may be at most ${MAX_POLICY_BYTES} bytes (1 MiB)`,
+    );
   const nul = buf.indexOf(0);
   let text: string;
   try {
@@ -34,14 +42,19 @@ export function parsePolicy(bytes: Uint8Array | string, file: string): PolicyRes
   if ('problems' in parsed) return { ok: false, problems: sortProblems(parsed.problems) };
   const schema = schemaProblems(parsed.source, file);
   const sha256 = createHash('sha256').update(buf).digest('hex');
-  if (schema.length > 0) return { ok: false, problems: sortProblems([...schema, ...semanticExtras(parsed.source, file, schema)]) };
+  if (schema.length > 0)
+    return { ok: false, problems: sortProblems([...schema, ...semanticExtras(parsed.source, file, schema)]) };
   const compiled = compilePolicy(parsed.source, file, sha256);
   if ('problems' in compiled) return { ok: false, problems: sortProblems(compiled.problems) };
   return { ok: true, policy: compiled.policy };
 }
 
 /** Semantic problems on paths the schema did not already flag, so a user sees all errors at once. */
-function semanticExtras(source: Parameters<typeof compilePolicy>[0], file: string, schema: PolicyProblem[]): PolicyProblem[] {
+function semanticExtras(
+  source: Parameters<typeof compilePolicy>[0],
+  file: string,
+  schema: PolicyProblem[],
+): PolicyProblem[] {
   let compiled;
   try {
     compiled = compilePolicy(source, file, '');
@@ -50,7 +63,12 @@ function semanticExtras(source: Parameters<typeof compilePolicy>[0], file: strin
   }
   if (!('problems' in compiled)) return [];
   const flagged = schema.map((p) => p.path);
-  return compiled.problems.filter((p) => !flagged.some((f) => p.path === f || p.path.startsWith(`${f}.`) || p.path.startsWith(`${f}[`) || f.startsWith(`${p.path}.`)));
+  return compiled.problems.filter(
+    (p) =>
+      !flagged.some(
+        (f) => p.path === f || p.path.startsWith(`${f}.`) || p.path.startsWith(`${f}[`) || f.startsWith(`${p.path}.`),
+      ),
+  );
 }
 
 /** Byte offset of the first invalid UTF-8 sequence. */
@@ -73,13 +91,25 @@ export async function loadPolicyFile(file: string): Promise<PolicyResult> {
     handle = await open(file, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String(err);
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : String(err);
     return fail(file, 'io', `cannot read the policy: ${why}`);
   }
   try {
     const stat = await handle.stat();
     if (stat.isDirectory()) return fail(file, 'io', 'cannot read the policy: is a directory');
-    if (stat.size > MAX_POLICY_BYTES) return fail(file, 'too-large', `the file is ${stat.size} bytes; a policy may be at most ${MAX_POLICY_BYTES} bytes (1 MiB)`);
+    if (stat.size > MAX_POLICY_BYTES)
+      return fail(
+        file,
+        'too-large',
+        `the file is ${stat.size} bytes; a policy may be at most ${MAX_POLICY_BYTES} bytes (1 MiB)`,
+      );
     const buf = Buffer.alloc(MAX_POLICY_BYTES + 1);
     const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
     return parsePolicy(buf.subarray(0, bytesRead), file);

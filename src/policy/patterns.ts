@@ -33,7 +33,9 @@ export function compileReferenceGlob(source: string): ReferenceGlob | null {
 
 export function compileLabel(source: string): LabelMatcher {
   const eq = source.indexOf('=');
-  return eq === -1 ? { source, key: source, value: null } : { source, key: source.slice(0, eq), value: source.slice(eq + 1) };
+  return eq === -1
+    ? { source, key: source, value: null }
+    : { source, key: source.slice(0, eq), value: source.slice(eq + 1) };
 }
 
 export function labelsMatch(matchers: readonly LabelMatcher[], labels: Record<string, string>): LabelMatcher | null {

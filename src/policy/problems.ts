@@ -37,4 +37,3 @@ export function formatProblem(p: PolicyProblem): string {
 export function sortProblems(problems: PolicyProblem[]): PolicyProblem[] {
   return [...problems].sort((a, b) => a.line - b.line || a.col - b.col || a.path.localeCompare(b.path));
 }
-

@@ -20,11 +20,13 @@ const FORMAT_MESSAGES: Record<string, (v: string) => string> = {
       : /@|:[^/]*$/.test(v)
         ? `${JSON.stringify(v)} can never match a repository: it names a tag or digest (use references for repository:tag)`
         : `${JSON.stringify(v)} can never match: a repository pattern may not contain spaces`,
-  tagPattern: (v) => `${JSON.stringify(v)} can never match a tag (no spaces, ':', '/' or '@'; a tag glob looks like v*.*.*)`,
+  tagPattern: (v) =>
+    `${JSON.stringify(v)} can never match a tag (no spaces, ':', '/' or '@'; a tag glob looks like v*.*.*)`,
   referencePattern: (v) => `${JSON.stringify(v)} is not a repository:tag glob (example: nginx:1.*)`,
   labelPattern: (v) => `${JSON.stringify(v)} is not a label (key or key=value)`,
   imageId: (v) => `${JSON.stringify(v)} is not an image ID (a full sha256 ID or at least 12 hex digits of one)`,
-  ruleName: (v) => `${JSON.stringify(v)} is not a rule name (letters, digits, . _ -, starting with a letter or digit, at most 100)`,
+  ruleName: (v) =>
+    `${JSON.stringify(v)} is not a rule name (letters, digits, . _ -, starting with a letter or digit, at most 100)`,
 };
 
 /** Validates against schemas/policy.schema.json; one problem per key path, positioned. */
@@ -65,7 +67,12 @@ function describe(value: unknown): string {
 
 function convert(err: ErrorObject, source: YamlSource, file: string): PolicyProblem | null {
   const segs = segments(err.instancePath);
-  const make = (path: PathSegment[], code: ProblemCode, message: string, at: 'key' | 'value' = 'value'): PolicyProblem => {
+  const make = (
+    path: PathSegment[],
+    code: ProblemCode,
+    message: string,
+    at: 'key' | 'value' = 'value',
+  ): PolicyProblem => {
     const { line, col } = source.locate(path, at);
     return { file, line, col, path: formatPath(path), code, message };
   };
@@ -81,15 +88,26 @@ function convert(err: ErrorObject, source: YamlSource, file: string): PolicyProb
     }
     case 'required': {
       const missing = String(params.missingProperty);
-      return make(segs, 'required', `missing required key "${missing}"`, segs.length && typeof segs.at(-1) === 'string' ? 'key' : 'value');
+      return make(
+        segs,
+        'required',
+        `missing required key "${missing}"`,
+        segs.length && typeof segs.at(-1) === 'string' ? 'key' : 'value',
+      );
     }
     case 'dependentRequired': {
-      return make([...segs, String(params.property)], 'required', `${String(params.property)} needs ${String(params.missingProperty)} too`, 'key');
+      return make(
+        [...segs, String(params.property)],
+        'required',
+        `${String(params.property)} needs ${String(params.missingProperty)} too`,
+        'key',
+      );
     }
     case 'type': {
       const def = /#\/\$defs\/([A-Za-z]+)\/type$/.exec(err.schemaPath)?.[1];
       const fmt = def ? FORMAT_MESSAGES[def] : undefined;
-      if (fmt && (typeof err.data === 'number' || typeof err.data === 'boolean')) return make(segs, 'type', `${fmt(String(err.data))}: write it as a string with its unit`);
+      if (fmt && (typeof err.data === 'number' || typeof err.data === 'boolean'))
+        return make(segs, 'type', `${fmt(String(err.data))}: write it as a string with its unit`);
       return make(segs, 'type', `must be ${article(String(params.type))}, not ${describe(err.data)}`);
     }
     case 'const':
@@ -102,12 +120,22 @@ function convert(err: ErrorObject, source: YamlSource, file: string): PolicyProb
       const def = /#\/\$defs\/([A-Za-z]+)\/pattern$/.exec(err.schemaPath)?.[1];
       const fmt = def ? FORMAT_MESSAGES[def] : undefined;
       const value = typeof err.data === 'string' ? err.data : String(err.data);
-      return make(segs, fmt ? 'format' : 'pattern', fmt ? fmt(value) : `${JSON.stringify(value)} must match ${String(params.pattern)}`);
+      return make(
+        segs,
+        fmt ? 'format' : 'pattern',
+        fmt ? fmt(value) : `${JSON.stringify(value)} must match ${String(params.pattern)}`,
+      );
     }
     case 'minItems':
       return make(segs, 'empty-value', 'must list at least one item (an empty list would match nothing)');
     case 'minProperties':
-      return make(segs, 'empty-value', segs.at(-1) === 'match' ? 'match must not be empty (an empty match is never "everything"): name repositories, tags, references, labels, images, untagged or unused' : 'must not be empty');
+      return make(
+        segs,
+        'empty-value',
+        segs.at(-1) === 'match'
+          ? 'match must not be empty (an empty match is never "everything"): name repositories, tags, references, labels, images, untagged or unused'
+          : 'must not be empty',
+      );
     case 'minLength':
       return make(segs, 'empty-value', 'must not be empty (an empty pattern can never match)');
     case 'maxLength':
@@ -125,7 +153,14 @@ function convert(err: ErrorObject, source: YamlSource, file: string): PolicyProb
 }
 
 function article(type: string): string {
-  const words: Record<string, string> = { object: 'a mapping', array: 'a list', string: 'a string', integer: 'a whole number', number: 'a number', boolean: 'true or false' };
+  const words: Record<string, string> = {
+    object: 'a mapping',
+    array: 'a list',
+    string: 'a string',
+    integer: 'a whole number',
+    number: 'a number',
+    boolean: 'true or false',
+  };
   return words[type] ?? type;
 }
 
@@ -133,6 +168,7 @@ function allowedKeys(schema: unknown): string[] {
   if (typeof schema !== 'object' || schema === null) return [];
   const s = schema as { properties?: Record<string, unknown>; $ref?: string };
   const keys = Object.keys(s.properties ?? {});
-  if (s.$ref === '#/$defs/selector') keys.push('repositories', 'tags', 'references', 'labels', 'images', 'untagged', 'unused');
+  if (s.$ref === '#/$defs/selector')
+    keys.push('repositories', 'tags', 'references', 'labels', 'images', 'untagged', 'unused');
   return [...new Set(keys)].sort();
 }

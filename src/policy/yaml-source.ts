@@ -1,4 +1,15 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  visit,
+  type Document,
+  type Node,
+} from 'yaml';
 import { formatPath } from '../format-path.js';
 import type { PolicyProblem, ProblemCode } from './problems.js';
 
@@ -22,10 +33,25 @@ function problem(file: string, pos: Position, code: ProblemCode, message: string
 /** Parses one YAML document with positions; problems for syntax errors, duplicates, aliases, extra documents. */
 export function parseYamlSource(text: string, file: string): { source: YamlSource } | { problems: PolicyProblem[] } {
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true, logLevel: 'silent' });
+  const docs = parseAllDocuments(text, {
+    lineCounter: lc,
+    uniqueKeys: true,
+    prettyErrors: false,
+    strict: true,
+    logLevel: 'silent',
+  });
   const at = (offset: number): Position => lc.linePos(Math.max(0, Math.min(offset, text.length)));
   if (!Array.isArray(docs) || docs.length === 0) {
-    return { problems: [problem(file, { line: 1, col: 1 }, 'empty', 'the policy file is empty (expected a mapping with at least `version: 1`)')] };
+    return {
+      problems: [
+        problem(
+          file,
+          { line: 1, col: 1 },
+          'empty',
+          'the policy file is empty (expected a mapping with at least `version: 1`)',
+        ),
+      ],
+    };
   }
   const problems: PolicyProblem[] = [];
   for (const doc of docs) {
@@ -34,27 +60,58 @@ export function parseYamlSource(text: string, file: string): { source: YamlSourc
       if (err.code === 'DUPLICATE_KEY') {
         const path = pathAtOffset(doc, err.pos[0]);
         const key = path.at(-1);
-        problems.push(problem(file, at(err.pos[0]), 'duplicate-key', `duplicate key ${JSON.stringify(String(key ?? ''))}: a key may appear once in a mapping`, formatPath(path)));
+        problems.push(
+          problem(
+            file,
+            at(err.pos[0]),
+            'duplicate-key',
+            `duplicate key ${JSON.stringify(String(key ?? ''))}: a key may appear once in a mapping`,
+            formatPath(path),
+          ),
+        );
         continue;
       }
       // Later syntax errors are mostly consequences of the first one.
       if (syntaxSeen) continue;
       syntaxSeen = true;
-      const opener = err.code === 'MISSING_CHAR' || /flow (sequence|mapping|collection)/i.test(err.message) ? unclosedOpener(text, err.pos[0]) : null;
-      const pos = opener !== null ? at(opener) : err.code === 'BAD_INDENT' ? firstNonBlank(text, err.pos[0], at) : at(err.pos[0]);
+      const opener =
+        err.code === 'MISSING_CHAR' || /flow (sequence|mapping|collection)/i.test(err.message)
+          ? unclosedOpener(text, err.pos[0])
+          : null;
+      const pos =
+        opener !== null ? at(opener) : err.code === 'BAD_INDENT' ? firstNonBlank(text, err.pos[0], at) : at(err.pos[0]);
       const what = opener !== null ? (text[opener] === '"' || text[opener] === "'" ? 'quote' : 'bracket') : '';
-      const msg = opener !== null ? `YAML syntax error: unclosed ${what}: the ${text[opener]} opened here is never closed` : `YAML syntax error: ${firstLine(err.message).replace(/ at line \d+, column \d+:?$/, '')}`;
+      const msg =
+        opener !== null
+          ? `YAML syntax error: unclosed ${what}: the ${text[opener]} opened here is never closed`
+          : `YAML syntax error: ${firstLine(err.message).replace(/ at line \d+, column \d+:?$/, '')}`;
       problems.push(problem(file, pos, 'syntax', msg));
     }
   }
   if (docs.length > 1) {
     const second = docs[1]!;
-    problems.push(problem(file, at(second.range[0]), 'multi-document', 'the file holds more than one YAML document; a policy is exactly one'));
+    problems.push(
+      problem(
+        file,
+        at(second.range[0]),
+        'multi-document',
+        'the file holds more than one YAML document; a policy is exactly one',
+      ),
+    );
   }
   if (problems.length > 0) return { problems };
   const doc = docs[0]!;
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
-    return { problems: [problem(file, { line: 1, col: 1 }, 'empty', 'the policy file is empty (expected a mapping with at least `version: 1`)')] };
+    return {
+      problems: [
+        problem(
+          file,
+          { line: 1, col: 1 },
+          'empty',
+          'the policy file is empty (expected a mapping with at least `version: 1`)',
+        ),
+      ],
+    };
   }
   let value: unknown;
   try {
@@ -63,12 +120,20 @@ export function parseYamlSource(text: string, file: string): { source: YamlSourc
     const node = firstAlias(doc);
     const pos = node?.range ? at(node.range[0]) : { line: 1, col: 1 };
     const detail = err instanceof Error ? err.message : String(err);
-    return { problems: [problem(file, pos, 'alias', `aliases expand too far (limit ${MAX_ALIAS_COUNT}): ${firstLine(detail)}`)] };
+    return {
+      problems: [
+        problem(file, pos, 'alias', `aliases expand too far (limit ${MAX_ALIAS_COUNT}): ${firstLine(detail)}`),
+      ],
+    };
   }
   if (!isMap(doc.contents)) {
     const kind = isSeq(doc.contents) ? 'a list' : 'a single value';
     const pos = doc.contents.range ? at(doc.contents.range[0]) : { line: 1, col: 1 };
-    return { problems: [problem(file, pos, 'not-mapping', `a policy must be a mapping of keys (version, rules, ...), not ${kind}`)] };
+    return {
+      problems: [
+        problem(file, pos, 'not-mapping', `a policy must be a mapping of keys (version, rules, ...), not ${kind}`),
+      ],
+    };
   }
   return { source: { value, locate: (path, where = 'value') => locate(doc, path, where, at) } };
 }
@@ -88,7 +153,12 @@ function firstAlias(doc: Document): Node | null {
   return found;
 }
 
-function locate(doc: Document, path: readonly PathSegment[], where: 'key' | 'value', at: (o: number) => Position): Position {
+function locate(
+  doc: Document,
+  path: readonly PathSegment[],
+  where: 'key' | 'value',
+  at: (o: number) => Position,
+): Position {
   let node: unknown = doc.contents;
   let best: Node | null = isNodeLike(node) ? node : null;
   for (let i = 0; i < path.length; i++) {
@@ -100,7 +170,7 @@ function locate(doc: Document, path: readonly PathSegment[], where: 'key' | 'val
       const keyNode = isNodeLike(pair.key) ? pair.key : null;
       if (last && where === 'key' && keyNode) return pos(keyNode, at);
       node = isAlias(pair.value) ? pair.value.resolve(doc) : pair.value;
-      best = isNodeLike(node) ? node : keyNode ?? best;
+      best = isNodeLike(node) ? node : (keyNode ?? best);
     } else if (isSeq(node) && typeof seg === 'number') {
       const item = node.items[seg];
       if (!item) break;
@@ -130,7 +200,8 @@ function pathAtOffset(doc: Document, offset: number): PathSegment[] {
   let node: unknown = doc.contents;
   for (;;) {
     if (isMap(node)) {
-      const within = (n: unknown, end: 1 | 2) => isNodeLike(n) && n.range && offset >= n.range[0] && offset < n.range[end];
+      const within = (n: unknown, end: 1 | 2) =>
+        isNodeLike(n) && n.range && offset >= n.range[0] && offset < n.range[end];
       const byKey = node.items.find((p) => within(p.key, 2));
       if (byKey) return [...path, keyText(byKey.key) ?? '?'];
       const byValue = node.items.find((p) => within(p.value, 2));
@@ -138,7 +209,9 @@ function pathAtOffset(doc: Document, offset: number): PathSegment[] {
       path.push(keyText(byValue.key) ?? '?');
       node = byValue.value;
     } else if (isSeq(node)) {
-      const i = node.items.findIndex((it) => isNodeLike(it) && it.range && offset >= it.range[0] && offset <= it.range[2]);
+      const i = node.items.findIndex(
+        (it) => isNodeLike(it) && it.range && offset >= it.range[0] && offset <= it.range[2],
+      );
       if (i === -1) return path;
       path.push(i);
       node = node.items[i];

@@ -5,7 +5,11 @@ import { plural, shortImageId } from './table.js';
 
 /** A step as one of its dependants names it: "delete 0123456789ab". */
 function stepName(a: StepTarget): string {
-  return a.type === 'untag' ? `untag ${a.ref}` : a.type === 'remove-container' ? `remove container ${a.containerId!.slice(0, 12)}` : `delete ${shortImageId(a.imageId)}`;
+  return a.type === 'untag'
+    ? `untag ${a.ref}`
+    : a.type === 'remove-container'
+      ? `remove container ${a.containerId!.slice(0, 12)}`
+      : `delete ${shortImageId(a.imageId)}`;
 }
 
 /** Why a step was skipped or failed, or what a done step confirmed, in words; `a` is the step's own target. */
@@ -58,7 +62,8 @@ export function stepReasonText(r: StepReason, a: StepTarget): string {
 function target(s: StepResult): string {
   const a = s.action;
   if (a.type === 'untag') return `untag ${a.ref} (${shortImageId(a.imageId)})`;
-  if (a.type === 'remove-container') return `remove container ${a.containerId!.slice(0, 12)} (image ${shortImageId(a.imageId)})`;
+  if (a.type === 'remove-container')
+    return `remove container ${a.containerId!.slice(0, 12)} (image ${shortImageId(a.imageId)})`;
   return `delete ${shortImageId(a.imageId)}${a.refs?.length ? ` ${a.refs[0]}` : ''}`;
 }
 

@@ -25,7 +25,12 @@ export function diskText(d: DiskSummary): string {
       break;
     case 'over-limit': {
       const evicting = `evicting ${plural(d.evicted, 'image')}, est. ${formatBytes(d.evictedBytes)}`;
-      const over = d.goals.filter((g) => g.over).map((g) => `${measured(g)} ${amount(g, g.before)} > ${amount(g, g.limit)}: ${evicting}, to reach ${amount(g, g.target)}`);
+      const over = d.goals
+        .filter((g) => g.over)
+        .map(
+          (g) =>
+            `${measured(g)} ${amount(g, g.before)} > ${amount(g, g.limit)}: ${evicting}, to reach ${amount(g, g.target)}`,
+        );
       text = over.join('; ') + (d.targetReached ? '' : ' (target not reachable: nothing else may be evicted)');
       break;
     }

@@ -56,7 +56,9 @@ export function formatExplain(ev: Evaluation, imageId: string, askedRef: string 
   const out: string[] = [];
   out.push(`image ${shortImageId(img.id)} (${img.id})${askedRef ? ` for ${askedRef}` : ''}`);
   out.push(`  created ${img.created}, size ${formatBytes(img.size)}`);
-  out.push(`  first seen ${f.firstSeenMs !== null ? new Date(f.firstSeenMs).toISOString() : 'unknown (no usage record)'}; last used ${new Date(f.lastUsedMs).toISOString()} (${lastUsedText(f.lastUsedFrom)})`);
+  out.push(
+    `  first seen ${f.firstSeenMs !== null ? new Date(f.firstSeenMs).toISOString() : 'unknown (no usage record)'}; last used ${new Date(f.lastUsedMs).toISOString()} (${lastUsedText(f.lastUsedFrom)})`,
+  );
   if (f.parent) out.push(`  parent ${shortImageId(f.parent.image.id)}`);
   if (f.children.length) out.push(`  children ${f.children.map((c) => shortImageId(c.image.id)).join(', ')}`);
   const labels = Object.entries(img.labels);
@@ -74,8 +76,14 @@ export function formatExplain(ev: Evaluation, imageId: string, askedRef: string 
     out.push('containers:');
     for (const u of f.containers) {
       const c = u.container;
-      const note = u.running ? 'the image is never touched' : u.removable ? 'stopped, may be removed (containers.stopped: remove)' : 'stopped, keeps the image';
-      out.push(`  ${containerName({ id: c.id, name: c.names[0] ?? null })} ${c.state}${c.finishedAt ? `, finished ${c.finishedAt}` : ''}: ${note}`);
+      const note = u.running
+        ? 'the image is never touched'
+        : u.removable
+          ? 'stopped, may be removed (containers.stopped: remove)'
+          : 'stopped, keeps the image';
+      out.push(
+        `  ${containerName({ id: c.id, name: c.names[0] ?? null })} ${c.state}${c.finishedAt ? `, finished ${c.finishedAt}` : ''}: ${note}`,
+      );
     }
   }
   out.push('');
@@ -85,7 +93,9 @@ export function formatExplain(ev: Evaluation, imageId: string, askedRef: string 
   } else {
     const kept = ev.plan.kept.find((k) => k.imageId === imageId);
     const untags = d.untags.length;
-    out.push(`verdict: KEPT (${kept?.reason ?? 'unknown'}): ${kept ? keptText(kept) : ''}${untags ? `; ${untags} reference${untags === 1 ? '' : 's'} untagged` : ''}`);
+    out.push(
+      `verdict: KEPT (${kept?.reason ?? 'unknown'}): ${kept ? keptText(kept) : ''}${untags ? `; ${untags} reference${untags === 1 ? '' : 's'} untagged` : ''}`,
+    );
   }
   return `${out.join('\n')}\n`;
 }

@@ -7,7 +7,8 @@ import { plural, shortImageId, textTable } from './table.js';
 export function formatInventoryText(inv: Inventory): string {
   const users = new Map<string, string[]>();
   for (const c of inv.containers) {
-    for (const id of new Set([c.imageId, ...c.mountImageIds])) users.set(id, [...(users.get(id) ?? []), `${c.names[0] ?? shortImageId(c.id)}(${c.state})`]);
+    for (const id of new Set([c.imageId, ...c.mountImageIds]))
+      users.set(id, [...(users.get(id) ?? []), `${c.names[0] ?? shortImageId(c.id)}(${c.state})`]);
   }
   const images = [...inv.images].sort((a, b) => b.created.localeCompare(a.created) || a.id.localeCompare(b.id));
   const rows = images.map((i) => [
@@ -20,14 +21,23 @@ export function formatInventoryText(inv: Inventory): string {
   ]);
   const containers = [...inv.containers]
     .sort((a, b) => (a.names[0] ?? a.id).localeCompare(b.names[0] ?? b.id))
-    .map((c) => [c.names[0] ?? '', c.id.slice(0, 12), c.state, shortImageId(c.imageId), c.image, (c.finishedAt ?? c.startedAt ?? c.created).slice(0, 19).replace('T', ' ')]);
+    .map((c) => [
+      c.names[0] ?? '',
+      c.id.slice(0, 12),
+      c.state,
+      shortImageId(c.imageId),
+      c.image,
+      (c.finishedAt ?? c.startedAt ?? c.created).slice(0, 19).replace('T', ' '),
+    ]);
   const e = inv.engine;
   const out = [
     `${e.name}: ${e.kind} ${e.version} (API ${e.apiVersion}, ${e.driver}, ${e.imageStore} image store) at ${e.host}, captured ${inv.capturedAt}`,
     '',
     textTable(['IMAGE', 'REFERENCES', 'CREATED', 'SIZE', 'PARENT', 'CONTAINERS'], rows),
     '',
-    ...(containers.length ? ['Containers:', textTable(['NAME', 'ID', 'STATE', 'IMAGE', 'STARTED FROM', 'LAST CHANGE'], containers), ''] : []),
+    ...(containers.length
+      ? ['Containers:', textTable(['NAME', 'ID', 'STATE', 'IMAGE', 'STARTED FROM', 'LAST CHANGE'], containers), '']
+      : []),
     `${plural(inv.images.length, 'image')}, ${plural(inv.containers.length, 'container')}${inv.disk ? `; ${inv.disk.path}: ${formatBytes(inv.disk.usedBytes)} of ${formatBytes(inv.disk.totalBytes)} used` : ''}`,
   ];
   return `${out.join('\n')}\n`;

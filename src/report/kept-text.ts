@@ -48,7 +48,10 @@ export function keptText(why: KeptWhy | RefKeptWhy): string {
     case 'in-use':
       return `used by ${why.container.state} container ${containerName(why.container)}`;
     case 'in-use-stopped': {
-      const because = why.stoppedForMs === null ? 'containers.stopped: protect' : `stopped less than ${formatDuration(why.stoppedForMs)} ago`;
+      const because =
+        why.stoppedForMs === null
+          ? 'containers.stopped: protect'
+          : `stopped less than ${formatDuration(why.stoppedForMs)} ago`;
       return `used by ${why.container.state} container ${containerName(why.container)} (${because})`;
     }
     case 'protected-label':
@@ -68,7 +71,9 @@ export function keptText(why: KeptWhy | RefKeptWhy): string {
           ? `${why.ref} follows a tag of its repository that stays`
           : `${why.ref} is not selected by any rule`;
     case 'untag-only':
-      return why.ref === null ? `rule ${why.rule} only untags` : `rule ${why.rule} only untags; ${why.ref} is its last reference`;
+      return why.ref === null
+        ? `rule ${why.rule} only untags`
+        : `rule ${why.rule} only untags; ${why.ref} is its last reference`;
     case 'engine-prunes-parent':
       return `Podman would also remove its untagged parent ${shortImageId(why.parent)}, which the plan keeps`;
     case 'not-selected':

@@ -16,15 +16,39 @@ function esc(v: string): string {
 
 const METRICS: [name: string, help: string, value: (m: RunMetrics) => number | null][] = [
   ['imgsweep_last_run_timestamp_seconds', 'When the last imgsweep apply finished (unix seconds).', (m) => m.finishedAt],
-  ['imgsweep_last_run_success', '1 if the last apply ran every step without failure, else 0.', (m) => (m.success ? 1 : 0)],
+  [
+    'imgsweep_last_run_success',
+    '1 if the last apply ran every step without failure, else 0.',
+    (m) => (m.success ? 1 : 0),
+  ],
   ['imgsweep_last_run_duration_seconds', 'How long the last apply took.', (m) => m.durationSeconds],
   ['imgsweep_last_run_images_deleted', 'Images deleted by the last apply.', (m) => m.report?.summary.deleted ?? 0],
-  ['imgsweep_last_run_references_untagged', 'References untagged by the last apply.', (m) => m.report?.summary.untagged ?? 0],
-  ['imgsweep_last_run_containers_removed', 'Stopped containers removed by the last apply.', (m) => m.report?.summary.containersRemoved ?? 0],
+  [
+    'imgsweep_last_run_references_untagged',
+    'References untagged by the last apply.',
+    (m) => m.report?.summary.untagged ?? 0,
+  ],
+  [
+    'imgsweep_last_run_containers_removed',
+    'Stopped containers removed by the last apply.',
+    (m) => m.report?.summary.containersRemoved ?? 0,
+  ],
   // No sample when the plan had no estimate: a 0 would read as "nothing reclaimed".
-  ['imgsweep_last_run_bytes_reclaimed_estimated', 'Estimated bytes reclaimed by the last apply.', (m) => (m.report ? m.report.summary.bytesEstimated : 0)],
-  ['imgsweep_last_run_bytes_reclaimed', 'Bytes the engine reports freed by the last apply (its layer total before minus after).', (m) => m.report?.summary.bytesActual ?? null],
-  ['imgsweep_last_run_steps_skipped', 'Steps skipped by the last apply because the engine changed since planning.', (m) => m.report?.summary.skipped ?? 0],
+  [
+    'imgsweep_last_run_bytes_reclaimed_estimated',
+    'Estimated bytes reclaimed by the last apply.',
+    (m) => (m.report ? m.report.summary.bytesEstimated : 0),
+  ],
+  [
+    'imgsweep_last_run_bytes_reclaimed',
+    'Bytes the engine reports freed by the last apply (its layer total before minus after).',
+    (m) => m.report?.summary.bytesActual ?? null,
+  ],
+  [
+    'imgsweep_last_run_steps_skipped',
+    'Steps skipped by the last apply because the engine changed since planning.',
+    (m) => m.report?.summary.skipped ?? 0,
+  ],
   ['imgsweep_last_run_steps_failed', 'Steps that failed in the last apply.', (m) => m.report?.summary.failed ?? 0],
 ];
 

@@ -7,14 +7,18 @@ import { markdownTable, plural, shortImageId, textTable } from './table.js';
 
 export function summaryLine(plan: Plan): string {
   const s = plan.summary;
-  const parts = [`delete ${plural(s.deletes, 'image')} (est. ${formatEstimate(s.bytes, s.deletes)})`, `untag ${plural(s.untags, 'reference')}`];
+  const parts = [
+    `delete ${plural(s.deletes, 'image')} (est. ${formatEstimate(s.bytes, s.deletes)})`,
+    `untag ${plural(s.untags, 'reference')}`,
+  ];
   if (s.removeContainers > 0) parts.push(`remove ${plural(s.removeContainers, 'stopped container')}`);
   return `Plan: ${parts.join(', ')}; keep ${plural(s.kept, 'image')} of ${s.images}.`;
 }
 
 /** Why apply refuses the plan. */
 export function refusalText(r: Refusal): string {
-  if (r.reason === 'max-deletions') return `the plan deletes ${r.deletes} images, more than limits.maxDeletions (${r.limit})`;
+  if (r.reason === 'max-deletions')
+    return `the plan deletes ${r.deletes} images, more than limits.maxDeletions (${r.limit})`;
   const pct = Math.round((r.deletes / r.images) * 1000) / 10;
   return `the plan deletes ${r.deletes} of ${r.images} images (${pct}%), more than limits.maxDeletionsPercent (${r.limit}%)`;
 }
@@ -38,17 +42,30 @@ export function refsCell(refs: readonly string[]): string {
 
 function rowsFor(plan: Plan) {
   return {
-    containers: of(plan, 'remove-container').map((a) => [shortImageId(a.containerId ?? ''), shortImageId(a.imageId), a.rule]),
+    containers: of(plan, 'remove-container').map((a) => [
+      shortImageId(a.containerId ?? ''),
+      shortImageId(a.imageId),
+      a.rule,
+    ]),
     untags: of(plan, 'untag').map((a) => [a.ref ?? '', shortImageId(a.imageId), a.rule]),
-    deletes: of(plan, 'delete').map((a) => [shortImageId(a.imageId), formatEstimate(a.bytes), a.rule, refsCell(a.refs ?? [])]),
-    kept: plan.kept.filter((k) => k.reason !== 'not-selected').map((k) => [shortImageId(k.imageId), refsCell(k.refs), keptText(k)]),
+    deletes: of(plan, 'delete').map((a) => [
+      shortImageId(a.imageId),
+      formatEstimate(a.bytes),
+      a.rule,
+      refsCell(a.refs ?? []),
+    ]),
+    kept: plan.kept
+      .filter((k) => k.reason !== 'not-selected')
+      .map((k) => [shortImageId(k.imageId), refsCell(k.refs), keptText(k)]),
   };
 }
 
 function keptCounts(plan: Plan): [string, number][] {
   const counts = new Map<KeptReason, number>();
   for (const k of plan.kept) counts.set(k.reason, (counts.get(k.reason) ?? 0) + 1);
-  return [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([r, n]) => [KEPT_REASON_TEXT[r], n]);
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([r, n]) => [KEPT_REASON_TEXT[r], n]);
 }
 
 /** The plan for a person at a terminal: grouped by action, sizes in human units, one summary line. */
@@ -56,10 +73,21 @@ export function formatPlanText(plan: Plan): string {
   const r = rowsFor(plan);
   const out: string[] = [`imgsweep plan: ${header(plan)}`, ''];
   if (plan.refused) out.push(`REFUSED: ${refusalText(plan.refused)}; apply will refuse this plan (exit 3).`, '');
-  if (r.containers.length) out.push(`Remove stopped containers (${r.containers.length}):`, textTable(['CONTAINER', 'IMAGE', 'RULE'], r.containers), '');
+  if (r.containers.length)
+    out.push(
+      `Remove stopped containers (${r.containers.length}):`,
+      textTable(['CONTAINER', 'IMAGE', 'RULE'], r.containers),
+      '',
+    );
   if (r.untags.length) out.push(`Untag (${r.untags.length}):`, textTable(['REFERENCE', 'IMAGE', 'RULE'], r.untags), '');
-  if (r.deletes.length) out.push(`Delete (${r.deletes.length}, children before parents):`, textTable(['IMAGE', 'EST. SIZE', 'RULE', 'REFERENCES'], r.deletes), '');
-  if (r.kept.length) out.push(`Kept (${r.kept.length} with a reason to show):`, textTable(['IMAGE', 'REFERENCES', 'WHY'], r.kept), '');
+  if (r.deletes.length)
+    out.push(
+      `Delete (${r.deletes.length}, children before parents):`,
+      textTable(['IMAGE', 'EST. SIZE', 'RULE', 'REFERENCES'], r.deletes),
+      '',
+    );
+  if (r.kept.length)
+    out.push(`Kept (${r.kept.length} with a reason to show):`, textTable(['IMAGE', 'REFERENCES', 'WHY'], r.kept), '');
   const counts = keptCounts(plan);
   if (counts.length) out.push(`Kept by reason: ${counts.map(([t, n]) => `${n} ${t}`).join('; ')}`);
   if (plan.disk) out.push(`Disk: ${diskText(plan.disk)}`);
@@ -71,16 +99,39 @@ export function formatPlanText(plan: Plan): string {
 /** The plan for a CI step summary or a pull-request comment. */
 export function formatPlanMarkdown(plan: Plan): string {
   const r = rowsFor(plan);
-  const code = (rows: string[][], cols: number[]) => rows.map((row) => row.map((c, i) => (cols.includes(i) ? `\`${c}\`` : c)));
+  const code = (rows: string[][], cols: number[]) =>
+    rows.map((row) => row.map((c, i) => (cols.includes(i) ? `\`${c}\`` : c)));
   const out: string[] = ['## imgsweep plan', '', `${header(plan)}`, '', `**${summaryLine(plan)}**`, ''];
-  if (plan.refused) out.push(`> [!WARNING]`, `> Refused: ${refusalText(plan.refused)}. \`imgsweep apply\` will exit 3.`, '');
+  if (plan.refused)
+    out.push(`> [!WARNING]`, `> Refused: ${refusalText(plan.refused)}. \`imgsweep apply\` will exit 3.`, '');
   if (plan.disk) out.push(`Disk: ${diskText(plan.disk)}`, '');
-  if (r.containers.length) out.push(`### Remove stopped containers (${r.containers.length})`, '', markdownTable(['Container', 'Image', 'Rule'], code(r.containers, [0, 1])), '');
-  if (r.untags.length) out.push(`### Untag (${r.untags.length})`, '', markdownTable(['Reference', 'Image', 'Rule'], code(r.untags, [0, 1])), '');
-  if (r.deletes.length) out.push(`### Delete (${r.deletes.length})`, '', markdownTable(['Image', 'Est. size', 'Rule', 'References'], code(r.deletes, [0, 3])), '');
+  if (r.containers.length)
+    out.push(
+      `### Remove stopped containers (${r.containers.length})`,
+      '',
+      markdownTable(['Container', 'Image', 'Rule'], code(r.containers, [0, 1])),
+      '',
+    );
+  if (r.untags.length)
+    out.push(
+      `### Untag (${r.untags.length})`,
+      '',
+      markdownTable(['Reference', 'Image', 'Rule'], code(r.untags, [0, 1])),
+      '',
+    );
+  if (r.deletes.length)
+    out.push(
+      `### Delete (${r.deletes.length})`,
+      '',
+      markdownTable(['Image', 'Est. size', 'Rule', 'References'], code(r.deletes, [0, 3])),
+      '',
+    );
   const counts = keptCounts(plan);
   if (plan.kept.length) {
-    out.push(`<details><summary>Kept: ${plan.kept.length} images (${counts.map(([t, n]) => `${n} ${t}`).join(', ')})</summary>`, '');
+    out.push(
+      `<details><summary>Kept: ${plan.kept.length} images (${counts.map(([t, n]) => `${n} ${t}`).join(', ')})</summary>`,
+      '',
+    );
     if (r.kept.length) out.push(markdownTable(['Image', 'References', 'Why'], code(r.kept, [0, 1])), '');
     out.push('</details>', '');
   }

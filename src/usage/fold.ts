@@ -3,7 +3,17 @@ import { normalizedText, parseReference } from '../inventory/reference.js';
 import { isRunning, type Inventory, type UsageEntry } from '../inventory/types.js';
 
 /** Container events that show an image being used. */
-const USE_ACTIONS = new Set(['create', 'start', 'restart', 'die', 'stop', 'kill', 'exec_create', 'exec_start', 'attach']);
+const USE_ACTIONS = new Set([
+  'create',
+  'start',
+  'restart',
+  'die',
+  'stop',
+  'kill',
+  'exec_create',
+  'exec_start',
+  'attach',
+]);
 
 export type UsageMap = Record<string, UsageEntry>;
 
@@ -48,7 +58,8 @@ class EventImages {
   private refs(): Map<string, string> {
     if (!this.byRef) {
       this.byRef = new Map();
-      for (const image of this.images) for (const r of image.repoTags) this.byRef.set(normalizedText(parseReference(r)), image.id);
+      for (const image of this.images)
+        for (const r of image.repoTags) this.byRef.set(normalizedText(parseReference(r)), image.id);
     }
     return this.byRef;
   }
@@ -75,7 +86,12 @@ class EventImages {
  * events (containers run and removed since the last run, `docker run --rm`) move last-used forward.
  * Entries of images that no longer exist are dropped.
  */
-export function foldUsage(previous: UsageMap, inventory: Pick<Inventory, 'images' | 'containers'>, events: readonly EngineEvent[], now: number): UsageMap {
+export function foldUsage(
+  previous: UsageMap,
+  inventory: Pick<Inventory, 'images' | 'containers'>,
+  events: readonly EngineEvent[],
+  now: number,
+): UsageMap {
   const nowIso = new Date(now).toISOString();
   const next: UsageMap = {};
   for (const image of inventory.images) {
@@ -90,7 +106,12 @@ export function foldUsage(previous: UsageMap, inventory: Pick<Inventory, 'images
       if (!entry) continue;
       const name = c.names[0] ?? c.id.slice(0, 12);
       // SPEC §3: an image that any container (running or stopped) uses counts as used now.
-      later(entry, nowIso, isRunning(c.state) ? `container ${name} is ${c.state}` : `container ${name} exists (${c.state})`, nowIso);
+      later(
+        entry,
+        nowIso,
+        isRunning(c.state) ? `container ${name} is ${c.state}` : `container ${name} exists (${c.state})`,
+        nowIso,
+      );
     }
   }
   const names = new EventImages(inventory.images, byContainer);
@@ -107,7 +128,11 @@ export function foldUsage(previous: UsageMap, inventory: Pick<Inventory, 'images
 export function snapshotUsage(inventory: Inventory): UsageMap {
   const usage: UsageMap = { ...inventory.usage };
   for (const image of inventory.images) {
-    usage[image.id] ??= { firstSeen: inventory.capturedAt, lastUsed: inventory.capturedAt, source: 'first seen at capture' };
+    usage[image.id] ??= {
+      firstSeen: inventory.capturedAt,
+      lastUsed: inventory.capturedAt,
+      source: 'first seen at capture',
+    };
   }
   return usage;
 }

@@ -13,14 +13,26 @@ interface Observation {
 }
 
 /** The usage record so far and the engine's events since it: read while the engine is being listed. */
-export async function readObservation(engine: Engine, engineKey: string, stateDir: string, now: number, warn: (message: string) => void): Promise<Observation> {
+export async function readObservation(
+  engine: Engine,
+  engineKey: string,
+  stateDir: string,
+  now: number,
+  warn: (message: string) => void,
+): Promise<Observation> {
   const record = await loadUsage(stateDir, engineKey, warn, now);
   const since = record.eventsUntil ? Date.parse(record.eventsUntil) : now - FIRST_EVENTS_WINDOW_MS;
   try {
-    return { record, events: await engine.events(new Date(since), new Date(now)), eventsUntil: new Date(now).toISOString() };
+    return {
+      record,
+      events: await engine.events(new Date(since), new Date(now)),
+      eventsUntil: new Date(now).toISOString(),
+    };
   } catch (err) {
     // Ask for the same window again next time.
-    warn(`cannot read the engine's events (${(err as Error).message}); last-used times come from containers only this run`);
+    warn(
+      `cannot read the engine's events (${(err as Error).message}); last-used times come from containers only this run`,
+    );
     return { record, events: [], eventsUntil: record.eventsUntil ?? new Date(since).toISOString() };
   }
 }
@@ -29,9 +41,20 @@ export async function readObservation(engine: Engine, engineKey: string, stateDi
  * The usage record updated with what this run sees (containers, recent events), and its saving, which the
  * caller awaits when it likes (a plan can be made meanwhile). Failing to save is a warning.
  */
-export function recordUsage(o: Observation, inventory: Inventory, stateDir: string, now: number, warn: (message: string) => void): { images: UsageMap; saved: Promise<void> } {
+export function recordUsage(
+  o: Observation,
+  inventory: Inventory,
+  stateDir: string,
+  now: number,
+  warn: (message: string) => void,
+): { images: UsageMap; saved: Promise<void> } {
   const images = foldUsage(o.record.images, inventory, o.events, now);
-  const saved = saveUsage(stateDir, { ...o.record, updatedAt: new Date(now).toISOString(), eventsUntil: o.eventsUntil, images }).catch((err: unknown) => {
+  const saved = saveUsage(stateDir, {
+    ...o.record,
+    updatedAt: new Date(now).toISOString(),
+    eventsUntil: o.eventsUntil,
+    images,
+  }).catch((err: unknown) => {
     warn(`cannot save the usage record in ${stateDir}: ${(err as Error).message} (choose another with --state-dir)`);
   });
   return { images, saved };

@@ -19,7 +19,14 @@ export function usagePath(stateDir: string, engineKey: string): string {
 }
 
 export function emptyUsage(engineKey: string): UsageRecord {
-  return { kind: 'imgsweep-usage', version: 1, engine: engineKey, updatedAt: new Date(0).toISOString(), eventsUntil: null, images: {} };
+  return {
+    kind: 'imgsweep-usage',
+    version: 1,
+    engine: engineKey,
+    updatedAt: new Date(0).toISOString(),
+    eventsUntil: null,
+    images: {},
+  };
 }
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -27,7 +34,13 @@ const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 function validEntry(e: unknown): e is UsageEntry {
   if (typeof e !== 'object' || e === null) return false;
   const x = e as Record<string, unknown>;
-  return typeof x.firstSeen === 'string' && ISO.test(x.firstSeen) && typeof x.lastUsed === 'string' && ISO.test(x.lastUsed) && (x.source === undefined || typeof x.source === 'string');
+  return (
+    typeof x.firstSeen === 'string' &&
+    ISO.test(x.firstSeen) &&
+    typeof x.lastUsed === 'string' &&
+    ISO.test(x.lastUsed) &&
+    (x.source === undefined || typeof x.source === 'string')
+  );
 }
 
 /** Why a parsed file cannot be trusted, or null. */
@@ -38,8 +51,10 @@ function problem(value: unknown, engineKey: string): string | null {
   if (v.version !== 1) return `version ${String(v.version)} is not one this imgsweep reads`;
   if (v.engine !== engineKey) return `it belongs to engine ${String(v.engine)}`;
   if (typeof v.images !== 'object' || v.images === null) return 'no images map';
-  if (v.eventsUntil !== null && (typeof v.eventsUntil !== 'string' || !ISO.test(v.eventsUntil))) return 'bad eventsUntil';
-  for (const [id, e] of Object.entries(v.images)) if (!/^sha256:[0-9a-f]{64}$/.test(id) || !validEntry(e)) return `bad entry for ${id}`;
+  if (v.eventsUntil !== null && (typeof v.eventsUntil !== 'string' || !ISO.test(v.eventsUntil)))
+    return 'bad eventsUntil';
+  for (const [id, e] of Object.entries(v.images))
+    if (!/^sha256:[0-9a-f]{64}$/.test(id) || !validEntry(e)) return `bad entry for ${id}`;
   return null;
 }
 
@@ -47,7 +62,12 @@ function problem(value: unknown, engineKey: string): string | null {
  * Loads the engine's usage record. A damaged or foreign file is renamed aside (never trusted blindly) and a
  * fresh record starts; `warn` says so.
  */
-export async function loadUsage(stateDir: string, engineKey: string, warn: (message: string) => void, now = Date.now()): Promise<UsageRecord> {
+export async function loadUsage(
+  stateDir: string,
+  engineKey: string,
+  warn: (message: string) => void,
+  now = Date.now(),
+): Promise<UsageRecord> {
   const path = usagePath(stateDir, engineKey);
   let text: string;
   try {

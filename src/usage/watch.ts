@@ -51,7 +51,12 @@ export async function watchUsage(engine: Engine, opts: WatchOptions): Promise<{ 
     await refresh().catch(() => undefined);
     const batch = pending;
     pending = [];
-    record = { ...record, updatedAt: new Date(now).toISOString(), eventsUntil: new Date(since).toISOString(), images: foldUsage(record.images, inventory, batch, now) };
+    record = {
+      ...record,
+      updatedAt: new Date(now).toISOString(),
+      eventsUntil: new Date(since).toISOString(),
+      images: foldUsage(record.images, inventory, batch, now),
+    };
     try {
       await saveUsage(opts.stateDir, record);
     } catch (err) {
@@ -64,7 +69,8 @@ export async function watchUsage(engine: Engine, opts: WatchOptions): Promise<{ 
   const backoff = opts.backoffMs ?? { min: 1_000, max: 30_000 };
   let delay = backoff.min;
   const timer = setInterval(() => {
-    if (pending.length > 0) flush().catch((err: unknown) => opts.log(`cannot flush the usage record: ${(err as Error).message}`));
+    if (pending.length > 0)
+      flush().catch((err: unknown) => opts.log(`cannot flush the usage record: ${(err as Error).message}`));
   }, opts.flushMs);
   try {
     while (!opts.signal.aborted) {

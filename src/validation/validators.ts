@@ -37,7 +37,8 @@ export function newAjv(name: SchemaName, source = false): AjvLike {
   const { options, formats } = SCHEMA_OPTIONS[name];
   const Ajv2020 = (require('ajv/dist/2020.js') as { default: new (o: object) => AjvLike }).default;
   const ajv = new Ajv2020({ ...options, ...(source ? { code: { source: true } } : {}) });
-  if (formats.length > 0) (require('ajv-formats') as { default: (a: AjvLike, f: string[]) => void }).default(ajv, formats);
+  if (formats.length > 0)
+    (require('ajv-formats') as { default: (a: AjvLike, f: string[]) => void }).default(ajv, formats);
   return ajv;
 }
 

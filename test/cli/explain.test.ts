@@ -16,7 +16,8 @@ const NODE = 'sha256:2e65a01dc90d633253a8598576295c2e07b264fbd4af8aac0f06db689a9
 const POSTGRES = 'sha256:48bffcd1fa4e433a8818a8a39e70069b006d051c22aeb368597d1535e876bb1a'; // stopped less than a day ago
 const WORKER_PR112 = 'sha256:8d0c2bb9930a250198251b08b1fea88a6e0f0cf019a99665b7bdda78cd288e54'; // stopped 12 days ago: removable
 
-const explain = (ref: string, ...more: string[]) => runCli(['explain', ref, '-p', POLICY, '--inventory', INVENTORY, '--now', NOW, ...more]);
+const explain = (ref: string, ...more: string[]) =>
+  runCli(['explain', ref, '-p', POLICY, '--inventory', INVENTORY, '--now', NOW, ...more]);
 
 /** The first line names the image and what was asked for. */
 const heading = (id: string, ref?: string) => `image ${id.slice(7, 19)} (${id})${ref ? ` for ${ref}` : ''}\n`;
@@ -28,7 +29,14 @@ interface ExplainJson {
   deleted: boolean;
   rule: string | null;
   kept: ({ imageId: string; refs: string[]; reason: string; detail: string } & Record<string, unknown>) | null;
-  references: { ref: string; fate: string; rule?: string; why?: { reason: string } & Record<string, unknown>; detail: string; rules: ({ rule: string; outcome: string; detail: string } & Record<string, unknown>)[] }[];
+  references: {
+    ref: string;
+    fate: string;
+    rule?: string;
+    why?: { reason: string } & Record<string, unknown>;
+    detail: string;
+    rules: ({ rule: string; outcome: string; detail: string } & Record<string, unknown>)[];
+  }[];
   containers: { id: string; state: string; removable: boolean }[];
   lastUsed: string;
   firstSeen: string | null;
@@ -41,17 +49,24 @@ describe('imgsweep explain: finding the image', () => {
     expect(r.stdout.startsWith(heading(REDIS, 'redis:7'))).toBe(true);
   });
 
-  it.each(['docker.io/library/redis:7', 'library/redis:7', 'index.docker.io/library/redis:7'])('by the normalized reference %s', async (ref) => {
-    const r = await explain(ref);
-    expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout.startsWith(heading(REDIS, 'redis:7'))).toBe(true);
-    expect(r.stdout).toBe((await explain('redis:7')).stdout);
-  });
+  it.each(['docker.io/library/redis:7', 'library/redis:7', 'index.docker.io/library/redis:7'])(
+    'by the normalized reference %s',
+    async (ref) => {
+      const r = await explain(ref);
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      expect(r.stdout.startsWith(heading(REDIS, 'redis:7'))).toBe(true);
+      expect(r.stdout).toBe((await explain('redis:7')).stdout);
+    },
+  );
 
   it('by a digest reference', async () => {
     const r = await explain('redis@sha256:f72061bbe43cdd4eb7aa65495e5da4285037f02b5a59703e01a6be1dc8820ff7');
     expect(r.code).toBe(0);
-    expect(r.stdout.startsWith(heading(REDIS, 'redis@sha256:f72061bbe43cdd4eb7aa65495e5da4285037f02b5a59703e01a6be1dc8820ff7'))).toBe(true);
+    expect(
+      r.stdout.startsWith(
+        heading(REDIS, 'redis@sha256:f72061bbe43cdd4eb7aa65495e5da4285037f02b5a59703e01a6be1dc8820ff7'),
+      ),
+    ).toBe(true);
   });
 
   it.each([
@@ -140,11 +155,15 @@ describe('imgsweep explain: what it says', () => {
     expect(code).toBe(0);
     expect(stdout).toContain('\n  redis:7: removed with the image (rule all-unused-after-two-weeks)\n');
     expect(stdout).toContain('\n  redis:7.2: untagged (rule all-unused-after-two-weeks)\n');
-    expect(stdout).toMatch(/\n {2}redis@sha256:f72061bb[0-9a-f]+: removed with the image \(rule all-unused-after-two-weeks\)\n/);
+    expect(stdout).toMatch(
+      /\n {2}redis@sha256:f72061bb[0-9a-f]+: removed with the image \(rule all-unused-after-two-weeks\)\n/,
+    );
     expect(stdout).toContain('    rule all-unused-after-two-weeks: selected (covered, conditions hold)\n');
     expect(stdout).toContain('    rule pr-builds: no-match (match does not cover it)\n');
     expect(stdout).toContain('\ncontainers: none\n');
-    expect(verdict(stdout)).toMatch(/^verdict: DELETED by rule all-unused-after-two-weeks \(est\. [\d.]+ [kMG]?B reclaimed\)$/);
+    expect(verdict(stdout)).toMatch(
+      /^verdict: DELETED by rule all-unused-after-two-weeks \(est\. [\d.]+ [kMG]?B reclaimed\)$/,
+    );
   });
 
   it('an image kept by a protected tag: only the selected tag is untagged', async () => {
@@ -153,7 +172,9 @@ describe('imgsweep explain: what it says', () => {
     expect(stdout.startsWith(heading(APP_RELEASE, 'registry.acme.io/ci/app:sha-0714470'))).toBe(true);
     expect(stdout).toContain('\n  registry.acme.io/ci/app:sha-0714470: untagged (rule pr-builds)\n');
     expect(stdout).toContain('\n  registry.acme.io/ci/app:v1.8.0: kept: tag v1.8.0 (protect.tags)\n');
-    expect(verdict(stdout)).toBe('verdict: KEPT (protected-reference): tag v1.8.0 (protect.tags); 1 reference untagged');
+    expect(verdict(stdout)).toBe(
+      'verdict: KEPT (protected-reference): tag v1.8.0 (protect.tags); 1 reference untagged',
+    );
   });
 
   it('an untagged parent of a kept image: the rules select it, the chain keeps it', async () => {
@@ -179,19 +200,27 @@ describe('imgsweep explain: what it says', () => {
     const { code, stdout } = await explain('postgres:16');
     expect(code).toBe(0);
     expect(stdout.startsWith(heading(POSTGRES, 'postgres:16'))).toBe(true);
-    expect(stdout).toMatch(/\ncontainers:\n {2}\S+ \(374264745b57\) exited, finished 2026-11-27T08:00:03Z: stopped, keeps the image\n/);
-    expect(verdict(stdout)).toMatch(/^verdict: KEPT \(in-use-stopped\): used by exited container \S+ \(374264745b57\) \(stopped less than 1d ago\)$/);
+    expect(stdout).toMatch(
+      /\ncontainers:\n {2}\S+ \(374264745b57\) exited, finished 2026-11-27T08:00:03Z: stopped, keeps the image\n/,
+    );
+    expect(verdict(stdout)).toMatch(
+      /^verdict: KEPT \(in-use-stopped\): used by exited container \S+ \(374264745b57\) \(stopped less than 1d ago\)$/,
+    );
   });
 
   it('an image of a container stopped long ago: the container goes first, then the image', async () => {
     const { code, stdout } = await explain('registry.acme.io/ci/worker:pr-112');
     expect(code).toBe(0);
-    expect(stdout).toContain('\ncontainers:\n  migrate-db (8e8b2e3e5bb3) exited, finished 2026-11-15T11:00:58Z: stopped, may be removed (containers.stopped: remove)\n');
+    expect(stdout).toContain(
+      '\ncontainers:\n  migrate-db (8e8b2e3e5bb3) exited, finished 2026-11-15T11:00:58Z: stopped, may be removed (containers.stopped: remove)\n',
+    );
     expect(verdict(stdout)).toMatch(/^verdict: DELETED by rule pr-builds /);
   });
 
   it('agrees with the plan', async () => {
-    const plan = JSON.parse((await runCli(['plan', '-p', POLICY, '--inventory', INVENTORY, '--now', NOW, '--format', 'json'])).stdout) as {
+    const plan = JSON.parse(
+      (await runCli(['plan', '-p', POLICY, '--inventory', INVENTORY, '--now', NOW, '--format', 'json'])).stdout,
+    ) as {
       actions: { type: string; imageId: string; rule: string }[];
       kept: { imageId: string; reason: string }[];
     };
@@ -214,8 +243,16 @@ describe('imgsweep explain --json', () => {
 
   it('a deleted image: each reference with its fate and every rule verdict', async () => {
     const out = await json('redis:7');
-    expect(Object.keys(out).sort()).toEqual(['containers', 'deleted', 'firstSeen', 'imageId', 'kept', 'lastUsed', 'references', 'rule'].sort());
-    expect(out).toMatchObject({ imageId: REDIS, deleted: true, rule: 'all-unused-after-two-weeks', kept: null, containers: [] });
+    expect(Object.keys(out).sort()).toEqual(
+      ['containers', 'deleted', 'firstSeen', 'imageId', 'kept', 'lastUsed', 'references', 'rule'].sort(),
+    );
+    expect(out).toMatchObject({
+      imageId: REDIS,
+      deleted: true,
+      rule: 'all-unused-after-two-weeks',
+      kept: null,
+      containers: [],
+    });
     expect(out.references.map((r) => [r.ref, r.fate, r.rule])).toEqual([
       ['redis:7', 'delete', 'all-unused-after-two-weeks'],
       ['redis:7.2', 'untag', 'all-unused-after-two-weeks'],
@@ -223,7 +260,12 @@ describe('imgsweep explain --json', () => {
     ]);
     for (const ref of out.references) {
       expect(ref.rules.map((t) => t.rule)).toEqual(['dangling', 'pr-builds', 'all-unused-after-two-weeks']);
-      expect(ref.rules.at(-1)).toEqual({ rule: 'all-unused-after-two-weeks', outcome: 'selected', action: 'delete', detail: 'covered, conditions hold' });
+      expect(ref.rules.at(-1)).toEqual({
+        rule: 'all-unused-after-two-weeks',
+        outcome: 'selected',
+        action: 'delete',
+        detail: 'covered, conditions hold',
+      });
     }
     expect(out.lastUsed).toBe('2026-11-09T11:00:06.000Z');
     expect(out.firstSeen).toBe('2026-10-23T11:00:15.000Z');
@@ -240,19 +282,41 @@ describe('imgsweep explain --json', () => {
       protection: { kind: 'tags', pattern: 'v*.*.*' },
       detail: 'tag v1.8.0 (protect.tags)',
     });
-    const protectedWhy = { reason: 'protected-reference', ref: 'registry.acme.io/ci/app:v1.8.0', protection: { kind: 'tags', pattern: 'v*.*.*' } };
+    const protectedWhy = {
+      reason: 'protected-reference',
+      ref: 'registry.acme.io/ci/app:v1.8.0',
+      protection: { kind: 'tags', pattern: 'v*.*.*' },
+    };
     expect(out.references.map(({ ref, fate, rule, why, detail }) => ({ ref, fate, rule, why, detail }))).toEqual([
-      { ref: 'registry.acme.io/ci/app:sha-0714470', fate: 'untag', rule: 'pr-builds', why: undefined, detail: 'untagged (rule pr-builds)' },
-      { ref: 'registry.acme.io/ci/app:v1.8.0', fate: 'keep', rule: undefined, why: protectedWhy, detail: 'kept: tag v1.8.0 (protect.tags)' },
+      {
+        ref: 'registry.acme.io/ci/app:sha-0714470',
+        fate: 'untag',
+        rule: 'pr-builds',
+        why: undefined,
+        detail: 'untagged (rule pr-builds)',
+      },
+      {
+        ref: 'registry.acme.io/ci/app:v1.8.0',
+        fate: 'keep',
+        rule: undefined,
+        why: protectedWhy,
+        detail: 'kept: tag v1.8.0 (protect.tags)',
+      },
     ]);
   });
 
   it('containers with state and whether they may be removed', async () => {
-    expect((await json('postgres:16')).containers).toEqual([{ id: expect.stringMatching(/^374264745b57[0-9a-f]{52}$/), state: 'exited', removable: false }]);
-    expect((await json('node:20-bookworm')).containers).toEqual([{ id: expect.stringMatching(/^bd11cb080051[0-9a-f]{52}$/), state: 'running', removable: false }]);
+    expect((await json('postgres:16')).containers).toEqual([
+      { id: expect.stringMatching(/^374264745b57[0-9a-f]{52}$/), state: 'exited', removable: false },
+    ]);
+    expect((await json('node:20-bookworm')).containers).toEqual([
+      { id: expect.stringMatching(/^bd11cb080051[0-9a-f]{52}$/), state: 'running', removable: false },
+    ]);
     const pr112 = await json('registry.acme.io/ci/worker:pr-112');
     expect(pr112).toMatchObject({ imageId: WORKER_PR112, deleted: true, rule: 'pr-builds' });
-    expect(pr112.containers).toEqual([{ id: expect.stringMatching(/^8e8b2e3e5bb3/), state: 'exited', removable: true }]);
+    expect(pr112.containers).toEqual([
+      { id: expect.stringMatching(/^8e8b2e3e5bb3/), state: 'exited', removable: true },
+    ]);
   });
 
   it('an image without usage data counts as first seen and last used at the capture time', async () => {
@@ -264,6 +328,10 @@ describe('imgsweep explain --json', () => {
   it('an untagged image: no references, kept with its reason', async () => {
     const out = await json(INTERMEDIATE);
     expect(out).toMatchObject({ imageId: INTERMEDIATE, deleted: false, rule: null, references: [], containers: [] });
-    expect(out.kept).toMatchObject({ reason: 'parent-of-kept', child: expect.stringMatching(/^sha256:1f521c2e1567/), detail: 'parent of kept image 1f521c2e1567' });
+    expect(out.kept).toMatchObject({
+      reason: 'parent-of-kept',
+      child: expect.stringMatching(/^sha256:1f521c2e1567/),
+      detail: 'parent of kept image 1f521c2e1567',
+    });
   });
 });

@@ -53,7 +53,8 @@ describe('imgsweep --help and help COMMAND', () => {
   it('engine-facing commands list the common options', async () => {
     for (const name of ['plan', 'apply', 'inventory', 'explain']) {
       const { stdout } = await runCli(['help', name]);
-      for (const option of ['--host URL', '--inventory FILE', '--now ISO', '--state-dir DIR']) expect(stdout, `${name} ${option}`).toContain(option);
+      for (const option of ['--host URL', '--inventory FILE', '--now ISO', '--state-dir DIR'])
+        expect(stdout, `${name} ${option}`).toContain(option);
     }
   });
 

@@ -29,7 +29,11 @@ describe('imgsweep inventory --inventory FILE', () => {
     expect(lines[2]).toMatch(/^ {2}IMAGE +REFERENCES +CREATED +SIZE +PARENT +CONTAINERS$/);
     const rows = lines.filter((l) => /^ {2}[0-9a-f]{12} {2}/.test(l));
     expect(rows).toHaveLength(example.images.length);
-    for (const image of example.images) expect(rows.filter((l) => l.startsWith(`  ${image.id.slice(7, 19)}  `)), image.id).toHaveLength(1);
+    for (const image of example.images)
+      expect(
+        rows.filter((l) => l.startsWith(`  ${image.id.slice(7, 19)}  `)),
+        image.id,
+      ).toHaveLength(1);
     expect(lines.at(-1)).toBe('62 images, 11 containers; /var/lib/docker: 94.0 GB of 107 GB used');
   });
 
@@ -57,7 +61,10 @@ describe('imgsweep inventory --inventory FILE', () => {
   });
 
   it('treats --json as --format json', async () => {
-    const [json, format] = [await runCli(['inventory', '--inventory', INVENTORY, '--json']), await runCli(['inventory', '--inventory', INVENTORY, '--format', 'json'])];
+    const [json, format] = [
+      await runCli(['inventory', '--inventory', INVENTORY, '--json']),
+      await runCli(['inventory', '--inventory', INVENTORY, '--format', 'json']),
+    ];
     expect(json.code).toBe(0);
     expect(json.stdout).toBe(format.stdout);
   });
@@ -69,11 +76,40 @@ describe('imgsweep inventory --inventory FILE', () => {
     expect(r.stderr).toBe(`saved 62 images and 11 containers to ${snap}\n`);
     expect(await readFile(snap, 'utf8')).toBe(serializeInventory(example));
 
-    const fromSnap = await runCli(['plan', '-p', 'policies/ci-runner.yaml', '--inventory', snap, '--now', NOW, '--format', 'json']);
-    const fromExample = await runCli(['plan', '-p', 'policies/ci-runner.yaml', '--inventory', INVENTORY, '--now', NOW, '--format', 'json']);
+    const fromSnap = await runCli([
+      'plan',
+      '-p',
+      'policies/ci-runner.yaml',
+      '--inventory',
+      snap,
+      '--now',
+      NOW,
+      '--format',
+      'json',
+    ]);
+    const fromExample = await runCli([
+      'plan',
+      '-p',
+      'policies/ci-runner.yaml',
+      '--inventory',
+      INVENTORY,
+      '--now',
+      NOW,
+      '--format',
+      'json',
+    ]);
     expect(fromSnap.code).toBe(0);
     expect(fromSnap.stdout).toBe(fromExample.stdout);
-    const explained = await runCli(['explain', 'redis:7', '-p', 'policies/ci-runner.yaml', '--inventory', snap, '--now', NOW]);
+    const explained = await runCli([
+      'explain',
+      'redis:7',
+      '-p',
+      'policies/ci-runner.yaml',
+      '--inventory',
+      snap,
+      '--now',
+      NOW,
+    ]);
     expect(explained.code).toBe(0);
   });
 

@@ -12,7 +12,8 @@ const INVENTORY = 'examples/inventory.json';
 const NOW = '2026-11-27T12:00:00Z';
 const CI_RUNNER = 'policies/ci-runner.yaml';
 
-const plan = (policy: string, ...more: string[]) => runCli(['plan', '-p', policy, '--inventory', INVENTORY, '--now', NOW, ...more]);
+const plan = (policy: string, ...more: string[]) =>
+  runCli(['plan', '-p', policy, '--inventory', INVENTORY, '--now', NOW, ...more]);
 
 /** A deterministic Fisher-Yates shuffle (a small LCG), so a failure can be replayed. */
 function shuffle<T>(items: readonly T[], seed: number): T[] {
@@ -46,7 +47,12 @@ describe('imgsweep plan against the example inventory', () => {
     const r = await plan(CI_RUNNER, '--format', 'json');
     expect(r.code).toBe(0);
     const parsed = JSON.parse(r.stdout) as Plan;
-    expect(parsed).toMatchObject({ kind: 'imgsweep-plan', version: 2, createdAt: '2026-11-27T12:00:00.000Z', refused: null });
+    expect(parsed).toMatchObject({
+      kind: 'imgsweep-plan',
+      version: 2,
+      createdAt: '2026-11-27T12:00:00.000Z',
+      refused: null,
+    });
     expect(parsed.policy).toMatchObject({ name: 'ci-runner', file: CI_RUNNER });
     expect(parsed.summary.images).toBe(62);
     expect(parsed.summary.deletes).toBe(parsed.actions.filter((a) => a.type === 'delete').length);
@@ -68,21 +74,37 @@ describe('imgsweep plan against the example inventory', () => {
     expect(b.stdout).toBe(a.stdout);
   });
 
-  it.each([1, 2, 3])('gives byte-identical JSON when the inventory lists images and containers in another order (seed %i)', async (seed) => {
-    const inventory = JSON.parse(readFileSync(INVENTORY, 'utf8')) as { images: unknown[]; containers: unknown[] };
-    const shuffled = { ...inventory, images: shuffle(inventory.images, seed), containers: shuffle(inventory.containers, seed * 7) };
-    expect(shuffled.images).not.toEqual(inventory.images);
-    const file = join(dir, `shuffled-${seed}.json`);
-    await writeFile(file, JSON.stringify(shuffled, null, 1));
-    const original = await plan(CI_RUNNER, '--format', 'json');
-    const other = await runCli(['plan', '-p', CI_RUNNER, '--inventory', file, '--now', NOW, '--format', 'json']);
-    expect(other.code).toBe(0);
-    expect(other.stdout).toBe(original.stdout);
-  });
+  it.each([1, 2, 3])(
+    'gives byte-identical JSON when the inventory lists images and containers in another order (seed %i)',
+    async (seed) => {
+      const inventory = JSON.parse(readFileSync(INVENTORY, 'utf8')) as { images: unknown[]; containers: unknown[] };
+      const shuffled = {
+        ...inventory,
+        images: shuffle(inventory.images, seed),
+        containers: shuffle(inventory.containers, seed * 7),
+      };
+      expect(shuffled.images).not.toEqual(inventory.images);
+      const file = join(dir, `shuffled-${seed}.json`);
+      await writeFile(file, JSON.stringify(shuffled, null, 1));
+      const original = await plan(CI_RUNNER, '--format', 'json');
+      const other = await runCli(['plan', '-p', CI_RUNNER, '--inventory', file, '--now', NOW, '--format', 'json']);
+      expect(other.code).toBe(0);
+      expect(other.stdout).toBe(original.stdout);
+    },
+  );
 
   it('gives byte-identical JSON when each image lists its tags and digests in another order', async () => {
-    const inventory = JSON.parse(readFileSync(INVENTORY, 'utf8')) as { images: { repoTags: string[]; repoDigests: string[] }[] };
-    const reordered = { ...inventory, images: inventory.images.map((i) => ({ ...i, repoTags: [...i.repoTags].reverse(), repoDigests: [...i.repoDigests].reverse() })) };
+    const inventory = JSON.parse(readFileSync(INVENTORY, 'utf8')) as {
+      images: { repoTags: string[]; repoDigests: string[] }[];
+    };
+    const reordered = {
+      ...inventory,
+      images: inventory.images.map((i) => ({
+        ...i,
+        repoTags: [...i.repoTags].reverse(),
+        repoDigests: [...i.repoDigests].reverse(),
+      })),
+    };
     const file = join(dir, 'reversed-refs.json');
     await writeFile(file, JSON.stringify(reordered));
     const original = await plan(CI_RUNNER, '--format', 'json');
@@ -124,7 +146,10 @@ describe('imgsweep plan against the example inventory', () => {
 
   it('reports a plan over limits.maxDeletions as REFUSED, still with exit 0', async () => {
     const policy = join(dir, 'limited.yaml');
-    await writeFile(policy, 'version: 1\nrules:\n  - name: dangling\n    match: { untagged: true }\n    olderThan: 1h\nlimits: {maxDeletions: 1}\n');
+    await writeFile(
+      policy,
+      'version: 1\nrules:\n  - name: dangling\n    match: { untagged: true }\n    olderThan: 1h\nlimits: {maxDeletions: 1}\n',
+    );
     const text = await runCli(['plan', '-p', policy, '--inventory', INVENTORY, '--now', NOW]);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^REFUSED: the plan deletes \d+ images, more than limits\.maxDeletions \(1\)/m);
@@ -151,13 +176,17 @@ describe('imgsweep plan: images the snapshot has no usage data for', () => {
     const kept = (prefix: string) => parsed.kept.find((k) => k.imageId.startsWith(prefix));
     return { deleted, kept };
   };
-  const rule = (condition: string) => `rules:\n  - name: web\n    match: { repositories: ["nginx", "curlimages/curl"] }\n    ${condition}\n`;
+  const rule = (condition: string) =>
+    `rules:\n  - name: web\n    match: { repositories: ["nginx", "curlimages/curl"] }\n    ${condition}\n`;
 
   it('protect.youngerThan protects them: first seen at capture time', async () => {
     const { deleted, kept } = await planFor(`protect: { youngerThan: 2h }\n${rule('olderThan: 14d')}`);
     expect(deleted(CURL)).toBe(true);
     expect(deleted(NGINX)).toBe(false);
-    expect(kept(NGINX)).toMatchObject({ reason: 'protected-age', protection: { kind: 'youngerThan', youngerThanMs: 7_200_000, since: 'first-seen' } });
+    expect(kept(NGINX)).toMatchObject({
+      reason: 'protected-age',
+      protection: { kind: 'youngerThan', youngerThanMs: 7_200_000, since: 'first-seen' },
+    });
   });
 
   it('unusedFor does not select them: used when first seen, at capture time', async () => {
@@ -167,10 +196,13 @@ describe('imgsweep plan: images the snapshot has no usage data for', () => {
   });
 });
 
-describe('imgsweep plan without the engine\'s disk accounting', () => {
+describe("imgsweep plan without the engine's disk accounting", () => {
   // The example inventory without any image's layers, as when the engine's accounting could not be had.
   const blind = async (reason?: string) => {
-    const inventory = JSON.parse(readFileSync(INVENTORY, 'utf8')) as { images: { layers?: unknown }[]; accountingUnavailable?: string };
+    const inventory = JSON.parse(readFileSync(INVENTORY, 'utf8')) as {
+      images: { layers?: unknown }[];
+      accountingUnavailable?: string;
+    };
     for (const i of inventory.images) delete i.layers;
     if (reason) inventory.accountingUnavailable = reason;
     const file = join(dir, `blind-${reason ? 'said' : 'unsaid'}.json`);
@@ -183,7 +215,9 @@ describe('imgsweep plan without the engine\'s disk accounting', () => {
     const file = await blind(why);
     const text = await runCli(['plan', '-p', CI_RUNNER, '--inventory', file, '--now', NOW]);
     expect(text.code).toBe(1);
-    expect(text.stdout).toContain(`\nDisk: disk budget skipped: the engine's disk accounting is unavailable (${why})\n`);
+    expect(text.stdout).toContain(
+      `\nDisk: disk budget skipped: the engine's disk accounting is unavailable (${why})\n`,
+    );
     expect(text.stdout).toMatch(/^Plan: delete \d+ images \(est\. unknown\), /m);
     expect(text.stderr).toBe(`imgsweep: disk budget skipped: the engine's disk accounting is unavailable (${why})\n`);
     const json = await runCli(['plan', '-p', CI_RUNNER, '--inventory', file, '--now', NOW, '--format', 'json']);
@@ -207,7 +241,10 @@ describe('imgsweep plan without the engine\'s disk accounting', () => {
 describe('imgsweep plan on bad input', () => {
   it('rejects an invalid policy with exit 2, FILE:LINE:COL path: message on stderr and nothing on stdout', async () => {
     const policy = join(dir, 'invalid.yaml');
-    await writeFile(policy, 'version: 1\nrules:\n  - name: old\n    match: { untagged: true }\n    olderThan: 3 days\n');
+    await writeFile(
+      policy,
+      'version: 1\nrules:\n  - name: old\n    match: { untagged: true }\n    olderThan: 3 days\n',
+    );
     const r = await runCli(['plan', '-p', policy, '--inventory', INVENTORY, '--now', NOW]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
@@ -216,13 +253,19 @@ describe('imgsweep plan on bad input', () => {
 
   it('names every problem of an invalid policy, one per line', async () => {
     const policy = join(dir, 'two-problems.yaml');
-    await writeFile(policy, 'version: 1\nrules:\n  - name: a\n    match: { untagged: true }\n    olderThan: soon\n    colour: red\n');
+    await writeFile(
+      policy,
+      'version: 1\nrules:\n  - name: a\n    match: { untagged: true }\n    olderThan: soon\n    colour: red\n',
+    );
     const r = await runCli(['plan', '-p', policy, '--inventory', INVENTORY, '--now', NOW]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(2);
-    for (const line of lines) expect(line).toMatch(new RegExp(`^${policy.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ rules\\[0\\]\\.\\S+: `));
+    for (const line of lines)
+      expect(line).toMatch(
+        new RegExp(`^${policy.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+ rules\\[0\\]\\.\\S+: `),
+      );
     expect(r.stderr).toContain('rules[0].olderThan');
     expect(r.stderr).toContain('rules[0].colour');
   });
@@ -308,7 +351,9 @@ describe('imgsweep plan on bad input', () => {
   });
 
   it('reaches for DOCKER_HOST when there is no --host, and says so', async () => {
-    const r = await runCli(['plan', '-p', CI_RUNNER, '--now', NOW], { env: { DOCKER_HOST: 'unix:///nonexistent/other.sock' } });
+    const r = await runCli(['plan', '-p', CI_RUNNER, '--now', NOW], {
+      env: { DOCKER_HOST: 'unix:///nonexistent/other.sock' },
+    });
     expect(r).toMatchObject({ code: 1, stdout: '' });
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('/nonexistent/other.sock');

@@ -2,7 +2,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { contextId, currentContextName, dockerConfigDir, listContexts, readContext, requireContext } from '../../src/engine/contexts.js';
+import {
+  contextId,
+  currentContextName,
+  dockerConfigDir,
+  listContexts,
+  readContext,
+  requireContext,
+} from '../../src/engine/contexts.js';
 import { UsageError } from '../../src/errors.js';
 
 interface ContextSpec {
@@ -18,8 +25,12 @@ function writeContext(config: string, name: string, spec: ContextSpec): void {
   const id = contextId(name);
   const meta = join(config, 'contexts', 'meta', id);
   mkdirSync(meta, { recursive: true });
-  const endpoint = spec.host === undefined ? {} : { docker: { Host: spec.host, SkipTLSVerify: spec.skipTlsVerify ?? false } };
-  writeFileSync(join(meta, 'meta.json'), spec.raw ?? JSON.stringify({ Name: name, Metadata: { Description: '' }, Endpoints: endpoint }));
+  const endpoint =
+    spec.host === undefined ? {} : { docker: { Host: spec.host, SkipTLSVerify: spec.skipTlsVerify ?? false } };
+  writeFileSync(
+    join(meta, 'meta.json'),
+    spec.raw ?? JSON.stringify({ Name: name, Metadata: { Description: '' }, Endpoints: endpoint }),
+  );
   if (spec.tls) {
     const dir = join(config, 'contexts', 'tls', id, 'docker');
     mkdirSync(dir, { recursive: true });
@@ -57,11 +68,21 @@ describe('Docker CLI contexts', () => {
       name: 'prod',
       host: 'tcp://10.1.2.3:2376',
       skipTlsVerify: false,
-      tls: { ca: join(tlsDir('prod'), 'ca.pem'), cert: join(tlsDir('prod'), 'cert.pem'), key: join(tlsDir('prod'), 'key.pem') },
+      tls: {
+        ca: join(tlsDir('prod'), 'ca.pem'),
+        cert: join(tlsDir('prod'), 'cert.pem'),
+        key: join(tlsDir('prod'), 'key.pem'),
+      },
       metaFile: join(config, 'contexts', 'meta', contextId('prod'), 'meta.json'),
     });
-    expect(readContext('lab', env)).toMatchObject({ skipTlsVerify: true, tls: { ca: join(tlsDir('lab'), 'ca.pem'), cert: null, key: null } });
-    expect(readContext('local', env)).toMatchObject({ host: 'unix:///run/user/1000/docker.sock', tls: { ca: null, cert: null, key: null } });
+    expect(readContext('lab', env)).toMatchObject({
+      skipTlsVerify: true,
+      tls: { ca: join(tlsDir('lab'), 'ca.pem'), cert: null, key: null },
+    });
+    expect(readContext('local', env)).toMatchObject({
+      host: 'unix:///run/user/1000/docker.sock',
+      tls: { ca: null, cert: null, key: null },
+    });
     expect(readContext('nope', env)).toBeNull();
   });
 
@@ -84,14 +105,18 @@ describe('Docker CLI contexts', () => {
     }
     expect(error).toBeInstanceOf(UsageError);
     expect((error as UsageError).exitCode).toBe(2);
-    expect((error as UsageError).message).toBe(`--context "prdo": no such Docker context in ${join(config, 'contexts')} (known: default, a, b)`);
+    expect((error as UsageError).message).toBe(
+      `--context "prdo": no such Docker context in ${join(config, 'contexts')} (known: default, a, b)`,
+    );
     expect(requireContext('a', env, '--context').host).toBe('tcp://a:2375');
   });
 
   it('a context without a docker endpoint, or with a damaged meta.json, is a usage error naming the file', () => {
     writeContext(config, 'k8s', {});
     writeContext(config, 'broken', { raw: '{not json' });
-    expect(() => readContext('k8s', env)).toThrow(/context "k8s" has no docker endpoint \(no Endpoints\.docker\.Host in .*meta\.json\)/);
+    expect(() => readContext('k8s', env)).toThrow(
+      /context "k8s" has no docker endpoint \(no Endpoints\.docker\.Host in .*meta\.json\)/,
+    );
     expect(() => readContext('broken', env)).toThrow(UsageError);
     expect(() => readContext('broken', env)).toThrow(/meta\.json: not valid JSON/);
   });

@@ -33,8 +33,21 @@ async function stub(busy: (n: number) => boolean, ms = 20): Promise<Stub> {
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (path === '/version') return answer(200, { ApiVersion: '1.41', MinAPIVersion: '1.12', Version: '20.10.24', Components: [{ Name: 'Engine' }] });
-    if (path === '/info') return answer(200, { ID: 'STUB:ENGINE', Name: 'stub', DockerRootDir: '/var/lib/docker', Driver: 'overlay2', DriverStatus: [] });
+    if (path === '/version')
+      return answer(200, {
+        ApiVersion: '1.41',
+        MinAPIVersion: '1.12',
+        Version: '20.10.24',
+        Components: [{ Name: 'Engine' }],
+      });
+    if (path === '/info')
+      return answer(200, {
+        ID: 'STUB:ENGINE',
+        Name: 'stub',
+        DockerRootDir: '/var/lib/docker',
+        Driver: 'overlay2',
+        DriverStatus: [],
+      });
     if (path !== '/system/df') return answer(404, { message: 'not here' });
     const n = ++df.calls;
     df.maxInFlight = Math.max(df.maxInFlight, ++inFlight);
@@ -68,7 +81,11 @@ describe('diskUsage (/system/df)', () => {
     close = s.close;
     const engine = await connectEngine({ host: s.host, env: {} });
     try {
-      expect(await engine.diskUsage()).toEqual({ layersSize: 300, sharedSize: new Map([[`sha256:${HEX}`, 0]]), sizes: new Map([[`sha256:${HEX}`, 300]]) });
+      expect(await engine.diskUsage()).toEqual({
+        layersSize: 300,
+        sharedSize: new Map([[`sha256:${HEX}`, 0]]),
+        sizes: new Map([[`sha256:${HEX}`, 300]]),
+      });
       expect(s.df.calls).toBe(4);
     } finally {
       engine.close();
@@ -94,9 +111,14 @@ describe('diskUsage (/system/df)', () => {
     const engine = await connectEngine({ host: s.host, env: {}, timeoutMs: 1_500 });
     try {
       const started = Date.now();
-      const error = await engine.diskUsage().then(() => null, (e: unknown) => e);
+      const error = await engine.diskUsage().then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(EngineError);
-      expect((error as Error).message).toMatch(/^\/system\/df: a disk usage operation is already running, after \d+ tries in [12] s$/);
+      expect((error as Error).message).toMatch(
+        /^\/system\/df: a disk usage operation is already running, after \d+ tries in [12] s$/,
+      );
       expect(s.df.calls).toBeGreaterThan(2);
       expect(Date.now() - started).toBeLessThan(3_000);
     } finally {

@@ -9,24 +9,45 @@ import { doneFromDeleteResponse, outcomeFromError } from '../../src/engine/outco
 
 const HEX = 'a'.repeat(64);
 const HEX2 = 'b'.repeat(64);
-const httpError = (statusCode: number, json: unknown): Error => Object.assign(new Error(`(HTTP code ${statusCode})`), { statusCode, json });
+const httpError = (statusCode: number, json: unknown): Error =>
+  Object.assign(new Error(`(HTTP code ${statusCode})`), { statusCode, json });
 
 describe('mapImages', () => {
   it('normalizes a Docker 20.10 (API 1.41) untagged image: placeholders, null labels, -1 shared size', () => {
     const image = mapImage({
-      Containers: -1, Created: 1577934245, Id: `sha256:${HEX}`, Labels: null, ParentId: '',
-      RepoDigests: ['<none>@<none>'], RepoTags: ['<none>:<none>'], SharedSize: -1, Size: 5120, VirtualSize: 5120,
+      Containers: -1,
+      Created: 1577934245,
+      Id: `sha256:${HEX}`,
+      Labels: null,
+      ParentId: '',
+      RepoDigests: ['<none>@<none>'],
+      RepoTags: ['<none>:<none>'],
+      SharedSize: -1,
+      Size: 5120,
+      VirtualSize: 5120,
     });
     expect(image).toEqual({
-      id: `sha256:${HEX}`, parentId: null, repoTags: [], repoDigests: [], created: '2020-01-02T03:04:05.000Z',
-      size: 5120, sharedSize: null, labels: {},
+      id: `sha256:${HEX}`,
+      parentId: null,
+      repoTags: [],
+      repoDigests: [],
+      created: '2020-01-02T03:04:05.000Z',
+      size: 5120,
+      sharedSize: null,
+      labels: {},
     });
   });
 
   it('keeps 20.10 digest-only images (RepoTags null) and legacy-build parents', () => {
     const image = mapImage({
-      Created: 0, Id: `sha256:${HEX}`, Labels: { a: '1' }, ParentId: `sha256:${HEX2}`,
-      RepoDigests: ['127.0.0.1:5000/x@sha256:' + HEX2], RepoTags: null, SharedSize: -1, Size: 1,
+      Created: 0,
+      Id: `sha256:${HEX}`,
+      Labels: { a: '1' },
+      ParentId: `sha256:${HEX2}`,
+      RepoDigests: ['127.0.0.1:5000/x@sha256:' + HEX2],
+      RepoTags: null,
+      SharedSize: -1,
+      Size: 1,
     });
     expect(image.repoTags).toEqual([]);
     expect(image.repoDigests).toEqual([`127.0.0.1:5000/x@sha256:${HEX2}`]);
@@ -35,14 +56,33 @@ describe('mapImages', () => {
   });
 
   it('reads API 1.43+ shapes: [] for no tags, real SharedSize, Containers counted, no ParentId', () => {
-    const image = mapImage({ Containers: 2, Created: 1700000000, Id: `sha256:${HEX}`, Labels: {}, RepoDigests: [], RepoTags: [], SharedSize: 300, Size: 900 });
+    const image = mapImage({
+      Containers: 2,
+      Created: 1700000000,
+      Id: `sha256:${HEX}`,
+      Labels: {},
+      RepoDigests: [],
+      RepoTags: [],
+      SharedSize: 300,
+      Size: 900,
+    });
     expect(image).toMatchObject({ repoTags: [], repoDigests: [], sharedSize: 300, size: 900, parentId: null });
   });
 
   it('reads Podman shapes: IDs without sha256:, qualified names, extra fields', () => {
     const image = mapImage({
-      Id: HEX, ParentId: '', RepoTags: ['localhost/app:1', 'docker.io/library/x:1'], RepoDigests: [`localhost/app@sha256:${HEX2}`],
-      Created: 1700000000, Size: 10, SharedSize: 0, VirtualSize: 10, Labels: null, Containers: 1, Names: ['localhost/app:1'], Dangling: false,
+      Id: HEX,
+      ParentId: '',
+      RepoTags: ['localhost/app:1', 'docker.io/library/x:1'],
+      RepoDigests: [`localhost/app@sha256:${HEX2}`],
+      Created: 1700000000,
+      Size: 10,
+      SharedSize: 0,
+      VirtualSize: 10,
+      Labels: null,
+      Containers: 1,
+      Names: ['localhost/app:1'],
+      Dangling: false,
     });
     expect(image.id).toBe(`sha256:${HEX}`);
     expect(image.repoTags).toEqual(['localhost/app:1', 'docker.io/library/x:1']);
@@ -52,7 +92,13 @@ describe('mapImages', () => {
   it('keeps a name Podman lists among RepoTags after a pull by digest as a name, once', () => {
     const digest = `localhost/app@sha256:${HEX2}`;
     const other = `localhost/app@sha256:${HEX}`;
-    const image = mapImage({ Id: HEX, Created: 1700000000, Size: 10, RepoTags: ['localhost/app:1', digest], RepoDigests: [other, digest] });
+    const image = mapImage({
+      Id: HEX,
+      Created: 1700000000,
+      Size: 10,
+      RepoTags: ['localhost/app:1', digest],
+      RepoDigests: [other, digest],
+    });
     expect(image).toMatchObject({ repoTags: ['localhost/app:1', digest], repoDigests: [other] });
   });
 
@@ -66,8 +112,16 @@ describe('mapImages', () => {
     ['an item that is not an object', [null], /images\[0\] should be an object, got null/],
     ['a missing Id', [{ Created: 1, Size: 1 }], /images\[0\]\.Id should be a string, got undefined/],
     ['a string Created', [{ Id: HEX, Created: '2020', Size: 1 }], /images\[0\]\.Created should be a number/],
-    ['a tag that is not a string', [{ Id: HEX, Created: 1, Size: 1, RepoTags: [3] }], /images\[0\]\.RepoTags\[0\] should be a string/],
-    ['labels that are a list', [{ Id: HEX, Created: 1, Size: 1, Labels: ['a'] }], /images\[0\]\.Labels should be an object, got an array/],
+    [
+      'a tag that is not a string',
+      [{ Id: HEX, Created: 1, Size: 1, RepoTags: [3] }],
+      /images\[0\]\.RepoTags\[0\] should be a string/,
+    ],
+    [
+      'labels that are a list',
+      [{ Id: HEX, Created: 1, Size: 1, Labels: ['a'] }],
+      /images\[0\]\.Labels should be an object, got an array/,
+    ],
   ])('rejects %s with an EngineError', (_name, raw, message) => {
     expect(() => mapImages(raw)).toThrow(EngineError);
     expect(() => mapImages(raw)).toThrow(message);
@@ -76,15 +130,29 @@ describe('mapImages', () => {
 
 describe('mapContainer', () => {
   const summary = {
-    Id: 'c1', Names: ['/web'], Image: 'q/a:1', ImageID: `sha256:${HEX}`, Created: 1700000000, State: 'exited',
-    Mounts: [{ Type: 'volume', Name: 'v' }, { Type: 'image', Source: `sha256:${HEX2}` }],
+    Id: 'c1',
+    Names: ['/web'],
+    Image: 'q/a:1',
+    ImageID: `sha256:${HEX}`,
+    Created: 1700000000,
+    State: 'exited',
+    Mounts: [
+      { Type: 'volume', Name: 'v' },
+      { Type: 'image', Source: `sha256:${HEX2}` },
+    ],
   };
 
   it('takes ImageID (not Image), strips leading slashes and reads times from inspect', () => {
     const inspect = { State: { StartedAt: '2026-11-27T20:10:05.121977573Z', FinishedAt: '0001-01-01T00:00:00Z' } };
     expect(mapContainer(summary, inspect)).toEqual({
-      id: 'c1', names: ['web'], imageId: `sha256:${HEX}`, image: 'q/a:1', state: 'exited',
-      created: '2023-11-14T22:13:20.000Z', startedAt: '2026-11-27T20:10:05.121Z', finishedAt: null,
+      id: 'c1',
+      names: ['web'],
+      imageId: `sha256:${HEX}`,
+      image: 'q/a:1',
+      state: 'exited',
+      created: '2023-11-14T22:13:20.000Z',
+      startedAt: '2026-11-27T20:10:05.121Z',
+      finishedAt: null,
       mountImageIds: [`sha256:${HEX2}`],
     });
   });
@@ -92,7 +160,12 @@ describe('mapContainer', () => {
   it('reads Podman containers: ImageID without prefix, Podman-only states', () => {
     const podman = { ...summary, ImageID: HEX, State: 'configured', Mounts: undefined };
     const record = mapContainer(podman, { State: { StartedAt: '2026-01-01T10:00:00.5+01:00' } });
-    expect(record).toMatchObject({ imageId: `sha256:${HEX}`, state: 'created', startedAt: '2026-01-01T09:00:00.500Z', mountImageIds: [] });
+    expect(record).toMatchObject({
+      imageId: `sha256:${HEX}`,
+      state: 'created',
+      startedAt: '2026-01-01T09:00:00.500Z',
+      mountImageIds: [],
+    });
     expect(mapContainer({ ...podman, State: 'stopped' }, null).state).toBe('exited');
   });
 
@@ -114,15 +187,27 @@ describe('mapContainer', () => {
 describe('parseEvents', () => {
   it('maps container events, resolving the image only when it is an ID', () => {
     // timeNano as the engine sends it: more digits than a double holds, which only costs sub-microseconds.
-    const start = '{"status":"start","id":"c1","from":"q/a:1","Type":"container","Action":"start","Actor":{"ID":"c1","Attributes":{"image":"q/a:1"}},"time":1795810205,"timeNano":1795810205124068769}';
+    const start =
+      '{"status":"start","id":"c1","from":"q/a:1","Type":"container","Action":"start","Actor":{"ID":"c1","Attributes":{"image":"q/a:1"}},"time":1795810205,"timeNano":1795810205124068769}';
     const lines = [
       start,
-      JSON.stringify({ Type: 'container', Action: 'create', Actor: { ID: 'c2', Attributes: { image: `sha256:${HEX}` } }, time: 1795810206 }),
+      JSON.stringify({
+        Type: 'container',
+        Action: 'create',
+        Actor: { ID: 'c2', Attributes: { image: `sha256:${HEX}` } },
+        time: 1795810206,
+      }),
       JSON.stringify({ Type: 'image', Action: 'delete', Actor: { ID: `sha256:${HEX}` }, time: 1795810207 }),
     ];
     expect(parseEvents(lines.join('\n') + '\n')).toEqual([
       { time: '2026-11-27T20:10:05.124Z', action: 'start', containerId: 'c1', imageId: null, image: 'q/a:1' },
-      { time: '2026-11-27T20:10:06.000Z', action: 'create', containerId: 'c2', imageId: `sha256:${HEX}`, image: `sha256:${HEX}` },
+      {
+        time: '2026-11-27T20:10:06.000Z',
+        action: 'create',
+        containerId: 'c2',
+        imageId: `sha256:${HEX}`,
+        image: `sha256:${HEX}`,
+      },
     ]);
   });
 
@@ -132,51 +217,117 @@ describe('parseEvents', () => {
 });
 
 describe('zipLayers', () => {
-  const history = (entries: [number, string][]) => parseHistory(entries.map(([Size, CreatedBy]) => ({ Size, CreatedBy })).reverse());
+  const history = (entries: [number, string][]) =>
+    parseHistory(entries.map(([Size, CreatedBy]) => ({ Size, CreatedBy })).reverse());
 
   it('zips one-to-one when every history entry is a layer (docker load)', () => {
-    expect(zipLayers(['l1', 'l2'], history([[10, 'a'], [0, 'b']]))).toEqual([{ digest: 'l1', size: 10 }, { digest: 'l2', size: 0 }]);
+    expect(
+      zipLayers(
+        ['l1', 'l2'],
+        history([
+          [10, 'a'],
+          [0, 'b'],
+        ]),
+      ),
+    ).toEqual([
+      { digest: 'l1', size: 10 },
+      { digest: 'l2', size: 0 },
+    ]);
   });
 
   it('skips metadata instructions and RUNs that left no layer (measured on the legacy builder)', () => {
-    const h = history([[2974440, ''], [0, '/bin/sh -c #(nop)  LABEL a=1'], [0, '/bin/sh -c /bin/busybox true'], [5, '/bin/sh -c touch /x'], [0, '/bin/sh -c #(nop)  ENV X=1']]);
-    expect(zipLayers(['base', 'x'], h)).toEqual([{ digest: 'base', size: 2974440 }, { digest: 'x', size: 5 }]);
+    const h = history([
+      [2974440, ''],
+      [0, '/bin/sh -c #(nop)  LABEL a=1'],
+      [0, '/bin/sh -c /bin/busybox true'],
+      [5, '/bin/sh -c touch /x'],
+      [0, '/bin/sh -c #(nop)  ENV X=1'],
+    ]);
+    expect(zipLayers(['base', 'x'], h)).toEqual([
+      { digest: 'base', size: 2974440 },
+      { digest: 'x', size: 5 },
+    ]);
   });
 
   it('places a zero-size layer by instruction when sizes alone are ambiguous (BuildKit shapes)', () => {
-    const h = history([[100, 'ADD rootfs /'], [0, 'LABEL a=1'], [0, 'RUN /bin/sh -c rm /x # buildkit'], [7, 'RUN /bin/sh -c echo > /y']]);
+    const h = history([
+      [100, 'ADD rootfs /'],
+      [0, 'LABEL a=1'],
+      [0, 'RUN /bin/sh -c rm /x # buildkit'],
+      [7, 'RUN /bin/sh -c echo > /y'],
+    ]);
     expect(zipLayers(['base', 'rm', 'y'], h).map((l) => l.size)).toEqual([100, 0, 7]);
   });
 });
 
 describe('write outcomes', () => {
   it('parses Docker and Podman delete bodies in any order', () => {
-    expect(doneFromDeleteResponse([{ Untagged: 'q/a:1' }, { Deleted: `sha256:${HEX}` }])).toEqual({ status: 'done', deleted: [`sha256:${HEX}`], untagged: ['q/a:1'] });
-    expect(doneFromDeleteResponse([{ Deleted: HEX }, { Untagged: 'localhost/a:1' }])).toEqual({ status: 'done', deleted: [`sha256:${HEX}`], untagged: ['localhost/a:1'] });
+    expect(doneFromDeleteResponse([{ Untagged: 'q/a:1' }, { Deleted: `sha256:${HEX}` }])).toEqual({
+      status: 'done',
+      deleted: [`sha256:${HEX}`],
+      untagged: ['q/a:1'],
+    });
+    expect(doneFromDeleteResponse([{ Deleted: HEX }, { Untagged: 'localhost/a:1' }])).toEqual({
+      status: 'done',
+      deleted: [`sha256:${HEX}`],
+      untagged: ['localhost/a:1'],
+    });
   });
 
   it('classifies by status code and keeps the engine message', () => {
-    const conflict = httpError(409, { message: 'conflict: unable to delete aaa (must be forced) - image is referenced in multiple repositories' });
-    expect(outcomeFromError(conflict, 'docker')).toEqual({ status: 'conflict', message: 'conflict: unable to delete aaa (must be forced) - image is referenced in multiple repositories' });
-    expect(outcomeFromError(httpError(404, { message: 'No such image: x' }), 'docker')).toEqual({ status: 'gone', message: 'No such image: x' });
-    expect(outcomeFromError(httpError(500, { message: 'boom' }), 'docker')).toEqual({ status: 'failed', message: 'HTTP 500: boom', transport: false });
+    const conflict = httpError(409, {
+      message: 'conflict: unable to delete aaa (must be forced) - image is referenced in multiple repositories',
+    });
+    expect(outcomeFromError(conflict, 'docker')).toEqual({
+      status: 'conflict',
+      message: 'conflict: unable to delete aaa (must be forced) - image is referenced in multiple repositories',
+    });
+    expect(outcomeFromError(httpError(404, { message: 'No such image: x' }), 'docker')).toEqual({
+      status: 'gone',
+      message: 'No such image: x',
+    });
+    expect(outcomeFromError(httpError(500, { message: 'boom' }), 'docker')).toEqual({
+      status: 'failed',
+      message: 'HTTP 500: boom',
+      transport: false,
+    });
   });
 
   it('reads a Podman 500 "more than one tag" as a conflict, and only from Podman', () => {
-    const err = httpError(500, { cause: 'image is in use', message: 'unable to delete image "x" by ID with more than one tag ([a b]): please force removal', response: 500 });
+    const err = httpError(500, {
+      cause: 'image is in use',
+      message: 'unable to delete image "x" by ID with more than one tag ([a b]): please force removal',
+      response: 500,
+    });
     expect(outcomeFromError(err, 'podman').status).toBe('conflict');
     expect(outcomeFromError(err, 'docker').status).toBe('failed');
   });
 
   it('marks transport errors and timeouts as transport failures', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED /x.sock'), { code: 'ECONNREFUSED' });
-    expect(outcomeFromError(refused, 'docker')).toEqual({ status: 'failed', message: 'connect ECONNREFUSED /x.sock', transport: true });
+    expect(outcomeFromError(refused, 'docker')).toEqual({
+      status: 'failed',
+      message: 'connect ECONNREFUSED /x.sock',
+      transport: true,
+    });
   });
 });
 
 describe('identity', () => {
-  const docker2010 = { Platform: { Name: '' }, Components: [{ Name: 'Engine' }], Version: '20.10.24+dfsg1', ApiVersion: '1.41', MinAPIVersion: '1.12' };
-  const podman = { Platform: { Name: 'linux/amd64/debian-12' }, Components: [{ Name: 'Podman Engine' }], Version: '4.3.1', ApiVersion: '1.41', MinAPIVersion: '1.24' };
+  const docker2010 = {
+    Platform: { Name: '' },
+    Components: [{ Name: 'Engine' }],
+    Version: '20.10.24+dfsg1',
+    ApiVersion: '1.41',
+    MinAPIVersion: '1.12',
+  };
+  const podman = {
+    Platform: { Name: 'linux/amd64/debian-12' },
+    Components: [{ Name: 'Podman Engine' }],
+    Version: '4.3.1',
+    ApiVersion: '1.41',
+    MinAPIVersion: '1.24',
+  };
 
   it('pins min(ours, server), respecting the server minimum', () => {
     expect(negotiateApiVersion(docker2010)).toBe('1.41');
@@ -195,8 +346,19 @@ describe('identity', () => {
     const a = mapIdentity(docker2010, info, '1.41', 'unix:///tmp/a.sock');
     const b = mapIdentity(docker2010, { ...info, DockerRootDir: '/tmp/b/data' }, '1.41', 'unix:///tmp/b.sock');
     expect(a.key).not.toBe(b.key);
-    expect(a).toMatchObject({ id: 'QLNM:4UWQ', kind: 'docker', imageStore: 'classic', version: '20.10.24+dfsg1', key: engineKey('QLNM:4UWQ', '/tmp/a/data', 'vm') });
-    const containerd = mapIdentity(docker2010, { ...info, DriverStatus: [['driver-type', 'io.containerd.snapshotter.v1']] }, '1.45', 'x');
+    expect(a).toMatchObject({
+      id: 'QLNM:4UWQ',
+      kind: 'docker',
+      imageStore: 'classic',
+      version: '20.10.24+dfsg1',
+      key: engineKey('QLNM:4UWQ', '/tmp/a/data', 'vm'),
+    });
+    const containerd = mapIdentity(
+      docker2010,
+      { ...info, DriverStatus: [['driver-type', 'io.containerd.snapshotter.v1']] },
+      '1.45',
+      'x',
+    );
     expect(containerd.imageStore).toBe('containerd');
   });
 });
@@ -207,31 +369,64 @@ describe('targetFor', () => {
   };
 
   it('prefers --host, then DOCKER_HOST, then the local socket, and never leaks env into options', () => {
-    expect(targetFor(undefined, {})).toMatchObject({ host: 'unix:///var/run/docker.sock', source: 'default', options: { socketPath: '/var/run/docker.sock', host: undefined } });
+    expect(targetFor(undefined, {})).toMatchObject({
+      host: 'unix:///var/run/docker.sock',
+      source: 'default',
+      options: { socketPath: '/var/run/docker.sock', host: undefined },
+    });
     expect(targetFor(undefined, { DOCKER_HOST: 'unix:///tmp/d.sock' }).options.socketPath).toBe('/tmp/d.sock');
     const explicit = targetFor('unix:///tmp/x.sock', { DOCKER_HOST: 'tcp://remote:2375' });
-    expect(explicit).toMatchObject({ source: '--host', options: { socketPath: '/tmp/x.sock', host: undefined, port: undefined } });
+    expect(explicit).toMatchObject({
+      source: '--host',
+      options: { socketPath: '/tmp/x.sock', host: undefined, port: undefined },
+    });
   });
 
   it('reads tcp:// with TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH', () => {
     expect(targetFor('tcp://h', {}).options).toMatchObject({ host: 'h', port: '2375', protocol: 'http' });
     const files = (p: string): Buffer => Buffer.from(p);
     const tls = targetFor('tcp://h:3000', { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/certs' }, files);
-    expect(tls.options).toMatchObject({ protocol: 'https', port: '3000', ca: Buffer.from('/certs/ca.pem'), key: Buffer.from('/certs/key.pem') });
-    expect(() => targetFor('tcp://h', { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nope' }, noFiles)).toThrow(EngineUnavailable);
+    expect(tls.options).toMatchObject({
+      protocol: 'https',
+      port: '3000',
+      ca: Buffer.from('/certs/ca.pem'),
+      key: Buffer.from('/certs/key.pem'),
+    });
+    expect(() => targetFor('tcp://h', { DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nope' }, noFiles)).toThrow(
+      EngineUnavailable,
+    );
     expect(targetFor('tcp://h', { DOCKER_TLS_VERIFY: '0' }, noFiles).options.protocol).toBe('http');
   });
 
   it('reads ssh:// with user and port; without a port, ssh picks it (its config, else 22)', () => {
-    expect(targetFor('ssh://me@box:2222', {})).toMatchObject({ host: 'ssh://me@box:2222', options: { protocol: 'ssh', host: 'box', port: '2222', username: 'me' } });
-    expect(targetFor('ssh://box', {})).toMatchObject({ host: 'ssh://box', options: { protocol: 'ssh', host: 'box', port: undefined, username: undefined } });
-    expect(sshArgs({ host: 'box', port: '2222', user: 'me' })).toEqual(['-o', 'BatchMode=yes', '-p', '2222', '--', 'me@box', 'docker', 'system', 'dial-stdio']);
+    expect(targetFor('ssh://me@box:2222', {})).toMatchObject({
+      host: 'ssh://me@box:2222',
+      options: { protocol: 'ssh', host: 'box', port: '2222', username: 'me' },
+    });
+    expect(targetFor('ssh://box', {})).toMatchObject({
+      host: 'ssh://box',
+      options: { protocol: 'ssh', host: 'box', port: undefined, username: undefined },
+    });
+    expect(sshArgs({ host: 'box', port: '2222', user: 'me' })).toEqual([
+      '-o',
+      'BatchMode=yes',
+      '-p',
+      '2222',
+      '--',
+      'me@box',
+      'docker',
+      'system',
+      'dial-stdio',
+    ]);
     expect(sshArgs({ host: '::1' })).toEqual(['-o', 'BatchMode=yes', '--', '::1', 'docker', 'system', 'dial-stdio']);
   });
 
-  it.each(['http://h:2375', 'unix://relative.sock', 'npipe:////./pipe/docker', 'not a url'])('rejects %s with a usage error', (host) => {
-    expect(() => targetFor(host, {})).toThrow(UsageError);
-  });
+  it.each(['http://h:2375', 'unix://relative.sock', 'npipe:////./pipe/docker', 'not a url'])(
+    'rejects %s with a usage error',
+    (host) => {
+      expect(() => targetFor(host, {})).toThrow(UsageError);
+    },
+  );
 });
 
 describe('mapDiskUsage (/system/df)', () => {
@@ -245,7 +440,13 @@ describe('mapDiskUsage (/system/df)', () => {
       ],
     });
     expect(df.layersSize).toBe(12_345);
-    expect(df.sizes).toEqual(new Map([[`sha256:${HEX}`, 700], [`sha256:${HEX2}`, 300], [`sha256:${'c'.repeat(64)}`, 0]]));
+    expect(df.sizes).toEqual(
+      new Map([
+        [`sha256:${HEX}`, 700],
+        [`sha256:${HEX2}`, 300],
+        [`sha256:${'c'.repeat(64)}`, 0],
+      ]),
+    );
     expect(df.sharedSize).toEqual(new Map([[`sha256:${HEX}`, 500]]));
   });
 });

@@ -25,7 +25,10 @@ rules:
     match: { untagged: true }
 `);
 
-function setup(images: ImageRecord[], containers: ContainerRecord[] = []): { inv: Inventory; plan: Plan; engine: FakeEngine } {
+function setup(
+  images: ImageRecord[],
+  containers: ContainerRecord[] = [],
+): { inv: Inventory; plan: Plan; engine: FakeEngine } {
   const inv = inventory(layered(images), containers);
   return { inv, plan: makePlan({ policy: POLICY, inventory: inv, now: NOW }), engine: new FakeEngine(inv) };
 }
@@ -54,12 +57,16 @@ async function apply(plan: Plan, engine: FakeEngine, concurrency = 4, checkFresh
   expect(summary.steps).toBe(plan.actions.length);
   expect(summary.done + summary.skipped + summary.failed).toBe(summary.steps);
   // Never force: every write call got exactly one argument, the ID or reference.
-  for (const c of engine.calls.filter((c) => ['untag', 'deleteImage', 'removeContainer'].includes(c.method))) expect(c.args).toHaveLength(1);
+  for (const c of engine.calls.filter((c) => ['untag', 'deleteImage', 'removeContainer'].includes(c.method)))
+    expect(c.args).toHaveLength(1);
   return report;
 }
 
 function step(report: ApplyReport, type: PlanAction['type'], imageName: string, ref?: string): StepResult {
-  const s = report.steps.find((x) => x.action.type === type && x.action.imageId === idOf(imageName) && (ref === undefined || x.action.ref === ref));
+  const s = report.steps.find(
+    (x) =>
+      x.action.type === type && x.action.imageId === idOf(imageName) && (ref === undefined || x.action.ref === ref),
+  );
   if (!s) throw new Error(`no ${type} step for ${imageName} ${ref ?? ''}`);
   return s;
 }
@@ -72,9 +79,11 @@ function expectOrdered(engine: FakeEngine, inv: Inventory, plan: Plan): void {
   for (const del of plan.actions.filter((a) => a.type === 'delete')) {
     const start = firstCall(engine, 'deleteImage', del.imageId).start;
     for (const a of plan.actions) {
-      if (a.type === 'untag' && a.imageId === del.imageId) expect(firstCall(engine, 'untag', a.ref!).end!).toBeLessThan(start);
+      if (a.type === 'untag' && a.imageId === del.imageId)
+        expect(firstCall(engine, 'untag', a.ref!).end!).toBeLessThan(start);
       const c = a.type === 'remove-container' ? inv.containers.find((x) => x.id === a.containerId)! : null;
-      if (c && (c.imageId === del.imageId || c.mountImageIds.includes(del.imageId))) expect(firstCall(engine, 'removeContainer', c.id).end!).toBeLessThan(start);
+      if (c && (c.imageId === del.imageId || c.mountImageIds.includes(del.imageId)))
+        expect(firstCall(engine, 'removeContainer', c.id).end!).toBeLessThan(start);
       const child = a.type === 'delete' ? inv.images.find((i) => i.id === a.imageId)! : null;
       if (child?.parentId === del.imageId) expect(firstCall(engine, 'deleteImage', child.id).end!).toBeLessThan(start);
     }
@@ -89,20 +98,27 @@ describe('applyPlan: ordering', () => {
     image('layer', { parent: 'leaf' }),
     image('svc', { tags: ['svc:1'] }),
   ];
-  const stopped = () => [container('c-leaf', 'layer', 'exited'), container('c-svc', 'svc', 'exited'), container('c-svc2', 'svc', 'dead')];
+  const stopped = () => [
+    container('c-leaf', 'layer', 'exited'),
+    container('c-svc', 'svc', 'exited'),
+    container('c-svc2', 'svc', 'dead'),
+  ];
 
-  it.each([1, 2, 4, 16])('untags before delete, children before parents, containers before images (concurrency %i)', async (concurrency) => {
-    const { inv, plan, engine } = setup(chain(), stopped());
-    // Container removals are slow, deletes fast: ordering must come from the dependencies, not from luck.
-    engine.delay = (method) => (method === 'removeContainer' ? 15 : method === 'untag' ? 5 : 0);
-    const report = await apply(plan, engine, concurrency);
-    expect(report.steps.filter((s) => s.status !== 'done')).toEqual([]);
-    expect(report.summary).toMatchObject({ deleted: 5, containersRemoved: 3, untagged: 2, skipped: 0, failed: 0 });
-    expect(engine.images).toEqual([]);
-    expect(engine.containers).toEqual([]);
-    expectOrdered(engine, inv, plan);
-    expect(engine.maxInFlight).toBeLessThanOrEqual(concurrency);
-  });
+  it.each([1, 2, 4, 16])(
+    'untags before delete, children before parents, containers before images (concurrency %i)',
+    async (concurrency) => {
+      const { inv, plan, engine } = setup(chain(), stopped());
+      // Container removals are slow, deletes fast: ordering must come from the dependencies, not from luck.
+      engine.delay = (method) => (method === 'removeContainer' ? 15 : method === 'untag' ? 5 : 0);
+      const report = await apply(plan, engine, concurrency);
+      expect(report.steps.filter((s) => s.status !== 'done')).toEqual([]);
+      expect(report.summary).toMatchObject({ deleted: 5, containersRemoved: 3, untagged: 2, skipped: 0, failed: 0 });
+      expect(engine.images).toEqual([]);
+      expect(engine.containers).toEqual([]);
+      expectOrdered(engine, inv, plan);
+      expect(engine.maxInFlight).toBeLessThanOrEqual(concurrency);
+    },
+  );
 
   it('runs steps with bounded concurrency, using the bound when there is work', async () => {
     const images = Array.from({ length: 12 }, (_, i) => image(`i${i}`, { tags: [`r${i}:1`] }));
@@ -125,14 +141,24 @@ describe('applyPlan: ordering', () => {
   it.each([
     ['x', 'y'],
     ['y', 'x'],
-  ])('a stopped container using image %s and mounting image %s is removed before either is deleted', async (used, mounted) => {
-    const { inv, plan, engine } = setup([image('x', { tags: ['mx:1'] }), image('y', { tags: ['my:1'] })], [container('cm', used, 'exited', { mountImageIds: [idOf(mounted)] })]);
-    engine.delay = (method) => (method === 'removeContainer' ? 20 : 0);
-    const report = await apply(plan, engine, 4);
-    expect(report.steps.filter((s) => s.status !== 'done').map((s) => `${s.action.type} ${s.action.imageId.slice(7, 19)} ${s.status}: ${JSON.stringify(s.reason)}`)).toEqual([]);
-    expect(engine.images).toEqual([]);
-    expectOrdered(engine, inv, plan);
-  });
+  ])(
+    'a stopped container using image %s and mounting image %s is removed before either is deleted',
+    async (used, mounted) => {
+      const { inv, plan, engine } = setup(
+        [image('x', { tags: ['mx:1'] }), image('y', { tags: ['my:1'] })],
+        [container('cm', used, 'exited', { mountImageIds: [idOf(mounted)] })],
+      );
+      engine.delay = (method) => (method === 'removeContainer' ? 20 : 0);
+      const report = await apply(plan, engine, 4);
+      expect(
+        report.steps
+          .filter((s) => s.status !== 'done')
+          .map((s) => `${s.action.type} ${s.action.imageId.slice(7, 19)} ${s.status}: ${JSON.stringify(s.reason)}`),
+      ).toEqual([]);
+      expect(engine.images).toEqual([]);
+      expectOrdered(engine, inv, plan);
+    },
+  );
 
   // Random inventories (parent chains, several tags and digests, protected tags, containers in any
   // state), random engine latencies and concurrency: a faithful engine always ends up exactly as planned.
@@ -141,7 +167,11 @@ describe('applyPlan: ordering', () => {
     const TAGS = ['a:1', 'a:2', 'b:1', 'c/d:1', 'c/d:2', 'e:keep', 'f:keep', 'g:1'];
     const arb = fc.record({
       images: fc.array(
-        fc.record({ parent: fc.option(fc.nat(), { nil: undefined }), tags: fc.uniqueArray(fc.constantFrom(...TAGS), { maxLength: 3 }), digest: fc.boolean() }),
+        fc.record({
+          parent: fc.option(fc.nat(), { nil: undefined }),
+          tags: fc.uniqueArray(fc.constantFrom(...TAGS), { maxLength: 3 }),
+          digest: fc.boolean(),
+        }),
         { minLength: 1, maxLength: 10 },
       ),
       containers: fc.array(fc.record({ image: fc.nat(), state: fc.constantFrom(...STATES) }), { maxLength: 4 }),
@@ -155,7 +185,11 @@ describe('applyPlan: ordering', () => {
           const tags = s.tags.filter((t) => !taken.has(t) && taken.add(t));
           const repo = tags[0]?.slice(0, tags[0].lastIndexOf(':')) ?? `dig${i}`;
           const digests = s.digest ? [`${repo}@sha256:${idOf(`d${i}`).slice(7)}`] : [];
-          return image(`img${i}`, { tags, digests, parent: s.parent !== undefined && i > 0 ? `img${s.parent % i}` : undefined });
+          return image(`img${i}`, {
+            tags,
+            digests,
+            parent: s.parent !== undefined && i > 0 ? `img${s.parent % i}` : undefined,
+          });
         });
         const containers = cspecs.map((c, i) => container(`c${i}`, `img${c.image % images.length}`, c.state));
         const { inv, plan, engine } = setup(images, containers);
@@ -164,22 +198,38 @@ describe('applyPlan: ordering', () => {
         // - an untag of an image that a stopped container, there at planning time, uses, is dropped;
         // - a delete is dropped when the image has a digest whose repository's tags the plan untags.
         const removed0 = new Set(plan.actions.filter((a) => a.type === 'remove-container').map((a) => a.containerId));
-        fc.pre(!plan.actions.some((a) => a.type === 'untag' && containers.some((c) => !removed0.has(c.id) && c.imageId === a.imageId)));
+        fc.pre(
+          !plan.actions.some(
+            (a) => a.type === 'untag' && containers.some((c) => !removed0.has(c.id) && c.imageId === a.imageId),
+          ),
+        );
         const named = new Set(plan.actions.flatMap((a) => (a.type === 'untag' ? [a.ref!] : (a.refs ?? []))));
-        fc.pre(!plan.actions.some((a) => a.type === 'delete' && images.find((i) => i.id === a.imageId)!.repoDigests.some((d) => !named.has(d))));
+        fc.pre(
+          !plan.actions.some(
+            (a) =>
+              a.type === 'delete' && images.find((i) => i.id === a.imageId)!.repoDigests.some((d) => !named.has(d)),
+          ),
+        );
         let n = 0;
         engine.delay = () => delays[n++ % delays.length]!;
         const report = await apply(plan, engine, concurrency);
 
-        expect(report.steps.filter((s) => s.status !== 'done').map((s) => `${s.action.type} ${s.action.ref ?? s.action.imageId}: ${JSON.stringify(s.reason)}`)).toEqual([]);
+        expect(
+          report.steps
+            .filter((s) => s.status !== 'done')
+            .map((s) => `${s.action.type} ${s.action.ref ?? s.action.imageId}: ${JSON.stringify(s.reason)}`),
+        ).toEqual([]);
         expectOrdered(engine, inv, plan);
         expect(engine.maxInFlight).toBeLessThanOrEqual(concurrency);
         const deleted = new Set(plan.actions.filter((a) => a.type === 'delete').map((a) => a.imageId));
         const untagged = new Set(plan.actions.filter((a) => a.type === 'untag').map((a) => a.ref));
         const removed = new Set(plan.actions.filter((a) => a.type === 'remove-container').map((a) => a.containerId));
         expect(engine.images.map((i) => i.id)).toEqual(images.filter((i) => !deleted.has(i.id)).map((i) => i.id));
-        for (const i of engine.images) expect([...i.repoTags, ...i.repoDigests].filter((r) => untagged.has(r))).toEqual([]);
-        expect(engine.containers.map((c) => c.id)).toEqual(containers.filter((c) => !removed.has(c.id)).map((c) => c.id));
+        for (const i of engine.images)
+          expect([...i.repoTags, ...i.repoDigests].filter((r) => untagged.has(r))).toEqual([]);
+        expect(engine.containers.map((c) => c.id)).toEqual(
+          containers.filter((c) => !removed.has(c.id)).map((c) => c.id),
+        );
       }),
       { numRuns: 120 },
     );
@@ -188,12 +238,21 @@ describe('applyPlan: ordering', () => {
 
 describe('applyPlan: outcomes', () => {
   /** "old" has two tags (untag app:2, then delete by ID with app:1) and is the parent of "kid". */
-  const family = () => [image('old', { tags: ['app:1', 'app:2'] }), image('kid', { tags: ['kid:1'], parent: 'old' }), image('svc', { tags: ['svc:1'] })];
+  const family = () => [
+    image('old', { tags: ['app:1', 'app:2'] }),
+    image('kid', { tags: ['kid:1'], parent: 'old' }),
+    image('svc', { tags: ['svc:1'] }),
+  ];
   const withContainer = () => [container('c1', 'svc', 'exited')];
 
   it('the plan is as the tests below assume', () => {
     const { plan } = setup(family(), withContainer());
-    expect(plan.actions.map((a) => `${a.type} ${a.ref ?? a.containerId?.slice(0, 4) ?? ''} ${a.imageId === idOf('old') ? 'old' : a.imageId === idOf('kid') ? 'kid' : 'svc'}`)).toEqual([
+    expect(
+      plan.actions.map(
+        (a) =>
+          `${a.type} ${a.ref ?? a.containerId?.slice(0, 4) ?? ''} ${a.imageId === idOf('old') ? 'old' : a.imageId === idOf('kid') ? 'kid' : 'svc'}`,
+      ),
+    ).toEqual([
       `remove-container ${cid('c1').slice(0, 4)} svc`,
       'untag app:2 old',
       'delete  kid',
@@ -206,7 +265,11 @@ describe('applyPlan: outcomes', () => {
     const { plan, engine } = setup(family());
     engine.images.find((i) => i.id === idOf('kid'))!.repoTags.push('kid:new');
     const report = await apply(plan, engine);
-    expect(step(report, 'delete', 'kid')).toMatchObject({ status: 'skipped', reason: { code: 'unplanned-references', refs: ['kid:new'] }, clear: false });
+    expect(step(report, 'delete', 'kid')).toMatchObject({
+      status: 'skipped',
+      reason: { code: 'unplanned-references', refs: ['kid:new'] },
+      clear: false,
+    });
     expect(engine.callsOf('deleteImage', idOf('kid'))).toEqual([]);
     // The parent waits for its child, which stays: it is skipped too, naming the step it waited for.
     expect(step(report, 'delete', 'old')).toMatchObject({ status: 'skipped', clear: false });
@@ -219,14 +282,28 @@ describe('applyPlan: outcomes', () => {
     });
     expect(engine.callsOf('deleteImage', idOf('old'))).toEqual([]);
     expect(step(report, 'untag', 'old', 'app:2').status).toBe('done');
-    expect(report.summary).toMatchObject({ done: 2, skipped: 2, failed: 0, deleted: 1, untagged: 1, bytesEstimated: plan.actions.find((a) => a.imageId === idOf('svc'))!.bytes });
+    expect(report.summary).toMatchObject({
+      done: 2,
+      skipped: 2,
+      failed: 0,
+      deleted: 1,
+      untagged: 1,
+      bytesEstimated: plan.actions.find((a) => a.imageId === idOf('svc'))!.bytes,
+    });
   });
 
   it('404 on a delete: skipped "image already gone", confirmed by looking, and the parent goes on', async () => {
     const { plan, engine } = setup(family());
-    engine.fault = (m, arg) => (m === 'deleteImage' && arg === idOf('kid') ? { kind: 'before', run: () => (engine.images = engine.images.filter((i) => i.id !== idOf('kid'))) } : undefined);
+    engine.fault = (m, arg) =>
+      m === 'deleteImage' && arg === idOf('kid')
+        ? { kind: 'before', run: () => (engine.images = engine.images.filter((i) => i.id !== idOf('kid'))) }
+        : undefined;
     const report = await apply(plan, engine);
-    expect(step(report, 'delete', 'kid')).toMatchObject({ status: 'skipped', reason: { code: 'image-gone' }, clear: true });
+    expect(step(report, 'delete', 'kid')).toMatchObject({
+      status: 'skipped',
+      reason: { code: 'image-gone' },
+      clear: true,
+    });
     expect(engine.callsOf('inspectImage', idOf('kid')).length).toBe(2); // before the delete, and to confirm
     expect(step(report, 'delete', 'old').status).toBe('done');
     expect(engine.images).toEqual([]);
@@ -234,7 +311,10 @@ describe('applyPlan: outcomes', () => {
 
   it('404 on a delete while the image is still there: failed, dependants wait', async () => {
     const { plan, engine } = setup(family());
-    engine.fault = (m, arg) => (m === 'deleteImage' && arg === idOf('kid') ? { kind: 'answer', outcome: { status: 'gone', message: 'No such image' } } : undefined);
+    engine.fault = (m, arg) =>
+      m === 'deleteImage' && arg === idOf('kid')
+        ? { kind: 'answer', outcome: { status: 'gone', message: 'No such image' } }
+        : undefined;
     const report = await apply(plan, engine);
     expect(step(report, 'delete', 'kid')).toMatchObject({ status: 'failed', clear: false });
     expect(step(report, 'delete', 'kid').reason).toEqual({ code: 'not-found-but-present', message: 'No such image' });
@@ -244,40 +324,67 @@ describe('applyPlan: outcomes', () => {
 
   it('404 on an untag: skipped "reference already gone", and the delete goes on', async () => {
     const { plan, engine } = setup(family());
-    engine.fault = (m, arg) => (m === 'untag' && arg === 'app:2' ? { kind: 'before', run: () => (engine.images.find((i) => i.id === idOf('old'))!.repoTags = ['app:1']) } : undefined);
+    engine.fault = (m, arg) =>
+      m === 'untag' && arg === 'app:2'
+        ? { kind: 'before', run: () => (engine.images.find((i) => i.id === idOf('old'))!.repoTags = ['app:1']) }
+        : undefined;
     const report = await apply(plan, engine);
-    expect(step(report, 'untag', 'old', 'app:2')).toMatchObject({ status: 'skipped', reason: { code: 'reference-gone' }, clear: true });
+    expect(step(report, 'untag', 'old', 'app:2')).toMatchObject({
+      status: 'skipped',
+      reason: { code: 'reference-gone' },
+      clear: true,
+    });
     expect(step(report, 'delete', 'old').status).toBe('done');
   });
 
   it('404 on a container removal: skipped "container already gone", and the image goes on', async () => {
     const { plan, engine } = setup(family(), withContainer());
-    engine.fault = (m) => (m === 'removeContainer' ? { kind: 'before', run: () => (engine.containers = []) } : undefined);
+    engine.fault = (m) =>
+      m === 'removeContainer' ? { kind: 'before', run: () => (engine.containers = []) } : undefined;
     const report = await apply(plan, engine);
-    expect(step(report, 'remove-container', 'svc')).toMatchObject({ status: 'skipped', reason: { code: 'container-gone' }, clear: true });
+    expect(step(report, 'remove-container', 'svc')).toMatchObject({
+      status: 'skipped',
+      reason: { code: 'container-gone' },
+      clear: true,
+    });
     expect(step(report, 'delete', 'svc').status).toBe('done');
   });
 
   it('409 on a delete: skipped as changed under us, never retried, never forced; the parent waits', async () => {
     const { plan, engine } = setup(family());
     // A job starts from the image between the step's last look and its delete.
-    engine.fault = (m, arg) => (m === 'deleteImage' && arg === idOf('kid') ? { kind: 'before', run: () => engine.containers.push(container('job', 'kid', 'running')) } : undefined);
+    engine.fault = (m, arg) =>
+      m === 'deleteImage' && arg === idOf('kid')
+        ? { kind: 'before', run: () => engine.containers.push(container('job', 'kid', 'running')) }
+        : undefined;
     const report = await apply(plan, engine);
     expect(step(report, 'delete', 'kid')).toMatchObject({ status: 'skipped', clear: false });
-    expect(step(report, 'delete', 'kid').reason).toEqual({ code: 'conflict', message: expect.stringMatching(/^conflict: .*cannot be forced/) });
+    expect(step(report, 'delete', 'kid').reason).toEqual({
+      code: 'conflict',
+      message: expect.stringMatching(/^conflict: .*cannot be forced/),
+    });
     expect(engine.callsOf('deleteImage', idOf('kid'))).toHaveLength(1);
     expect(engine.callsOf('deleteImage', idOf('old'))).toEqual([]);
-    expect(step(report, 'delete', 'old').reason).toMatchObject({ code: 'waits-for', on: { type: 'delete', imageId: idOf('kid') }, status: 'skipped', cause: { code: 'conflict' } });
+    expect(step(report, 'delete', 'old').reason).toMatchObject({
+      code: 'waits-for',
+      on: { type: 'delete', imageId: idOf('kid') },
+      status: 'skipped',
+      cause: { code: 'conflict' },
+    });
     expect(engine.images.map((i) => i.id).sort()).toEqual([idOf('old'), idOf('kid')].sort());
     expect(engine.images.find((i) => i.id === idOf('old'))!.repoTags).toEqual(['app:1']);
   });
 
   it('409 on a container removal (it was started again): skipped, the image stays', async () => {
     const { plan, engine } = setup(family(), withContainer());
-    engine.fault = (m) => (m === 'removeContainer' ? { kind: 'before', run: () => (engine.containers[0]!.state = 'running') } : undefined);
+    engine.fault = (m) =>
+      m === 'removeContainer' ? { kind: 'before', run: () => (engine.containers[0]!.state = 'running') } : undefined;
     const report = await apply(plan, engine);
     expect(step(report, 'remove-container', 'svc')).toMatchObject({ status: 'skipped', clear: false });
-    expect(step(report, 'remove-container', 'svc').reason).toEqual({ code: 'conflict', message: expect.stringMatching(/^You cannot remove a running container/) });
+    expect(step(report, 'remove-container', 'svc').reason).toEqual({
+      code: 'conflict',
+      message: expect.stringMatching(/^You cannot remove a running container/),
+    });
     expect(engine.callsOf('removeContainer')).toHaveLength(1);
     expect(step(report, 'delete', 'svc')).toMatchObject({ status: 'skipped', clear: false });
     expect(engine.callsOf('deleteImage', idOf('svc'))).toEqual([]);
@@ -285,9 +392,22 @@ describe('applyPlan: outcomes', () => {
 
   it('409 on an untag: skipped, never retried; the image delete waits', async () => {
     const { plan, engine } = setup(family());
-    engine.fault = (m) => (m === 'untag' ? { kind: 'answer', outcome: { status: 'conflict', message: 'conflict: unable to remove repository reference "app:2" (must force)' } } : undefined);
+    engine.fault = (m) =>
+      m === 'untag'
+        ? {
+            kind: 'answer',
+            outcome: {
+              status: 'conflict',
+              message: 'conflict: unable to remove repository reference "app:2" (must force)',
+            },
+          }
+        : undefined;
     const report = await apply(plan, engine);
-    expect(step(report, 'untag', 'old', 'app:2')).toMatchObject({ status: 'skipped', clear: false, reason: { code: 'conflict', message: 'conflict: unable to remove repository reference "app:2" (must force)' } });
+    expect(step(report, 'untag', 'old', 'app:2')).toMatchObject({
+      status: 'skipped',
+      clear: false,
+      reason: { code: 'conflict', message: 'conflict: unable to remove repository reference "app:2" (must force)' },
+    });
     expect(engine.callsOf('untag')).toHaveLength(1);
     expect(step(report, 'delete', 'old').status).toBe('skipped');
     expect(engine.callsOf('deleteImage', idOf('old'))).toEqual([]);
@@ -313,30 +433,48 @@ describe('applyPlan: outcomes', () => {
     expect(engine.callsOf('untag')).toEqual([]);
     expect(step(report, 'delete', 'old').status).toBe('done');
     // svc now has a reference the plan never named: its delete is refused by the last-moment check.
-    expect(step(report, 'delete', 'svc')).toMatchObject({ status: 'skipped', reason: { code: 'unplanned-references', refs: ['app:2'] } });
+    expect(step(report, 'delete', 'svc')).toMatchObject({
+      status: 'skipped',
+      reason: { code: 'unplanned-references', refs: ['app:2'] },
+    });
     expect(engine.images.map((i) => i.repoTags)).toEqual([['svc:1', 'app:2']]);
   });
 
   it('a reference gone between the re-list and its untag: skipped without a call, and the delete goes on', async () => {
     const { plan, engine } = setup(family());
-    engine.fault = (m, arg) => (m === 'inspectImage' && arg === idOf('old') ? { kind: 'before', run: () => (engine.images.find((i) => i.id === idOf('old'))!.repoTags = ['app:1']) } : undefined);
+    engine.fault = (m, arg) =>
+      m === 'inspectImage' && arg === idOf('old')
+        ? { kind: 'before', run: () => (engine.images.find((i) => i.id === idOf('old'))!.repoTags = ['app:1']) }
+        : undefined;
     const report = await apply(plan, engine);
-    expect(step(report, 'untag', 'old', 'app:2')).toMatchObject({ status: 'skipped', reason: { code: 'reference-gone' }, clear: true });
+    expect(step(report, 'untag', 'old', 'app:2')).toMatchObject({
+      status: 'skipped',
+      reason: { code: 'reference-gone' },
+      clear: true,
+    });
     expect(engine.callsOf('untag')).toEqual([]);
     expect(step(report, 'delete', 'old').status).toBe('done');
   });
 
   it('an image gone between the re-list and its delete: skipped without a call, and the parent goes on', async () => {
     const { plan, engine } = setup(family());
-    engine.fault = (m, arg) => (m === 'inspectImage' && arg === idOf('kid') ? { kind: 'before', run: () => (engine.images = engine.images.filter((i) => i.id !== idOf('kid'))) } : undefined);
+    engine.fault = (m, arg) =>
+      m === 'inspectImage' && arg === idOf('kid')
+        ? { kind: 'before', run: () => (engine.images = engine.images.filter((i) => i.id !== idOf('kid'))) }
+        : undefined;
     const report = await apply(plan, engine);
-    expect(step(report, 'delete', 'kid')).toMatchObject({ status: 'skipped', reason: { code: 'image-gone' }, clear: true });
+    expect(step(report, 'delete', 'kid')).toMatchObject({
+      status: 'skipped',
+      reason: { code: 'image-gone' },
+      clear: true,
+    });
     expect(engine.callsOf('deleteImage', idOf('kid'))).toEqual([]);
     expect(step(report, 'delete', 'old').status).toBe('done');
   });
 
   describe('transport errors', () => {
-    const targetOf = (method: string, name: string, ref: string | undefined) => (method === 'untag' ? ref! : method === 'removeContainer' ? cid('c1') : idOf(name));
+    const targetOf = (method: string, name: string, ref: string | undefined) =>
+      method === 'untag' ? ref! : method === 'removeContainer' ? cid('c1') : idOf(name);
     it.each([
       ['untag', 'untag', 'old', 'app:2'],
       ['deleteImage', 'delete', 'kid', undefined],
@@ -347,7 +485,11 @@ describe('applyPlan: outcomes', () => {
       engine.fault = (m, arg) => (m === method && arg === target ? { kind: 'transport', happened: true } : undefined);
       const report = await apply(plan, engine);
       const s = step(report, type, name, ref);
-      expect(s).toMatchObject({ status: 'done', clear: true, reason: { code: 'confirmed-after-transport-error', message: 'socket hang up' } });
+      expect(s).toMatchObject({
+        status: 'done',
+        clear: true,
+        reason: { code: 'confirmed-after-transport-error', message: 'socket hang up' },
+      });
       expect(engine.callsOf(method, target)).toHaveLength(1);
       expect(report.summary.failed).toBe(0);
       expect(engine.images).toEqual([]);
@@ -357,17 +499,29 @@ describe('applyPlan: outcomes', () => {
       ['untag', 'untag', 'old', 'app:2', 'delete', 'old'],
       ['deleteImage', 'delete', 'kid', undefined, 'delete', 'old'],
       ['removeContainer', 'remove-container', 'svc', undefined, 'delete', 'svc'],
-    ] as const)('%s timed out and did not happen: failed, never retried, its dependants wait', async (method, type, name, ref, depType, depName) => {
-      const { plan, engine } = setup(family(), withContainer());
-      const target = targetOf(method, name, ref);
-      engine.fault = (m, arg) => (m === method && arg === target ? { kind: 'transport', happened: false } : undefined);
-      const report = await apply(plan, engine);
-      expect(step(report, type, name, ref)).toMatchObject({ status: 'failed', reason: { code: 'engine-error', message: 'socket hang up', transport: true }, clear: false });
-      expect(engine.callsOf(method, target)).toHaveLength(1);
-      expect(step(report, depType, depName)).toMatchObject({ status: 'skipped', clear: false });
-      expect(step(report, depType, depName).reason).toMatchObject({ code: 'waits-for', status: 'failed', cause: { code: 'engine-error', message: 'socket hang up' } });
-      expect(report.summary.failed).toBe(1);
-    });
+    ] as const)(
+      '%s timed out and did not happen: failed, never retried, its dependants wait',
+      async (method, type, name, ref, depType, depName) => {
+        const { plan, engine } = setup(family(), withContainer());
+        const target = targetOf(method, name, ref);
+        engine.fault = (m, arg) =>
+          m === method && arg === target ? { kind: 'transport', happened: false } : undefined;
+        const report = await apply(plan, engine);
+        expect(step(report, type, name, ref)).toMatchObject({
+          status: 'failed',
+          reason: { code: 'engine-error', message: 'socket hang up', transport: true },
+          clear: false,
+        });
+        expect(engine.callsOf(method, target)).toHaveLength(1);
+        expect(step(report, depType, depName)).toMatchObject({ status: 'skipped', clear: false });
+        expect(step(report, depType, depName).reason).toMatchObject({
+          code: 'waits-for',
+          status: 'failed',
+          cause: { code: 'engine-error', message: 'socket hang up' },
+        });
+        expect(report.summary.failed).toBe(1);
+      },
+    );
   });
 
   it('the engine goes away mid-run: the remaining steps fail, dependants wait, and the run completes', async () => {
@@ -375,16 +529,28 @@ describe('applyPlan: outcomes', () => {
     let down = false;
     engine.fault = (m) => {
       if (m === 'removeContainer') down = true;
-      return down && m !== 'removeContainer' ? { kind: 'throw', message: 'connect ENOENT /var/run/docker.sock' } : undefined;
+      return down && m !== 'removeContainer'
+        ? { kind: 'throw', message: 'connect ENOENT /var/run/docker.sock' }
+        : undefined;
     };
     const report = await apply(plan, engine, 1);
     expect(step(report, 'remove-container', 'svc').status).toBe('done');
     expect(step(report, 'untag', 'old', 'app:2')).toMatchObject({ status: 'failed', clear: false });
-    expect(step(report, 'untag', 'old', 'app:2').reason).toEqual({ code: 'check-failed', message: expect.stringMatching(/connect ENOENT/) });
+    expect(step(report, 'untag', 'old', 'app:2').reason).toEqual({
+      code: 'check-failed',
+      message: expect.stringMatching(/connect ENOENT/),
+    });
     expect(step(report, 'delete', 'kid')).toMatchObject({ status: 'failed', clear: false });
     expect(step(report, 'delete', 'svc')).toMatchObject({ status: 'failed', clear: false });
     expect(step(report, 'delete', 'old')).toMatchObject({ status: 'skipped', clear: false });
-    expect(report.summary).toMatchObject({ steps: 5, done: 1, failed: 3, skipped: 1, containersRemoved: 1, deleted: 0 });
+    expect(report.summary).toMatchObject({
+      steps: 5,
+      done: 1,
+      failed: 3,
+      skipped: 1,
+      containersRemoved: 1,
+      deleted: 0,
+    });
     expect(report.engine).toEqual({ key: '0123456789abcdef', name: 'test-host', host: engine.host });
   });
 
@@ -399,14 +565,24 @@ describe('applyPlan: outcomes', () => {
       return broken ? { kind: 'throw', message: 'connect ECONNREFUSED' } : undefined;
     };
     const report = await apply(plan, engine, 1);
-    expect(step(report, 'delete', 'kid')).toMatchObject({ status: 'failed', reason: { code: 'engine-error', message: 'socket hang up', transport: true } });
+    expect(step(report, 'delete', 'kid')).toMatchObject({
+      status: 'failed',
+      reason: { code: 'engine-error', message: 'socket hang up', transport: true },
+    });
   });
 
   it('an HTTP 500 is failed with its status, and is not retried', async () => {
     const { plan, engine } = setup(family());
-    engine.fault = (m, arg) => (m === 'deleteImage' && arg === idOf('svc') ? { kind: 'answer', outcome: { status: 'failed', message: 'HTTP 500: driver failed', transport: false } } : undefined);
+    engine.fault = (m, arg) =>
+      m === 'deleteImage' && arg === idOf('svc')
+        ? { kind: 'answer', outcome: { status: 'failed', message: 'HTTP 500: driver failed', transport: false } }
+        : undefined;
     const report = await apply(plan, engine);
-    expect(step(report, 'delete', 'svc')).toMatchObject({ status: 'failed', reason: { code: 'engine-error', message: 'HTTP 500: driver failed', transport: false }, clear: false });
+    expect(step(report, 'delete', 'svc')).toMatchObject({
+      status: 'failed',
+      reason: { code: 'engine-error', message: 'HTTP 500: driver failed', transport: false },
+      clear: false,
+    });
     expect(engine.callsOf('deleteImage', idOf('svc'))).toHaveLength(1);
   });
 
@@ -448,10 +624,32 @@ describe('admitPlan', () => {
   });
 
   const refusals: [string, () => void, RegExp][] = [
-    ['another engine', () => admitPlan(plan, { ...inv.engine, key: 'fedcba9876543210', name: 'other-host' }, NOW, HOUR), /belongs to another engine .*key 0123456789abcdef.*this is other-host .*key fedcba9876543210/],
-    ['another daemon sharing the /info ID', () => admitPlan(plan, { ...inv.engine, key: 'ffff', rootDir: '/srv/docker' }, NOW, HOUR), /belongs to another engine/],
-    ['too old', () => admitPlan(plan, inv.engine, NOW + HOUR + 1, HOUR), /older than --max-plan-age 1h: make a new one/],
-    ['refused by a limit', () => admitPlan({ ...plan, refused: { reason: 'max-deletions', deletes: 9, images: 12, limit: 5 } }, inv.engine, NOW, HOUR), /refused: it deletes 9 of 12 images, more than limits\.maxDeletions \(5\)/],
+    [
+      'another engine',
+      () => admitPlan(plan, { ...inv.engine, key: 'fedcba9876543210', name: 'other-host' }, NOW, HOUR),
+      /belongs to another engine .*key 0123456789abcdef.*this is other-host .*key fedcba9876543210/,
+    ],
+    [
+      'another daemon sharing the /info ID',
+      () => admitPlan(plan, { ...inv.engine, key: 'ffff', rootDir: '/srv/docker' }, NOW, HOUR),
+      /belongs to another engine/,
+    ],
+    [
+      'too old',
+      () => admitPlan(plan, inv.engine, NOW + HOUR + 1, HOUR),
+      /older than --max-plan-age 1h: make a new one/,
+    ],
+    [
+      'refused by a limit',
+      () =>
+        admitPlan(
+          { ...plan, refused: { reason: 'max-deletions', deletes: 9, images: 12, limit: 5 } },
+          inv.engine,
+          NOW,
+          HOUR,
+        ),
+      /refused: it deletes 9 of 12 images, more than limits\.maxDeletions \(5\)/,
+    ],
   ];
   it.each(refusals)('refuses a plan of %s with PlanRefused, exit code 3', (_, run, message) => {
     let error: unknown;
@@ -473,8 +671,15 @@ describe('applyPlan: last-moment looks', () => {
   const WINDOW = 60_000;
 
   it('within the window, the re-list is the look at images the plan deletes: no inspect at all', async () => {
-    const { plan, engine } = setup([image('multi', { tags: ['app:1', 'app:2', 'mirror/app:1'] }), image('one', { tags: ['one:1'] })]);
-    expect(plan.actions.filter((a) => a.imageId === idOf('multi')).map((a) => a.type)).toEqual(['untag', 'untag', 'delete']);
+    const { plan, engine } = setup([
+      image('multi', { tags: ['app:1', 'app:2', 'mirror/app:1'] }),
+      image('one', { tags: ['one:1'] }),
+    ]);
+    expect(plan.actions.filter((a) => a.imageId === idOf('multi')).map((a) => a.type)).toEqual([
+      'untag',
+      'untag',
+      'delete',
+    ]);
     const report = await apply(plan, engine, 4, WINDOW);
     expect(report.summary).toMatchObject({ deleted: 2, untagged: 2, failed: 0, skipped: 0 });
     expect(inspectsOf(engine)).toEqual([]);
@@ -491,7 +696,13 @@ describe('applyPlan: last-moment looks', () => {
     const { plan, engine } = setup([image('kept', { tags: ['app:keep', 'app:x', 'app:y'] })]);
     expect(plan.actions.map((a) => `${a.type} ${a.ref}`)).toEqual(['untag app:x', 'untag app:y']);
     // Someone removes the protected name right after the first untag: app:y is now the image's last name.
-    engine.fault = (m, arg) => (m === 'untag' && arg === 'app:x' ? { kind: 'before', run: () => (engine.images[0]!.repoTags = engine.images[0]!.repoTags.filter((t) => t !== 'app:keep')) } : undefined);
+    engine.fault = (m, arg) =>
+      m === 'untag' && arg === 'app:x'
+        ? {
+            kind: 'before',
+            run: () => (engine.images[0]!.repoTags = engine.images[0]!.repoTags.filter((t) => t !== 'app:keep')),
+          }
+        : undefined;
     const report = await apply(plan, engine, 4, WINDOW);
     expect(step(report, 'untag', 'kept', 'app:x').status).toBe('done');
     expect(step(report, 'untag', 'kept', 'app:y')).toMatchObject({ status: 'skipped', clear: false });
@@ -500,7 +711,7 @@ describe('applyPlan: last-moment looks', () => {
     expect(inspectsOf(engine)).toEqual([idOf('kept'), idOf('kept')]);
   });
 
-  it('one image\'s steps never overlap, while other images\' steps use the free slots', async () => {
+  it("one image's steps never overlap, while other images' steps use the free slots", async () => {
     const { plan, engine } = setup([
       image('multi', { tags: ['app:1', 'app:2', 'mirror/app:1', 'other/app:1'] }),
       image('b', { tags: ['b:1'] }),
@@ -510,18 +721,27 @@ describe('applyPlan: last-moment looks', () => {
     const report = await apply(plan, engine, 4, WINDOW);
     expect(report.summary).toMatchObject({ deleted: 3, untagged: 3, failed: 0, skipped: 0 });
     const writes = engine.calls.filter((c) => ['untag', 'deleteImage'].includes(c.method));
-    const ofMulti = writes.filter((c) => c.args[0] === idOf('multi') || (typeof c.args[0] === 'string' && /app:/.test(c.args[0])));
+    const ofMulti = writes.filter(
+      (c) => c.args[0] === idOf('multi') || (typeof c.args[0] === 'string' && /app:/.test(c.args[0])),
+    );
     expect(ofMulti).toHaveLength(4);
-    for (const [i, a] of ofMulti.entries()) for (const b of ofMulti.slice(i + 1)) expect(a.end!, `${String(a.args[0])} before ${String(b.args[0])}`).toBeLessThanOrEqual(b.start);
+    for (const [i, a] of ofMulti.entries())
+      for (const b of ofMulti.slice(i + 1))
+        expect(a.end!, `${String(a.args[0])} before ${String(b.args[0])}`).toBeLessThanOrEqual(b.start);
     // The other images did not wait for it: their deletes started while multi's steps were still going.
     const lastOfMulti = Math.max(...ofMulti.map((c) => c.end!));
-    expect(writes.filter((c) => c.args[0] === idOf('b') || c.args[0] === idOf('c')).every((c) => c.start < lastOfMulti)).toBe(true);
+    expect(
+      writes.filter((c) => c.args[0] === idOf('b') || c.args[0] === idOf('c')).every((c) => c.start < lastOfMulti),
+    ).toBe(true);
   });
 
   it('a reference added after the look and before the delete: the engine refuses, nothing is forced', async () => {
     const { plan, engine } = setup([image('multi', { tags: ['app:1', 'other:1'] })]);
     // Tagged into another repository between the untag and the delete (the look is still fresh).
-    engine.fault = (m, arg) => (m === 'deleteImage' && arg === idOf('multi') ? { kind: 'before', run: () => engine.images[0]!.repoTags.push('third:1') } : undefined);
+    engine.fault = (m, arg) =>
+      m === 'deleteImage' && arg === idOf('multi')
+        ? { kind: 'before', run: () => engine.images[0]!.repoTags.push('third:1') }
+        : undefined;
     const report = await apply(plan, engine, 4, WINDOW);
     expect(step(report, 'delete', 'multi')).toMatchObject({ status: 'skipped', clear: false });
     expect(engine.images.map((i) => i.repoTags)).toEqual([['app:1', 'third:1']]);
@@ -529,11 +749,20 @@ describe('applyPlan: last-moment looks', () => {
 });
 
 describe('applyPlan: the re-list before executing', () => {
-  const reads = (engine: FakeEngine) => engine.calls.filter((c) => ['listImages', 'listContainers', 'diskUsage'].includes(c.method)).map((c) => c.method);
+  const reads = (engine: FakeEngine) =>
+    engine.calls.filter((c) => ['listImages', 'listContainers', 'diskUsage'].includes(c.method)).map((c) => c.method);
 
   it('the listing the plan was just made from stands for the re-list while fresh: no read before the steps', async () => {
-    const { inv, plan, engine } = setup([image('a', { tags: ['a:1', 'a:2'], size: 300 }), image('b', { tags: ['b:1'], size: 200 })]);
-    const listing = { images: inv.images, containers: inv.containers, at: performance.now(), diskUsage: await engine.diskUsage() };
+    const { inv, plan, engine } = setup([
+      image('a', { tags: ['a:1', 'a:2'], size: 300 }),
+      image('b', { tags: ['b:1'], size: 200 }),
+    ]);
+    const listing = {
+      images: inv.images,
+      containers: inv.containers,
+      at: performance.now(),
+      diskUsage: await engine.diskUsage(),
+    };
     engine.calls.length = 0;
     const report = await applyPlan(plan, engine, { concurrency: 4, clock: () => NOW + 60_000, listing });
     expect(report.summary).toMatchObject({ deleted: 2, untagged: 1, failed: 0, skipped: 0, bytesActual: 500 });
@@ -544,9 +773,16 @@ describe('applyPlan: the re-list before executing', () => {
 
   it('a listing older than the window is not trusted: the engine is listed again, and what changed since is seen', async () => {
     const { inv, plan, engine } = setup([image('a', { tags: ['a:1'] }), image('b', { tags: ['b:1'] })]);
-    const listing = { images: inv.images, containers: inv.containers, at: performance.now() - 5_000, diskUsage: await engine.diskUsage() };
+    const listing = {
+      images: inv.images,
+      containers: inv.containers,
+      at: performance.now() - 5_000,
+      diskUsage: await engine.diskUsage(),
+    };
     // Since that listing, a container was created from image a.
-    engine.containers.push(container('late', 'a', 'created', { created: new Date(NOW + 30_000).toISOString(), startedAt: null }));
+    engine.containers.push(
+      container('late', 'a', 'created', { created: new Date(NOW + 30_000).toISOString(), startedAt: null }),
+    );
     engine.calls.length = 0;
     const report = await applyPlan(plan, engine, { concurrency: 4, clock: () => NOW + 60_000, listing });
     expect(reads(engine).slice(0, 3).sort()).toEqual(['diskUsage', 'listContainers', 'listImages']);
@@ -560,7 +796,12 @@ describe('applyPlan: the re-list before executing', () => {
     moved.find((i) => i.id === idOf('a'))!.repoTags = [];
     moved.find((i) => i.id === idOf('b'))!.repoTags = ['b:1', 'a:1'];
     engine.images = structuredClone(moved);
-    const listing = { images: moved, containers: inv.containers, at: performance.now(), diskUsage: await engine.diskUsage() };
+    const listing = {
+      images: moved,
+      containers: inv.containers,
+      at: performance.now(),
+      diskUsage: await engine.diskUsage(),
+    };
     engine.calls.length = 0;
     const report = await applyPlan(plan, engine, { concurrency: 4, clock: () => NOW + 60_000, listing });
     expect(step(report, 'delete', 'b')).toMatchObject({ status: 'skipped' });
@@ -572,11 +813,17 @@ describe('applyPlan: the re-list before executing', () => {
 describe('applyPlan on an engine that prunes parents (Podman ignores noprune)', () => {
   it('a planned parent the engine removed with its child is done, reported as such, and counted', async () => {
     const { plan, engine } = setup([image('mid', { age: '30d' }), image('kid', { tags: ['kid:1'], parent: 'mid' })]);
-    expect(plan.actions.map((a) => `${a.type} ${a.imageId === idOf('kid') ? 'kid' : 'mid'}`)).toEqual(['delete kid', 'delete mid']);
+    expect(plan.actions.map((a) => `${a.type} ${a.imageId === idOf('kid') ? 'kid' : 'mid'}`)).toEqual([
+      'delete kid',
+      'delete mid',
+    ]);
     engine.prunesParents = true;
     const report = await apply(plan, engine);
     expect(step(report, 'delete', 'kid')).toMatchObject({ status: 'done', deleted: [idOf('kid'), idOf('mid')] });
-    expect(step(report, 'delete', 'mid')).toMatchObject({ status: 'done', reason: { code: 'removed-with', imageId: idOf('kid') } });
+    expect(step(report, 'delete', 'mid')).toMatchObject({
+      status: 'done',
+      reason: { code: 'removed-with', imageId: idOf('kid') },
+    });
     expect(engine.callsOf('deleteImage').map((c) => c.args[0])).toEqual([idOf('kid')]);
     expect(report.summary).toMatchObject({ deleted: 2, failed: 0, skipped: 0 });
     expect(engine.images).toEqual([]);
@@ -604,7 +851,14 @@ describe('ImageChecks', () => {
 
   it('when many images still wait, one shared listing refreshes them all instead of an inspect each', async () => {
     const others = Array.from({ length: 20 }, (_, i) => image(`other-${i}`, { tags: [`other:${i}`] }));
-    const engine = new FakeEngine(inventory([image('a', { tags: ['a:1', 'a:2'] }), image('b', { tags: ['b:1'] }), image('gone', { tags: ['g:1'] }), ...others]));
+    const engine = new FakeEngine(
+      inventory([
+        image('a', { tags: ['a:1', 'a:2'] }),
+        image('b', { tags: ['b:1'] }),
+        image('gone', { tags: ['g:1'] }),
+        ...others,
+      ]),
+    );
     let t = 0;
     const checks = new ImageChecks(engine, 1_000, () => t);
     for (const id of ['a', 'b', 'gone']) checks.expect(idOf(id));
@@ -632,7 +886,10 @@ describe('ImageChecks', () => {
     const checks = new ImageChecks(engine, 1_000, () => t);
     for (const id of ['a', 'b']) checks.expect(idOf(id));
     checks.seed(await engine.listImages(), 0);
-    engine.fault = (m) => (m === 'listImages' ? { kind: 'throw', message: 'HTTP 500: checking if image is dangling: image not known' } : undefined);
+    engine.fault = (m) =>
+      m === 'listImages'
+        ? { kind: 'throw', message: 'HTTP 500: checking if image is dangling: image not known' }
+        : undefined;
     t = 2_000;
     expect((await checks.look(idOf('a')))!.repoTags).toEqual(['a:1']);
     t = 4_000;
@@ -655,5 +912,4 @@ describe('ImageChecks', () => {
     checks.seed(stale, 20);
     expect((await checks.look(idOf('a')))!.repoTags).toEqual(['a:1', 'a:2']);
   });
-
 });

@@ -193,7 +193,9 @@ describe('runGraph', () => {
   });
 
   it('a task that throws rejects the run', async () => {
-    const tasks: Task<R>[] = [{ deps: [], run: () => Promise.reject(new Error('boom')), blocked: () => ({ clear: false, ran: false }) }];
+    const tasks: Task<R>[] = [
+      { deps: [], run: () => Promise.reject(new Error('boom')), blocked: () => ({ clear: false, ran: false }) },
+    ];
     await expect(runGraph(tasks, 1, () => {})).rejects.toThrow('boom');
   });
 

@@ -137,13 +137,16 @@ describe('acquireLock', () => {
     await lock.release();
   });
 
-  it.runIf(onLinux)('a live process that only reuses the holder\'s pid (it started at another time) is not the holder', async () => {
-    const other = liveChild();
-    await writeFile(epoch(1), holder(other.pid!, hostname(), { pidStart: '1' }));
-    const lock = await acquireLock(dir, KEY, 'mine');
-    expect(lock.path).toBe(epoch(2));
-    await lock.release();
-  });
+  it.runIf(onLinux)(
+    "a live process that only reuses the holder's pid (it started at another time) is not the holder",
+    async () => {
+      const other = liveChild();
+      await writeFile(epoch(1), holder(other.pid!, hostname(), { pidStart: '1' }));
+      const lock = await acquireLock(dir, KEY, 'mine');
+      expect(lock.path).toBe(epoch(2));
+      await lock.release();
+    },
+  );
 
   it('a holder on another host cannot be checked: refused even if no such pid lives here', async () => {
     await writeFile(epoch(1), holder(await deadPid(), 'another-host.example'));
@@ -187,14 +190,17 @@ describe('acquireLock', () => {
     ['empty', ''],
     ['JSON without a pid', '{"host":"h"}\n'],
     ['a pid that is not a number', '{"pid":"123","host":"h"}\n'],
-  ])('an unreadable lock file (%s) is taken over, as the newest epoch or from an earlier version', async (_, content) => {
-    await writeFile(epoch(1), content);
-    await writeFile(legacyPath(), content);
-    const lock = await acquireLock(dir, KEY, 'mine');
-    expect(JSON.parse(await readFile(lock.path, 'utf8'))).toMatchObject({ pid: process.pid });
-    await lock.release();
-    expect(await readdir(dir)).toEqual([`${KEY}.2.done`]);
-  });
+  ])(
+    'an unreadable lock file (%s) is taken over, as the newest epoch or from an earlier version',
+    async (_, content) => {
+      await writeFile(epoch(1), content);
+      await writeFile(legacyPath(), content);
+      const lock = await acquireLock(dir, KEY, 'mine');
+      expect(JSON.parse(await readFile(lock.path, 'utf8'))).toMatchObject({ pid: process.pid });
+      await lock.release();
+      expect(await readdir(dir)).toEqual([`${KEY}.2.done`]);
+    },
+  );
 
   it('release leaves alone a lock that someone else holds by then', async () => {
     const lock = await acquireLock(dir, KEY, 'mine');
@@ -291,7 +297,10 @@ describe('acquireLock raced by separate processes', () => {
 
   async function startRacer(bundle: string, stateDir: string, marks: string): Promise<Racer> {
     // TMPDIR: whatever a child might write there goes into this test's directory.
-    const child = spawn(process.execPath, [bundle, stateDir, marks, KEY], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, TMPDIR: dir } });
+    const child = spawn(process.execPath, [bundle, stateDir, marks, KEY], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, TMPDIR: dir },
+    });
     children.push(child);
     const queue: unknown[] = [];
     let waiting: { resolve: (m: unknown) => void; reject: (e: Error) => void } | undefined;
@@ -301,52 +310,72 @@ describe('acquireLock raced by separate processes', () => {
       waiting = undefined;
     });
     child.on('exit', (code, signal) => waiting?.reject(new Error(`racer ${child.pid} exited (${code ?? signal})`)));
-    const next = () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve, reject) => (waiting = { resolve, reject })));
+    const next = () =>
+      queue.length > 0
+        ? Promise.resolve(queue.shift())
+        : new Promise((resolve, reject) => (waiting = { resolve, reject }));
     expect(await next()).toBe('ready');
     return { child, next };
   }
 
-  it(`${RACERS} processes, ${ROUNDS} rounds for a free lock or one its killed holder left: exactly one holds it each round`, { timeout: 120_000 }, async () => {
-    // The children run the TypeScript source, bundled once here: a TypeScript loader per child would cost
-    // more than the rounds themselves.
-    const bundle = join(dir, 'racer.mjs');
-    const stateDir = join(dir, 'state');
-    const marks = join(dir, 'marks');
-    await build({ stdin: { contents: RACER, loader: 'ts', resolveDir: ROOT }, bundle: true, platform: 'node', format: 'esm', outfile: bundle, logLevel: 'silent' });
-    await mkdir(marks);
-    const start = () => {
-      const racer = startRacer(bundle, stateDir, marks);
-      racer.catch(() => undefined); // a spare still starting when the test ends is killed: not an error
-      return racer;
-    };
-    const racers = await Promise.all(Array.from({ length: RACERS }, start));
-    // Replacements for killed holders start ahead, while rounds run.
-    const spares = Array.from({ length: 4 }, start);
-    const wrong: { round: number; stale: boolean; holders: number; overlap: boolean; others: string[] }[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const at = Date.now() + 20;
-      for (const r of racers) r.child.send({ round, at });
-      // Whoever got the lock keeps it until every racer has answered, so two holders would both count.
-      const replies = (await Promise.all(racers.map((r) => r.next()))) as Reply[];
-      const holders = racers.filter((_, i) => replies[i]!.held);
-      const others = replies.filter((r) => !r.held && r.exitCode !== 3).map((r) => r.message ?? '?');
-      if (holders.length !== 1 || replies.some((r) => r.overlap) || others.length > 0) {
-        wrong.push({ round, stale: round % 3 !== 0, holders: holders.length, overlap: replies.some((r) => r.overlap), others });
-      }
-      if ((round + 1) % 3 === 0) {
-        for (const h of holders) h.child.send('release');
-        for (const h of holders) expect(await h.next()).toBe('released');
-      } else {
-        // Killed while holding it: the next round finds a stale lock.
-        for (const h of holders) {
-          const exited = new Promise((r) => h.child.once('exit', r));
-          h.child.kill('SIGKILL');
-          await exited;
-          racers[racers.indexOf(h)] = await spares.shift()!;
-          spares.push(start());
+  it(
+    `${RACERS} processes, ${ROUNDS} rounds for a free lock or one its killed holder left: exactly one holds it each round`,
+    { timeout: 120_000 },
+    async () => {
+      // The children run the TypeScript source, bundled once here: a TypeScript loader per child would cost
+      // more than the rounds themselves.
+      const bundle = join(dir, 'racer.mjs');
+      const stateDir = join(dir, 'state');
+      const marks = join(dir, 'marks');
+      await build({
+        stdin: { contents: RACER, loader: 'ts', resolveDir: ROOT },
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        outfile: bundle,
+        logLevel: 'silent',
+      });
+      await mkdir(marks);
+      const start = () => {
+        const racer = startRacer(bundle, stateDir, marks);
+        racer.catch(() => undefined); // a spare still starting when the test ends is killed: not an error
+        return racer;
+      };
+      const racers = await Promise.all(Array.from({ length: RACERS }, start));
+      // Replacements for killed holders start ahead, while rounds run.
+      const spares = Array.from({ length: 4 }, start);
+      const wrong: { round: number; stale: boolean; holders: number; overlap: boolean; others: string[] }[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const at = Date.now() + 20;
+        for (const r of racers) r.child.send({ round, at });
+        // Whoever got the lock keeps it until every racer has answered, so two holders would both count.
+        const replies = (await Promise.all(racers.map((r) => r.next()))) as Reply[];
+        const holders = racers.filter((_, i) => replies[i]!.held);
+        const others = replies.filter((r) => !r.held && r.exitCode !== 3).map((r) => r.message ?? '?');
+        if (holders.length !== 1 || replies.some((r) => r.overlap) || others.length > 0) {
+          wrong.push({
+            round,
+            stale: round % 3 !== 0,
+            holders: holders.length,
+            overlap: replies.some((r) => r.overlap),
+            others,
+          });
+        }
+        if ((round + 1) % 3 === 0) {
+          for (const h of holders) h.child.send('release');
+          for (const h of holders) expect(await h.next()).toBe('released');
+        } else {
+          // Killed while holding it: the next round finds a stale lock.
+          for (const h of holders) {
+            const exited = new Promise((r) => h.child.once('exit', r));
+            h.child.kill('SIGKILL');
+            await exited;
+            racers[racers.indexOf(h)] = await spares.shift()!;
+            spares.push(start());
+          }
         }
       }
-    }
-    expect(wrong).toEqual([]);
-  });
+      expect(wrong).toEqual([]);
+    },
+  );
 });

@@ -36,24 +36,37 @@ describe('readPlanFile', () => {
   });
 
   it.each([
-    ['a plan', { ...plan, version: 1, kept: [{ imageId: plan.actions[0]!.imageId, refs: [], reason: 'not-selected', detail: 'no rule selects it' }] }],
+    [
+      'a plan',
+      {
+        ...plan,
+        version: 1,
+        kept: [{ imageId: plan.actions[0]!.imageId, refs: [], reason: 'not-selected', detail: 'no rule selects it' }],
+      },
+    ],
     ['a plan set', { kind: 'imgsweep-plan-set', version: 1, plans: [{ ...plan, version: 1 }] }],
   ])('says plainly that %s made by an older imgsweep must be made again (exit 2)', async (_what, old) => {
     const file = await saved('old.json', old);
     const error = await readPlanFile(file).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).exitCode).toBe(2);
-    expect((error as Error).message).toBe(`${file} is not a plan this imgsweep can apply: made by an older imgsweep (plan version 1): make a new plan`);
+    expect((error as Error).message).toBe(
+      `${file} is not a plan this imgsweep can apply: made by an older imgsweep (plan version 1): make a new plan`,
+    );
   });
 
   it('says so of a plan from a newer imgsweep', async () => {
     const file = await saved('new.json', { ...plan, version: 3 });
-    await expect(readPlanFile(file)).rejects.toThrow(/made by a newer imgsweep \(plan version 3; this one reads version 2\)/);
+    await expect(readPlanFile(file)).rejects.toThrow(
+      /made by a newer imgsweep \(plan version 3; this one reads version 2\)/,
+    );
   });
 
   it('a plan of this version that breaks the schema names the path', async () => {
     const file = await saved('broken.json', { ...plan, summary: { ...plan.summary, estimate: 'sizes' } });
-    await expect(readPlanFile(file)).rejects.toThrow(/is not a valid plan:\n {2}\/summary\/estimate: must be equal to one of the allowed values/);
+    await expect(readPlanFile(file)).rejects.toThrow(
+      /is not a valid plan:\n {2}\/summary\/estimate: must be equal to one of the allowed values/,
+    );
   });
 
   it('the schema holds bytes and the estimate together: bytes on every delete, or on none and a null total', () => {
@@ -64,7 +77,9 @@ describe('readPlanFile', () => {
     expect(planProblems(blind)).toEqual([]);
     expect(planProblems({ ...plan, actions: [noBytes] })).toContain("/actions/0: must have required property 'bytes'");
     expect(planProblems({ ...blind, actions: [del] })).not.toEqual([]);
-    expect(planProblems({ ...blind, summary: { ...blind.summary, bytes: 0 } })).toContain('/summary/bytes: must be null');
+    expect(planProblems({ ...blind, summary: { ...blind.summary, bytes: 0 } })).toContain(
+      '/summary/bytes: must be null',
+    );
   });
 
   it('apply refuses an old plan with exit 2 before it reaches for an engine', async () => {

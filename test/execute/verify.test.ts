@@ -44,7 +44,8 @@ function planFor(images: ImageRecord[], containers: ContainerRecord[]): Plan {
 function label(a: PlanAction): string {
   const img = nameOf.get(a.imageId) ?? a.imageId;
   if (a.type === 'untag') return `untag ${img} ${a.ref}`;
-  if (a.type === 'remove-container') return `remove-container ${a.containerId === idOf('container:c1').slice(7) ? 'c1' : a.containerId} (${img})`;
+  if (a.type === 'remove-container')
+    return `remove-container ${a.containerId === idOf('container:c1').slice(7) ? 'c1' : a.containerId} (${img})`;
   return `delete ${img}`;
 }
 
@@ -120,29 +121,68 @@ const ROWS: Row[] = [
     change: 'a new running container uses a planned image',
     mutate: (l) => l.containers.push(container('web', 'old', 'running')),
     stale: {
-      'untag old app:2': { reason: { code: 'image-in-use', container: { id: idOf('container:web').slice(7), name: 'web', state: 'running' } }, clear: false },
-      'delete old': { reason: { code: 'image-in-use', container: { id: idOf('container:web').slice(7), name: 'web', state: 'running' } }, clear: false },
+      'untag old app:2': {
+        reason: {
+          code: 'image-in-use',
+          container: { id: idOf('container:web').slice(7), name: 'web', state: 'running' },
+        },
+        clear: false,
+      },
+      'delete old': {
+        reason: {
+          code: 'image-in-use',
+          container: { id: idOf('container:web').slice(7), name: 'web', state: 'running' },
+        },
+        clear: false,
+      },
     },
   },
   {
     change: 'a new stopped container uses a planned image',
-    mutate: (l) => l.containers.push(container('job', 'old', 'exited', { created: AFTER, startedAt: AFTER, finishedAt: AFTER })),
+    mutate: (l) =>
+      l.containers.push(container('job', 'old', 'exited', { created: AFTER, startedAt: AFTER, finishedAt: AFTER })),
     stale: {
-      'untag old app:2': { reason: { code: 'image-in-use', container: { id: idOf('container:job').slice(7), name: 'job', state: 'exited' } }, clear: false },
-      'delete old': { reason: { code: 'image-in-use', container: { id: idOf('container:job').slice(7), name: 'job', state: 'exited' } }, clear: false },
+      'untag old app:2': {
+        reason: {
+          code: 'image-in-use',
+          container: { id: idOf('container:job').slice(7), name: 'job', state: 'exited' },
+        },
+        clear: false,
+      },
+      'delete old': {
+        reason: {
+          code: 'image-in-use',
+          container: { id: idOf('container:job').slice(7), name: 'job', state: 'exited' },
+        },
+        clear: false,
+      },
     },
   },
   {
     change: 'a new created (never started) container uses a planned image',
     mutate: (l) => l.containers.push(container('fresh', 'child', 'created', { created: AFTER })),
-    stale: { 'delete child': { reason: { code: 'image-in-use', container: { id: idOf('container:fresh').slice(7), name: 'fresh', state: 'created' } }, clear: false } },
+    stale: {
+      'delete child': {
+        reason: {
+          code: 'image-in-use',
+          container: { id: idOf('container:fresh').slice(7), name: 'fresh', state: 'created' },
+        },
+        clear: false,
+      },
+    },
   },
   {
     change: 'a new container mounts a planned image',
     mutate: (l) => l.containers.push(container('m', 'keep', 'running', { mountImageIds: [idOf('old')] })),
     stale: {
-      'untag old app:2': { reason: { code: 'image-in-use', container: { id: idOf('container:m').slice(7), name: 'm', state: 'running' } }, clear: false },
-      'delete old': { reason: { code: 'image-in-use', container: { id: idOf('container:m').slice(7), name: 'm', state: 'running' } }, clear: false },
+      'untag old app:2': {
+        reason: { code: 'image-in-use', container: { id: idOf('container:m').slice(7), name: 'm', state: 'running' } },
+        clear: false,
+      },
+      'delete old': {
+        reason: { code: 'image-in-use', container: { id: idOf('container:m').slice(7), name: 'm', state: 'running' } },
+        clear: false,
+      },
     },
   },
   {
@@ -152,7 +192,13 @@ const ROWS: Row[] = [
     },
     stale: {
       'remove-container c1 (svc)': { reason: { code: 'container-running', state: 'running' }, clear: false },
-      'delete svc': { reason: { code: 'image-in-use', container: { id: idOf('container:c1').slice(7), name: 'c1', state: 'running' } }, clear: false },
+      'delete svc': {
+        reason: {
+          code: 'image-in-use',
+          container: { id: idOf('container:c1').slice(7), name: 'c1', state: 'running' },
+        },
+        clear: false,
+      },
     },
   },
   {
@@ -162,7 +208,10 @@ const ROWS: Row[] = [
     },
     stale: {
       'remove-container c1 (svc)': { reason: { code: 'container-running', state: 'paused' }, clear: false },
-      'delete svc': { reason: { code: 'image-in-use', container: { id: idOf('container:c1').slice(7), name: 'c1', state: 'paused' } }, clear: false },
+      'delete svc': {
+        reason: { code: 'image-in-use', container: { id: idOf('container:c1').slice(7), name: 'c1', state: 'paused' } },
+        clear: false,
+      },
     },
   },
   {
@@ -180,7 +229,12 @@ const ROWS: Row[] = [
   {
     change: 'a new digest in another repository on an image planned for deletion',
     mutate: (l) => img(l, 'parent').repoDigests.push(`elsewhere@sha256:${'b'.repeat(64)}`),
-    stale: { 'delete parent': { reason: { code: 'unplanned-references', refs: [`elsewhere@sha256:${'b'.repeat(64)}`] }, clear: false } },
+    stale: {
+      'delete parent': {
+        reason: { code: 'unplanned-references', refs: [`elsewhere@sha256:${'b'.repeat(64)}`] },
+        clear: false,
+      },
+    },
   },
   {
     change: 'a tag moved onto an image planned for deletion',
@@ -217,7 +271,10 @@ describe('verifyPlan: the engine changed after planning', () => {
 
   it('is pure: the plan and the live state are left as they were', () => {
     const plan = planFor(baseImages(), baseContainers());
-    const live: LiveState = { images: baseImages(), containers: [...baseContainers(), container('web', 'old', 'running')] };
+    const live: LiveState = {
+      images: baseImages(),
+      containers: [...baseContainers(), container('web', 'old', 'running')],
+    };
     const before = structuredClone({ plan, live });
     verifyPlan(plan, live);
     expect({ plan, live }).toEqual(before);
@@ -250,7 +307,9 @@ describe('verifyPlan: the engine changed after planning', () => {
     const images = [image('web', { tags: ['web:stable', 'web:pr-7'] })];
     const containers = [container('old-job', 'web', 'exited', { finished: '3d' })];
     const plan = makePlan({
-      policy: policy(`version: 1\nprotect: { tags: [stable] }\ncontainers: { stopped: remove, stoppedFor: 1h }\nrules:\n  - name: prs\n    match: { tags: ["pr-*"] }\n`),
+      policy: policy(
+        `version: 1\nprotect: { tags: [stable] }\ncontainers: { stopped: remove, stoppedFor: 1h }\nrules:\n  - name: prs\n    match: { tags: ["pr-*"] }\n`,
+      ),
       inventory: inventory(images, containers),
       now: NOW,
     });
@@ -261,7 +320,7 @@ describe('verifyPlan: the engine changed after planning', () => {
   // An image pulled from a registry (tag + digest) and also tagged locally: the plan untags the registry
   // tag by name (the engine then drops that repository's digest with it) and deletes by ID with the local
   // tag. The digest is named nowhere in the plan, yet it is part of the plan's intent: not a new reference.
-  it('unchanged state: a digest that goes away with its repository\'s untagged tag', () => {
+  it("unchanged state: a digest that goes away with its repository's untagged tag", () => {
     const digest = `registry.acme.io/ci/app@sha256:${'d'.repeat(64)}`;
     const images = [image('pulled', { tags: ['registry.acme.io/ci/app:sha-1', 'app:local'], digests: [digest] })];
     const plan = makePlan({

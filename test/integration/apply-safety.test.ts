@@ -48,7 +48,14 @@ interface EngineKind {
 }
 
 const ENGINES: EngineKind[] = [
-  { name: 'docker', start: startDockerd, busybox: importBusybox, run: runContainer, hostConfig: {}, familiar: (r) => r },
+  {
+    name: 'docker',
+    start: startDockerd,
+    busybox: importBusybox,
+    run: runContainer,
+    hostConfig: {},
+    familiar: (r) => r,
+  },
   {
     name: 'podman',
     start: startPodman,
@@ -84,7 +91,8 @@ function engineSuite(E: EngineKind): void {
 
   // --- helpers ---------------------------------------------------------------------------------------------
 
-  const imgsweep = (args: string[], opts: { stdinTTY?: boolean } = {}): Promise<CliResult> => runCli(args, { env: {}, ...opts });
+  const imgsweep = (args: string[], opts: { stdinTTY?: boolean } = {}): Promise<CliResult> =>
+    runCli(args, { env: {}, ...opts });
 
   async function writePolicy(yaml: string): Promise<string> {
     const path = join(dir, `policy-${++counter}.yaml`);
@@ -92,25 +100,46 @@ function engineSuite(E: EngineKind): void {
     return path;
   }
 
-  const simplePolicy = (match: string, extra = '') => writePolicy(`version: 1\nname: safety\n${extra}rules:\n  - name: sel\n    match: ${match}\n`);
+  const simplePolicy = (match: string, extra = '') =>
+    writePolicy(`version: 1\nname: safety\n${extra}rules:\n  - name: sel\n    match: ${match}\n`);
 
   async function planFor(policy: string, engine: TestEngine = t): Promise<{ plan: Plan; file: string }> {
     const file = join(dir, `plan-${++counter}.json`);
-    const r = await imgsweep(['plan', '-p', policy, '-o', file, '--host', engine.host, '--state-dir', stateDir, '--quiet']);
+    const r = await imgsweep([
+      'plan',
+      '-p',
+      policy,
+      '-o',
+      file,
+      '--host',
+      engine.host,
+      '--state-dir',
+      stateDir,
+      '--quiet',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     return { plan: JSON.parse(await readFile(file, 'utf8')) as Plan, file };
   }
 
-  const applyFile = (file: string, extra: string[] = []) => imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes', ...extra]);
+  const applyFile = (file: string, extra: string[] = []) =>
+    imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes', ...extra]);
 
   /** Applies a saved plan with --json; returns the exit code, the step records and stderr. */
-  async function applyJson(file: string, extra: string[] = []): Promise<{ code: number; steps: StepRecord[]; stderr: string; stdout: string }> {
+  async function applyJson(
+    file: string,
+    extra: string[] = [],
+  ): Promise<{ code: number; steps: StepRecord[]; stderr: string; stdout: string }> {
     const r = await applyFile(file, ['--json', ...extra]);
     const records = r.stdout
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    return { code: r.code, steps: records.filter((x) => 'type' in x) as unknown as StepRecord[], stderr: r.stderr, stdout: r.stdout };
+    return {
+      code: r.code,
+      steps: records.filter((x) => 'type' in x) as unknown as StepRecord[],
+      stderr: r.stderr,
+      stdout: r.stdout,
+    };
   }
 
   const fullId = (id: string) => (id.startsWith('sha256:') ? id : `sha256:${id}`);
@@ -126,7 +155,10 @@ function engineSuite(E: EngineKind): void {
   /** The image's tags (sorted), or null when it is gone. */
   async function tagsOf(id: string, docker: Docker = t.docker): Promise<string[] | null> {
     try {
-      return ((await docker.getImage(id).inspect()).RepoTags ?? []).filter((r) => r !== '<none>:<none>').map(E.familiar).sort();
+      return ((await docker.getImage(id).inspect()).RepoTags ?? [])
+        .filter((r) => r !== '<none>:<none>')
+        .map(E.familiar)
+        .sort();
     } catch (err) {
       if (statusCode(err) === 404) return null;
       throw err;
@@ -156,7 +188,13 @@ function engineSuite(E: EngineKind): void {
       const old = await loadImage(t.docker, { tags: ['t3-moved/app:old'], created: OLD });
       const fresh = await loadImage(t.docker, { tags: ['t3-moved/app:new'] });
       const { plan, file } = await planFor(await simplePolicy('{ references: ["t3-moved/app:old"] }'));
-      expect(plan.actions).toEqual([expect.objectContaining({ type: 'delete', imageId: old, refs: expect.arrayContaining([expect.stringMatching(/(^|\/)t3-moved\/app:old$/)]) as unknown })]);
+      expect(plan.actions).toEqual([
+        expect.objectContaining({
+          type: 'delete',
+          imageId: old,
+          refs: expect.arrayContaining([expect.stringMatching(/(^|\/)t3-moved\/app:old$/)]) as unknown,
+        }),
+      ]);
       await dockerCli(['tag', fresh, plan.actions[0]!.refs!.find((r) => !r.includes('@'))!]);
       const before = await imageIds();
 
@@ -166,7 +204,14 @@ function engineSuite(E: EngineKind): void {
       expect(difference(before, await imageIds()).has(fresh)).toBe(false);
       // The plan deleted `old` because of the reference t3-moved/app:old, which it no longer has: that
       // step's facts changed, so it is dropped and reported (SPEC §5.2), not carried out on other grounds.
-      expect(r.steps).toEqual([expect.objectContaining({ type: 'delete', imageId: old, outcome: 'skipped', reason: expect.objectContaining({ code: expect.any(String) }) })]);
+      expect(r.steps).toEqual([
+        expect.objectContaining({
+          type: 'delete',
+          imageId: old,
+          outcome: 'skipped',
+          reason: expect.objectContaining({ code: expect.any(String) }),
+        }),
+      ]);
       expect(await tagsOf(old)).toEqual([]);
     });
 
@@ -181,7 +226,11 @@ function engineSuite(E: EngineKind): void {
 
       const r = await applyJson(file);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.steps.find((s) => s.type === 'untag')).toMatchObject({ ref: untag!.ref, outcome: 'skipped', reason: { code: 'reference-moved', imageId: fresh } });
+      expect(r.steps.find((s) => s.type === 'untag')).toMatchObject({
+        ref: untag!.ref,
+        outcome: 'skipped',
+        reason: { code: 'reference-moved', imageId: fresh },
+      });
       expect(await tagsOf(fresh)).toEqual([E.familiar(untag!.ref!), 't3-two/fresh:1'].sort());
     });
 
@@ -206,8 +255,14 @@ function engineSuite(E: EngineKind): void {
       expect(await imageIds()).toEqual(before);
       expect(await tagsOf(old)).toEqual([E.familiar(untag.ref!)]);
       const steps = JSON.stringify(r.steps.map((s) => [s.type, s.ref ?? '', s.outcome, s.reason]));
-      expect(r.steps.find((s) => s.type === 'untag'), steps).toMatchObject({ outcome: 'skipped', reason: { code: 'left-for-delete' } });
-      expect(r.steps.find((s) => s.type === 'delete'), steps).toMatchObject({ outcome: 'skipped', reason: { code: 'references-lost' } });
+      expect(
+        r.steps.find((s) => s.type === 'untag'),
+        steps,
+      ).toMatchObject({ outcome: 'skipped', reason: { code: 'left-for-delete' } });
+      expect(
+        r.steps.find((s) => s.type === 'delete'),
+        steps,
+      ).toMatchObject({ outcome: 'skipped', reason: { code: 'references-lost' } });
     });
 
     it('keeps a planned image that gained a tag after the plan, with that tag', async () => {
@@ -220,7 +275,11 @@ function engineSuite(E: EngineKind): void {
       expect(r.code, r.stderr).toBe(0);
       expect(await imageIds()).toEqual(before);
       expect(await tagsOf(id)).toContain('t3-gained/prod:1');
-      expect(r.steps.find((s) => s.type === 'delete')).toMatchObject({ outcome: 'skipped', reason: { code: 'unplanned-references' }, message: expect.stringContaining('t3-gained/prod:1') });
+      expect(r.steps.find((s) => s.type === 'delete')).toMatchObject({
+        outcome: 'skipped',
+        reason: { code: 'unplanned-references' },
+        message: expect.stringContaining('t3-gained/prod:1'),
+      });
     });
 
     it('does not delete a kept image when its kept tag moved away before its other tag is untagged', async () => {
@@ -229,7 +288,13 @@ function engineSuite(E: EngineKind): void {
       const kept = await loadImage(t.docker, { tags: ['t3-kept/app:keep', 't3-kept/app:sel'], created: OLD });
       const fresh = await loadImage(t.docker, { tags: ['t3-kept/fresh:1'] });
       const { plan, file } = await planFor(await simplePolicy('{ repositories: ["t3-kept/app"], tags: ["sel"] }'));
-      expect(plan.actions).toEqual([expect.objectContaining({ type: 'untag', imageId: kept, ref: expect.stringMatching(/(^|\/)t3-kept\/app:sel$/) })]);
+      expect(plan.actions).toEqual([
+        expect.objectContaining({
+          type: 'untag',
+          imageId: kept,
+          ref: expect.stringMatching(/(^|\/)t3-kept\/app:sel$/),
+        }),
+      ]);
       expect(deletesOf(plan)).toEqual([]);
       await dockerCli(['tag', fresh, await engineRef(kept, 't3-kept/app:keep')]);
       const before = await imageIds();
@@ -245,7 +310,9 @@ function engineSuite(E: EngineKind): void {
     it('does not delete a kept image whose kept tag was removed before its other tag is untagged', async () => {
       const kept = await loadImage(t.docker, { tags: ['t3-rmi/app:keep', 't3-rmi/app:sel'], created: OLD });
       const { plan, file } = await planFor(await simplePolicy('{ repositories: ["t3-rmi/app"], tags: ["sel"] }'));
-      expect(plan.actions).toEqual([expect.objectContaining({ type: 'untag', imageId: kept, ref: expect.stringMatching(/(^|\/)t3-rmi\/app:sel$/) })]);
+      expect(plan.actions).toEqual([
+        expect.objectContaining({ type: 'untag', imageId: kept, ref: expect.stringMatching(/(^|\/)t3-rmi\/app:sel$/) }),
+      ]);
       await dockerCli(['rmi', await engineRef(kept, 't3-rmi/app:keep')]);
       expect(await tagsOf(kept)).toEqual(['t3-rmi/app:sel']);
 
@@ -268,7 +335,11 @@ function engineSuite(E: EngineKind): void {
       expect(new Set(deletesOf(plan))).toEqual(new Set([created, running]));
       expect(plan.actions.filter((a) => a.type === 'untag')).toHaveLength(2);
       // A container created (never started) by its tag, and one running by ID.
-      const container = await t.docker.createContainer({ Image: 't4/created:2', Cmd: ['/bin/busybox', 'true'], HostConfig: { NetworkMode: 'none', ...E.hostConfig } });
+      const container = await t.docker.createContainer({
+        Image: 't4/created:2',
+        Cmd: ['/bin/busybox', 'true'],
+        HostConfig: { NetworkMode: 'none', ...E.hostConfig },
+      });
       const runner = await E.run(t.docker, running, { running: true });
 
       const r = await applyJson(file);
@@ -276,19 +347,26 @@ function engineSuite(E: EngineKind): void {
       expect(await tagsOf(created)).toEqual(['t4/created:1', 't4/created:2']);
       expect(await tagsOf(running)).toEqual(['t4/running:1', 't4/running:2']);
       expect(r.steps).toHaveLength(4);
-      for (const s of r.steps) expect(s, JSON.stringify(s)).toMatchObject({ outcome: 'skipped', reason: { code: expect.any(String) } });
+      for (const s of r.steps)
+        expect(s, JSON.stringify(s)).toMatchObject({ outcome: 'skipped', reason: { code: expect.any(String) } });
       expect((await containerIds()).has(container.id)).toBe(true);
       expect((await t.docker.getContainer(runner).inspect()).State.Running).toBe(true);
     });
 
     it('does not remove a planned stopped container that was started again, nor its image', async () => {
       const id = await E.busybox(t.docker, 't4-restart/app:1');
-      const container = await t.docker.createContainer({ Image: id, Cmd: ['/bin/busybox', 'sleep', '1000'], HostConfig: { NetworkMode: 'none', ...E.hostConfig } });
+      const container = await t.docker.createContainer({
+        Image: id,
+        Cmd: ['/bin/busybox', 'sleep', '1000'],
+        HostConfig: { NetworkMode: 'none', ...E.hostConfig },
+      });
       await container.start();
       await container.kill();
       await container.wait();
       await sleep(1_500);
-      const { plan, file } = await planFor(await simplePolicy('{ repositories: ["t4-restart/**"] }', 'containers: { stopped: remove, stoppedFor: 1s }\n'));
+      const { plan, file } = await planFor(
+        await simplePolicy('{ repositories: ["t4-restart/**"] }', 'containers: { stopped: remove, stoppedFor: 1s }\n'),
+      );
       expect(plan.actions.map((a) => a.type)).toEqual(['remove-container', 'delete']);
       await container.start();
 
@@ -304,7 +382,11 @@ function engineSuite(E: EngineKind): void {
       const parent = await E.busybox(t.docker, 't4-child/base:1');
       const { plan, file } = await planFor(await simplePolicy('{ repositories: ["t4-child/base"] }'));
       expect(deletesOf(plan)).toEqual([parent]);
-      const child = await buildChild(t, { from: 't4-child/base:1', tag: 't4-child/new:1', steps: ['LABEL isw.t4=child'] });
+      const child = await buildChild(t, {
+        from: 't4-child/base:1',
+        tag: 't4-child/new:1',
+        steps: ['LABEL isw.t4=child'],
+      });
 
       const r = await applyJson(file);
       expect(r.code, r.stderr).toBe(0);
@@ -329,7 +411,11 @@ function engineSuite(E: EngineKind): void {
     const r = await applyJson(file);
     expect(r.code, r.stderr).toBe(0);
     expect(r.steps).toHaveLength(3);
-    for (const s of r.steps) expect(s, JSON.stringify(s)).toMatchObject({ outcome: 'skipped', reason: { code: expect.stringMatching(/^(image|reference|container)-gone$/) } });
+    for (const s of r.steps)
+      expect(s, JSON.stringify(s)).toMatchObject({
+        outcome: 'skipped',
+        reason: { code: expect.stringMatching(/^(image|reference|container)-gone$/) },
+      });
     const text = await applyFile(file);
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/^skipped delete .*: image already gone$/m);
@@ -358,30 +444,34 @@ function engineSuite(E: EngineKind): void {
   describe('refusals (exit 3, nothing deleted)', () => {
     // Two dockerds made from one data root share /info IDs; Podman answers a new /info ID per call, and
     // test/integration/podman.test.ts keys two Podman services apart.
-    it.runIf(E.name === 'docker')('refuses a plan made on another engine on this host, although the /info IDs are the same', async () => {
-      const other = await startDockerd();
-      try {
-        // The same image (same ID and tag) on both engines: a plan from one would delete it on the other.
-        const { archive, id } = imageArchive({ tags: ['t8-engine/app:1'], created: OLD });
-        for (const d of [t.docker, other.docker]) await drainProgress(await d.loadImage(Readable.from([archive]), { quiet: true }), 'docker load');
-        const { plan, file } = await planFor(await simplePolicy('{ repositories: ["t8-engine/**"] }'), other);
-        expect(deletesOf(plan)).toEqual([id]);
-        expect(plan.engine.id).toBe((await t.docker.info()).ID);
-        const { plan: here } = await planFor(await simplePolicy('{ repositories: ["t8-nothing/**"] }'));
-        expect(here.engine.id).toBe(plan.engine.id);
-        expect(here.engine.key).not.toBe(plan.engine.key);
-        const before = await imageIds();
+    it.runIf(E.name === 'docker')(
+      'refuses a plan made on another engine on this host, although the /info IDs are the same',
+      async () => {
+        const other = await startDockerd();
+        try {
+          // The same image (same ID and tag) on both engines: a plan from one would delete it on the other.
+          const { archive, id } = imageArchive({ tags: ['t8-engine/app:1'], created: OLD });
+          for (const d of [t.docker, other.docker])
+            await drainProgress(await d.loadImage(Readable.from([archive]), { quiet: true }), 'docker load');
+          const { plan, file } = await planFor(await simplePolicy('{ repositories: ["t8-engine/**"] }'), other);
+          expect(deletesOf(plan)).toEqual([id]);
+          expect(plan.engine.id).toBe((await t.docker.info()).ID);
+          const { plan: here } = await planFor(await simplePolicy('{ repositories: ["t8-nothing/**"] }'));
+          expect(here.engine.id).toBe(plan.engine.id);
+          expect(here.engine.key).not.toBe(plan.engine.key);
+          const before = await imageIds();
 
-        const r = await applyFile(file);
-        expect(r.code, r.stderr + r.stdout).toBe(3);
-        expect(r.stderr).toMatch(/another engine/);
-        expect(await imageIds()).toEqual(before);
-        expect(await tagsOf(id)).toEqual(['t8-engine/app:1']);
-        expect(await tagsOf(id, other.docker)).toEqual(['t8-engine/app:1']);
-      } finally {
-        await other.stop();
-      }
-    });
+          const r = await applyFile(file);
+          expect(r.code, r.stderr + r.stdout).toBe(3);
+          expect(r.stderr).toMatch(/another engine/);
+          expect(await imageIds()).toEqual(before);
+          expect(await tagsOf(id)).toEqual(['t8-engine/app:1']);
+          expect(await tagsOf(id, other.docker)).toEqual(['t8-engine/app:1']);
+        } finally {
+          await other.stop();
+        }
+      },
+    );
 
     it('refuses a plan older than --max-plan-age', async () => {
       const id = await loadImage(t.docker, { tags: ['t8-age/app:1'], created: OLD });
@@ -405,7 +495,18 @@ function engineSuite(E: EngineKind): void {
       const policy = await simplePolicy('{ repositories: ["t8-limit/**"] }', 'limits: { maxDeletions: 1 }\n');
       const before = await imageIds();
       const metrics = join(dir, 'refused.prom');
-      const direct = await imgsweep(['apply', '-p', policy, '--host', t.host, '--state-dir', stateDir, '--yes', '--metrics-file', metrics]);
+      const direct = await imgsweep([
+        'apply',
+        '-p',
+        policy,
+        '--host',
+        t.host,
+        '--state-dir',
+        stateDir,
+        '--yes',
+        '--metrics-file',
+        metrics,
+      ]);
       expect(direct.code, direct.stderr + direct.stdout).toBe(3);
       expect(direct.stderr).toMatch(/maxDeletions/);
       expect(await readFile(metrics, 'utf8')).toMatch(/^imgsweep_last_run_success\{engine="[^"]*"\} 0$/m);
@@ -424,13 +525,19 @@ function engineSuite(E: EngineKind): void {
       const { plan, file } = await planFor(await simplePolicy('{ repositories: ["t8-lock/**"] }'));
       const lock = join(stateDir, `${plan.engine.key}.lock`);
       // pid 1 is alive (this host's init): a live holder.
-      await writeFile(lock, `${JSON.stringify({ pid: 1, host: hostname(), startedAt: new Date().toISOString(), command: 'imgsweep apply (test)' })}\n`);
+      await writeFile(
+        lock,
+        `${JSON.stringify({ pid: 1, host: hostname(), startedAt: new Date().toISOString(), command: 'imgsweep apply (test)' })}\n`,
+      );
       const refused = await applyFile(file);
       expect(refused.code, refused.stderr + refused.stdout).toBe(3);
       expect(refused.stderr).toMatch(/lock/);
       expect(await tagsOf(id)).toEqual(['t8-lock/app:1']);
       // A holder that is gone: taken over at once.
-      await writeFile(lock, `${JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), startedAt: new Date().toISOString(), command: 'imgsweep apply (killed)' })}\n`);
+      await writeFile(
+        lock,
+        `${JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), startedAt: new Date().toISOString(), command: 'imgsweep apply (killed)' })}\n`,
+      );
       const ok = await applyFile(file);
       expect(ok.code, ok.stderr + ok.stdout).toBe(0);
       expect(await tagsOf(id)).toBeNull();
@@ -443,7 +550,9 @@ function engineSuite(E: EngineKind): void {
   it('does not evict an old image seen for the first time by an unusedFor rule', async () => {
     // Created in 2020 but just loaded (as a fresh pull would be): never seen before, so used when first seen.
     const id = await loadImage(t.docker, { tags: ['t3-fresh/app:1'], created: OLD });
-    const policy = await writePolicy('version: 1\nname: lru\nrules:\n  - name: stale\n    match: { repositories: ["t3-fresh/**"] }\n    unusedFor: 1h\n');
+    const policy = await writePolicy(
+      'version: 1\nname: lru\nrules:\n  - name: stale\n    match: { repositories: ["t3-fresh/**"] }\n    unusedFor: 1h\n',
+    );
     const r = await imgsweep(['apply', '-p', policy, '--host', t.host, '--state-dir', stateDir, '--yes']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(await tagsOf(id)).toEqual(['t3-fresh/app:1']);

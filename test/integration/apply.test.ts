@@ -68,7 +68,9 @@ interface EngineKind {
 async function pushDocker(engine: TestEngine, ref: string): Promise<string> {
   await pushImage(engine.docker, ref);
   const repo = splitTag(ref).repo;
-  const digest = ((await engine.docker.getImage(ref).inspect()).RepoDigests ?? []).find((d) => d.startsWith(`${repo}@sha256:`));
+  const digest = ((await engine.docker.getImage(ref).inspect()).RepoDigests ?? []).find((d) =>
+    d.startsWith(`${repo}@sha256:`),
+  );
   if (digest === undefined) throw new Error(`docker push ${ref} gave the image no digest of ${repo}`);
   return digest;
 }
@@ -81,7 +83,9 @@ async function pushPodman(engine: TestEngine, ref: string): Promise<string> {
   const { repo, tag } = splitTag(ref);
   const query: Docker.ImagePushOptions & { tlsVerify: boolean } = { tag, tlsVerify: false };
   const lines = await drainProgress(await engine.docker.getImage(repo).push(query), `podman push ${ref}`);
-  const digest = lines.map((l) => /digest: (sha256:[0-9a-f]{64})/.exec(typeof l.status === 'string' ? l.status : '')?.[1]).find((d) => d !== undefined);
+  const digest = lines
+    .map((l) => /digest: (sha256:[0-9a-f]{64})/.exec(typeof l.status === 'string' ? l.status : '')?.[1])
+    .find((d) => d !== undefined);
   if (digest === undefined) throw new Error(`podman push ${ref} reported no digest:\n${JSON.stringify(lines)}`);
   return `${repo}@${digest}`;
 }
@@ -162,7 +166,18 @@ function engineSuite(E: EngineKind): void {
 
   async function planFor(policy: string, engine: TestEngine = t): Promise<{ plan: Plan; file: string }> {
     const file = join(dir, `plan-${++counter}.json`);
-    const r = await imgsweep(['plan', '-p', policy, '-o', file, '--host', engine.host, '--state-dir', stateDir, '--quiet']);
+    const r = await imgsweep([
+      'plan',
+      '-p',
+      policy,
+      '-o',
+      file,
+      '--host',
+      engine.host,
+      '--state-dir',
+      stateDir,
+      '--quiet',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     return { plan: JSON.parse(await readFile(file, 'utf8')) as Plan, file };
   }
@@ -175,7 +190,13 @@ function engineSuite(E: EngineKind): void {
   async function cliImageIds(engine: TestEngine = t): Promise<Set<string>> {
     const r = await engine.cli(['images', '-a', '-q', '--no-trunc']);
     expect(r.code, r.stderr).toBe(0);
-    return new Set(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean).map(fullId));
+    return new Set(
+      r.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .map(fullId),
+    );
   }
 
   /** The image's tags and digests in Docker's short form (sorted), or null when it is gone. */
@@ -193,7 +214,9 @@ function engineSuite(E: EngineKind): void {
   function unpushedDigests(tags: string[]): unknown[] {
     if (!E.digestPerRepository) return [];
     const repos = [...new Set(tags.map((tag) => `${splitTag(tag).repo}@`))].sort();
-    return repos.map((repo): unknown => expect.stringMatching(new RegExp(`^${escapeRegExp(repo)}sha256:[0-9a-f]{64}$`)));
+    return repos.map((repo): unknown =>
+      expect.stringMatching(new RegExp(`^${escapeRegExp(repo)}sha256:[0-9a-f]{64}$`)),
+    );
   }
 
   /** What refsOf answers for an image with these tags and no registry digest. */
@@ -203,7 +226,10 @@ function engineSuite(E: EngineKind): void {
    * buildChild with full IDs. Podman (whose compatible build commits one image per step too, with parent links)
    * answers Parent without "sha256:", so buildChild's walk passes the base image: it is cut off here.
    */
-  async function build(engine: TestEngine, opts: { from: string; tag: string; steps: string[] }): Promise<{ id: string; intermediates: string[] }> {
+  async function build(
+    engine: TestEngine,
+    opts: { from: string; tag: string; steps: string[] },
+  ): Promise<{ id: string; intermediates: string[] }> {
     const built = await buildChild(engine, opts);
     const base = fullId((await engine.docker.getImage(opts.from).inspect()).Id);
     const walked = built.intermediates.map(fullId);
@@ -225,7 +251,10 @@ function engineSuite(E: EngineKind): void {
   /** The engine's events from `sinceMs` until now. */
   async function engineEvents(docker: Docker, sinceMs: number): Promise<EngineEvent[]> {
     // Until a second ahead (the call waits for it): Podman answers nothing for an `until` already past.
-    const stream = await docker.getEvents({ since: Math.floor(sinceMs / 1000) - 1, until: Math.ceil(Date.now() / 1000) + 1 });
+    const stream = await docker.getEvents({
+      since: Math.floor(sinceMs / 1000) - 1,
+      until: Math.ceil(Date.now() / 1000) + 1,
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.toString();
     return text
@@ -243,19 +272,26 @@ function engineSuite(E: EngineKind): void {
   it('deletes an image with two tags by untagging one and deleting by full ID (a plain delete by ID is refused)', async () => {
     const id = await loadImage(t.docker, { tags: ['alpine:950', 'alpine:latest'], created: OLD });
     // The hazard: the engine refuses a delete by ID of an image with several references.
-    const refused = await t.docker.getImage(id).remove().then(
-      () => null,
-      (err: unknown) => err,
-    );
+    const refused = await t.docker
+      .getImage(id)
+      .remove()
+      .then(
+        () => null,
+        (err: unknown) => err,
+      );
     // Docker answers 409; Podman 500 "more than one tag", which imgsweep reads as a conflict too (SPEC §5.6).
     expect(statusCode(refused)).toBe(E.severalTags.status);
-    expect(String((refused as { json?: { message?: string } }).json?.message ?? refused)).toMatch(E.severalTags.message);
+    expect(String((refused as { json?: { message?: string } }).json?.message ?? refused)).toMatch(
+      E.severalTags.message,
+    );
     expect(await refsOf(id)).toEqual(unpushed(['alpine:950', 'alpine:latest']));
     // The names as the engine spells them, which the report prints.
     const names = ((await t.docker.getImage(id).inspect()).RepoTags ?? []).map(escapeRegExp);
     expect(names).toHaveLength(2);
 
-    const policy = await writePolicy('version: 1\nname: alpine\nrules:\n  - name: alpine\n    match: { repositories: ["alpine"] }\n');
+    const policy = await writePolicy(
+      'version: 1\nname: alpine\nrules:\n  - name: alpine\n    match: { repositories: ["alpine"] }\n',
+    );
     const before = await imageIds();
     const r = await applyPolicy(policy);
     expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -278,7 +314,9 @@ function engineSuite(E: EngineKind): void {
       const id = await E.busybox(t.docker, 't2-protect/app:1');
       const container = await E.run(t.docker, id, { running: false });
       await sleep(1_100);
-      const policy = await writePolicy('version: 1\nname: t2\nrules:\n  - name: app\n    match: { repositories: ["t2-protect/**"] }\n');
+      const policy = await writePolicy(
+        'version: 1\nname: t2\nrules:\n  - name: app\n    match: { repositories: ["t2-protect/**"] }\n',
+      );
       const { plan } = await planFor(policy);
       expect(plan.actions).toEqual([]);
       expect(plan.kept.find((k) => k.imageId === id)?.reason).toBe('in-use-stopped');
@@ -320,8 +358,12 @@ function engineSuite(E: EngineKind): void {
       // removed container and "delete" once, for the image's deletion; Podman says "remove", and "delete" for
       // every removal by name, untags included: the image's deletion is its last.
       const events = await engineEvents(t.docker, started);
-      const destroyed = events.find((e) => e.Type === 'container' && e.Action === E.containerRemoved && e.Actor.ID === container);
-      const deletes = events.filter((e) => e.Type === 'image' && e.Action === 'delete' && fullId(e.Actor.ID) === id).map((e) => e.timeNano);
+      const destroyed = events.find(
+        (e) => e.Type === 'container' && e.Action === E.containerRemoved && e.Actor.ID === container,
+      );
+      const deletes = events
+        .filter((e) => e.Type === 'image' && e.Action === 'delete' && fullId(e.Actor.ID) === id)
+        .map((e) => e.timeNano);
       expect(destroyed, JSON.stringify(events)).toBeDefined();
       expect(deletes.length, JSON.stringify(events)).toBeGreaterThan(0);
       expect(destroyed!.timeNano).toBeLessThanOrEqual(Math.max(...deletes));
@@ -398,8 +440,16 @@ function engineSuite(E: EngineKind): void {
   describe('parent/child chains from a step-by-step build (legacy builder; buildah on Podman)', () => {
     it('deletes children before parents: with the whole chain selected, the whole chain goes', async () => {
       const base = await E.busybox(t.docker, 't5-all/base:1');
-      const child = await build(t, { from: 't5-all/base:1', tag: 't5-all/child:1', steps: ['LABEL isw.t5=all', 'LABEL isw.t5.step=child'] });
-      const grandchild = await build(t, { from: 't5-all/child:1', tag: 't5-all/grandchild:1', steps: ['LABEL isw.t5.step=gc1', 'LABEL isw.t5.step=gc2'] });
+      const child = await build(t, {
+        from: 't5-all/base:1',
+        tag: 't5-all/child:1',
+        steps: ['LABEL isw.t5=all', 'LABEL isw.t5.step=child'],
+      });
+      const grandchild = await build(t, {
+        from: 't5-all/child:1',
+        tag: 't5-all/grandchild:1',
+        steps: ['LABEL isw.t5.step=gc1', 'LABEL isw.t5.step=gc2'],
+      });
       expect(child.intermediates.length).toBe(1);
       expect(grandchild.intermediates.length).toBe(1);
       const chain = [grandchild.id, ...grandchild.intermediates, child.id, ...child.intermediates, base];
@@ -417,13 +467,27 @@ function engineSuite(E: EngineKind): void {
       const { plan, file } = await planFor(policy);
       expect(new Set(deletesOf(plan))).toEqual(new Set(chain));
       const before = await cliImageIds();
-      const r = await imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes', '--json', '--concurrency', '8']);
+      const r = await imgsweep([
+        'apply',
+        file,
+        '--host',
+        t.host,
+        '--state-dir',
+        stateDir,
+        '--yes',
+        '--json',
+        '--concurrency',
+        '8',
+      ]);
       expect(r.code, r.stderr + r.stdout).toBe(0);
-      const steps = lines(r.stdout).map((l) => JSON.parse(l) as Record<string, unknown>).filter((x) => 'type' in x);
+      const steps = lines(r.stdout)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((x) => 'type' in x);
       expect(steps.filter((s) => s.outcome !== 'done')).toEqual([]);
       // Completion order (the JSON lines are written as steps finish): every child's delete before its parent's.
       const doneOrder = steps.filter((s) => s.type === 'delete').map((s) => s.imageId as string);
-      for (let i = 0; i + 1 < chain.length; i++) expect(doneOrder.indexOf(chain[i]!)).toBeLessThan(doneOrder.indexOf(chain[i + 1]!));
+      for (let i = 0; i + 1 < chain.length; i++)
+        expect(doneOrder.indexOf(chain[i]!)).toBeLessThan(doneOrder.indexOf(chain[i + 1]!));
       const after = await cliImageIds();
       expect(difference(before, after)).toEqual(new Set(chain));
       expect(after.has(busybox)).toBe(true);
@@ -431,9 +495,21 @@ function engineSuite(E: EngineKind): void {
 
     it('keeps a parent that a kept child needs, and deletes nothing the plan does not name', async () => {
       await E.busybox(t.docker, 't5-kept/base:1');
-      const mid = await build(t, { from: 't5-kept/base:1', tag: 't5-kept/mid:1', steps: ['LABEL isw.t5=kept', 'LABEL isw.t5.step=mid'] });
-      const leaf = await build(t, { from: 't5-kept/mid:1', tag: 't5-keep-leaf/app:1', steps: ['LABEL isw.t5.step=leaf'] });
-      const other = await build(t, { from: 't5-kept/mid:1', tag: 't5-kept/sibling:1', steps: ['LABEL isw.t5.step=sibling'] });
+      const mid = await build(t, {
+        from: 't5-kept/base:1',
+        tag: 't5-kept/mid:1',
+        steps: ['LABEL isw.t5=kept', 'LABEL isw.t5.step=mid'],
+      });
+      const leaf = await build(t, {
+        from: 't5-kept/mid:1',
+        tag: 't5-keep-leaf/app:1',
+        steps: ['LABEL isw.t5.step=leaf'],
+      });
+      const other = await build(t, {
+        from: 't5-kept/mid:1',
+        tag: 't5-kept/sibling:1',
+        steps: ['LABEL isw.t5.step=sibling'],
+      });
       const policy = await writePolicy(
         [
           'version: 1',
@@ -463,18 +539,25 @@ function engineSuite(E: EngineKind): void {
 
     it('keeps an untagged intermediate parent that the plan does not name (noprune)', async () => {
       await E.busybox(t.docker, 't5-noprune/base:1');
-      const child = await build(t, { from: 't5-noprune/base:1', tag: 't5-noprune/child:1', steps: ['LABEL isw.t5=noprune', 'LABEL isw.t5.step=x'] });
+      const child = await build(t, {
+        from: 't5-noprune/base:1',
+        tag: 't5-noprune/child:1',
+        steps: ['LABEL isw.t5=noprune', 'LABEL isw.t5.step=x'],
+      });
       expect(child.intermediates).toHaveLength(1);
       const intermediate = child.intermediates[0]!;
       expect(await refsOf(intermediate)).toEqual({ tags: [], digests: [] });
       // Only the tagged child is selected; its untagged parent is not (no untagged rule).
-      const policy = await writePolicy('version: 1\nname: noprune\nrules:\n  - name: child\n    match: { references: ["t5-noprune/child:1"] }\n');
+      const policy = await writePolicy(
+        'version: 1\nname: noprune\nrules:\n  - name: child\n    match: { references: ["t5-noprune/child:1"] }\n',
+      );
       const { plan, file } = await planFor(policy);
       // Podman ignores noprune (deleting the child would remove the intermediate too): there the plan keeps the
       // child and says why; Docker deletes the child with noprune and the intermediate stays.
       const podman = E.name === 'podman';
       expect(deletesOf(plan)).toEqual(podman ? [] : [child.id]);
-      if (podman) expect(plan.kept.find((k) => k.imageId === child.id)).toMatchObject({ reason: 'engine-prunes-parent' });
+      if (podman)
+        expect(plan.kept.find((k) => k.imageId === child.id)).toMatchObject({ reason: 'engine-prunes-parent' });
       const before = await cliImageIds();
       const r = await imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes']);
       expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -499,7 +582,10 @@ function engineSuite(E: EngineKind): void {
      * Loads and pushes; returns the image ID, the digest reference the engine lists for it and the one the
      * registry stored (the same on Docker; Podman keeps listing its own manifest's digest).
      */
-    async function pushed(ref: string, opts: LoadImageOptions = {}): Promise<{ id: string; digest: string; stored: string }> {
+    async function pushed(
+      ref: string,
+      opts: LoadImageOptions = {},
+    ): Promise<{ id: string; digest: string; stored: string }> {
       const id = await loadImage(t.docker, { tags: [ref], created: OLD, ...opts });
       const stored = await E.push(t, ref);
       const refs = await refsOf(id);
@@ -532,7 +618,9 @@ function engineSuite(E: EngineKind): void {
       const ref = `${registry.address}/t6/tagged:sel`;
       const { id, digest } = await pushed(ref);
       expect(await refsOf(id)).toEqual({ tags: [ref], digests: [digest] });
-      const policy = await writePolicy(`version: 1\nname: digests\nrules:\n  - name: sel\n    match: { repositories: ["${registry.address}/t6/tagged"], tags: ["sel"] }\n`);
+      const policy = await writePolicy(
+        `version: 1\nname: digests\nrules:\n  - name: sel\n    match: { repositories: ["${registry.address}/t6/tagged"], tags: ["sel"] }\n`,
+      );
       const before = await imageIds();
       const r = await applyPolicy(policy);
       expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -545,7 +633,9 @@ function engineSuite(E: EngineKind): void {
       const ref = `${registry.address}/t6/pulled:1`;
       const { id, stored } = await pushed(ref);
       expect(await E.pull(t, stored)).toBe(id);
-      const policy = await writePolicy(`version: 1\nname: digests\nrules:\n  - name: all\n    match: { repositories: ["${registry.address}/t6/pulled"] }\n`);
+      const policy = await writePolicy(
+        `version: 1\nname: digests\nrules:\n  - name: all\n    match: { repositories: ["${registry.address}/t6/pulled"] }\n`,
+      );
       const { plan, file } = await planFor(policy);
       // Podman lists the pulled digest among the image's names and refuses a delete by ID while it is there.
       const untags = plan.actions.filter((a) => a.type === 'untag').map((a) => a.ref);
@@ -563,7 +653,9 @@ function engineSuite(E: EngineKind): void {
       const ref = `${registry.address}/t6/partial:keep`;
       const { id, digest } = await pushed(ref);
       await t.docker.getImage(id).tag({ repo: `${registry.address}/t6/partial`, tag: 'sel' });
-      const policy = await writePolicy(`version: 1\nname: digests\nrules:\n  - name: sel\n    match: { repositories: ["${registry.address}/t6/partial"], tags: ["sel"] }\n`);
+      const policy = await writePolicy(
+        `version: 1\nname: digests\nrules:\n  - name: sel\n    match: { repositories: ["${registry.address}/t6/partial"], tags: ["sel"] }\n`,
+      );
       const r = await applyPolicy(policy);
       expect(r.code, r.stderr + r.stdout).toBe(0);
       expect(await refsOf(id)).toEqual({ tags: [ref], digests: [digest] });
@@ -579,7 +671,9 @@ function engineSuite(E: EngineKind): void {
       expect(refs?.tags).toEqual([a, b]);
       expect(refs?.digests).toHaveLength(2);
       expect(refs?.digests).toContain(digestA);
-      const policy = await writePolicy(`version: 1\nname: digests\nrules:\n  - name: both\n    match: { repositories: ["${registry.address}/t6/two-*"] }\n`);
+      const policy = await writePolicy(
+        `version: 1\nname: digests\nrules:\n  - name: both\n    match: { repositories: ["${registry.address}/t6/two-*"] }\n`,
+      );
       const { plan, file } = await planFor(policy);
       expect(deletesOf(plan)).toEqual([id]);
       const before = await imageIds();
@@ -597,7 +691,9 @@ function engineSuite(E: EngineKind): void {
     const a = await loadImage(t.docker, { tags: ['t10/app:1', 't10/app:2'], created: OLD });
     const b = await loadImage(t.docker, { tags: ['t10/app:3'], created: OLD });
     const c = await loadImage(t.docker, { tags: ['t10/keep:1', 't10/app:4'], created: OLD });
-    const policy = await writePolicy('version: 1\nname: reports\nrules:\n  - name: app\n    match: { repositories: ["t10/app"] }\n');
+    const policy = await writePolicy(
+      'version: 1\nname: reports\nrules:\n  - name: app\n    match: { repositories: ["t10/app"] }\n',
+    );
     const audit = join(dir, 'audit.jsonl');
     const metrics = join(dir, 'metrics.prom');
     const r = await applyPolicy(policy, ['--json', '--audit-log', audit, '--metrics-file', metrics]);
@@ -611,14 +707,25 @@ function engineSuite(E: EngineKind): void {
     const summary = out.at(-1)!;
     expect(steps).toHaveLength(4); // untag t10/app:1 or :2, untag t10/app:4, delete a, delete b
     for (const s of steps) {
-      expect(s).toMatchObject({ type: expect.stringMatching(/^(untag|delete)$/), imageId: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), outcome: 'done' });
+      expect(s).toMatchObject({
+        type: expect.stringMatching(/^(untag|delete)$/),
+        imageId: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+        outcome: 'done',
+      });
     }
-    expect(steps.filter((s) => s.type === 'delete').map((s) => s.imageId).sort()).toEqual([a, b].sort());
+    expect(
+      steps
+        .filter((s) => s.type === 'delete')
+        .map((s) => s.imageId)
+        .sort(),
+    ).toEqual([a, b].sort());
     expect(summary).toMatchObject({ summary: { steps: 4, done: 4, skipped: 0, failed: 0, deleted: 2, untagged: 2 } });
 
     const auditLines = lines(await readFile(audit, 'utf8')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(auditLines).toHaveLength(4);
-    expect(auditLines.map((l) => [l.type, l.imageId, l.outcome]).sort()).toEqual(steps.map((s) => [s.type, s.imageId, s.outcome]).sort());
+    expect(auditLines.map((l) => [l.type, l.imageId, l.outcome]).sort()).toEqual(
+      steps.map((s) => [s.type, s.imageId, s.outcome]).sort(),
+    );
 
     const text = await readFile(metrics, 'utf8');
     // Podman's freed bytes are unknown (its /system/df answers zeros, so imgsweep does not ask it): that family is
@@ -635,7 +742,9 @@ function engineSuite(E: EngineKind): void {
 
   it('--json prints only JSON (a summary object) when the plan has nothing to do', async () => {
     const id = await loadImage(t.docker, { tags: ['t10-none/app:1'], created: OLD });
-    const policy = await writePolicy('version: 1\nname: nothing\nrules:\n  - name: none\n    match: { repositories: ["t10-nothing-matches/**"] }\n');
+    const policy = await writePolicy(
+      'version: 1\nname: nothing\nrules:\n  - name: none\n    match: { repositories: ["t10-nothing-matches/**"] }\n',
+    );
     const r = await applyPolicy(policy, ['--json']);
     expect(r.code, r.stderr).toBe(0);
     const out = lines(r.stdout);
@@ -662,7 +771,11 @@ function engineSuite(E: EngineKind): void {
       for (let i = 0; i < 30; i++) {
         const repo = `cc/app${i % 4}`;
         const tags = Array.from({ length: 1 + (i % 3) }, (_, k) => `${repo}:v${i}-${k}`);
-        const opts: LoadImageOptions = { tags, created: i % 5 === 0 ? new Date().toISOString() : OLD, labels: i % 7 === 3 ? { 'isw.cc.keep': '1' } : {} };
+        const opts: LoadImageOptions = {
+          tags,
+          created: i % 5 === 0 ? new Date().toISOString() : OLD,
+          labels: i % 7 === 3 ? { 'isw.cc.keep': '1' } : {},
+        };
         const { archive, id } = imageArchive(opts);
         loads.push({ name: `load-${i}`, archive, id });
       }
@@ -712,7 +825,17 @@ function engineSuite(E: EngineKind): void {
         const names = await fixtures(e);
         const { plan, file } = await planFor(policy, e);
         const before = await cliImageIds(e);
-        const r = await imgsweep(['apply', file, '--host', e.host, '--state-dir', stateDir, '--yes', '--concurrency', concurrency]);
+        const r = await imgsweep([
+          'apply',
+          file,
+          '--host',
+          e.host,
+          '--state-dir',
+          stateDir,
+          '--yes',
+          '--concurrency',
+          concurrency,
+        ]);
         expect(r.code, r.stderr + r.stdout).toBe(0);
         expect(r.stdout).not.toMatch(/^(skipped|failed)\b/m);
         expect(difference(before, await cliImageIds(e))).toEqual(new Set(deletesOf(plan)));
@@ -754,7 +877,12 @@ function expectValidPrometheusText(text: string, unsampled: string[] = []): void
       expect(typed.has(m[1]!), `duplicate TYPE ${m[1]}`).toBe(false);
       expect(sampled.has(m[1]!), `TYPE after samples for ${m[1]}`).toBe(false);
       typed.set(m[1]!, m[2]!);
-    } else if ((m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? (\S+)( -?\d+)?$/.exec(line))) {
+    } else if (
+      (m =
+        /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? (\S+)( -?\d+)?$/.exec(
+          line,
+        ))
+    ) {
       expect(typed.has(m[1]!), `sample without TYPE: ${line}`).toBe(true);
       expect(helped.has(m[1]!), `sample without HELP: ${line}`).toBe(true);
       expect(Number.isNaN(Number(m[3])) && !/^(NaN|[+-]Inf)$/.test(m[3]!), `bad value: ${line}`).toBe(false);
@@ -763,5 +891,8 @@ function expectValidPrometheusText(text: string, unsampled: string[] = []): void
       throw new Error(`not a Prometheus text line: ${JSON.stringify(line)}`);
     }
   }
-  for (const name of typed.keys()) expect(sampled.has(name), `${unsampled.includes(name) ? 'a' : 'no'} sample for ${name}`).toBe(!unsampled.includes(name));
+  for (const name of typed.keys())
+    expect(sampled.has(name), `${unsampled.includes(name) ? 'a' : 'no'} sample for ${name}`).toBe(
+      !unsampled.includes(name),
+    );
 }

@@ -53,14 +53,21 @@ describe('bin/imgsweep.js in its own process', () => {
     new Promise((resolve, reject) => {
       const node = [...(opts.require ? ['--require', opts.require] : []), opts.bin ?? join(pkg, 'bin', 'imgsweep.js')];
       // A known environment: no DOCKER_HOST, NODE_OPTIONS or compile-cache settings from the test runner.
-      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, TMPDIR: temp, XDG_STATE_HOME: join(work, 'state') };
+      const env = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: work,
+        TMPDIR: temp,
+        XDG_STATE_HOME: join(work, 'state'),
+      };
       const child = spawn(process.execPath, [...node, ...args], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ stdout, stderr: stderr + (signal ? `[killed by ${signal}]` : ''), code: code ?? 128 }));
+      child.on('close', (code, signal) =>
+        resolve({ stdout, stderr: stderr + (signal ? `[killed by ${signal}]` : ''), code: code ?? 128 }),
+      );
     });
 
   /** What a run loaded and whether source maps were on, from a --require'd script writing them to stderr at exit. */
@@ -73,12 +80,14 @@ describe('bin/imgsweep.js in its own process', () => {
   };
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist', 'bundle', 'imgsweep.cjs'))) throw new Error('dist/ is missing: run `npm run build` before this test');
+    if (!existsSync(join(ROOT, 'dist', 'bundle', 'imgsweep.cjs')))
+      throw new Error('dist/ is missing: run `npm run build` before this test');
     work = await mkdtemp(join(tmpdir(), 'isw-bin-'));
     pkg = join(work, 'a folder with spaces', 'imgsweep');
     temp = join(work, 'tmp');
     await mkdir(temp);
-    for (const entry of ['package.json', 'bin', 'dist', 'schemas', 'policies', 'examples']) await cp(join(ROOT, entry), join(pkg, entry), { recursive: true });
+    for (const entry of ['package.json', 'bin', 'dist', 'schemas', 'policies', 'examples'])
+      await cp(join(ROOT, entry), join(pkg, entry), { recursive: true });
     await symlink(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
     await writeFile(
       join(work, 'report.cjs'),
@@ -95,7 +104,10 @@ describe('bin/imgsweep.js in its own process', () => {
     expect(result.code, show(result)).toBe(0);
     expect(result.stdout).toBe(`ok: ${join(pkg, 'policies', 'ci-runner.yaml')}\n`);
     expect(loaded).toContain(join(pkg, 'dist', 'bundle', 'imgsweep.cjs'));
-    expect(loaded.filter((f) => f.includes('/dist/cli/')), 'the unbundled modules').toEqual([]);
+    expect(
+      loaded.filter((f) => f.includes('/dist/cli/')),
+      'the unbundled modules',
+    ).toEqual([]);
     expect(sourceMaps, 'reading the map costs every run: only --verbose turns it on').toBe(false);
   });
 
@@ -106,18 +118,36 @@ describe('bin/imgsweep.js in its own process', () => {
     const r = await imgsweep(['--version'], { bin: join(bare, 'bin', 'imgsweep.js') });
     expect(r.code, show(r)).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`imgsweep: ${join(bare, 'dist', 'bundle', 'imgsweep.cjs')} is missing: run \`npm run build\`\n`);
+    expect(r.stderr).toBe(
+      `imgsweep: ${join(bare, 'dist', 'bundle', 'imgsweep.cjs')} is missing: run \`npm run build\`\n`,
+    );
   });
 
   it('with --verbose, a stack trace names the TypeScript sources', async () => {
-    const args = ['plan', '-p', join(pkg, 'policies', 'ci-runner.yaml'), '--inventory', join(pkg, 'examples', 'inventory.json'), '--now', NOW, '-o', join(work, 'no such dir', 'plan.json')];
+    const args = [
+      'plan',
+      '-p',
+      join(pkg, 'policies', 'ci-runner.yaml'),
+      '--inventory',
+      join(pkg, 'examples', 'inventory.json'),
+      '--now',
+      NOW,
+      '-o',
+      join(work, 'no such dir', 'plan.json'),
+    ];
     const { result, sourceMaps } = await report([...args, '--verbose']);
     expect(result.code, show(result)).toBe(2);
     expect(sourceMaps).toBe(true);
     expect(result.stderr).toMatch(/^imgsweep: cannot write .*plan\.json/);
     const frames = result.stderr.split('\n').filter((l) => /^\s+at /.test(l));
-    expect(frames.some((f) => f.includes(`(${join(pkg, 'src', 'cli', 'commands', 'plan.ts')}:`)), show(result)).toBe(true);
-    expect(frames.filter((f) => f.includes('imgsweep.cjs')), 'no frame left in the bundle').toEqual([]);
+    expect(
+      frames.some((f) => f.includes(`(${join(pkg, 'src', 'cli', 'commands', 'plan.ts')}:`)),
+      show(result),
+    ).toBe(true);
+    expect(
+      frames.filter((f) => f.includes('imgsweep.cjs')),
+      'no frame left in the bundle',
+    ).toEqual([]);
 
     const quiet = await imgsweep(args);
     expect(quiet.code, show(quiet)).toBe(2);
@@ -140,7 +170,8 @@ describe('bin/imgsweep.js in its own process', () => {
   describe.skipIf(engineTestsSkipped())('against a real dockerd', () => {
     let t: TestEngine;
     const ids: Record<string, string> = {};
-    const live = (...args: string[]) => imgsweep([...args, '-p', join(work, 'policy.yaml'), '--host', t.host, '--state-dir', join(work, 'state')]);
+    const live = (...args: string[]) =>
+      imgsweep([...args, '-p', join(work, 'policy.yaml'), '--host', t.host, '--state-dir', join(work, 'state')]);
 
     beforeAll(async () => {
       t = await startDockerd();
@@ -175,7 +206,9 @@ describe('bin/imgsweep.js in its own process', () => {
       expect(r.code, show(r)).toBe(0);
       const images = await t.docker.listImages({ all: true });
       const left = images.map((i) => `${i.Id} ${[...(i.RepoTags ?? [])].sort().join(',')}`).sort();
-      expect(left).toEqual([`${ids.shared} smoke/lib:v1`, `${ids.young} smoke/app:new`, `${ids.run} smoke/run:1`].sort());
+      expect(left).toEqual(
+        [`${ids.shared} smoke/lib:v1`, `${ids.young} smoke/app:new`, `${ids.run} smoke/run:1`].sort(),
+      );
     });
   });
 });

@@ -24,8 +24,10 @@ describe.skipIf(engineTestsSkipped())('apply asks for confirmation on a terminal
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const tagsNow = async () => (await t.docker.listImages()).flatMap((i) => i.RepoTags ?? []).filter((r) => r.startsWith('confirm/'));
-  const apply = (input: string) => runCli(['apply', '-p', policy, '--host', t.host, '--state-dir', dir], { terminal: true, input });
+  const tagsNow = async () =>
+    (await t.docker.listImages()).flatMap((i) => i.RepoTags ?? []).filter((r) => r.startsWith('confirm/'));
+  const apply = (input: string) =>
+    runCli(['apply', '-p', policy, '--host', t.host, '--state-dir', dir], { terminal: true, input });
 
   it('anything but yes cancels, shows the plan, and changes nothing (exit 1)', async () => {
     await loadImage(t.docker, { tags: ['confirm/app:1', 'confirm/app:2'] });

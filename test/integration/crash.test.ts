@@ -71,7 +71,8 @@ function planned(plan: PlanFile) {
   return { deletes, refsGo, untags, touched };
 }
 
-const repoOf = (ref: string) => (ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref.slice(0, ref.lastIndexOf(':')));
+const repoOf = (ref: string) =>
+  ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref.slice(0, ref.lastIndexOf(':'));
 
 /**
  * A repository's digest goes with its last tag on the image (Podman gives every tagged image its digest):
@@ -80,21 +81,36 @@ const repoOf = (ref: string) => (ref.includes('@') ? ref.slice(0, ref.indexOf('@
 function digestFollowsTags(r: string, left: string[], removed: Set<string>): boolean {
   if (!r.includes('@')) return false;
   const repo = repoOf(r);
-  return [...removed].some((x) => !x.includes('@') && repoOf(x) === repo) && !left.some((x) => !x.includes('@') && repoOf(x) === repo);
+  return (
+    [...removed].some((x) => !x.includes('@') && repoOf(x) === repo) &&
+    !left.some((x) => !x.includes('@') && repoOf(x) === repo)
+  );
 }
 
 /** Engine state vs the plan while it may be half done: only planned things are gone, nothing dangles. */
 function expectWithinPlan(before: Live, now: Live, plan: PlanFile, context: string) {
   const p = planned(plan);
   const gone = [...before.refs.keys()].filter((id) => !now.refs.has(id));
-  expect(gone.filter((id) => !p.deletes.has(id)), `images gone that the plan does not delete\n${context}`).toEqual([]);
-  expect([...now.refs.keys()].filter((id) => !before.refs.has(id)), `new images\n${context}`).toEqual([]);
+  expect(
+    gone.filter((id) => !p.deletes.has(id)),
+    `images gone that the plan does not delete\n${context}`,
+  ).toEqual([]);
+  expect(
+    [...now.refs.keys()].filter((id) => !before.refs.has(id)),
+    `new images\n${context}`,
+  ).toEqual([]);
   for (const [id, refs] of now.refs) {
     const had = before.refs.get(id)!;
-    expect(refs.filter((r) => !had.includes(r)), `references added to ${id}`).toEqual([]);
+    expect(
+      refs.filter((r) => !had.includes(r)),
+      `references added to ${id}`,
+    ).toEqual([]);
     const lost = had.filter((r) => !refs.includes(r));
     const allowed = p.refsGo.get(id) ?? new Set<string>();
-    expect(lost.filter((r) => !allowed.has(r) && !digestFollowsTags(r, refs, allowed)), `references of ${id} removed although the plan keeps them\n${context}`).toEqual([]);
+    expect(
+      lost.filter((r) => !allowed.has(r) && !digestFollowsTags(r, refs, allowed)),
+      `references of ${id} removed although the plan keeps them\n${context}`,
+    ).toEqual([]);
     if (!p.touched.has(id)) expect(refs, `image ${id} is not in the plan`).toEqual(had);
     // Consistent: an image that stays still has its parent.
     const parent = now.parent.get(id);
@@ -125,20 +141,26 @@ interface Running {
 }
 
 function startApply(args: string[], home: string): Running {
-  const child = spawn(process.execPath, [BIN, 'apply', ...args], { env: { PATH: process.env.PATH, HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'apply', ...args], {
+    env: { PATH: process.env.PATH, HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   const stepLines = () => `${out}\n${err}`.split('\n').filter((l) => /^(done|skipped|failed) /.test(l));
   const waiters: { enough: (steps: string[]) => boolean; resolve: (ok: boolean) => void }[] = [];
   const check = () => {
-    for (const w of [...waiters]) if (w.enough(stepLines())) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(true);
-    }
+    for (const w of [...waiters])
+      if (w.enough(stepLines())) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(true);
+      }
   };
   child.stdout.setEncoding('utf8').on('data', (c: string) => ((out += c), check()));
   child.stderr.setEncoding('utf8').on('data', (c: string) => ((err += c), check()));
-  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   void closed.then(() => waiters.splice(0).forEach((w) => w.resolve(false)));
   return {
     child,
@@ -168,7 +190,6 @@ function startApply(args: string[], home: string): Running {
 const midway = (total: number) => (steps: string[]) =>
   steps.length >= Math.max(5, Math.floor(total / 8)) && steps.filter((l) => /^done +delete /.test(l)).length >= 5;
 
-
 /** A dockerd on the data root (and socket) an earlier, killed daemon of `t` left behind. */
 async function restartDockerd(t: TestEngine): Promise<{ docker: Docker; stop(): Promise<void> }> {
   const socketPath = join(t.dir, 'docker.sock');
@@ -176,13 +197,27 @@ async function restartDockerd(t: TestEngine): Promise<{ docker: Docker; stop(): 
   // The killed daemon's containerd runs in its own process group and may outlive it, holding the socket
   // the new daemon would dial: end it and clear its state first.
   spawnSync('pkill', ['-KILL', '-f', `containerd.*${t.dir}`]);
-  await waitFor(() => Promise.resolve(spawnSync('pgrep', ['-f', `containerd.*${t.dir}`]).status !== 0), { timeoutMs: 10_000 });
+  await waitFor(() => Promise.resolve(spawnSync('pgrep', ['-f', `containerd.*${t.dir}`]).status !== 0), {
+    timeoutMs: 10_000,
+  });
   rmSync(join(t.dir, 'exec', 'containerd'), { recursive: true, force: true });
   const log = openSync(logPath, 'a');
   const child = spawn(
     which('dockerd')!,
-    ['--data-root', join(t.dir, 'data'), '--exec-root', join(t.dir, 'exec'), '--pidfile', join(t.dir, 'docker.pid'), '--host', `unix://${socketPath}`,
-      '--storage-driver=vfs', '--iptables=false', '--ip6tables=false', '--bridge=none'],
+    [
+      '--data-root',
+      join(t.dir, 'data'),
+      '--exec-root',
+      join(t.dir, 'exec'),
+      '--pidfile',
+      join(t.dir, 'docker.pid'),
+      '--host',
+      `unix://${socketPath}`,
+      '--storage-driver=vfs',
+      '--iptables=false',
+      '--ip6tables=false',
+      '--bridge=none',
+    ],
     { detached: true, stdio: ['ignore', log, log] },
   );
   closeSync(log);
@@ -194,12 +229,18 @@ async function restartDockerd(t: TestEngine): Promise<{ docker: Docker; stop(): 
       // none left
     }
   };
-  const ready = await waitFor(async () => (await getOnSocket(socketPath, '/_ping'))?.status === 200, { timeoutMs: 30_000, stopEarly: () => exited(child) });
+  const ready = await waitFor(async () => (await getOnSocket(socketPath, '/_ping'))?.status === 200, {
+    timeoutMs: 30_000,
+    stopEarly: () => exited(child),
+  });
   if (!ready) {
     await stop();
     throw new Error(`restarted dockerd not ready; log tail:\n${tailFile(logPath, 30)}`);
   }
-  return { docker: new Docker({ socketPath, host: undefined, protocol: 'http', version: 'v1.41', timeout: 60_000 }), stop };
+  return {
+    docker: new Docker({ socketPath, host: undefined, protocol: 'http', version: 'v1.41', timeout: 60_000 }),
+    stop,
+  };
 }
 
 /** One engine and a work folder (with the policy) for a describe block: started before its tests, removed after. */
@@ -218,7 +259,11 @@ function crashEnv(start: () => Promise<TestEngine>, prefix: string): CrashEnv {
     t: undefined as unknown as TestEngine,
     work: '',
     policyFile: '',
-    cli: (args) => runCommand(process.execPath, [BIN, ...args, '--host', env.t.host], { env: { PATH: process.env.PATH, HOME: env.work }, timeoutMs: 120_000 }),
+    cli: (args) =>
+      runCommand(process.execPath, [BIN, ...args, '--host', env.t.host], {
+        env: { PATH: process.env.PATH, HOME: env.work },
+        timeoutMs: 120_000,
+      }),
     planFor: async (stateDir, name) => {
       const out = join(env.work, `${name}-plan.json`);
       const r = await env.cli(['plan', '-p', env.policyFile, '-o', out, '--state-dir', stateDir]);
@@ -242,7 +287,11 @@ function crashEnv(start: () => Promise<TestEngine>, prefix: string): CrashEnv {
 describe.skipIf(engineTestsSkipped())('apply killed mid-way, engine killed mid-apply', () => {
   const env = crashEnv(startDockerd, 'isw-crash-');
 
-  it('SIGKILL mid-apply removes nothing outside the plan; a rerun takes over the stale lock and finishes', () => killMidApply(env, { seed: 201, loaded: 170, chains: 12 }), 300_000);
+  it(
+    'SIGKILL mid-apply removes nothing outside the plan; a rerun takes over the stale lock and finishes',
+    () => killMidApply(env, { seed: 201, loaded: 170, chains: 12 }),
+    300_000,
+  );
 
   it('an engine killed mid-apply ends the run with exit 1, done and failed steps reported, no stack trace; a restarted engine is consistent and a rerun finishes', async () => {
     const { t, work, policyFile, cli, planFor } = env;
@@ -295,7 +344,11 @@ describe.skipIf(engineTestsSkipped())('apply killed mid-way, engine killed mid-a
 describe.skipIf(engineTestsSkipped())('apply killed mid-way, on Podman', () => {
   const env = crashEnv(startPodman, 'isw-crash-podman-');
 
-  it('SIGKILL mid-apply removes nothing outside the plan; a rerun takes over the stale lock and finishes', () => killMidApply(env, { seed: 203, loaded: 80, chains: 6 }), 300_000);
+  it(
+    'SIGKILL mid-apply removes nothing outside the plan; a rerun takes over the stale lock and finishes',
+    () => killMidApply(env, { seed: 203, loaded: 80, chains: 6 }),
+    300_000,
+  );
 });
 
 /**
@@ -346,7 +399,10 @@ async function killMidApply(env: CrashEnv, size: { seed: number; loaded: number;
   const context2 = `${context}\n\nrerun stdout:\n${rerun.stdout.slice(-3000)}\nrerun stderr:\n${rerun.stderr}`;
   expect(rerun.code, context2).toBe(0);
   expectPlanDone(before, await live(t.docker), plan, context2);
-  expect((await readdir(stateDir)).filter((f) => f.includes('.lock')), 'the rerun released the lock').toEqual([]);
+  expect(
+    (await readdir(stateDir)).filter((f) => f.includes('.lock')),
+    'the rerun released the lock',
+  ).toEqual([]);
 
   // And there is nothing left to do.
   const again = await cli(['apply', '-p', policyFile, '--yes', '--state-dir', stateDir]);

@@ -50,14 +50,21 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
   });
 
   /** `imgsweep apply -p POLICY --yes --json` on engine A with its own state dir; no DOCKER_HOST leaks in. */
-  async function imgsweepApply(name: string, policy: string): Promise<{ result: CommandResult; summary: Record<string, number> }> {
+  async function imgsweepApply(
+    name: string,
+    policy: string,
+  ): Promise<{ result: CommandResult; summary: Record<string, number> }> {
     const file = join(work, `${name}.yaml`);
     await writeFile(file, policy);
     const stateDir = await mkdtemp(join(work, `${name}-state-`));
-    const result = await runCommand(process.execPath, [BIN, 'apply', '-p', file, '--yes', '--json', '--state-dir', stateDir, '--host', a.host], {
-      env: { PATH: process.env.PATH, HOME: work },
-      timeoutMs: 120_000,
-    });
+    const result = await runCommand(
+      process.execPath,
+      [BIN, 'apply', '-p', file, '--yes', '--json', '--state-dir', stateDir, '--host', a.host],
+      {
+        env: { PATH: process.env.PATH, HOME: work },
+        timeoutMs: 120_000,
+      },
+    );
     const last = result.stdout.trim().split('\n').at(-1) ?? '';
     let summary: Record<string, number> = {};
     try {
@@ -91,8 +98,14 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
     for (const img of ia.images) {
       const other = ib.byRole.get(img.role)!;
       if (img.kind !== 'built' && img.kind !== 'intermediate') expect(other.id, img.role).toBe(img.id);
-      expect({ tags: other.tags, parent: other.parent, running: other.running, stopped: other.stopped }, img.role).toEqual({
-        tags: img.tags, parent: img.parent, running: img.running, stopped: img.stopped,
+      expect(
+        { tags: other.tags, parent: other.parent, running: other.running, stopped: other.stopped },
+        img.role,
+      ).toEqual({
+        tags: img.tags,
+        parent: img.parent,
+        running: img.running,
+        stopped: img.stopped,
       });
     }
 
@@ -107,8 +120,20 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
     expect(sb.unknown, why).toEqual([]);
     // prune's own report names the images it deleted (and their layers): the roles it names are the ones gone.
     const prunedIds = [...prune.stdout.matchAll(/^deleted: (sha256:[0-9a-f]{64})$/gm)].map((m) => m[1]!);
-    expect(sorted(prunedIds.filter((id) => ib.byId.has(id)).map((id) => ib.byId.get(id)!.role)), why).toEqual(goneRoles(sb));
-    return { ia, ib, before: ia.byRole, afterA: sa.roles, afterB: sb.roles, goneA: goneRoles(sa), goneB: goneRoles(sb), prune, why };
+    expect(sorted(prunedIds.filter((id) => ib.byId.has(id)).map((id) => ib.byId.get(id)!.role)), why).toEqual(
+      goneRoles(sb),
+    );
+    return {
+      ia,
+      ib,
+      before: ia.byRole,
+      afterA: sa.roles,
+      afterB: sb.roles,
+      goneA: goneRoles(sa),
+      goneB: goneRoles(sb),
+      prune,
+      why,
+    };
   }
 
   const inUse = (img: GenImage) => img.running + img.stopped > 0;
@@ -121,7 +146,10 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
       if (roles && !roles.includes(img.role)) continue;
       const now = after.get(img.role);
       if (now === null || now === undefined) continue;
-      expect({ role: img.role, tags: now.tags }, r.why).toEqual({ role: img.role, tags: inv.byRole.get(img.role)!.tags });
+      expect({ role: img.role, tags: now.tags }, r.why).toEqual({
+        role: img.role,
+        tags: inv.byRole.get(img.role)!.tags,
+      });
     }
   }
 
@@ -132,11 +160,18 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
     expect(r.goneA, r.why).toEqual(expected);
     expect(r.goneB, r.why).toEqual(r.goneA);
     // The inventory really exercised the interesting cases:
-    expect(expected).toEqual(expect.arrayContaining([
-      'chain0-head', 'chain0-mid', 'chain0-root', // dangling head with untagged parents
-      'build-dangling', 'build-dangling~1', 'build-branch', // legacy builds: dangling final, and a branch off a shared intermediate
-    ]));
-    for (const kept of ['build-tagged~1', 'chain1-mid', 'chain2-root', 'bb-dangling-running', 'bb-dangling-stopped']) expect(expected).not.toContain(kept);
+    expect(expected).toEqual(
+      expect.arrayContaining([
+        'chain0-head',
+        'chain0-mid',
+        'chain0-root', // dangling head with untagged parents
+        'build-dangling',
+        'build-dangling~1',
+        'build-branch', // legacy builds: dangling final, and a branch off a shared intermediate
+      ]),
+    );
+    for (const kept of ['build-tagged~1', 'chain1-mid', 'chain2-root', 'bb-dangling-running', 'bb-dangling-stopped'])
+      expect(expected).not.toContain(kept);
     // Digest-only (RepoDigests, no tags): `untagged` to imgsweep (SPEC §1). Measured on Engine 20.10, prune -f
     // removes it too (its refs hold no NamedTagged), so it is no exception to the equality above.
     expect(r.ia.byRole.get('digest-only')!.digests).toHaveLength(1);
@@ -153,7 +188,15 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
     const expected = sorted(expectedDeletes(r.ia, () => true));
     expect(r.goneA, r.why).toEqual(expected);
     expect(r.goneB, r.why).toEqual(r.goneA);
-    for (const kept of ['bb-base', 'bb-stopped', 'bb-dangling-running', 'bb-dangling-stopped', 'build-used', 'build-used~1']) expect(expected).not.toContain(kept);
+    for (const kept of [
+      'bb-base',
+      'bb-stopped',
+      'bb-dangling-running',
+      'bb-dangling-stopped',
+      'build-used',
+      'build-used~1',
+    ])
+      expect(expected).not.toContain(kept);
 
     const used = r.ia.images.filter(inUse).map((i) => i.role);
     // imgsweep: every tag of every in-use image stays (SPEC §1: images used by a running container are never touched).
@@ -174,7 +217,8 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
   }, 180_000);
 
   it('match {untagged: true} with olderThan: 48h deletes what `docker image prune -f --filter until=48h` deletes', async () => {
-    const policy = 'version: 1\nname: diff-until\nrules:\n  - name: old-untagged\n    match: { untagged: true }\n    olderThan: 48h\n';
+    const policy =
+      'version: 1\nname: diff-until\nrules:\n  - name: old-untagged\n    match: { untagged: true }\n    olderThan: 48h\n';
     const r = await round(103, 'until', policy, ['-f', '--filter', 'until=48h']);
     const cutoff = r.ia.now - 48 * HOUR;
     const expected = sorted(expectedDeletes(r.ia, (i) => untagged(i) && Date.parse(i.created) < cutoff));
@@ -191,7 +235,8 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
   }, 180_000);
 
   it('match {unused: true, labels: [team=a]} vs `docker image prune -a -f --filter label=team=a`: prune also takes untagged parents and strips tags', async () => {
-    const policy = 'version: 1\nname: diff-label\nrules:\n  - name: team-a\n    match: { unused: true, labels: ["team=a"] }\n';
+    const policy =
+      'version: 1\nname: diff-label\nrules:\n  - name: team-a\n    match: { unused: true, labels: ["team=a"] }\n';
     const r = await round(104, 'label', policy, ['-a', '-f', '--filter', 'label=team=a']);
     const expected = sorted(expectedDeletes(r.ia, (i) => i.labels.team === 'a'));
     expect(r.goneA, r.why).toEqual(expected);
@@ -200,7 +245,7 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
     // prune deletes with its parent pruning: the unlabelled untagged parent of a deleted image goes too, although
     // the label filter does not match it. imgsweep removes only what the policy selects (SPEC §5.10).
     const cascade = new Set(r.goneA);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
       for (const img of r.ia.images) {
         if (cascade.has(img.role) || inUse(img) || img.tags.length + img.digests.length > 0) continue;

@@ -18,7 +18,11 @@ import { loadImage, randomLayer } from '../support/fixtures.js';
 const NOW = '2026-11-27T12:00:00Z';
 const IMAGES = 26;
 
-const deletes = (p: Plan) => p.actions.filter((a) => a.type === 'delete').map((a) => a.imageId).sort();
+const deletes = (p: Plan) =>
+  p.actions
+    .filter((a) => a.type === 'delete')
+    .map((a) => a.imageId)
+    .sort();
 
 describe.skipIf(engineTestsSkipped())('the disk budget while /system/df is busy, on a real dockerd', () => {
   let t: TestEngine;
@@ -29,7 +33,8 @@ describe.skipIf(engineTestsSkipped())('the disk budget while /system/df is busy,
   const shared: string[] = [];
   let ruleImage: string;
 
-  const cli = (host: string, ...args: string[]) => runCli([...args, '--host', host, '--state-dir', join(dir, 'state'), '--now', NOW]);
+  const cli = (host: string, ...args: string[]) =>
+    runCli([...args, '--host', host, '--state-dir', join(dir, 'state'), '--now', NOW]);
   const planOf = async (host: string, policy: string, ...more: string[]) => {
     const r = await cli(host, 'plan', '-p', policy, '--format', 'json', ...more);
     return { ...r, plan: JSON.parse(r.stdout) as Plan };
@@ -44,11 +49,25 @@ describe.skipIf(engineTestsSkipped())('the disk budget while /system/df is busy,
     const base = randomLayer(2_000_000);
     for (let k = 0; k < IMAGES; k++) {
       const created = new Date(Date.parse('2020-01-01T00:00:00Z') + k * 86_400_000).toISOString();
-      shared.push(await loadImage(t.docker, { tags: [`isw/busy-${k}:1`], created, layers: [base, randomLayer(150_000 + 1_000 * k)] }));
+      shared.push(
+        await loadImage(t.docker, {
+          tags: [`isw/busy-${k}:1`],
+          created,
+          layers: [base, randomLayer(150_000 + 1_000 * k)],
+        }),
+      );
     }
-    ruleImage = await loadImage(t.docker, { tags: ['isw/rule-old:1'], created: '2019-01-01T00:00:00Z', labels: { 'isw.rule': 'yes' }, layers: [randomLayer(50_000)] });
+    ruleImage = await loadImage(t.docker, {
+      tags: ['isw/rule-old:1'],
+      created: '2019-01-01T00:00:00Z',
+      labels: { 'isw.rule': 'yes' },
+      layers: [randomLayer(50_000)],
+    });
     budget = join(dir, 'budget.yaml');
-    await writeFile(budget, 'version: 1\nprotect:\n  labels: ["isw.rule"]\ndisk:\n  maxImageBytes: 5MB\n  targetImageBytes: 4MB\n');
+    await writeFile(
+      budget,
+      'version: 1\nprotect:\n  labels: ["isw.rule"]\ndisk:\n  maxImageBytes: 5MB\n  targetImageBytes: 4MB\n',
+    );
     ruleAndBudget = join(dir, 'rule-and-budget.yaml');
     await writeFile(
       ruleAndBudget,
@@ -97,7 +116,12 @@ describe.skipIf(engineTestsSkipped())('the disk budget while /system/df is busy,
     }
     expect(r.code, r.stderr).toBe(0);
     const summary = (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { summary: ApplyReport['summary'] }).summary;
-    expect(summary).toMatchObject({ deleted: deletes(plan).length, failed: 0, skipped: 0, bytesEstimated: plan.summary.bytes });
+    expect(summary).toMatchObject({
+      deleted: deletes(plan).length,
+      failed: 0,
+      skipped: 0,
+      bytesEstimated: plan.summary.bytes,
+    });
     expect(await imageIds()).toEqual(before.filter((id) => !deletes(plan).includes(id)));
     expect(hammer.counts.busy).toBeGreaterThan(0);
   });
@@ -111,7 +135,9 @@ describe.skipIf(engineTestsSkipped())('the disk budget while /system/df is busy,
         expect(deletes(json.plan)).toEqual([ruleImage]);
         const text = await cli(proxy.host, 'plan', '-p', ruleAndBudget, '--timeout', '2s');
         expect(text.code).toBe(1);
-        expect(text.stdout).toMatch(/disk budget skipped: the engine's disk accounting is unavailable \(\/system\/df: a disk usage operation is already running, after \d+ tries in 2 s\)/);
+        expect(text.stdout).toMatch(
+          /disk budget skipped: the engine's disk accounting is unavailable \(\/system\/df: a disk usage operation is already running, after \d+ tries in 2 s\)/,
+        );
         expect(proxy.refused).toBeGreaterThan(2);
       } finally {
         await proxy.close();

@@ -18,9 +18,23 @@ import type { Plan } from '../../src/plan/types.js';
 import { formatBytes } from '../../src/report/bytes.js';
 import { diskText } from '../../src/report/disk-text.js';
 import type { UsageRecord } from '../../src/usage/store.js';
-import { image as plainImage, idOf, inventory as plainInventory, layered, NOW, policy as plainPolicy, ago } from '../support/builders.js';
+import {
+  image as plainImage,
+  idOf,
+  inventory as plainInventory,
+  layered,
+  NOW,
+  policy as plainPolicy,
+  ago,
+} from '../support/builders.js';
 import { runCli, type CliResult } from '../support/cli.js';
-import { DOCKERD_NOT_FOUND, engineTestsSkipped, getOnSocket, startDockerd, type TestEngine } from '../support/dockerd.js';
+import {
+  DOCKERD_NOT_FOUND,
+  engineTestsSkipped,
+  getOnSocket,
+  startDockerd,
+  type TestEngine,
+} from '../support/dockerd.js';
 import { importBusybox, loadImage, randomLayer, runContainer } from '../support/fixtures.js';
 import { startPodman, type TestPodman } from '../support/podman.js';
 import { exited, killGroup, mountsUnder, runCommand, stopChild, tailFile, waitFor, which } from '../support/process.js';
@@ -48,7 +62,8 @@ function cliFor(host: () => string, state: () => string) {
     setLastUsed: async (key: string, times: Record<string, string>) => {
       const path = join(state(), `usage-${key}.json`);
       const record = JSON.parse(await readFile(path, 'utf8')) as UsageRecord;
-      for (const [id, lastUsed] of Object.entries(times)) record.images[id] = { ...record.images[id]!, lastUsed, source: 'set by the test' };
+      for (const [id, lastUsed] of Object.entries(times))
+        record.images[id] = { ...record.images[id]!, lastUsed, source: 'set by the test' };
       await writeFile(path, JSON.stringify(record), { mode: 0o600 });
     },
   };
@@ -57,14 +72,18 @@ function cliFor(host: () => string, state: () => string) {
 /** The deleted image IDs in plan order (which is execution order: children before parents). */
 const deleted = (p: Plan) => p.actions.filter((a) => a.type === 'delete').map((a) => a.imageId);
 const sorted = (ids: (string | undefined)[]) => [...ids].sort();
-const ownLayer = async (docker: Docker, id: string) => ((await docker.getImage(id).history()) as { Size: number }[])[0]!.Size;
+const ownLayer = async (docker: Docker, id: string) =>
+  ((await docker.getImage(id).history()) as { Size: number }[])[0]!.Size;
 
 describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd', () => {
   let t: TestEngine;
   let dir: string;
   let key: string;
   const ids = {} as { keep: string; run: string; e1: string; e2: string; e3: string; e4: string };
-  const c = cliFor(() => t.host, () => join(dir, 'state'));
+  const c = cliFor(
+    () => t.host,
+    () => join(dir, 'state'),
+  );
   const policy = async (name: string, disk: string) => {
     const file = join(dir, `${name}.yaml`);
     await writeFile(file, `version: 1\nname: ${name}\nprotect:\n  labels: ["com.example.keep"]\ndisk:\n${disk}`);
@@ -76,11 +95,32 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
     dir = await mkdtemp(join(tmpdir(), 'imgsweep-int-disk-'));
     const { docker } = t;
     // Four 1 MiB images created in the order e1..e4, a protected one, and one a running container uses.
-    ids.keep = await loadImage(docker, { tags: ['isw/keep:1'], created: '2019-01-01T00:00:00Z', labels: { 'com.example.keep': 'yes' }, layers: [randomLayer(MiB)] });
-    ids.e1 = await loadImage(docker, { tags: ['isw/e1:1'], created: '2020-01-01T00:00:00Z', layers: [randomLayer(MiB)] });
-    ids.e2 = await loadImage(docker, { tags: ['isw/e2:1'], created: '2021-01-01T00:00:00Z', layers: [randomLayer(MiB)] });
-    ids.e3 = await loadImage(docker, { tags: ['isw/e3:1'], created: '2022-01-01T00:00:00Z', layers: [randomLayer(MiB)] });
-    ids.e4 = await loadImage(docker, { tags: ['isw/e4:1'], created: '2023-01-01T00:00:00Z', layers: [randomLayer(MiB)] });
+    ids.keep = await loadImage(docker, {
+      tags: ['isw/keep:1'],
+      created: '2019-01-01T00:00:00Z',
+      labels: { 'com.example.keep': 'yes' },
+      layers: [randomLayer(MiB)],
+    });
+    ids.e1 = await loadImage(docker, {
+      tags: ['isw/e1:1'],
+      created: '2020-01-01T00:00:00Z',
+      layers: [randomLayer(MiB)],
+    });
+    ids.e2 = await loadImage(docker, {
+      tags: ['isw/e2:1'],
+      created: '2021-01-01T00:00:00Z',
+      layers: [randomLayer(MiB)],
+    });
+    ids.e3 = await loadImage(docker, {
+      tags: ['isw/e3:1'],
+      created: '2022-01-01T00:00:00Z',
+      layers: [randomLayer(MiB)],
+    });
+    ids.e4 = await loadImage(docker, {
+      tags: ['isw/e4:1'],
+      created: '2023-01-01T00:00:00Z',
+      layers: [randomLayer(MiB)],
+    });
     ids.run = await importBusybox(docker, 'isw/disk-run:1');
     await runContainer(docker, 'isw/disk-run:1', { running: true });
     const inv = await c.live('inventory', '--format', 'json');
@@ -94,11 +134,16 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
 
   let total: number;
 
-  it('under the limit nothing is evicted, and the total is the engine\'s own layer total (/system/df)', async () => {
+  it("under the limit nothing is evicted, and the total is the engine's own layer total (/system/df)", async () => {
     const p = await c.plan(await policy('roomy', '  maxImageBytes: 100GB\n'));
     expect(deleted(p)).toEqual([]);
     total = ((await t.docker.df()) as { LayersSize: number }).LayersSize;
-    expect(p.disk).toMatchObject({ status: 'under-limit', goals: [{ measure: 'image-bytes', before: total }], evicted: 0, evictedBytes: 0 });
+    expect(p.disk).toMatchObject({
+      status: 'under-limit',
+      goals: [{ measure: 'image-bytes', before: total }],
+      evicted: 0,
+      evictedBytes: 0,
+    });
     expect(diskText(p.disk!)).toBe(`images ${formatBytes(total)} <= ${formatBytes(100e9)}: nothing to evict`);
   });
 
@@ -106,7 +151,14 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
     // Last used: e3 4 h ago, e1 3 h, e4 2 h, e2 1 h; the protected image longest ago of all.
     const now = Date.now();
     const hoursAgo = (h: number) => new Date(now - h * 3_600_000).toISOString();
-    await c.setLastUsed(key, { [ids.keep]: hoursAgo(9), [ids.e3]: hoursAgo(4), [ids.e1]: hoursAgo(3), [ids.e4]: hoursAgo(2), [ids.e2]: hoursAgo(1), [ids.run]: hoursAgo(8) });
+    await c.setLastUsed(key, {
+      [ids.keep]: hoursAgo(9),
+      [ids.e3]: hoursAgo(4),
+      [ids.e1]: hoursAgo(3),
+      [ids.e4]: hoursAgo(2),
+      [ids.e2]: hoursAgo(1),
+      [ids.run]: hoursAgo(8),
+    });
     // Over by half a MiB; the target needs two and a half MiB: exactly three of the 1 MiB images.
     const limit = total - MiB / 2;
     const target = total - 2.5 * MiB;
@@ -114,10 +166,18 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
     const p = await c.plan(file);
     expect(deleted(p).sort()).toEqual(sorted([ids.e3, ids.e1, ids.e4]));
     for (const a of p.actions) expect(a.rule).toBe('disk');
-    const bytes = (await ownLayer(t.docker, ids.e3)) + (await ownLayer(t.docker, ids.e1)) + (await ownLayer(t.docker, ids.e4));
+    const bytes =
+      (await ownLayer(t.docker, ids.e3)) + (await ownLayer(t.docker, ids.e1)) + (await ownLayer(t.docker, ids.e4));
     expect(p.summary).toMatchObject({ bytes, estimate: 'layers' });
-    expect(p.disk).toMatchObject({ status: 'over-limit', goals: [{ measure: 'image-bytes', before: total, limit, target }], evicted: 3, evictedBytes: bytes });
-    expect(diskText(p.disk!)).toBe(`images ${formatBytes(total)} > ${formatBytes(limit)}: evicting 3 images, est. ${formatBytes(bytes)}, to reach ${formatBytes(target)}`);
+    expect(p.disk).toMatchObject({
+      status: 'over-limit',
+      goals: [{ measure: 'image-bytes', before: total, limit, target }],
+      evicted: 3,
+      evictedBytes: bytes,
+    });
+    expect(diskText(p.disk!)).toBe(
+      `images ${formatBytes(total)} > ${formatBytes(limit)}: evicting 3 images, est. ${formatBytes(bytes)}, to reach ${formatBytes(target)}`,
+    );
     const text = await c.live('plan', '-p', file);
     expect(text.stdout).toContain(`Disk: ${diskText(p.disk!)}`);
 
@@ -145,7 +205,17 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
       const port = (server.address() as AddressInfo).port;
-      const r = await runCli(['plan', '-p', await policy('remote', '  maxUsage: 1%\n  targetUsage: 0.5%\n'), '--host', `tcp://127.0.0.1:${port}`, '--state-dir', join(dir, 'state'), '--format', 'json']);
+      const r = await runCli([
+        'plan',
+        '-p',
+        await policy('remote', '  maxUsage: 1%\n  targetUsage: 0.5%\n'),
+        '--host',
+        `tcp://127.0.0.1:${port}`,
+        '--state-dir',
+        join(dir, 'state'),
+        '--format',
+        'json',
+      ]);
       expect(r).toMatchObject({ code: 0, stderr: '' });
       const p = JSON.parse(r.stdout) as Plan;
       expect(deleted(p)).toEqual([]);
@@ -161,7 +231,15 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
     expect((await c.live('inventory', '-o', snap)).code).toBe(0);
     const { disk: _disk, ...rest } = JSON.parse(await readFile(snap, 'utf8')) as Inventory;
     await writeFile(snap, JSON.stringify(rest));
-    const r = await runCli(['plan', '-p', await policy('usage', '  maxUsage: 1%\n  targetUsage: 0.5%\n'), '--inventory', snap, '--format', 'json']);
+    const r = await runCli([
+      'plan',
+      '-p',
+      await policy('usage', '  maxUsage: 1%\n  targetUsage: 0.5%\n'),
+      '--inventory',
+      snap,
+      '--format',
+      'json',
+    ]);
     expect(r.code).toBe(0);
     const p = JSON.parse(r.stdout) as Plan;
     expect(deleted(p)).toEqual([]);
@@ -184,7 +262,13 @@ class TmpfsDockerd {
     this.socketPath = join(dir, 'docker.sock');
     this.host = `unix://${this.socketPath}`;
     this.dataRoot = join(dir, 'data');
-    this.docker = new Docker({ socketPath: this.socketPath, host: undefined, protocol: 'http', version: 'v1.41', timeout: 120_000 });
+    this.docker = new Docker({
+      socketPath: this.socketPath,
+      host: undefined,
+      protocol: 'http',
+      version: 'v1.41',
+      timeout: 120_000,
+    });
   }
 
   static async start(sizeMb: number): Promise<TmpfsDockerd | { mountError: string }> {
@@ -192,7 +276,9 @@ class TmpfsDockerd {
     if (bin === null) throw new Error(DOCKERD_NOT_FOUND);
     const d = new TmpfsDockerd(await mkdtemp('/tmp/isw-'));
     await mkdir(d.dataRoot);
-    const mounted = await runCommand('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m,mode=0711`, 'tmpfs', d.dataRoot], { timeoutMs: 10_000 });
+    const mounted = await runCommand('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m,mode=0711`, 'tmpfs', d.dataRoot], {
+      timeoutMs: 10_000,
+    });
     if (mounted.code !== 0) {
       await rm(d.dir, { recursive: true, force: true });
       return { mountError: `mount -t tmpfs failed (${mounted.code}): ${mounted.stderr.trim()}` };
@@ -201,8 +287,20 @@ class TmpfsDockerd {
     const log = openSync(logPath, 'a');
     const child = spawn(
       bin,
-      ['--data-root', d.dataRoot, '--exec-root', join(d.dir, 'exec'), '--pidfile', join(d.dir, 'docker.pid'), '--host', d.host,
-        '--storage-driver=vfs', '--iptables=false', '--ip6tables=false', '--bridge=none'],
+      [
+        '--data-root',
+        d.dataRoot,
+        '--exec-root',
+        join(d.dir, 'exec'),
+        '--pidfile',
+        join(d.dir, 'docker.pid'),
+        '--host',
+        d.host,
+        '--storage-driver=vfs',
+        '--iptables=false',
+        '--ip6tables=false',
+        '--bridge=none',
+      ],
       { detached: true, stdio: ['ignore', log, log] },
     );
     closeSync(log);
@@ -220,7 +318,6 @@ class TmpfsDockerd {
     return (await getOnSocket(this.socketPath, '/_ping'))?.status === 200;
   }
 
-
   /** Used fraction of the data root's filesystem, as df counts it. */
   async usage(): Promise<{ used: number; total: number }> {
     const s = await statfs(this.dataRoot);
@@ -231,7 +328,8 @@ class TmpfsDockerd {
     const child = this.child;
     if (child) {
       try {
-        for (const ct of await this.docker.listContainers({ all: true })) await this.docker.getContainer(ct.Id).remove({ force: true });
+        for (const ct of await this.docker.listContainers({ all: true }))
+          await this.docker.getContainer(ct.Id).remove({ force: true });
       } catch {
         // the daemon may be gone already
       }
@@ -255,7 +353,10 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
   let dir: string;
   let key: string;
   const f: string[] = [];
-  const c = cliFor(() => d!.host, () => join(dir, 'state'));
+  const c = cliFor(
+    () => d!.host,
+    () => join(dir, 'state'),
+  );
   const policy = async (name: string, disk: string) => {
     const file = join(dir, `${name}.yaml`);
     await writeFile(file, `version: 1\nname: ${name}\nprotect:\n  labels: ["com.example.keep"]\ndisk:\n${disk}`);
@@ -290,19 +391,25 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('measures the data root\'s filesystem (statfs) and evicts nothing under the limit', async ({ skip }) => {
+  it("measures the data root's filesystem (statfs) and evicts nothing under the limit", async ({ skip }) => {
     if (mountError) skip(mountError);
     const p = await c.plan(await policy('roomy', '  maxUsage: 99%\n  targetUsage: 98%\n'));
     const { used, total } = await d!.usage();
     expect(total).toBe(64 * MiB);
-    expect(p.disk).toMatchObject({ status: 'under-limit', goals: [{ measure: 'usage', limit: 0.99, target: 0.98, over: false }], evicted: 0 });
+    expect(p.disk).toMatchObject({
+      status: 'under-limit',
+      goals: [{ measure: 'usage', limit: 0.99, target: 0.98, over: false }],
+      evicted: 0,
+    });
     expect(p.disk!.goals[0]!.before).toBeGreaterThan(0.7);
     expect(Math.abs(p.disk!.goals[0]!.before - used / total)).toBeLessThan(0.01);
     expect(diskText(p.disk!)).toMatch(/^disk \d+(\.\d)?% <= 99%: nothing to evict$/);
     expect(deleted(p)).toEqual([]);
   });
 
-  it('over maxUsage it evicts in LRU order (ties: oldest created) until the estimate reaches targetUsage; apply brings the disk there', async ({ skip }) => {
+  it('over maxUsage it evicts in LRU order (ties: oldest created) until the estimate reaches targetUsage; apply brings the disk there', async ({
+    skip,
+  }) => {
     if (mountError) skip(mountError);
     // The newest image was last used a day ago; every other one was first seen (and so used) by the run above.
     await c.setLastUsed(key, { [f[7]!]: ago('1d', Date.now()) });
@@ -317,8 +424,12 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
     // LRU first (fill7), then the oldest created among the ties (fill0 is protected): fill1, fill2.
     expect(deleted(p).sort()).toEqual(sorted([f[7], f[1], f[2]]));
     expect(p.disk).toMatchObject({ status: 'over-limit', goals: [{ measure: 'usage' }], evicted: 3 });
-    expect(diskText(p.disk!)).toMatch(new RegExp(`^disk [\\d.]+% > ${max}%: evicting 3 images, est\\. [\\d.]+ MB, to reach ${target}%$`));
-    expect(p.disk!.evictedBytes).toBe((await ownLayer(d!.docker, f[7]!)) + (await ownLayer(d!.docker, f[1]!)) + (await ownLayer(d!.docker, f[2]!)));
+    expect(diskText(p.disk!)).toMatch(
+      new RegExp(`^disk [\\d.]+% > ${max}%: evicting 3 images, est\\. [\\d.]+ MB, to reach ${target}%$`),
+    );
+    expect(p.disk!.evictedBytes).toBe(
+      (await ownLayer(d!.docker, f[7]!)) + (await ownLayer(d!.docker, f[1]!)) + (await ownLayer(d!.docker, f[2]!)),
+    );
 
     const summary = await c.apply(file);
     expect(summary).toMatchObject({ deleted: 3, failed: 0 });
@@ -335,8 +446,13 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
 
 describe('evictForDisk with plain data (ordering the real engines above cannot pin down)', () => {
   const plan = (disk: string, images: ReturnType<typeof plainImage>[], extra: Partial<Inventory> = {}) =>
-    makePlan({ policy: plainPolicy(`version: 1\ndisk:\n${disk}`), inventory: plainInventory(layered(images), [], extra), now: NOW });
-  const sameUse = (names: string[]) => Object.fromEntries(names.map((n) => [idOf(n), { firstSeen: ago('5d'), lastUsed: ago('2d') }]));
+    makePlan({
+      policy: plainPolicy(`version: 1\ndisk:\n${disk}`),
+      inventory: plainInventory(layered(images), [], extra),
+      now: NOW,
+    });
+  const sameUse = (names: string[]) =>
+    Object.fromEntries(names.map((n) => [idOf(n), { firstSeen: ago('5d'), lastUsed: ago('2d') }]));
 
   it('ties in last-used: oldest created goes first, and within a parent chain children before parents', () => {
     // base <- mid <- leaf, all created together; old is unrelated and older. Sizes: own bytes 100, 50, 60, 40.
@@ -352,7 +468,9 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
     expect(deleted(p).sort()).toEqual(sorted([idOf('old'), idOf('leaf')]));
     expect(p.disk).toMatchObject({ evicted: 2, evictedBytes: 100 });
     // With a target of 210 only one must go: old is oldest created, so leaf stays.
-    expect(deleted(plan('  maxImageBytes: 220B\n  targetImageBytes: 210B\n', images, { usage }))).toEqual([idOf('old')]);
+    expect(deleted(plan('  maxImageBytes: 220B\n  targetImageBytes: 210B\n', images, { usage }))).toEqual([
+      idOf('old'),
+    ]);
     // To reach 0 the whole chain goes, deleted leaf first and base last.
     const all = deleted(plan('  maxImageBytes: 200B\n  targetImageBytes: 0B\n', images, { usage }));
     expect(all.sort()).toEqual(sorted(['base', 'mid', 'leaf', 'old'].map(idOf)));
@@ -382,7 +500,11 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
       plainImage('z', { tags: ['z:1'], size: 100, age: '40d' }),
     ];
     const withRule = (disk: string) =>
-      makePlan({ policy: plainPolicy(`version: 1\nrules:\n  - name: x\n    match: { repositories: [x] }\ndisk:\n${disk}`), inventory: plainInventory(layered(images)), now: NOW });
+      makePlan({
+        policy: plainPolicy(`version: 1\nrules:\n  - name: x\n    match: { repositories: [x] }\ndisk:\n${disk}`),
+        inventory: plainInventory(layered(images)),
+        now: NOW,
+      });
     // 300 B; the rule frees 100: still over 150, so the least recently used (y) goes too.
     const over = withRule('  maxImageBytes: 150B\n  targetImageBytes: 100B\n');
     expect(deleted(over).sort()).toEqual(sorted([idOf('x'), idOf('y')]));
@@ -403,7 +525,9 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
     const withRule = (disk: string) =>
       makePlan({
         policy: plainPolicy(`version: 1\nrules:\n  - name: x\n    match: { repositories: [x] }\ndisk:\n${disk}`),
-        inventory: plainInventory(layered(images), [], { disk: { totalBytes: 1000, usedBytes: 300, path: '/var/lib/docker' } }),
+        inventory: plainInventory(layered(images), [], {
+          disk: { totalBytes: 1000, usedBytes: 300, path: '/var/lib/docker' },
+        }),
         now: NOW,
       });
     // 300 of 1000 bytes; the rule frees 100 of them. Over 250 (25%), target 200 (20%) / 150 (15%).
@@ -416,9 +540,14 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
   });
 
   it('says when the target cannot be reached because nothing else may go', () => {
-    const images = [plainImage('a', { tags: ['a:1'], size: 100 }), plainImage('kept', { tags: ['kept:1'], size: 900, labels: { keep: '1' } })];
+    const images = [
+      plainImage('a', { tags: ['a:1'], size: 100 }),
+      plainImage('kept', { tags: ['kept:1'], size: 900, labels: { keep: '1' } }),
+    ];
     const p = makePlan({
-      policy: plainPolicy('version: 1\nprotect: { labels: [keep] }\ndisk:\n  maxImageBytes: 500B\n  targetImageBytes: 100B\n'),
+      policy: plainPolicy(
+        'version: 1\nprotect: { labels: [keep] }\ndisk:\n  maxImageBytes: 500B\n  targetImageBytes: 100B\n',
+      ),
       inventory: plainInventory(layered(images)),
       now: NOW,
     });
@@ -428,13 +557,20 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
   });
 
   it('maxUsage uses the measured filesystem when there is one, and says only maxImageBytes applies when there is none', () => {
-    const images = [plainImage('a', { tags: ['a:1'], size: 100 }), plainImage('b', { tags: ['b:1'], size: 100, age: '40d' })];
-    const measured = plan('  maxUsage: 90%\n  targetUsage: 85%\n', images, { disk: { totalBytes: 1000, usedBytes: 950, path: '/var/lib/docker' } });
+    const images = [
+      plainImage('a', { tags: ['a:1'], size: 100 }),
+      plainImage('b', { tags: ['b:1'], size: 100, age: '40d' }),
+    ];
+    const measured = plan('  maxUsage: 90%\n  targetUsage: 85%\n', images, {
+      disk: { totalBytes: 1000, usedBytes: 950, path: '/var/lib/docker' },
+    });
     expect(deleted(measured)).toEqual([idOf('b')]);
     expect(diskText(measured.disk!)).toMatch(/^disk 95% > 90%: evicting 1 image, est\. 100 B, to reach 85%$/);
     const none = plan('  maxUsage: 90%\n  targetUsage: 85%\n  maxImageBytes: 1kB\n', images, { disk: null });
     expect(deleted(none)).toEqual([]);
-    expect(diskText(none.disk!)).toMatch(/^images 200 B <= 1\.0 kB: nothing to evict\. maxUsage not evaluated: .*only maxImageBytes applies$/);
+    expect(diskText(none.disk!)).toMatch(
+      /^images 200 B <= 1\.0 kB: nothing to evict\. maxUsage not evaluated: .*only maxImageBytes applies$/,
+    );
   });
 });
 
@@ -444,15 +580,35 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a Podman servi
   let dir: string;
   let key: string;
   const ids = {} as { keep: string; e1: string; e2: string; e3: string };
-  const c = cliFor(() => p.host, () => join(dir, 'state'));
+  const c = cliFor(
+    () => p.host,
+    () => join(dir, 'state'),
+  );
 
   beforeAll(async () => {
     p = await startPodman();
     dir = await mkdtemp(join(tmpdir(), 'imgsweep-int-disk-podman-'));
-    ids.keep = await loadImage(p.docker, { tags: ['isw/pkeep:1'], created: '2019-01-01T00:00:00Z', labels: { 'com.example.keep': 'yes' }, layers: [randomLayer(MiB)] });
-    ids.e1 = await loadImage(p.docker, { tags: ['isw/pe1:1'], created: '2020-01-01T00:00:00Z', layers: [randomLayer(MiB)] });
-    ids.e2 = await loadImage(p.docker, { tags: ['isw/pe2:1'], created: '2021-01-01T00:00:00Z', layers: [randomLayer(MiB)] });
-    ids.e3 = await loadImage(p.docker, { tags: ['isw/pe3:1'], created: '2022-01-01T00:00:00Z', layers: [randomLayer(MiB)] });
+    ids.keep = await loadImage(p.docker, {
+      tags: ['isw/pkeep:1'],
+      created: '2019-01-01T00:00:00Z',
+      labels: { 'com.example.keep': 'yes' },
+      layers: [randomLayer(MiB)],
+    });
+    ids.e1 = await loadImage(p.docker, {
+      tags: ['isw/pe1:1'],
+      created: '2020-01-01T00:00:00Z',
+      layers: [randomLayer(MiB)],
+    });
+    ids.e2 = await loadImage(p.docker, {
+      tags: ['isw/pe2:1'],
+      created: '2021-01-01T00:00:00Z',
+      layers: [randomLayer(MiB)],
+    });
+    ids.e3 = await loadImage(p.docker, {
+      tags: ['isw/pe3:1'],
+      created: '2022-01-01T00:00:00Z',
+      layers: [randomLayer(MiB)],
+    });
     const inv = await c.live('inventory', '--format', 'json');
     key = (JSON.parse(inv.stdout) as Inventory).engine.key;
   });
@@ -465,22 +621,39 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a Podman servi
   it('evicts least recently used first, skipping the protected image, until the target; the engine frees those layers', async () => {
     const now = Date.now();
     const hoursAgo = (h: number) => new Date(now - h * 3_600_000).toISOString();
-    await c.setLastUsed(key, { [ids.keep]: hoursAgo(9), [ids.e1]: hoursAgo(4), [ids.e3]: hoursAgo(3), [ids.e2]: hoursAgo(1) });
-    const own = Object.fromEntries(await Promise.all(Object.entries(ids).map(async ([k, id]) => [k, await ownLayer(p.docker, id)] as const))) as Record<keyof typeof ids, number>;
+    await c.setLastUsed(key, {
+      [ids.keep]: hoursAgo(9),
+      [ids.e1]: hoursAgo(4),
+      [ids.e3]: hoursAgo(3),
+      [ids.e2]: hoursAgo(1),
+    });
+    const own = Object.fromEntries(
+      await Promise.all(Object.entries(ids).map(async ([k, id]) => [k, await ownLayer(p.docker, id)] as const)),
+    ) as Record<keyof typeof ids, number>;
     const total = own.keep + own.e1 + own.e2 + own.e3;
     expect(total).toBeGreaterThanOrEqual(4 * MiB);
     const file = join(dir, 'tight.yaml');
     const limit = total - MiB / 2;
     const target = total - 1.5 * MiB;
-    await writeFile(file, `version: 1\nname: tight\nprotect:\n  labels: ["com.example.keep"]\ndisk:\n  maxImageBytes: ${limit}B\n  targetImageBytes: ${target}B\n`);
+    await writeFile(
+      file,
+      `version: 1\nname: tight\nprotect:\n  labels: ["com.example.keep"]\ndisk:\n  maxImageBytes: ${limit}B\n  targetImageBytes: ${target}B\n`,
+    );
     const plan = await c.plan(file);
     expect(deleted(plan).sort()).toEqual(sorted([ids.e1, ids.e3]));
     expect(plan.summary).toMatchObject({ bytes: own.e1 + own.e3, estimate: 'layers' });
-    expect(plan.disk).toMatchObject({ status: 'over-limit', goals: [{ measure: 'image-bytes', before: total, limit, target }], evicted: 2, evictedBytes: own.e1 + own.e3 });
+    expect(plan.disk).toMatchObject({
+      status: 'over-limit',
+      goals: [{ measure: 'image-bytes', before: total, limit, target }],
+      evicted: 2,
+      evictedBytes: own.e1 + own.e3,
+    });
 
     const summary = await c.apply(file);
     expect(summary).toMatchObject({ deleted: 2, failed: 0, skipped: 0, bytesEstimated: own.e1 + own.e3 });
-    const left = (await p.docker.listImages({ all: true })).map((i) => (i.Id.startsWith('sha256:') ? i.Id : `sha256:${i.Id}`)).sort();
+    const left = (await p.docker.listImages({ all: true }))
+      .map((i) => (i.Id.startsWith('sha256:') ? i.Id : `sha256:${i.Id}`))
+      .sort();
     expect(left).toEqual(sorted([ids.keep, ids.e2]));
   });
 });

@@ -37,7 +37,13 @@ describe.skipIf(engineTestsSkipped())('dockerode engine against a real dockerd',
     const identity = await engine.identity();
     const info = await t.docker.info();
     expect(identity).toMatchObject({
-      kind: 'docker', apiVersion: '1.41', id: info.ID, rootDir: `${t.dir}/data`, driver: 'vfs', imageStore: 'classic', host: t.host,
+      kind: 'docker',
+      apiVersion: '1.41',
+      id: info.ID,
+      rootDir: `${t.dir}/data`,
+      driver: 'vfs',
+      imageStore: 'classic',
+      host: t.host,
     });
     expect(identity.key).toMatch(/^[0-9a-f]{16}$/);
   });
@@ -68,7 +74,9 @@ describe.skipIf(engineTestsSkipped())('dockerode engine against a real dockerd',
     await new Promise<void>((resolve) => server.listen(path, resolve));
     try {
       const started = Date.now();
-      await expect(connectEngine({ host: `unix://${path}`, env: {}, timeoutMs: 500 })).rejects.toThrow(/timed out after 500 ms/);
+      await expect(connectEngine({ host: `unix://${path}`, env: {}, timeoutMs: 500 })).rejects.toThrow(
+        /timed out after 500 ms/,
+      );
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {
       server.close();
@@ -76,12 +84,26 @@ describe.skipIf(engineTestsSkipped())('dockerode engine against a real dockerd',
   });
 
   it('loads images whose creation time and labels round-trip, untagged ones without placeholders', async () => {
-    const tagged = await loadImage(t.docker, { tags: ['isw/load:1', 'isw/load:2'], created: '2020-01-02T03:04:05Z', labels: { team: 'a' } });
+    const tagged = await loadImage(t.docker, {
+      tags: ['isw/load:1', 'isw/load:2'],
+      created: '2020-01-02T03:04:05Z',
+      labels: { team: 'a' },
+    });
     const dangling = await loadImage(t.docker, { created: '2021-06-01T00:00:00Z' });
     expect(await image(tagged)).toMatchObject({
-      repoTags: ['isw/load:1', 'isw/load:2'], repoDigests: [], created: '2020-01-02T03:04:05.000Z', labels: { team: 'a' }, parentId: null, sharedSize: null,
+      repoTags: ['isw/load:1', 'isw/load:2'],
+      repoDigests: [],
+      created: '2020-01-02T03:04:05.000Z',
+      labels: { team: 'a' },
+      parentId: null,
+      sharedSize: null,
     });
-    expect(await image(dangling)).toMatchObject({ repoTags: [], repoDigests: [], labels: {}, created: '2021-06-01T00:00:00.000Z' });
+    expect(await image(dangling)).toMatchObject({
+      repoTags: [],
+      repoDigests: [],
+      labels: {},
+      created: '2021-06-01T00:00:00.000Z',
+    });
   });
 
   it('reports layers with sizes, shared between images that were given the same layer', async () => {
@@ -108,7 +130,14 @@ describe.skipIf(engineTestsSkipped())('dockerode engine against a real dockerd',
     const containers = await engine.listContainers();
     const r = containers.find((c) => c.id === running);
     const s = containers.find((c) => c.id === stopped);
-    expect(r).toMatchObject({ names: ['isw-running'], imageId: busybox, image: 'isw/busybox:1', state: 'running', finishedAt: null, mountImageIds: [] });
+    expect(r).toMatchObject({
+      names: ['isw-running'],
+      imageId: busybox,
+      image: 'isw/busybox:1',
+      state: 'running',
+      finishedAt: null,
+      mountImageIds: [],
+    });
     expect(r!.startedAt).not.toBeNull();
     expect(s).toMatchObject({ names: ['isw-stopped'], imageId: busybox, state: 'exited' });
     expect(s!.startedAt).not.toBeNull();
@@ -137,7 +166,9 @@ describe.skipIf(engineTestsSkipped())('dockerode engine against a real dockerd',
       expect(await pullImage(t.docker, ref)).toBe(id);
       const pulled = await image(id);
       expect(pulled?.repoTags).toEqual([ref]);
-      expect(pulled?.repoDigests).toEqual([expect.stringMatching(new RegExp(`^${registry.address}/isw/pushed@sha256:[0-9a-f]{64}$`))]);
+      expect(pulled?.repoDigests).toEqual([
+        expect.stringMatching(new RegExp(`^${registry.address}/isw/pushed@sha256:[0-9a-f]{64}$`)),
+      ]);
     } finally {
       await registry.stop();
     }
@@ -158,8 +189,14 @@ describe.skipIf(engineTestsSkipped())('dockerode engine against a real dockerd',
     expect(conflict).toMatchObject({ status: 'conflict', message: expect.stringContaining('must be forced') });
     const used = await importBusybox(t.docker, 'isw/used:1');
     await runContainer(t.docker, 'isw/used:1', { running: false });
-    expect(await engine.deleteImage(used)).toMatchObject({ status: 'conflict', message: expect.stringContaining('stopped container') });
-    expect(await engine.untag('isw/used:1')).toMatchObject({ status: 'conflict', message: expect.stringContaining('must force') });
+    expect(await engine.deleteImage(used)).toMatchObject({
+      status: 'conflict',
+      message: expect.stringContaining('stopped container'),
+    });
+    expect(await engine.untag('isw/used:1')).toMatchObject({
+      status: 'conflict',
+      message: expect.stringContaining('must force'),
+    });
     expect(await image(used)).toBeDefined();
   });
 
@@ -190,7 +227,9 @@ describe.skipIf(engineTestsSkipped())('dockerode engine against a real dockerd',
     const byName = await runContainer(t.docker, 'isw/busybox:1', { running: false });
     const byId = await runContainer(t.docker, busybox, { running: false });
     const events = await engine.events(since, new Date(Date.now() + 1_000));
-    expect(events.filter((e) => e.containerId === byName).map((e) => e.action)).toEqual(expect.arrayContaining(['create', 'start', 'die']));
+    expect(events.filter((e) => e.containerId === byName).map((e) => e.action)).toEqual(
+      expect.arrayContaining(['create', 'start', 'die']),
+    );
     expect(events.find((e) => e.containerId === byName)).toMatchObject({ image: 'isw/busybox:1', imageId: null });
     expect(events.find((e) => e.containerId === byId)).toMatchObject({ image: busybox, imageId: busybox });
     expect(await engine.events(new Date(Date.now() + 60_000), new Date(Date.now() + 120_000))).toEqual([]);

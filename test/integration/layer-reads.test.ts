@@ -28,7 +28,10 @@ describe.skipIf(engineTestsSkipped())('layer reads for the reclaim estimate agai
   const live = (...args: string[]) => runCli([...args, '--host', t.host, '--state-dir', join(dir, 'state')]);
   const policyFile = async (name: string, repos: string[]) => {
     const file = join(dir, `${name}.yaml`);
-    await writeFile(file, `version: 1\nname: ${name}\nrules:\n  - name: gone\n    match: { repositories: ${JSON.stringify(repos)} }\n`);
+    await writeFile(
+      file,
+      `version: 1\nname: ${name}\nrules:\n  - name: gone\n    match: { repositories: ${JSON.stringify(repos)} }\n`,
+    );
     return file;
   };
   /** Every image read, as the estimate needs without df: the reference. */
@@ -50,7 +53,10 @@ describe.skipIf(engineTestsSkipped())('layer reads for the reclaim estimate agai
       ids.a.push(await loadImage(t.docker, { tags: [`isw/lr-a${k}:1`], layers: [...a, randomLayer(1_000 + 37 * k)] }));
       ids.b.push(await loadImage(t.docker, { tags: [`isw/lr-b${k}:1`], layers: [...b, randomLayer(2_000 + 41 * k)] }));
     }
-    for (let k = 0; k < 6; k++) ids.copies.push(await loadImage(t.docker, { tags: [`isw/lr-copy${k}:1`], labels: { copy: String(k) }, layers: [...a, top] }));
+    for (let k = 0; k < 6; k++)
+      ids.copies.push(
+        await loadImage(t.docker, { tags: [`isw/lr-copy${k}:1`], labels: { copy: String(k) }, layers: [...a, top] }),
+      );
     ids.alone = await loadImage(t.docker, { tags: ['isw/lr-solo:1'], layers: [randomLayer(77_000)] });
   });
 
@@ -68,7 +74,15 @@ describe.skipIf(engineTestsSkipped())('layer reads for the reclaim estimate agai
     expect(fetch.fetched).toBe(3);
     const reference = await everyLayer();
     const all = [...ids.a, ...ids.b, ...ids.copies, ids.alone];
-    for (const gone of [[ids.a[0]!], ids.a, [...ids.a, ...ids.copies], ids.copies, [ids.alone], ids.b.slice(0, 5), all]) {
+    for (const gone of [
+      [ids.a[0]!],
+      ids.a,
+      [...ids.a, ...ids.copies],
+      ids.copies,
+      [ids.alone],
+      ids.b.slice(0, 5),
+      all,
+    ]) {
       expect(freedBytes(inv.images, new Set(gone))).toBe(freedBytes(reference, new Set(gone)));
     }
   });
@@ -94,11 +108,18 @@ describe.skipIf(engineTestsSkipped())('layer reads for the reclaim estimate agai
       const built = await buildChild(t, {
         from: 'isw/lr-bb:1',
         tag: `isw/lr-built${k}:1`,
-        steps: ['RUN /bin/busybox dd if=/dev/zero of=/common bs=1024 count=300', `ENV K=${k}`, `RUN /bin/busybox dd if=/dev/zero of=/own bs=1000 count=${k}`],
+        steps: [
+          'RUN /bin/busybox dd if=/dev/zero of=/common bs=1024 count=300',
+          `ENV K=${k}`,
+          `RUN /bin/busybox dd if=/dev/zero of=/own bs=1000 count=${k}`,
+        ],
       });
       family.push(built.id, ...built.intermediates);
     }
-    const c = await t.docker.createContainer({ Image: 'isw/lr-built1:1', Cmd: ['/bin/busybox', 'dd', 'if=/dev/zero', 'of=/y', 'bs=1024', 'count=50'] });
+    const c = await t.docker.createContainer({
+      Image: 'isw/lr-built1:1',
+      Cmd: ['/bin/busybox', 'dd', 'if=/dev/zero', 'of=/y', 'bs=1024', 'count=50'],
+    });
     await c.start();
     await c.wait();
     family.push(((await c.commit({ repo: 'isw/lr-committed', tag: '1' })) as { Id: string }).Id);
@@ -120,7 +141,16 @@ describe.skipIf(engineTestsSkipped())('layer reads for the reclaim estimate agai
 
   it('apply frees what the plan estimated, per /system/df', async () => {
     const saved = join(dir, 'plan.json');
-    expect(await live('plan', '-p', await policyFile('b-some', ['isw/lr-b1', 'isw/lr-b2', 'isw/lr-copy*', 'isw/lr-solo']), '-o', saved, '--quiet')).toMatchObject({ code: 0 });
+    expect(
+      await live(
+        'plan',
+        '-p',
+        await policyFile('b-some', ['isw/lr-b1', 'isw/lr-b2', 'isw/lr-copy*', 'isw/lr-solo']),
+        '-o',
+        saved,
+        '--quiet',
+      ),
+    ).toMatchObject({ code: 0 });
     const plan = JSON.parse(await readFile(saved, 'utf8')) as Plan;
     const expected = freedBytes(await everyLayer(), new Set([ids.b[1]!, ids.b[2]!, ...ids.copies, ids.alone]));
     expect(plan.summary.bytes).toBe(expected);

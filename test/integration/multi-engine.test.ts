@@ -47,7 +47,8 @@ describe.skipIf(engineTestsSkipped())('several engines in one run', () => {
   let sleeper: ChildProcess | null = null;
 
   const stateDir = () => join(dir, 'state');
-  const imgsweep = (args: string[]) => runCli([...args, '--state-dir', stateDir()], { env: { DOCKER_CONFIG: join(dir, 'docker-config') } });
+  const imgsweep = (args: string[]) =>
+    runCli([...args, '--state-dir', stateDir()], { env: { DOCKER_CONFIG: join(dir, 'docker-config') } });
 
   /** Different fixtures on each engine: A has two doomed images, B one, each a kept one. */
   async function fixtures(): Promise<{ a: Fixture; b: Fixture }> {
@@ -75,7 +76,19 @@ describe.skipIf(engineTestsSkipped())('several engines in one run', () => {
 
   async function planSet(...extra: string[]): Promise<{ set: PlanSet; file: string; code: number; stderr: string }> {
     const file = join(dir, `set-${++counter}.json`);
-    const r = await imgsweep(['plan', '-p', policy, '--host', a.host, '--host', b.host, '-o', file, '--quiet', ...extra]);
+    const r = await imgsweep([
+      'plan',
+      '-p',
+      policy,
+      '--host',
+      a.host,
+      '--host',
+      b.host,
+      '-o',
+      file,
+      '--quiet',
+      ...extra,
+    ]);
     return { set: JSON.parse(await readFile(file, 'utf8')) as PlanSet, file, code: r.code, stderr: r.stderr };
   }
 
@@ -109,7 +122,11 @@ describe.skipIf(engineTestsSkipped())('several engines in one run', () => {
     const [pa, pb] = set.plans as [Plan, Plan];
     // Same daemon binary, same host: same /info ID and name here, yet two engines.
     expect(pa.engine.key).not.toBe(pb.engine.key);
-    const deletes = (p: Plan) => p.actions.filter((x) => x.type === 'delete').map((x) => x.imageId).sort();
+    const deletes = (p: Plan) =>
+      p.actions
+        .filter((x) => x.type === 'delete')
+        .map((x) => x.imageId)
+        .sort();
     expect(deletes(pa)).toEqual([...f.a.doomed].sort());
     expect(deletes(pb)).toEqual([...f.b.doomed].sort());
 
@@ -131,12 +148,27 @@ describe.skipIf(engineTestsSkipped())('several engines in one run', () => {
   it('apply -p --host A --host B --yes --metrics-file: applies both, one metrics sample per engine', async () => {
     const f = await fixtures();
     const metrics = join(dir, 'metrics.prom');
-    const r = await imgsweep(['apply', '-p', policy, '--host', a.host, '--host', b.host, '--yes', '--metrics-file', metrics]);
+    const r = await imgsweep([
+      'apply',
+      '-p',
+      policy,
+      '--host',
+      a.host,
+      '--host',
+      b.host,
+      '--yes',
+      '--metrics-file',
+      metrics,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     await expectApplied(a.docker, f.a, true);
     await expectApplied(b.docker, f.b, true);
     const text = await readFile(metrics, 'utf8');
-    for (const name of ['imgsweep_last_run_success', 'imgsweep_last_run_images_deleted', 'imgsweep_last_run_timestamp_seconds']) {
+    for (const name of [
+      'imgsweep_last_run_success',
+      'imgsweep_last_run_images_deleted',
+      'imgsweep_last_run_timestamp_seconds',
+    ]) {
       const samples = text.split('\n').filter((l) => l.startsWith(`${name}{`));
       expect(samples.map((l) => /engine="([^"]*)"/.exec(l)?.[1]).sort(), name).toEqual([a.host, b.host].sort());
     }
@@ -153,7 +185,9 @@ describe.skipIf(engineTestsSkipped())('several engines in one run', () => {
     const one = await imgsweep(['apply', file, '--host', a.host, '--yes']);
     expect(one.code).toBe(2);
     expect(one.stderr).toBe('imgsweep: apply: the plan set holds 2 plans but 1 engine was named\n');
-    const r = await runCli(['apply', file, '--yes', '--state-dir', stateDir()], { env: { DOCKER_CONFIG: join(dir, 'docker-config') } });
+    const r = await runCli(['apply', file, '--yes', '--state-dir', stateDir()], {
+      env: { DOCKER_CONFIG: join(dir, 'docker-config') },
+    });
     expect(r.code, r.stderr).toBe(0);
     await expectApplied(a.docker, f.a, true);
     await expectApplied(b.docker, f.b, true);
@@ -161,20 +195,46 @@ describe.skipIf(engineTestsSkipped())('several engines in one run', () => {
 
   it('--context names engines too: a plan set by context, applied to the contexts named again in order', async () => {
     const config = join(dir, 'docker-config');
-    for (const [name, engine] of [['isw-a', a], ['isw-b', b]] as const) {
+    for (const [name, engine] of [
+      ['isw-a', a],
+      ['isw-b', b],
+    ] as const) {
       const id = contextId(name);
       await mkdir(join(config, 'contexts', 'meta', id), { recursive: true });
-      await writeFile(join(config, 'contexts', 'meta', id, 'meta.json'), JSON.stringify({ Name: name, Metadata: {}, Endpoints: { docker: { Host: engine.host, SkipTLSVerify: false } } }));
+      await writeFile(
+        join(config, 'contexts', 'meta', id, 'meta.json'),
+        JSON.stringify({
+          Name: name,
+          Metadata: {},
+          Endpoints: { docker: { Host: engine.host, SkipTLSVerify: false } },
+        }),
+      );
     }
     const f = await fixtures();
     const file = join(dir, 'set-contexts.json');
-    const planned = await imgsweep(['plan', '-p', policy, '--context', 'isw-a', '--context', 'isw-b', '-o', file, '--quiet']);
+    const planned = await imgsweep([
+      'plan',
+      '-p',
+      policy,
+      '--context',
+      'isw-a',
+      '--context',
+      'isw-b',
+      '-o',
+      file,
+      '--quiet',
+    ]);
     expect(planned.code, planned.stderr).toBe(0);
-    expect((JSON.parse(await readFile(file, 'utf8')) as PlanSet).plans.map((p) => p.engine.host)).toEqual([a.host, b.host]);
+    expect((JSON.parse(await readFile(file, 'utf8')) as PlanSet).plans.map((p) => p.engine.host)).toEqual([
+      a.host,
+      b.host,
+    ]);
     // The same engine by address and by context is named once.
     const twice = await imgsweep(['plan', '-p', policy, '--host', a.host, '--context', 'isw-a']);
     expect(twice.code).toBe(2);
-    expect(twice.stderr).toBe(`imgsweep: ${a.host} and context "isw-a" are the same engine (${a.host}): name it once\n`);
+    expect(twice.stderr).toBe(
+      `imgsweep: ${a.host} and context "isw-a" are the same engine (${a.host}): name it once\n`,
+    );
     // Named in the other order, each plan meets the wrong engine: refused (exit 3), nothing changed.
     const swapped = await imgsweep(['apply', file, '--context', 'isw-b', '--context', 'isw-a', '--yes', '--quiet']);
     expect(swapped.code).toBe(3);
@@ -189,13 +249,41 @@ describe.skipIf(engineTestsSkipped())('several engines in one run', () => {
   it('an unreachable third engine: the other two complete, exit 1, one stderr line naming it', async () => {
     const bad = 'unix:///nonexistent.sock';
     const f = await fixtures();
-    const planned = await imgsweep(['plan', '-p', policy, '--host', a.host, '--host', b.host, '--host', bad, '--format', 'json']);
+    const planned = await imgsweep([
+      'plan',
+      '-p',
+      policy,
+      '--host',
+      a.host,
+      '--host',
+      b.host,
+      '--host',
+      bad,
+      '--format',
+      'json',
+    ]);
     expect(planned.code).toBe(1);
     expect((JSON.parse(planned.stdout) as PlanSet).plans.map((p) => p.engine.host)).toEqual([a.host, b.host]);
-    expect(planned.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(new RegExp(`^imgsweep: \\[${bad}\\] .*${bad}`))]);
+    expect(planned.stderr.split('\n').filter(Boolean)).toEqual([
+      expect.stringMatching(new RegExp(`^imgsweep: \\[${bad}\\] .*${bad}`)),
+    ]);
 
     const metrics = join(dir, 'metrics-bad.prom');
-    const r = await imgsweep(['apply', '-p', policy, '--host', a.host, '--host', b.host, '--host', bad, '--yes', '--quiet', '--metrics-file', metrics]);
+    const r = await imgsweep([
+      'apply',
+      '-p',
+      policy,
+      '--host',
+      a.host,
+      '--host',
+      b.host,
+      '--host',
+      bad,
+      '--yes',
+      '--quiet',
+      '--metrics-file',
+      metrics,
+    ]);
     expect(r.code).toBe(1);
     const lines = r.stderr.split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
@@ -215,10 +303,17 @@ describe.skipIf(engineTestsSkipped())('several engines in one run', () => {
     sleeper = spawn('sleep', ['120'], { stdio: 'ignore' });
     await mkdir(stateDir(), { recursive: true });
     const lock = join(stateDir(), `${keyA}.lock`);
-    await writeFile(lock, `${JSON.stringify({ pid: sleeper.pid, host: hostname(), startedAt: new Date().toISOString(), command: 'imgsweep apply (test)' })}\n`);
+    await writeFile(
+      lock,
+      `${JSON.stringify({ pid: sleeper.pid, host: hostname(), startedAt: new Date().toISOString(), command: 'imgsweep apply (test)' })}\n`,
+    );
     const r = await imgsweep(['apply', '-p', policy, '--host', a.host, '--host', b.host, '--yes', '--quiet']);
     expect(r.code).toBe(3);
-    expect(r.stderr.split('\n').filter(Boolean)).toEqual([expect.stringMatching(new RegExp(`^imgsweep: \\[${a.host}\\] another run holds the lock ${lock}: pid ${sleeper.pid}`))]);
+    expect(r.stderr.split('\n').filter(Boolean)).toEqual([
+      expect.stringMatching(
+        new RegExp(`^imgsweep: \\[${a.host}\\] another run holds the lock ${lock}: pid ${sleeper.pid}`),
+      ),
+    ]);
     await expectApplied(a.docker, f.a, false);
     await expectApplied(b.docker, f.b, true);
     // The lock is still the holder's.
@@ -244,24 +339,46 @@ describe.skipIf(engineTestsSkipped())('a dockerd and a Podman service in one run
   });
 
   it('plans both (names as each engine spells them), applies the set, and labels the metrics by engine', async () => {
-    const imgsweep = (args: string[]) => runCli([...args, '--state-dir', join(dir, 'state')], { env: { DOCKER_CONFIG: join(dir, 'docker-config') } });
+    const imgsweep = (args: string[]) =>
+      runCli([...args, '--state-dir', join(dir, 'state')], { env: { DOCKER_CONFIG: join(dir, 'docker-config') } });
     const load = (docker: Docker, tag: string) => loadImage(docker, { tags: [tag], created: OLD });
     const doomed = { d: await load(d.docker, 'isw-multi/x:old'), p: await load(p.docker, 'isw-multi/x:old') };
     const kept = { d: await load(d.docker, 'isw-multi/x:keep'), p: await load(p.docker, 'isw-multi/x:keep') };
     const file = join(dir, 'set.json');
-    const made = await imgsweep(['plan', '-p', join(dir, 'policy.yaml'), '--host', d.host, '--host', p.host, '-o', file, '--quiet']);
+    const made = await imgsweep([
+      'plan',
+      '-p',
+      join(dir, 'policy.yaml'),
+      '--host',
+      d.host,
+      '--host',
+      p.host,
+      '-o',
+      file,
+      '--quiet',
+    ]);
     expect(made).toMatchObject({ code: 0, stderr: '' });
     const set = JSON.parse(await readFile(file, 'utf8')) as PlanSet;
-    expect(set.plans.map((x) => [x.engine.kind, x.engine.host])).toEqual([['docker', d.host], ['podman', p.host]]);
-    const deleted = (x: Plan) => x.actions.filter((a) => a.type === 'delete').map((a) => [a.imageId, a.refs!.filter((r) => !r.includes('@'))]);
+    expect(set.plans.map((x) => [x.engine.kind, x.engine.host])).toEqual([
+      ['docker', d.host],
+      ['podman', p.host],
+    ]);
+    const deleted = (x: Plan) =>
+      x.actions.filter((a) => a.type === 'delete').map((a) => [a.imageId, a.refs!.filter((r) => !r.includes('@'))]);
     expect(deleted(set.plans[0]!)).toEqual([[doomed.d, ['isw-multi/x:old']]]);
     expect(deleted(set.plans[1]!)).toEqual([[doomed.p, ['localhost/isw-multi/x:old']]]);
 
     const metrics = join(dir, 'imgsweep.prom');
     const r = await imgsweep(['apply', file, '--yes', '--metrics-file', metrics]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    const fullIds = async (docker: Docker) => new Set((await docker.listImages({ all: true })).map((i) => (i.Id.startsWith('sha256:') ? i.Id : `sha256:${i.Id}`)));
-    for (const [docker, gone, stays] of [[d.docker, doomed.d, kept.d], [p.docker, doomed.p, kept.p]] as const) {
+    const fullIds = async (docker: Docker) =>
+      new Set(
+        (await docker.listImages({ all: true })).map((i) => (i.Id.startsWith('sha256:') ? i.Id : `sha256:${i.Id}`)),
+      );
+    for (const [docker, gone, stays] of [
+      [d.docker, doomed.d, kept.d],
+      [p.docker, doomed.p, kept.p],
+    ] as const) {
       const now = await fullIds(docker);
       expect(now.has(gone)).toBe(false);
       expect(now.has(stays)).toBe(true);

@@ -28,13 +28,26 @@ import { importNodeBase, NODE_UID } from '../support/node-rootfs.js';
 import { which, type CommandResult } from '../support/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; files: string[]; dependencies: Record<string, string> };
+const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  files: string[];
+  dependencies: Record<string, string>;
+};
 const DEPLOY = join(ROOT, 'deploy');
 
 /** Runs a command in a folder; never rejects on a non-zero exit. */
-function exec(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CommandResult> {
+function exec(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
@@ -46,7 +59,11 @@ function exec(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pr
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() + (signal ? `\n[killed by ${signal}]` : ''), code: code ?? 128 });
+      resolve({
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString() + (signal ? `\n[killed by ${signal}]` : ''),
+        code: code ?? 128,
+      });
     });
   });
 }
@@ -61,7 +78,17 @@ function metricNames(): string[] {
       success: true,
       finishedAt: 1,
       durationSeconds: 1,
-      report: { summary: { deleted: 1, untagged: 1, containersRemoved: 1, bytesEstimated: 1, bytesActual: 1, skipped: 0, failed: 0 } } as never,
+      report: {
+        summary: {
+          deleted: 1,
+          untagged: 1,
+          containersRemoved: 1,
+          bytesEstimated: 1,
+          bytesActual: 1,
+          skipped: 0,
+          failed: 0,
+        },
+      } as never,
     },
   ]);
   return [...new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!))];
@@ -81,7 +108,8 @@ function parseUnit(text: string): Map<string, Map<string, string[]>> {
       return;
     }
     const kv = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(line);
-    if (!kv || current === null) throw new Error(`line ${i + 1} is neither [Section] nor Key=value in a section: ${raw}`);
+    if (!kv || current === null)
+      throw new Error(`line ${i + 1} is neither [Section] nor Key=value in a section: ${raw}`);
     const values: string[] = current.get(kv[1]!) ?? [];
     values.push(kv[2]!);
     current.set(kv[1]!, values);
@@ -104,7 +132,7 @@ function shellWords(line: string, env: Record<string, string>): string[] {
     if (!(name in env)) throw new Error(`shellWords: $${name} is not set`);
     return [env[name]!, m[0].length];
   };
-  for (let i = 0; i < line.length; ) {
+  for (let i = 0; i < line.length;) {
     const c = line[i]!;
     if (quote === "'") {
       if (c === "'") quote = null;
@@ -138,7 +166,8 @@ function shellWords(line: string, env: Record<string, string>): string[] {
 }
 
 /** The five time fields of a crontab schedule: numbers, ranges, lists, steps and *. */
-const CRON_SCHEDULE = /^(\*|\d+(-\d+)?(,\d+(-\d+)?)*)(\/\d+)? (\*|\d+(-\d+)?(,\d+(-\d+)?)*)(\/\d+)? (\*|\d+(-\d+)?(,\d+(-\d+)?)*)(\/\d+)? (\*|\d+(-\d+)?(,\d+(-\d+)?)*)(\/\d+)? (\*|\d+(-\d+)?(,\d+(-\d+)?)*)(\/\d+)?$/;
+const CRON_SCHEDULE =
+  /^(\*|\d+(-\d+)?(,\d+(-\d+)?)*)(\/\d+)? (\*|\d+(-\d+)?(,\d+(-\d+)?)*)(\/\d+)? (\*|\d+(-\d+)?(,\d+(-\d+)?)*)(\/\d+)? (\*|\d+(-\d+)?(,\d+(-\d+)?)*)(\/\d+)? (\*|\d+(-\d+)?(,\d+(-\d+)?)*)(\/\d+)?$/;
 
 interface K8sObject {
   apiVersion: string;
@@ -150,7 +179,9 @@ interface K8sObject {
 function k8sObjects(): { file: string; obj: K8sObject }[] {
   const dir = join(DEPLOY, 'kubernetes');
   const out: { file: string; obj: K8sObject }[] = [];
-  for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
       if (doc.errors.length > 0) throw new Error(`${file}: ${doc.errors.map((e) => e.message).join('; ')}`);
       const obj = doc.toJS() as K8sObject | null;
@@ -161,7 +192,13 @@ function k8sObjects(): { file: string; obj: K8sObject }[] {
 }
 
 interface PodSpec {
-  containers: { name: string; image: string; args: string[]; volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[]; securityContext?: Record<string, unknown> }[];
+  containers: {
+    name: string;
+    image: string;
+    args: string[];
+    volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
+    securityContext?: Record<string, unknown>;
+  }[];
   volumes: { name: string; hostPath?: { path: string; type?: string }; configMap?: { name: string } }[];
   nodeSelector?: Record<string, string>;
   hostname?: string;
@@ -196,7 +233,8 @@ describe('npm package', () => {
   const npx = (args: string[]) => exec('npx', ['--no', '--', 'imgsweep', ...args], { cwd: installed });
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` before this test');
+    if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js')))
+      throw new Error('dist/ is missing: run `npm run build` before this test');
     dir = await mkdtemp(join(tmpdir(), 'isw-pack-'));
     // --ignore-scripts: dist/ is built already ("prepare" would build it again, under other tests' feet).
     const pack = await exec('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir]);
@@ -207,8 +245,14 @@ describe('npm package', () => {
     // A folder whose path has spaces, as users' folders may.
     installed = join(dir, 'my app');
     await mkdir(installed);
-    await writeFile(join(installed, 'package.json'), JSON.stringify({ name: 'isw-pack-consumer', version: '1.0.0', private: true }));
-    const install = await exec('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], { cwd: installed, timeoutMs: 150_000 });
+    await writeFile(
+      join(installed, 'package.json'),
+      JSON.stringify({ name: 'isw-pack-consumer', version: '1.0.0', private: true }),
+    );
+    const install = await exec('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', tarball], {
+      cwd: installed,
+      timeoutMs: 150_000,
+    });
     if (install.code !== 0) throw new Error(`npm install of the tarball failed: ${show(install)}`);
   }, 180_000);
 
@@ -250,25 +294,47 @@ describe('npm package', () => {
     const modules = join(installed, 'node_modules');
     expect(existsSync(join(modules, PKG.name, 'bin', 'imgsweep.js'))).toBe(true);
     for (const dep of Object.keys(PKG.dependencies)) expect(existsSync(join(modules, dep)), dep).toBe(true);
-    for (const dev of ['typescript', 'vitest', 'eslint', 'fast-check', 'esbuild']) expect(existsSync(join(modules, dev)), dev).toBe(false);
+    for (const dev of ['typescript', 'vitest', 'eslint', 'fast-check', 'esbuild'])
+      expect(existsSync(join(modules, dev)), dev).toBe(false);
   });
 
-  it('validates with the schemas compiled at build time, without loading ajv\'s compiler', async () => {
+  it("validates with the schemas compiled at build time, without loading ajv's compiler", async () => {
     const script = [
       `const v = await import(${JSON.stringify(join(installed, 'node_modules', PKG.name, 'dist', 'validation', 'validators.js'))});`,
       "const names = ['policy', 'plan', 'inventory'].map((n) => [n, typeof v.validatorFor(n)]);",
       "const { createRequire } = await import('node:module');",
-      "const loaded = Object.keys(createRequire(import.meta.url).cache);",
+      'const loaded = Object.keys(createRequire(import.meta.url).cache);',
       "console.log(JSON.stringify({ names, compiled: loaded.filter((f) => f.includes('/compiled/')).map((f) => f.split('/').pop()).sort(), compiler: loaded.some((f) => /ajv[\\/]dist[\\/](core|2020|compile[\\/]index)\\.js$/.test(f)) }));",
     ].join('\n');
     const r = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: installed });
     expect(r.code, show(r)).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ names: [['policy', 'function'], ['plan', 'function'], ['inventory', 'function']], compiled: ['inventory.cjs', 'plan.cjs', 'policy.cjs'], compiler: false });
+    expect(JSON.parse(r.stdout)).toEqual({
+      names: [
+        ['policy', 'function'],
+        ['plan', 'function'],
+        ['inventory', 'function'],
+      ],
+      compiled: ['inventory.cjs', 'plan.cjs', 'policy.cjs'],
+      compiler: false,
+    });
     // The command itself (bundled) finds them too: `validate` loads the policy validator and no compiler.
     const report = join(installed, 'loaded.cjs');
-    writeFileSync(report, "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(Object.keys(require.cache)) + '\\n'));\n");
+    writeFileSync(
+      report,
+      "process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(Object.keys(require.cache)) + '\\n'));\n",
+    );
     const shipped = join(installed, 'node_modules', PKG.name);
-    const v = await exec(process.execPath, ['--require', report, join(shipped, 'bin', 'imgsweep.js'), 'validate', join(shipped, 'policies', 'ci-runner.yaml')], { cwd: installed });
+    const v = await exec(
+      process.execPath,
+      [
+        '--require',
+        report,
+        join(shipped, 'bin', 'imgsweep.js'),
+        'validate',
+        join(shipped, 'policies', 'ci-runner.yaml'),
+      ],
+      { cwd: installed },
+    );
     expect(v.code, show(v)).toBe(0);
     const files = JSON.parse(/LOADED (.*)/.exec(v.stderr)![1]!) as string[];
     expect(files.filter((f) => f.includes('/compiled/')).map((f) => f.split('/').pop())).toEqual(['policy.cjs']);
@@ -276,10 +342,19 @@ describe('npm package', () => {
     expect(files, 'the bundle ran').toContain(join(shipped, 'dist', 'bundle', 'imgsweep.cjs'));
   });
 
-  it('ships the bundle\'s source map: with --verbose, a stack trace names the TypeScript sources', async () => {
+  it("ships the bundle's source map: with --verbose, a stack trace names the TypeScript sources", async () => {
     const shipped = join(installed, 'node_modules', PKG.name);
     const plan = join(dir, 'no such dir', 'plan.json');
-    const r = await npx(['plan', '-p', join(shipped, 'policies', 'ci-runner.yaml'), '--inventory', join(shipped, 'examples', 'inventory.json'), '-o', plan, '--verbose']);
+    const r = await npx([
+      'plan',
+      '-p',
+      join(shipped, 'policies', 'ci-runner.yaml'),
+      '--inventory',
+      join(shipped, 'examples', 'inventory.json'),
+      '-o',
+      plan,
+      '--verbose',
+    ]);
     expect(r.code, show(r)).toBe(2);
     expect(r.stderr).toContain(`(${join(shipped, 'src', 'cli', 'commands', 'plan.ts')}:`);
   });
@@ -293,7 +368,11 @@ describe('npm package', () => {
     expect(version.stdout.trim()).toBe(PKG.version);
 
     const shipped = join(installed, 'node_modules', PKG.name);
-    const ok = await npx(['validate', join(shipped, 'policies', 'dangling-only.yaml'), join(shipped, 'policies', 'ci-runner.yaml')]);
+    const ok = await npx([
+      'validate',
+      join(shipped, 'policies', 'dangling-only.yaml'),
+      join(shipped, 'policies', 'ci-runner.yaml'),
+    ]);
     expect(ok.code, show(ok)).toBe(0);
     expect(ok.stdout).toContain('ok: ');
 
@@ -307,7 +386,17 @@ describe('npm package', () => {
     expect(schema.code, show(schema)).toBe(0);
     expect((JSON.parse(schema.stdout) as { $schema?: string }).$schema).toBeTruthy();
 
-    const plan = await npx(['plan', '-p', join(shipped, 'policies', 'ci-runner.yaml'), '--inventory', join(shipped, 'examples', 'inventory.json'), '--now', '2026-11-27T12:00:00Z', '--format', 'json']);
+    const plan = await npx([
+      'plan',
+      '-p',
+      join(shipped, 'policies', 'ci-runner.yaml'),
+      '--inventory',
+      join(shipped, 'examples', 'inventory.json'),
+      '--now',
+      '2026-11-27T12:00:00Z',
+      '--format',
+      'json',
+    ]);
     expect(plan.code, show(plan)).toBe(0);
     expect((JSON.parse(plan.stdout) as { kind: string }).kind).toBe('imgsweep-plan');
   });
@@ -328,7 +417,10 @@ describe('Dockerfile and .dockerignore', () => {
     const froms = instructions.filter((l) => /^FROM /i.test(l));
     expect(froms).toEqual(['FROM ${BASE_IMAGE} AS build', 'FROM ${BASE_IMAGE}']);
     const runtime = instructions.slice(instructions.indexOf('FROM ${BASE_IMAGE}'));
-    expect(runtime.filter((l) => /^RUN /i.test(l)), 'the runtime stage needs no shell').toEqual([]);
+    expect(
+      runtime.filter((l) => /^RUN /i.test(l)),
+      'the runtime stage needs no shell',
+    ).toEqual([]);
     expect(runtime).toContain('USER 1000:1000');
     expect(runtime).toContain('ENTRYPOINT ["node", "/app/bin/imgsweep.js"]');
     expect(runtime).toContain('CMD ["--help"]');
@@ -337,7 +429,9 @@ describe('Dockerfile and .dockerignore', () => {
     expect(build).toContain('npm run build');
     expect(build).toContain('npm prune --omit=dev');
     expect(dockerfile).toMatch(/ARG VERSION=(\S+)/);
-    expect(/ARG VERSION=(\S+)/.exec(dockerfile)![1], 'the label version default follows package.json').toBe(PKG.version);
+    expect(/ARG VERSION=(\S+)/.exec(dockerfile)![1], 'the label version default follows package.json').toBe(
+      PKG.version,
+    );
   });
 
   it('.dockerignore keeps host builds and test artifacts out, and every build input in', () => {
@@ -345,9 +439,22 @@ describe('Dockerfile and .dockerignore', () => {
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l !== '' && !l.startsWith('#'));
-    for (const out of ['node_modules', 'dist', '.git', 'coverage', '*.tgz', '.imgsweep-test', 'test']) expect(patterns, out).toContain(out);
-    for (const kept of ['src', 'bin', 'schemas', 'policies', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
-      expect(patterns.filter((p) => p === kept || p.startsWith('!')), kept).toEqual([]);
+    for (const out of ['node_modules', 'dist', '.git', 'coverage', '*.tgz', '.imgsweep-test', 'test'])
+      expect(patterns, out).toContain(out);
+    for (const kept of [
+      'src',
+      'bin',
+      'schemas',
+      'policies',
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+    ]) {
+      expect(
+        patterns.filter((p) => p === kept || p.startsWith('!')),
+        kept,
+      ).toEqual([]);
     }
   });
 });
@@ -357,7 +464,8 @@ describe('Dockerfile and .dockerignore', () => {
 describe('deploy/ files', () => {
   const UNITS = ['imgsweep-apply.service', 'imgsweep-apply.timer', 'imgsweep-watch.service'];
   const unit = (name: string) => parseUnit(readFileSync(join(DEPLOY, 'systemd', name), 'utf8'));
-  const one = (u: Map<string, Map<string, string[]>>, section: string, key: string): string | undefined => u.get(section)?.get(key)?.at(-1);
+  const one = (u: Map<string, Map<string, string[]>>, section: string, key: string): string | undefined =>
+    u.get(section)?.get(key)?.at(-1);
 
   it('systemd units parse, have the expected sections and keys, and keep the socket reachable', () => {
     const apply = unit('imgsweep-apply.service');
@@ -365,7 +473,8 @@ describe('deploy/ files', () => {
     expect(one(apply, 'Service', 'Type')).toBe('oneshot');
     const execApply = one(apply, 'Service', 'ExecStart')!;
     expect(execApply).toMatch(/^\/usr\/local\/bin\/imgsweep apply -p \/etc\/imgsweep\/policy\.yaml /);
-    for (const flag of ['--yes', '--quiet', '--audit-log', '--metrics-file', '--state-dir']) expect(execApply.split(' ')).toContain(flag);
+    for (const flag of ['--yes', '--quiet', '--audit-log', '--metrics-file', '--state-dir'])
+      expect(execApply.split(' ')).toContain(flag);
 
     const timer = unit('imgsweep-apply.timer');
     expect(one(timer, 'Timer', 'OnCalendar')).toBe('hourly');
@@ -408,7 +517,11 @@ describe('deploy/ files', () => {
     const root = await mkdtemp(join(tmpdir(), 'isw-units-'));
     try {
       const systemUnits = ['/usr/lib/systemd/system', '/lib/systemd/system'].find((d) => existsSync(d));
-      if (systemUnits) await cp(realpathSync(systemUnits), join(root, 'usr/lib/systemd/system'), { recursive: true, verbatimSymlinks: true });
+      if (systemUnits)
+        await cp(realpathSync(systemUnits), join(root, 'usr/lib/systemd/system'), {
+          recursive: true,
+          verbatimSymlinks: true,
+        });
       await mkdir(join(root, 'etc/systemd/system'), { recursive: true });
       await mkdir(join(root, 'usr/local/bin'), { recursive: true });
       await writeFile(join(root, 'usr/local/bin/imgsweep'), '#!/bin/sh\n', { mode: 0o755 });
@@ -438,7 +551,10 @@ describe('deploy/ files', () => {
     const byKind = (kind: string) => objects.find((o) => o.obj.kind === kind)!.obj;
 
     const kustomization = byKind('Kustomization') as K8sObject & { resources: string[]; images: { name: string }[] };
-    const files = objects.filter((o) => o.obj.kind !== 'Kustomization').map((o) => o.file).sort();
+    const files = objects
+      .filter((o) => o.obj.kind !== 'Kustomization')
+      .map((o) => o.file)
+      .sort();
     expect([...kustomization.resources].sort()).toEqual(files);
 
     const configMap = byKind('ConfigMap') as K8sObject & { data: Record<string, string> };
@@ -457,7 +573,7 @@ describe('deploy/ files', () => {
     expect(daemonSet.containers[0]!.args[0]).toBe('watch');
     expect(cronJob.containers[0]!.args.slice(0, 3)).toEqual(['apply', '-p', '/etc/imgsweep/policy.yaml']);
     expect(cronJob.containers[0]!.args).toContain('--yes');
-    expect(((byKind('CronJob').spec as { schedule: string }).schedule)).toMatch(CRON_SCHEDULE);
+    expect((byKind('CronJob').spec as { schedule: string }).schedule).toMatch(CRON_SCHEDULE);
     expect((byKind('CronJob').spec as { concurrencyPolicy: string }).concurrencyPolicy).toBe('Forbid');
     expect(cronJob.nodeSelector?.['kubernetes.io/hostname'], 'one CronJob per node').toBeTruthy();
     expect(daemonSet.nodeSelector, 'only Docker nodes').toBeTruthy();
@@ -469,11 +585,16 @@ describe('deploy/ files', () => {
       expect(sock?.hostPath?.type).toBe('Socket');
       expect(c.volumeMounts.find((m) => m.name === sock!.name)?.mountPath).toBe('/var/run/docker.sock');
       const state = pod.volumes.find((v) => v.hostPath?.path === '/var/lib/imgsweep');
-      expect(c.volumeMounts.find((m) => m.name === state?.name)?.mountPath, 'watch and apply share the node\'s state dir').toBe('/var/lib/imgsweep');
+      expect(
+        c.volumeMounts.find((m) => m.name === state?.name)?.mountPath,
+        "watch and apply share the node's state dir",
+      ).toBe('/var/lib/imgsweep');
       expect(c.args.join(' ')).toContain('--state-dir /var/lib/imgsweep');
     }
     const policyVolume = cronJob.volumes.find((v) => v.configMap?.name === configMap.metadata?.name);
-    expect(cronJob.containers[0]!.volumeMounts.find((m) => m.name === policyVolume?.name)?.mountPath).toBe('/etc/imgsweep');
+    expect(cronJob.containers[0]!.volumeMounts.find((m) => m.name === policyVolume?.name)?.mountPath).toBe(
+      '/etc/imgsweep',
+    );
   });
 
   it('the GitHub Actions workflow runs on a self-hosted runner, writes the plan to the step summary, then applies it', () => {
@@ -494,17 +615,30 @@ describe('deploy/ files', () => {
     const names = metricNames();
     expect(names.length).toBeGreaterThan(5);
     for (const name of names) expect(doc, name).toContain(name);
-    for (const topic of ['cron', 'systemd', 'Kubernetes', 'GitHub Actions', 'GitLab', 'node_exporter', '--group-add', '--user root']) {
+    for (const topic of [
+      'cron',
+      'systemd',
+      'Kubernetes',
+      'GitHub Actions',
+      'GitLab',
+      'node_exporter',
+      '--group-add',
+      '--user root',
+    ]) {
       expect(doc, topic).toContain(topic);
     }
     const yamlBlocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    const ruleFiles = yamlBlocks.map((b) => parseYaml(b) as { groups?: { rules: { alert: string; expr: string }[] }[] }).filter((b) => b?.groups);
+    const ruleFiles = yamlBlocks
+      .map((b) => parseYaml(b) as { groups?: { rules: { alert: string; expr: string }[] }[] })
+      .filter((b) => b?.groups);
     const rules = ruleFiles.flatMap((f) => f.groups!.flatMap((g) => g.rules));
     expect(rules.length).toBeGreaterThan(0);
     for (const rule of rules) {
-      for (const used of rule.expr.match(/imgsweep_[a-z_]+/g) ?? []) expect(names, `${rule.alert}: ${used}`).toContain(used);
+      for (const used of rule.expr.match(/imgsweep_[a-z_]+/g) ?? [])
+        expect(names, `${rule.alert}: ${used}`).toContain(used);
     }
-    for (const path of new Set(doc.match(/deploy\/[\w./-]*\w(?![\w*-])/g) ?? [])) expect(existsSync(join(ROOT, path)), path).toBe(true);
+    for (const path of new Set(doc.match(/deploy\/[\w./-]*\w(?![\w*-])/g) ?? []))
+      expect(existsSync(join(ROOT, path)), path).toBe(true);
   });
 });
 
@@ -545,9 +679,12 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
     if (prebuilt.code !== 0) throw new Error(`deploy/docker/prebuilt-context.sh failed: ${show(prebuilt)}`);
     socketPath = engine.host.slice('unix://'.length);
     socketGid = statSync(socketPath).gid;
-    build = await engine.cli(['build', '--build-arg', `BASE_IMAGE=${BASE}`, '--build-arg', 'PREBUILT=1', '-t', IMAGE, context], {
-      env: { DOCKER_BUILDKIT: '0' },
-    });
+    build = await engine.cli(
+      ['build', '--build-arg', `BASE_IMAGE=${BASE}`, '--build-arg', 'PREBUILT=1', '-t', IMAGE, context],
+      {
+        env: { DOCKER_BUILDKIT: '0' },
+      },
+    );
   }, 240_000);
 
   afterAll(async () => {
@@ -597,7 +734,7 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
     expect(help.stdout).toContain('Usage: imgsweep COMMAND');
   });
 
-  it('plans against the mounted socket as uid 1000 with the socket\'s group, on a read-only root filesystem', async () => {
+  it("plans against the mounted socket as uid 1000 with the socket's group, on a read-only root filesystem", async () => {
     const opts = ['--group-add', String(socketGid), '--read-only', '-v', 'isw-pkg-state:/var/lib/imgsweep'];
     const text = await run(opts, ['plan', '-p', '/app/policies/dangling-only.yaml']);
     expect(text.code, show(text)).toBe(0);
@@ -609,34 +746,60 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
     expect(text.stderr, 'the usage record is saved in the state volume').toBe('');
   });
 
-  it('without the socket\'s group, uid 1000 cannot connect: exit 1, and it says why', async () => {
+  it("without the socket's group, uid 1000 cannot connect: exit 1, and it says why", async () => {
     const denied = await run([], ['plan', '-p', '/app/policies/dangling-only.yaml']);
     expect(denied.code, show(denied)).toBe(1);
     expect(denied.stderr).toMatch(/EACCES|permission denied/i);
   });
 
-  it('applies as in the documented cron line (--user root, fixed --hostname): takes over a killed run\'s lock, writes audit log and metrics', async () => {
+  it("applies as in the documented cron line (--user root, fixed --hostname): takes over a killed run's lock, writes audit log and metrics", async () => {
     const state = await sharedDir('state');
     const out = await sharedDir('out');
     // The engine's key names the lock file; it rests on the engine's identity, not on the address used.
-    const plan = await runCli(['plan', '-p', join(ROOT, 'policies', 'dangling-only.yaml'), '--format', 'json', '--host', t.host, '--state-dir', join(work, 'host-state')]);
+    const plan = await runCli([
+      'plan',
+      '-p',
+      join(ROOT, 'policies', 'dangling-only.yaml'),
+      '--format',
+      'json',
+      '--host',
+      t.host,
+      '--state-dir',
+      join(work, 'host-state'),
+    ]);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
     const key = (JSON.parse(plan.stdout) as { engine: { key: string } }).engine.key;
     // What a container killed mid-run leaves: its PID (1: the entrypoint) and host name.
-    await writeFile(join(state, `${key}.lock`), `${JSON.stringify({ pid: 1, host: 'imgsweep', startedAt: '2026-01-01T00:00:00Z', command: 'imgsweep apply' })}\n`);
+    await writeFile(
+      join(state, `${key}.lock`),
+      `${JSON.stringify({ pid: 1, host: 'imgsweep', startedAt: '2026-01-01T00:00:00Z', command: 'imgsweep apply' })}\n`,
+    );
 
-    const r = await run(['--hostname', 'imgsweep', '--user', 'root', '-v', `${state}:/var/lib/imgsweep`, '-v', `${out}:/metrics`], [
-      'apply', '-p', '/app/policies/dangling-only.yaml', '--yes', '--quiet', '--audit-log', '/metrics/audit.jsonl', '--metrics-file', '/metrics/imgsweep.prom',
-    ]);
+    const r = await run(
+      ['--hostname', 'imgsweep', '--user', 'root', '-v', `${state}:/var/lib/imgsweep`, '-v', `${out}:/metrics`],
+      [
+        'apply',
+        '-p',
+        '/app/policies/dangling-only.yaml',
+        '--yes',
+        '--quiet',
+        '--audit-log',
+        '/metrics/audit.jsonl',
+        '--metrics-file',
+        '/metrics/imgsweep.prom',
+      ],
+    );
     expect(r.code, show(r)).toBe(0);
     expect(r.stdout + r.stderr, '--quiet').toBe('');
     expect(existsSync(join(state, `${key}.lock`)), 'taken over, then released').toBe(false);
     const metrics = await readFile(join(out, 'imgsweep.prom'), 'utf8');
     expect(metrics).toContain('imgsweep_last_run_success{engine="unix:///var/run/docker.sock"} 1');
-    expect(statSync(join(out, 'imgsweep.prom')).mode & 0o044, 'node_exporter, as another user, may read it').toBe(0o044);
+    expect(statSync(join(out, 'imgsweep.prom')).mode & 0o044, 'node_exporter, as another user, may read it').toBe(
+      0o044,
+    );
   });
 
-  it('the repository\'s own build context (normal, networked build) holds the sources and no host build output', async () => {
+  it("the repository's own build context (normal, networked build) holds the sources and no host build output", async () => {
     // The normal path needs the npm registry inside the build; here only its context can be checked: the
     // docker CLI applies .dockerignore, the engine stores what is left (FROM scratch: no copy of a base).
     const df = join(work, 'Dockerfile.context');
@@ -651,17 +814,39 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
     (await container.export()).pipe(tar.stdin);
     expect(await done).toBe(0);
     await container.remove();
-    const top = [...new Set(listing.split('\n').filter((l) => l.startsWith('ctx/')).map((l) => l.split('/')[1]!).filter((n) => n !== ''))];
-    for (const needed of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin', 'schemas', 'policies']) {
+    const top = [
+      ...new Set(
+        listing
+          .split('\n')
+          .filter((l) => l.startsWith('ctx/'))
+          .map((l) => l.split('/')[1]!)
+          .filter((n) => n !== ''),
+      ),
+    ];
+    for (const needed of [
+      'package.json',
+      'package-lock.json',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'src',
+      'bin',
+      'schemas',
+      'policies',
+    ]) {
       expect(top, needed).toContain(needed);
     }
-    for (const excluded of ['node_modules', 'dist', '.git', 'test', 'coverage', '.imgsweep-test']) expect(top, excluded).not.toContain(excluded);
+    for (const excluded of ['node_modules', 'dist', '.git', 'test', 'coverage', '.imgsweep-test'])
+      expect(top, excluded).not.toContain(excluded);
   });
 
   // ------- the command lines of deploy/, with their host paths moved into a temp folder -------
 
   /** Maps the absolute paths of deploy/ onto a temp folder and points the command at the test engine. */
-  const relocated = async (name: string, args: string[], policySource: string): Promise<{ args: string[]; dir: string }> => {
+  const relocated = async (
+    name: string,
+    args: string[],
+    policySource: string,
+  ): Promise<{ args: string[]; dir: string }> => {
     const dir = join(work, name);
     await mkdir(join(dir, 'etc'), { recursive: true });
     await mkdir(join(dir, 'textfile'), { recursive: true });
@@ -691,7 +876,9 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
   /** Starts `imgsweep watch ARGS` as a process, lets it follow the engine, stops it with SIGTERM: exit 0. */
   const expectWatchRuns = async (name: string, watchArgs: string[]) => {
     const { args } = await relocated(name, watchArgs, join(ROOT, 'policies', 'dangling-only.yaml'));
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'imgsweep.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'imgsweep.js'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -715,7 +902,12 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
   });
 
   it('the systemd ExecStart lines run: apply once, watch until SIGTERM', async () => {
-    const exec0 = (file: string) => parseUnit(readFileSync(join(DEPLOY, 'systemd', file), 'utf8')).get('Service')!.get('ExecStart')!.at(-1)!.split(' ');
+    const exec0 = (file: string) =>
+      parseUnit(readFileSync(join(DEPLOY, 'systemd', file), 'utf8'))
+        .get('Service')!
+        .get('ExecStart')!
+        .at(-1)!
+        .split(' ');
     const [bin, ...applyArgs] = exec0('imgsweep-apply.service');
     expect(bin).toBe('/usr/local/bin/imgsweep');
     const { args, dir } = await relocated('systemd', applyArgs, join(ROOT, 'policies', 'production-host.yaml'));
@@ -730,14 +922,19 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
   it('the Kubernetes CronJob and DaemonSet arguments run against an engine', async () => {
     const objects = k8sObjects();
     const policy = join(work, 'k8s-policy.yaml');
-    const configMap = objects.find((o) => o.obj.kind === 'ConfigMap')!.obj as K8sObject & { data: Record<string, string> };
+    const configMap = objects.find((o) => o.obj.kind === 'ConfigMap')!.obj as K8sObject & {
+      data: Record<string, string>;
+    };
     await writeFile(policy, configMap.data['policy.yaml']!);
     const cron = podSpecOf(objects.find((o) => o.obj.kind === 'CronJob')!.obj).containers[0]!.args;
     const { args, dir } = await relocated('k8s-cronjob', cron, policy);
     const r = await runCli(args);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     await expectMetrics(dir);
-    await expectWatchRuns('k8s-watch', podSpecOf(objects.find((o) => o.obj.kind === 'DaemonSet')!.obj).containers[0]!.args);
+    await expectWatchRuns(
+      'k8s-watch',
+      podSpecOf(objects.find((o) => o.obj.kind === 'DaemonSet')!.obj).containers[0]!.args,
+    );
   });
 
   it('the GitHub Actions steps run: plan to the step summary as Markdown, then apply the saved plan', async () => {
@@ -746,14 +943,24 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
     };
     const [job] = Object.values(wf.jobs);
     const env: Record<string, string> = { ...job!.env, GITHUB_STEP_SUMMARY: '/dev/null' };
-    const lines = job!.steps.flatMap((s) => (s.run ?? '').split('\n')).map((l) => l.trim()).filter((l) => l.startsWith('imgsweep '));
+    const lines = job!.steps
+      .flatMap((s) => (s.run ?? '').split('\n'))
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith('imgsweep '));
     expect(lines.map((l) => l.split(' ')[1])).toEqual(['validate', 'plan', 'apply']);
     const dir = join(work, 'github');
     await mkdir(join(dir, 'etc'), { recursive: true });
     await copyFile(join(ROOT, 'policies', 'ci-runner.yaml'), join(dir, 'etc', 'policy.yaml'));
     // The job's relative files, in a temp folder instead of the runner's work dir.
-    const files: Record<string, string> = { [env.POLICY!]: join(dir, 'etc', 'policy.yaml'), 'plan.json': join(dir, 'plan.json'), 'audit.jsonl': join(dir, 'audit.jsonl') };
-    const argsOf = (line: string) => shellWords(line, env).slice(1).map((w) => files[w] ?? w);
+    const files: Record<string, string> = {
+      [env.POLICY!]: join(dir, 'etc', 'policy.yaml'),
+      'plan.json': join(dir, 'plan.json'),
+      'audit.jsonl': join(dir, 'audit.jsonl'),
+    };
+    const argsOf = (line: string) =>
+      shellWords(line, env)
+        .slice(1)
+        .map((w) => files[w] ?? w);
 
     const validate = await runCli(argsOf(lines[0]!));
     expect(validate.code, validate.stdout + validate.stderr).toBe(0);
@@ -772,7 +979,11 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
     const shim = join(dir, 'bin');
     await mkdir(shim, { recursive: true });
     await mkdir(join(dir, 'textfile'), { recursive: true });
-    await writeFile(join(shim, 'imgsweep'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'bin', 'imgsweep.js')}" "$@"\n`, { mode: 0o755 });
+    await writeFile(
+      join(shim, 'imgsweep'),
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'bin', 'imgsweep.js')}" "$@"\n`,
+      { mode: 0o755 },
+    );
     const env = {
       PATH: `${shim}:${process.env.PATH ?? ''}`,
       HOME: dir,

@@ -128,14 +128,30 @@ describe.skipIf(engineTestsSkipped())('plan, inventory and explain against a rea
     it('names the engine it read', async () => {
       const inv = await inventoryJson();
       const info = await t.docker.info();
-      expect(inv.engine).toMatchObject({ kind: 'docker', id: info.ID, host: t.host, rootDir: `${t.dir}/data`, driver: 'vfs', imageStore: 'classic' });
+      expect(inv.engine).toMatchObject({
+        kind: 'docker',
+        id: info.ID,
+        host: t.host,
+        rootDir: `${t.dir}/data`,
+        driver: 'vfs',
+        imageStore: 'classic',
+      });
       expect(inv.capturedAt).toBe(now);
     });
 
     it('lists tagged, untagged and labelled images with their creation times', async () => {
       const images = new Map((await inventoryJson()).images.map((i) => [i.id, i]));
-      expect(images.get(f.twoTags)).toMatchObject({ repoTags: ['isw/two:1', 'isw/two:2'], repoDigests: [], parentId: null, created: '2020-01-02T03:04:05.000Z' });
-      expect(images.get(f.oldUntagged)).toMatchObject({ repoTags: [], repoDigests: [], created: '2021-06-01T00:00:00.000Z' });
+      expect(images.get(f.twoTags)).toMatchObject({
+        repoTags: ['isw/two:1', 'isw/two:2'],
+        repoDigests: [],
+        parentId: null,
+        created: '2020-01-02T03:04:05.000Z',
+      });
+      expect(images.get(f.oldUntagged)).toMatchObject({
+        repoTags: [],
+        repoDigests: [],
+        created: '2021-06-01T00:00:00.000Z',
+      });
       expect(images.get(f.youngUntagged)).toMatchObject({ repoTags: [], repoDigests: [] });
       expect(images.get(f.labelled)).toMatchObject({
         repoTags: ['isw/labelled:1'],
@@ -163,8 +179,18 @@ describe.skipIf(engineTestsSkipped())('plan, inventory and explain against a rea
       expect(inv.images.map((i) => i.id).sort()).toEqual(before.images.map((line) => line.split(' ')[0]).sort());
       expect(inv.containers).toHaveLength(2);
       const byId = new Map(inv.containers.map((c) => [c.id, c]));
-      expect(byId.get(f.running.container)).toMatchObject({ names: ['isw-running'], imageId: f.running.image, image: 'isw/run:1', state: 'running' });
-      expect(byId.get(f.stopped.container)).toMatchObject({ names: ['isw-stopped'], imageId: f.stopped.image, image: 'isw/stop:1', state: 'exited' });
+      expect(byId.get(f.running.container)).toMatchObject({
+        names: ['isw-running'],
+        imageId: f.running.image,
+        image: 'isw/run:1',
+        state: 'running',
+      });
+      expect(byId.get(f.stopped.container)).toMatchObject({
+        names: ['isw-stopped'],
+        imageId: f.stopped.image,
+        image: 'isw/stop:1',
+        state: 'exited',
+      });
     });
 
     it('shows the same images as a table', async () => {
@@ -186,9 +212,12 @@ describe.skipIf(engineTestsSkipped())('plan, inventory and explain against a rea
       const expected = [f.twoTags, f.oldUntagged, f.youngUntagged, f.looseChild.id, ...f.looseChild.intermediates];
       expect([...deletes].sort()).toEqual([...expected].sort());
       const chain = [f.looseChild.id, ...f.looseChild.intermediates];
-      expect(chain.map((id) => deletes.indexOf(id))).toEqual([...chain.map((id) => deletes.indexOf(id))].sort((a, b) => a - b));
+      expect(chain.map((id) => deletes.indexOf(id))).toEqual(
+        [...chain.map((id) => deletes.indexOf(id))].sort((a, b) => a - b),
+      );
       expect(plan.actions.find((a) => a.imageId === f.twoTags && a.type === 'delete')?.rule).toBe('old-unused');
-      for (const id of [f.oldUntagged, f.youngUntagged, ...chain]) expect(plan.actions.find((a) => a.imageId === id)?.rule, id).toBe('dangling');
+      for (const id of [f.oldUntagged, f.youngUntagged, ...chain])
+        expect(plan.actions.find((a) => a.imageId === id)?.rule, id).toBe('dangling');
     });
 
     it('untags all but one tag of the two-tag image before deleting it by ID, and removes no container', async () => {
@@ -211,7 +240,12 @@ describe.skipIf(engineTestsSkipped())('plan, inventory and explain against a rea
       for (const step of f.child.intermediates) expect(reason(step), step).toBe('parent-of-kept');
       expect(reason(f.child.id)).toBe('not-selected');
       expect(reason(f.busybox)).toBeDefined();
-      expect(plan.summary).toMatchObject({ deletes: 4 + f.looseChild.intermediates.length, untags: 1, removeContainers: 0, kept: plan.kept.length });
+      expect(plan.summary).toMatchObject({
+        deletes: 4 + f.looseChild.intermediates.length,
+        untags: 1,
+        removeContainers: 0,
+        kept: plan.kept.length,
+      });
       expect(plan.engine).toMatchObject({ host: t.host, kind: 'docker' });
     });
 
@@ -225,12 +259,17 @@ describe.skipIf(engineTestsSkipped())('plan, inventory and explain against a rea
       expect(fromSnap.stdout).toBe((await planJson()).text);
       // The same inventory but for the disk measurement, which moves with everything else on the host's filesystem.
       const withoutDisk = ({ disk: _disk, ...rest }: Inventory) => rest;
-      expect(withoutDisk(JSON.parse(await readFile(snap, 'utf8')) as Inventory)).toEqual(withoutDisk(await inventoryJson()));
+      expect(withoutDisk(JSON.parse(await readFile(snap, 'utf8')) as Inventory)).toEqual(
+        withoutDisk(await inventoryJson()),
+      );
     });
 
     it('does not count a freshly loaded old image as unused for long: first seen is now (SPEC §3)', async () => {
       const idle = join(dir, 'idle.yaml');
-      await writeFile(idle, 'version: 1\nrules:\n  - name: idle\n    match: { repositories: ["isw/two"] }\n    unusedFor: 1d\n');
+      await writeFile(
+        idle,
+        'version: 1\nrules:\n  - name: idle\n    match: { repositories: ["isw/two"] }\n    unusedFor: 1d\n',
+      );
       const r = await live('plan', '-p', idle, '--format', 'json');
       expect(r.code).toBe(0);
       const plan = JSON.parse(r.stdout) as Plan;

@@ -69,7 +69,8 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
     return path;
   }
 
-  const simplePolicy = (match: string, extra = '') => writePolicy(`version: 1\nname: podman\n${extra}rules:\n  - name: sel\n    match: ${match}\n`);
+  const simplePolicy = (match: string, extra = '') =>
+    writePolicy(`version: 1\nname: podman\n${extra}rules:\n  - name: sel\n    match: ${match}\n`);
 
   async function planFor(policy: string): Promise<{ plan: Plan; file: string }> {
     const file = join(dir, `plan-${++counter}.json`);
@@ -79,14 +80,21 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
   }
 
   /** Applies a policy or a saved plan with --json: exit code, step records, the summary record. */
-  async function applyJson(target: string[]): Promise<{ code: number; steps: StepRecord[]; summary: Record<string, unknown>; stderr: string }> {
+  async function applyJson(
+    target: string[],
+  ): Promise<{ code: number; steps: StepRecord[]; summary: Record<string, unknown>; stderr: string }> {
     const r = await imgsweep(['apply', ...target, ...common(), '--yes', '--json']);
     const records = r.stdout
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const summary = (records.find((x) => 'summary' in x)?.summary ?? {}) as Record<string, unknown>;
-    return { code: r.code, steps: records.filter((x) => 'type' in x) as unknown as StepRecord[], summary, stderr: r.stderr };
+    return {
+      code: r.code,
+      steps: records.filter((x) => 'type' in x) as unknown as StepRecord[],
+      summary,
+      stderr: r.stderr,
+    };
   }
 
   async function imageIds(): Promise<Set<string>> {
@@ -110,7 +118,14 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
 
   it('detects Podman; its engine key is stable across connections although /info answers a new ID each call', async () => {
     const identity = await engine.identity();
-    expect(identity).toMatchObject({ kind: 'podman', id: '', apiVersion: '1.41', rootDir: join(p.dir, 'root'), driver: 'vfs', host: p.host });
+    expect(identity).toMatchObject({
+      kind: 'podman',
+      id: '',
+      apiVersion: '1.41',
+      rootDir: join(p.dir, 'root'),
+      driver: 'vfs',
+      host: p.host,
+    });
     expect(identity.key).toMatch(/^[0-9a-f]{16}$/);
     // The quirk that makes /info's ID useless as an identity on Podman.
     const [a, b] = [await p.docker.info(), await p.docker.info()];
@@ -168,7 +183,10 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
 
     beforeAll(async () => {
       // What a pull of nginx:1 would be named, and a local build's "app" (Podman names it localhost/app).
-      nginx = await loadImage(p.docker, { tags: ['docker.io/library/nginx:1', 'docker.io/library/nginx:1.25'], created: OLD });
+      nginx = await loadImage(p.docker, {
+        tags: ['docker.io/library/nginx:1', 'docker.io/library/nginx:1.25'],
+        created: OLD,
+      });
       app = await loadImage(p.docker, { tags: ['app:1', 'app:2'], created: OLD });
       dangling = await loadImage(p.docker, { created: OLD });
     });
@@ -181,7 +199,10 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
       const byId = new Map(inv.images.map((i) => [i.id, i]));
       for (const id of [nginx, app, dangling]) expect(byId.has(id), id).toBe(true);
       for (const i of inv.images) expect(i.id).toMatch(/^sha256:[0-9a-f]{64}$/);
-      expect([...byId.get(nginx)!.repoTags].sort()).toEqual(['docker.io/library/nginx:1', 'docker.io/library/nginx:1.25']);
+      expect([...byId.get(nginx)!.repoTags].sort()).toEqual([
+        'docker.io/library/nginx:1',
+        'docker.io/library/nginx:1.25',
+      ]);
       expect([...byId.get(app)!.repoTags].sort()).toEqual(['localhost/app:1', 'localhost/app:2']);
       // Podman lists a digest for every tagged repository, even for images never pushed or pulled.
       expect(byId.get(app)!.repoDigests).toEqual([expect.stringMatching(/^localhost\/app@sha256:[0-9a-f]{64}$/)]);
@@ -212,9 +233,13 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
       const { plan } = await planFor(policy);
       expect(plan.engine).toMatchObject({ kind: 'podman', key: (await engine.identity()).key, id: '' });
       // nginx:1 is selected, nginx:1.25 is not: the image stays, only the one reference goes.
-      expect(plan.actions).toContainEqual(expect.objectContaining({ type: 'untag', imageId: nginx, ref: 'docker.io/library/nginx:1', rule: 'nginx' }));
+      expect(plan.actions).toContainEqual(
+        expect.objectContaining({ type: 'untag', imageId: nginx, ref: 'docker.io/library/nginx:1', rule: 'nginx' }),
+      );
       // app:2 is protected by reference, so localhost/app:1 is untagged and the image stays.
-      expect(plan.actions).toContainEqual(expect.objectContaining({ type: 'untag', imageId: app, ref: 'localhost/app:1', rule: 'app' }));
+      expect(plan.actions).toContainEqual(
+        expect.objectContaining({ type: 'untag', imageId: app, ref: 'localhost/app:1', rule: 'app' }),
+      );
       expect(deletesOf(plan)).toEqual([]);
       expect(plan.actions).toHaveLength(2);
 
@@ -244,14 +269,20 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
   it('deletes an image with two tags by untagging one and deleting by full ID (a plain delete by ID is a conflict)', async () => {
     const id = await loadImage(p.docker, { tags: ['p1/app:1', 'p1/app:2'], created: OLD });
     // The hazard: Podman refuses a delete by ID of an image with several tags, with a 500 (Docker: 409) ...
-    const refused = await p.docker.getImage(id).remove().then(
-      () => null,
-      (err: unknown) => err,
-    );
+    const refused = await p.docker
+      .getImage(id)
+      .remove()
+      .then(
+        () => null,
+        (err: unknown) => err,
+      );
     expect(statusCode(refused)).toBe(500);
     expect(String((refused as { json?: { message?: string } }).json?.message)).toMatch(/more than one tag/);
     // ... which imgsweep reads as "changed under us", never as a failure to escalate.
-    expect(await engine.deleteImage(id)).toMatchObject({ status: 'conflict', message: expect.stringMatching(/more than one tag/) });
+    expect(await engine.deleteImage(id)).toMatchObject({
+      status: 'conflict',
+      message: expect.stringMatching(/more than one tag/),
+    });
     expect(await tagsOf(id)).toEqual(['localhost/p1/app:1', 'localhost/p1/app:2']);
 
     const before = await imageIds();
@@ -277,9 +308,24 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
     expect(await tagsOf(direct)).toEqual(['localhost/p1-many/keep:1']);
 
     // And through apply, whose untags run --concurrency 4 at a time.
-    const id = await loadImage(p.docker, { tags: ['p1-apply/a:1', 'p1-apply/a:2', 'p1-apply/b:1', 'ghcr.io/p1-apply/c:1', 'docker.io/p1-apply/d:1', 'p1-apply/e:1'], created: OLD });
+    const id = await loadImage(p.docker, {
+      tags: [
+        'p1-apply/a:1',
+        'p1-apply/a:2',
+        'p1-apply/b:1',
+        'ghcr.io/p1-apply/c:1',
+        'docker.io/p1-apply/d:1',
+        'p1-apply/e:1',
+      ],
+      created: OLD,
+    });
     const before = await imageIds();
-    const r = await applyJson(['-p', await simplePolicy('{ repositories: ["p1-apply/**", "ghcr.io/p1-apply/**"] }'), '--concurrency', '4']);
+    const r = await applyJson([
+      '-p',
+      await simplePolicy('{ repositories: ["p1-apply/**", "ghcr.io/p1-apply/**"] }'),
+      '--concurrency',
+      '4',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.steps.map((s) => `${s.type} ${s.outcome}`).sort(), JSON.stringify(r.steps)).toEqual([
       'delete done',
@@ -295,7 +341,8 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
     const ownOf = (bytes: number) => randomLayer(bytes);
     const a = await loadImage(p.docker, { tags: ['p7/a:1'], created: OLD, layers: [base, ownOf(64 * 1024)] });
     const b = await loadImage(p.docker, { tags: ['p7/b:1'], created: OLD, layers: [base, ownOf(128 * 1024)] });
-    const size = async (id: string) => ((await p.docker.getImage(id).history()) as { Size: number }[]).map((h) => h.Size);
+    const size = async (id: string) =>
+      ((await p.docker.getImage(id).history()) as { Size: number }[]).map((h) => h.Size);
     const [aTop, aBase] = await size(a);
     const [bTop] = await size(b);
     expect(aBase!).toBeGreaterThanOrEqual(256 * 1024);
@@ -331,7 +378,10 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
     const before = await imageIds();
     const r = await applyJson([file]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.steps.filter((s) => s.outcome !== 'done'), JSON.stringify(r.steps)).toEqual([]);
+    expect(
+      r.steps.filter((s) => s.outcome !== 'done'),
+      JSON.stringify(r.steps),
+    ).toEqual([]);
     expect(difference(before, await imageIds())).toEqual(new Set(gone));
     expect(await tagsOf(kept)).toEqual(['localhost/p6/keep:1']);
 

@@ -29,7 +29,8 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
     childB: { id: string; intermediates: string[] };
   };
   /** Layer sizes as the engine's history reports them, newest first. */
-  const history = async (id: string): Promise<number[]> => ((await t.docker.getImage(id).history()) as { Size: number }[]).map((h) => h.Size);
+  const history = async (id: string): Promise<number[]> =>
+    ((await t.docker.getImage(id).history()) as { Size: number }[]).map((h) => h.Size);
   const layersSize = async () => ((await t.docker.df()) as { LayersSize: number }).LayersSize;
 
   const live = (...args: string[]) => runCli([...args, '--host', t.host, '--state-dir', join(dir, 'state')]);
@@ -44,7 +45,8 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
     expect(r.code).toBe(0);
     return JSON.parse(r.stdout) as Plan;
   };
-  const deleted = (p: Plan) => new Map(p.actions.filter((a) => a.type === 'delete').map((a) => [a.imageId, a.bytes ?? 0]));
+  const deleted = (p: Plan) =>
+    new Map(p.actions.filter((a) => a.type === 'delete').map((a) => [a.imageId, a.bytes ?? 0]));
   // The reviewed-plan path: `plan -o` reads the layers (exact estimate), `apply PLAN.json` executes it.
   // (`apply -p --yes` estimates the same way: see the last test.)
   const apply = async (rules: string): Promise<{ summary: ApplyReport['summary']; lines: unknown[] }> => {
@@ -54,7 +56,10 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
     const r = await live('apply', saved, '--yes', '--json');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     return { summary: (lines.at(-1) as { summary: ApplyReport['summary'] }).summary, lines };
   };
 
@@ -75,8 +80,16 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
     ids.copyE = await loadImage(docker, { tags: ['isw/copy-e:1'], layers: [copyBase, randomLayer(MiB / 4), copy] });
     // Two legacy-builder children of one busybox image, each adding one RUN layer on top of a LABEL step.
     ids.base = await importBusybox(docker, 'isw/rbase:1');
-    ids.childA = await buildChild(t, { from: 'isw/rbase:1', tag: 'isw/rchild-a:1', steps: ['LABEL isw.child=a', 'RUN /bin/busybox dd if=/dev/urandom of=/payload bs=1024 count=1536'] });
-    ids.childB = await buildChild(t, { from: 'isw/rbase:1', tag: 'isw/rchild-b:1', steps: ['LABEL isw.child=b', 'RUN /bin/busybox dd if=/dev/urandom of=/payload bs=1024 count=3072'] });
+    ids.childA = await buildChild(t, {
+      from: 'isw/rbase:1',
+      tag: 'isw/rchild-a:1',
+      steps: ['LABEL isw.child=a', 'RUN /bin/busybox dd if=/dev/urandom of=/payload bs=1024 count=1536'],
+    });
+    ids.childB = await buildChild(t, {
+      from: 'isw/rbase:1',
+      tag: 'isw/rchild-b:1',
+      steps: ['LABEL isw.child=b', 'RUN /bin/busybox dd if=/dev/urandom of=/payload bs=1024 count=3072'],
+    });
     expect(ids.childA.intermediates).toHaveLength(1);
     expect(ids.childB.intermediates).toHaveLength(1);
   });
@@ -108,7 +121,12 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
   it('deleting two of the three still keeps the base: each frees its own layer only', async () => {
     const p = await plan('  - name: ab\n    match: { repositories: ["isw/shared-a", "isw/shared-b"] }\n');
     expect(p.summary.estimate).toBe('layers');
-    expect(deleted(p)).toEqual(new Map([[ids.a, (await history(ids.a))[0]!], [ids.b, (await history(ids.b))[0]!]]));
+    expect(deleted(p)).toEqual(
+      new Map([
+        [ids.a, (await history(ids.a))[0]!],
+        [ids.b, (await history(ids.b))[0]!],
+      ]),
+    );
   });
 
   it('deleting every image that uses the base frees the base too, once', async () => {
@@ -128,7 +146,9 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
   });
 
   it('deleting the whole family (base, children, intermediates) frees the busybox layer too', async () => {
-    const p = await plan('  - name: family\n    match: { repositories: ["isw/rbase", "isw/rchild-*"] }\n  - name: steps\n    match: { untagged: true }\n');
+    const p = await plan(
+      '  - name: family\n    match: { repositories: ["isw/rbase", "isw/rchild-*"] }\n  - name: steps\n    match: { untagged: true }\n',
+    );
     const family = [ids.base, ids.childA.id, ids.childB.id, ...ids.childA.intermediates, ...ids.childB.intermediates];
     expect([...deleted(p).keys()].sort()).toEqual([...family].sort());
     const busyboxLayer = (await history(ids.base)).reduce((s, x) => s + x, 0);
@@ -157,7 +177,16 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
 
     it('one legacy-builder child: its RUN layer; the text report says "est. …, actual …"', async () => {
       const saved = join(dir, 'child-plan.json');
-      expect(await live('plan', '-p', await policyFile('  - name: child\n    match: { repositories: ["isw/rchild-a"] }\n'), '-o', saved, '--quiet')).toMatchObject({ code: 0 });
+      expect(
+        await live(
+          'plan',
+          '-p',
+          await policyFile('  - name: child\n    match: { repositories: ["isw/rchild-a"] }\n'),
+          '-o',
+          saved,
+          '--quiet',
+        ),
+      ).toMatchObject({ code: 0 });
       const r = await live('apply', saved, '--yes');
       expect(r).toMatchObject({ code: 0, stderr: '' });
       // 1536 KiB = 1.57 MB (SI units, as `docker images` shows sizes).
@@ -169,7 +198,10 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
       expect(hd[0]).toBe(he[0]);
       expect(hd[2]).toBe(he[2]);
       // d first: its own two layers (the copy included); the base stays with e. Then e: all three of its layers.
-      for (const [name, bytes] of [['isw/copy-d', hd[0]! + hd[1]!], ['isw/copy-e', he[0]! + he[1]! + he[2]!]] as const) {
+      for (const [name, bytes] of [
+        ['isw/copy-d', hd[0]! + hd[1]!],
+        ['isw/copy-e', he[0]! + he[1]! + he[2]!],
+      ] as const) {
         const rules = `  - name: copy\n    match: { repositories: ["${name}"] }\n`;
         expect((await plan(rules)).summary).toMatchObject({ estimate: 'layers', bytes });
         const before = await layersSize();
@@ -181,7 +213,8 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
     });
 
     it('the rest, unattended (apply -p --yes): the same exact estimate as `plan`, and the engine frees it', async () => {
-      const rules = '  - name: all\n    match: { repositories: ["isw/shared-*", "isw/rbase", "isw/rchild-*"] }\n  - name: steps\n    match: { untagged: true }\n';
+      const rules =
+        '  - name: all\n    match: { repositories: ["isw/shared-*", "isw/rbase", "isw/rchild-*"] }\n  - name: steps\n    match: { untagged: true }\n';
       const exact = await plan(rules);
       expect(exact.summary.estimate).toBe('layers');
       const before = await layersSize();

@@ -30,7 +30,9 @@ interface Certs {
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {
-  const r = await runCommand('sh', ['-c', `cd "${cwd}" && openssl ${args.map((a) => `'${a}'`).join(' ')}`], { timeoutMs: 30_000 });
+  const r = await runCommand('sh', ['-c', `cd "${cwd}" && openssl ${args.map((a) => `'${a}'`).join(' ')}`], {
+    timeoutMs: 30_000,
+  });
   if (r.code !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
 }
 
@@ -38,16 +40,80 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 async function makeCerts(dir: string): Promise<Certs> {
   await mkdir(dir, { recursive: true });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await openssl(['req', '-x509', ...ec, '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=imgsweep test CA'], dir);
-  await openssl(['req', '-x509', ...ec, '-keyout', 'other-ca-key.pem', '-out', 'other-ca.pem', '-days', '2', '-subj', '/CN=imgsweep other CA'], dir);
+  await openssl(
+    ['req', '-x509', ...ec, '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=imgsweep test CA'],
+    dir,
+  );
+  await openssl(
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'other-ca-key.pem',
+      '-out',
+      'other-ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=imgsweep other CA',
+    ],
+    dir,
+  );
   await writeFile(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   await writeFile(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
   await openssl(['req', ...ec, '-keyout', 'server-key.pem', '-out', 'server.csr', '-subj', '/CN=127.0.0.1'], dir);
-  await openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'server-cert.pem', '-days', '2', '-extfile', 'server.ext'], dir);
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca-key.pem',
+      '-CAcreateserial',
+      '-out',
+      'server-cert.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'server.ext',
+    ],
+    dir,
+  );
   await openssl(['req', ...ec, '-keyout', 'key.pem', '-out', 'client.csr', '-subj', '/CN=imgsweep client'], dir);
-  await openssl(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', 'cert.pem', '-days', '2', '-extfile', 'client.ext'], dir);
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'client.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca-key.pem',
+      '-CAcreateserial',
+      '-out',
+      'cert.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'client.ext',
+    ],
+    dir,
+  );
   const at = (f: string) => join(dir, f);
-  return { dir, ca: at('ca.pem'), cert: at('cert.pem'), key: at('key.pem'), serverCert: at('server-cert.pem'), serverKey: at('server-key.pem'), otherCa: at('other-ca.pem') };
+  return {
+    dir,
+    ca: at('ca.pem'),
+    cert: at('cert.pem'),
+    key: at('key.pem'),
+    serverCert: at('server-cert.pem'),
+    serverKey: at('server-key.pem'),
+    otherCa: at('other-ca.pem'),
+  };
 }
 
 function ping(socketPath: string): Promise<boolean> {
@@ -81,15 +147,23 @@ async function startTlsDockerd(certs: Certs): Promise<TlsEngine> {
   const child = spawn(
     bin,
     [
-      '--data-root', join(dir, 'data'),
-      '--exec-root', join(dir, 'exec'),
-      '--pidfile', join(dir, 'docker.pid'),
-      '--host', `unix://${socketPath}`,
-      '--host', `tcp://127.0.0.1:${port}`,
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--pidfile',
+      join(dir, 'docker.pid'),
+      '--host',
+      `unix://${socketPath}`,
+      '--host',
+      `tcp://127.0.0.1:${port}`,
       '--tlsverify',
-      '--tlscacert', certs.ca,
-      '--tlscert', certs.serverCert,
-      '--tlskey', certs.serverKey,
+      '--tlscacert',
+      certs.ca,
+      '--tlscert',
+      certs.serverCert,
+      '--tlskey',
+      certs.serverKey,
       '--storage-driver=vfs',
       '--iptables=false',
       '--ip6tables=false',
@@ -123,10 +197,19 @@ async function startTlsDockerd(certs: Certs): Promise<TlsEngine> {
 }
 
 /** A Docker CLI context as `docker context create` stores it. */
-async function writeContext(config: string, name: string, host: string, tls: Partial<Record<'ca' | 'cert' | 'key', string>>): Promise<void> {
+async function writeContext(
+  config: string,
+  name: string,
+  host: string,
+  tls: Partial<Record<'ca' | 'cert' | 'key', string>>,
+): Promise<void> {
   const id = contextId(name);
   await mkdir(join(config, 'contexts', 'meta', id), { recursive: true });
-  const meta = { Name: name, Metadata: { Description: 'imgsweep test' }, Endpoints: { docker: { Host: host, SkipTLSVerify: false } } };
+  const meta = {
+    Name: name,
+    Metadata: { Description: 'imgsweep test' },
+    Endpoints: { docker: { Host: host, SkipTLSVerify: false } },
+  };
   await writeFile(join(config, 'contexts', 'meta', id, 'meta.json'), JSON.stringify(meta));
   const tlsDir = join(config, 'contexts', 'tls', id, 'docker');
   await mkdir(tlsDir, { recursive: true });
@@ -191,7 +274,10 @@ describe.skipIf(engineTestsSkipped())('a remote engine over TCP with TLS', () =>
     expect(byFlag.stderr).toBe('');
     inventoryOf(byFlag.stdout);
     // DOCKER_TLS_VERIFY/DOCKER_CERT_PATH belong to the default context: a bad one does not spoil a named context.
-    const byEnv = await imgsweep(['inventory', '--json'], { DOCKER_CONTEXT: 'isw-remote', DOCKER_CERT_PATH: join(dir, 'nowhere') });
+    const byEnv = await imgsweep(['inventory', '--json'], {
+      DOCKER_CONTEXT: 'isw-remote',
+      DOCKER_CERT_PATH: join(dir, 'nowhere'),
+    });
     expect(byEnv.code, byEnv.stderr).toBe(0);
     inventoryOf(byEnv.stdout);
     await writeFile(join(config, 'config.json'), JSON.stringify({ auths: {}, currentContext: 'isw-remote' }));
@@ -213,11 +299,19 @@ describe.skipIf(engineTestsSkipped())('a remote engine over TCP with TLS', () =>
     await mkdir(cliConfig, { recursive: true });
     const created = await runCommand(
       which('docker')!,
-      ['context', 'create', 'isw-made', '--docker', `host=${engine.tcp},ca=${certs.ca},cert=${certs.cert},key=${certs.key}`],
+      [
+        'context',
+        'create',
+        'isw-made',
+        '--docker',
+        `host=${engine.tcp},ca=${certs.ca},cert=${certs.cert},key=${certs.key}`,
+      ],
       { env: { ...process.env, DOCKER_CONFIG: cliConfig, DOCKER_HOST: '', DOCKER_CONTEXT: '' } },
     );
     expect(created.code, created.stderr).toBe(0);
-    const r = await runCli(['inventory', '--context', 'isw-made', '--json', '--state-dir', join(dir, 'state')], { env: { DOCKER_CONFIG: cliConfig } });
+    const r = await runCli(['inventory', '--context', 'isw-made', '--json', '--state-dir', join(dir, 'state')], {
+      env: { DOCKER_CONFIG: cliConfig },
+    });
     expect(r.code, r.stderr).toBe(0);
     inventoryOf(r.stdout);
   });
@@ -226,15 +320,32 @@ describe.skipIf(engineTestsSkipped())('a remote engine over TCP with TLS', () =>
     await writeContext(config, 'isw-remote', engine.tcp, { ca: certs.ca, cert: certs.cert, key: certs.key });
     const r = await imgsweep(['inventory', '--context', 'isw-remot']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`imgsweep: --context "isw-remot": no such Docker context in ${join(config, 'contexts')} (known: default, isw-remote)\n`);
+    expect(r.stderr).toBe(
+      `imgsweep: --context "isw-remot": no such Docker context in ${join(config, 'contexts')} (known: default, isw-remote)\n`,
+    );
   });
 
   it('a wrong CA is refused with one clear line, exit 1', async () => {
-    const r = await imgsweep(['inventory', '--host', engine.tcp, '--tls-verify', '--tls-ca', certs.otherCa, '--tls-cert', certs.cert, '--tls-key', certs.key]);
+    const r = await imgsweep([
+      'inventory',
+      '--host',
+      engine.tcp,
+      '--tls-verify',
+      '--tls-ca',
+      certs.otherCa,
+      '--tls-cert',
+      certs.cert,
+      '--tls-key',
+      certs.key,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n').filter(Boolean)).toEqual([
-      expect.stringMatching(new RegExp(`^imgsweep: TLS: the engine's certificate is not signed by the CA in ${certs.otherCa.replace(/[.]/g, '\\.')} \\(${engine.tcp}: `)),
+      expect.stringMatching(
+        new RegExp(
+          `^imgsweep: TLS: the engine's certificate is not signed by the CA in ${certs.otherCa.replace(/[.]/g, '\\.')} \\(${engine.tcp}: `,
+        ),
+      ),
     ]);
   });
 
@@ -242,15 +353,33 @@ describe.skipIf(engineTestsSkipped())('a remote engine over TCP with TLS', () =>
     const r = await imgsweep(['inventory', '--host', engine.tcp, '--tls-verify', '--tls-ca', certs.ca]);
     expect(r.code).toBe(1);
     expect(r.stderr.split('\n').filter(Boolean)).toEqual([
-      expect.stringMatching(new RegExp(`^imgsweep: TLS: ${engine.tcp} requires a client certificate \\(.*\\): give --tls-cert FILE and --tls-key FILE`)),
+      expect.stringMatching(
+        new RegExp(
+          `^imgsweep: TLS: ${engine.tcp} requires a client certificate \\(.*\\): give --tls-cert FILE and --tls-key FILE`,
+        ),
+      ),
     ]);
   });
 
   it('a client certificate the engine does not trust is refused, naming it', async () => {
     // The server's certificate is signed by the right CA but is not for client use.
-    const r = await imgsweep(['inventory', '--host', engine.tcp, '--tls-ca', certs.ca, '--tls-cert', certs.serverCert, '--tls-key', certs.serverKey]);
+    const r = await imgsweep([
+      'inventory',
+      '--host',
+      engine.tcp,
+      '--tls-ca',
+      certs.ca,
+      '--tls-cert',
+      certs.serverCert,
+      '--tls-key',
+      certs.serverKey,
+    ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`^imgsweep: TLS: ${engine.tcp} refused the client certificate ${certs.serverCert.replace(/[.]/g, '\\.')} `));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^imgsweep: TLS: ${engine.tcp} refused the client certificate ${certs.serverCert.replace(/[.]/g, '\\.')} `,
+      ),
+    );
   });
 
   it('a TLS engine reached without TLS says so in one line, exit 1', async () => {
@@ -262,10 +391,31 @@ describe.skipIf(engineTestsSkipped())('a remote engine over TCP with TLS', () =>
   });
 
   it('missing or unusable certificate files are refused before connecting, exit 2', async () => {
-    const missing = await imgsweep(['inventory', '--host', engine.tcp, '--tls-verify', '--tls-ca', certs.ca, '--tls-cert', join(dir, 'nope.pem'), '--tls-key', certs.key]);
+    const missing = await imgsweep([
+      'inventory',
+      '--host',
+      engine.tcp,
+      '--tls-verify',
+      '--tls-ca',
+      certs.ca,
+      '--tls-cert',
+      join(dir, 'nope.pem'),
+      '--tls-key',
+      certs.key,
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toBe(`imgsweep: --tls-cert ${join(dir, 'nope.pem')}: cannot read it (no such file)\n`);
-    const mismatched = await imgsweep(['inventory', '--host', engine.tcp, '--tls-ca', certs.ca, '--tls-cert', certs.cert, '--tls-key', certs.serverKey]);
+    const mismatched = await imgsweep([
+      'inventory',
+      '--host',
+      engine.tcp,
+      '--tls-ca',
+      certs.ca,
+      '--tls-cert',
+      certs.cert,
+      '--tls-key',
+      certs.serverKey,
+    ]);
     expect(mismatched.code).toBe(2);
     expect(mismatched.stderr).toMatch(/^imgsweep: TLS: cannot use .*cert\.pem.*: .*key values mismatch/);
     const notTcp = await imgsweep(['inventory', '--host', 'unix:///nonexistent/isw.sock', '--tls-verify']);
@@ -275,7 +425,10 @@ describe.skipIf(engineTestsSkipped())('a remote engine over TCP with TLS', () =>
 
   it('plans over TLS: the plan records the tcp:// address, no warning for loopback', async () => {
     const policy = join(dir, 'policy.yaml');
-    await writeFile(policy, 'version: 1\nrules:\n  - name: old\n    match: { repositories: ["isw-remote/**"] }\n    olderThan: 30d\n');
+    await writeFile(
+      policy,
+      'version: 1\nrules:\n  - name: old\n    match: { repositories: ["isw-remote/**"] }\n    olderThan: 30d\n',
+    );
     const r = await imgsweep(['plan', '-p', policy, '--host', engine.tcp, ...flags(), '--format', 'json']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
@@ -290,11 +443,27 @@ describe.skipIf(engineTestsSkipped())('a remote engine over TCP with TLS', () =>
     try {
       const localId = await loadImage(local.docker, { tags: ['isw-remote/local:1'], created: '2020-01-01T00:00:00Z' });
       const policy = join(dir, 'set-policy.yaml');
-      await writeFile(policy, 'version: 1\nrules:\n  - name: old\n    match: { repositories: ["isw-remote/**"] }\n    olderThan: 30d\n');
+      await writeFile(
+        policy,
+        'version: 1\nrules:\n  - name: old\n    match: { repositories: ["isw-remote/**"] }\n    olderThan: 30d\n',
+      );
       const file = join(dir, 'plans.json');
-      const made = await imgsweep(['plan', '-p', policy, '--context', 'isw-remote', '--host', local.host, '-o', file, '--quiet']);
+      const made = await imgsweep([
+        'plan',
+        '-p',
+        policy,
+        '--context',
+        'isw-remote',
+        '--host',
+        local.host,
+        '-o',
+        file,
+        '--quiet',
+      ]);
       expect(made.code, made.stderr).toBe(0);
-      const set = JSON.parse(await readFile(file, 'utf8')) as { plans: { engine: { host: string; context?: string } }[] };
+      const set = JSON.parse(await readFile(file, 'utf8')) as {
+        plans: { engine: { host: string; context?: string } }[];
+      };
       expect(set.plans.map((p) => p.engine)).toEqual([
         expect.objectContaining({ host: local.host }),
         expect.objectContaining({ host: engine.tcp, context: 'isw-remote' }),
@@ -304,7 +473,10 @@ describe.skipIf(engineTestsSkipped())('a remote engine over TCP with TLS', () =>
       const r = await imgsweep(['apply', file, '--yes']);
       expect(r.code, r.stderr + r.stdout).toBe(0);
       expect(r.stderr).toBe('');
-      for (const [d, id] of [[engine.docker, imageId], [local.docker, localId]] as const) {
+      for (const [d, id] of [
+        [engine.docker, imageId],
+        [local.docker, localId],
+      ] as const) {
         await expect(d.getImage(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
       }
     } finally {

@@ -94,7 +94,8 @@ describe.skipIf(engineTestsSkipped())('the usage record against a real dockerd',
     await plan();
     const second = await readRecord();
     expect(Object.keys(second.images).sort()).toEqual([ids.idle, ids.used, ids.run].sort());
-    for (const id of [ids.idle, ids.used, ids.run]) expect(second.images[id]!.firstSeen, id).toBe(first.images[id]!.firstSeen);
+    for (const id of [ids.idle, ids.used, ids.run])
+      expect(second.images[id]!.firstSeen, id).toBe(first.images[id]!.firstSeen);
     // The --rm container is gone; only the engine's events tell that isw/used:1 ran.
     const used = second.images[ids.used]!;
     expect(Date.parse(used.lastUsed)).toBeGreaterThanOrEqual(runStart - 1000);
@@ -140,11 +141,20 @@ describe.skipIf(engineTestsSkipped())('the usage record against a real dockerd',
     const record = await readRecord();
     const idle = await live('explain', 'isw/idle:1', '-p', policy);
     expect(idle).toMatchObject({ code: 0, stderr: '' });
-    expect(idle.stdout).toContain(`first seen ${record.images[ids.idle]!.firstSeen}; last used ${record.images[ids.idle]!.lastUsed} (first seen)`);
+    expect(idle.stdout).toContain(
+      `first seen ${record.images[ids.idle]!.firstSeen}; last used ${record.images[ids.idle]!.lastUsed} (first seen)`,
+    );
     const used = await live('explain', 'isw/used:1', '-p', policy);
-    expect(used.stdout).toMatch(new RegExp(`first seen ${record.images[ids.used]!.firstSeen}; last used ${record.images[ids.used]!.lastUsed} \\(event \\w+ of container [0-9a-f]{12}\\)`));
+    expect(used.stdout).toMatch(
+      new RegExp(
+        `first seen ${record.images[ids.used]!.firstSeen}; last used ${record.images[ids.used]!.lastUsed} \\(event \\w+ of container [0-9a-f]{12}\\)`,
+      ),
+    );
     const json = await live('explain', 'isw/used:1', '-p', policy, '--json');
-    expect(JSON.parse(json.stdout)).toMatchObject({ firstSeen: record.images[ids.used]!.firstSeen, lastUsed: record.images[ids.used]!.lastUsed });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      firstSeen: record.images[ids.used]!.firstSeen,
+      lastUsed: record.images[ids.used]!.lastUsed,
+    });
   });
 
   it('unusedFor uses the record: with last-used moved two hours back the image is selected, and explain says why', async () => {

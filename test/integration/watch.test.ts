@@ -16,7 +16,17 @@ import { runCli } from '../support/cli.js';
 import { DOCKERD_NOT_FOUND, engineTestsSkipped, getOnSocket } from '../support/dockerd.js';
 import { importBusybox } from '../support/fixtures.js';
 import { importBusyboxPodman, runPodmanContainer, startPodman, type TestPodman } from '../support/podman.js';
-import { exited, killGroup, mountsUnder, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from '../support/process.js';
+import {
+  exited,
+  killGroup,
+  mountsUnder,
+  runCommand,
+  stopChild,
+  tailFile,
+  waitFor,
+  which,
+  type CommandResult,
+} from '../support/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -33,13 +43,18 @@ class RestartableDockerd {
   constructor(readonly dir: string) {
     this.socketPath = join(dir, 'docker.sock');
     this.host = `unix://${this.socketPath}`;
-    this.docker = new Docker({ socketPath: this.socketPath, host: undefined, protocol: 'http', version: 'v1.41', timeout: 120_000 });
+    this.docker = new Docker({
+      socketPath: this.socketPath,
+      host: undefined,
+      protocol: 'http',
+      version: 'v1.41',
+      timeout: 120_000,
+    });
   }
 
   private async ping(): Promise<boolean> {
     return (await getOnSocket(this.socketPath, '/_ping'))?.status === 200;
   }
-
 
   async start(): Promise<void> {
     const bin = which('dockerd');
@@ -49,8 +64,20 @@ class RestartableDockerd {
     const { dir } = this;
     const child = spawn(
       bin,
-      ['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'docker.pid'), '--host', this.host,
-        '--storage-driver=vfs', '--iptables=false', '--ip6tables=false', '--bridge=none'],
+      [
+        '--data-root',
+        join(dir, 'data'),
+        '--exec-root',
+        join(dir, 'exec'),
+        '--pidfile',
+        join(dir, 'docker.pid'),
+        '--host',
+        this.host,
+        '--storage-driver=vfs',
+        '--iptables=false',
+        '--ip6tables=false',
+        '--bridge=none',
+      ],
       { detached: true, stdio: ['ignore', log, log] },
     );
     closeSync(log);
@@ -83,7 +110,11 @@ class RestartableDockerd {
     const cli = which('docker');
     if (cli === null) throw new Error("docker CLI not found: install Debian's docker.io");
     await mkdir(join(this.dir, 'cli-config'), { recursive: true });
-    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: this.host, DOCKER_CONFIG: join(this.dir, 'cli-config') };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DOCKER_HOST: this.host,
+      DOCKER_CONFIG: join(this.dir, 'cli-config'),
+    };
     delete env.DOCKER_CONTEXT;
     return runCommand(cli, args, { env });
   }
@@ -97,11 +128,15 @@ interface WatchProcess {
 
 /** `imgsweep watch` as its own process (bin/imgsweep.js), its stdout and stderr collected in one log. */
 function spawnWatch(host: string, state: string, flush: string): WatchProcess {
-  const child = spawn(process.execPath, ['bin/imgsweep.js', 'watch', '--host', host, '--state-dir', state, '--flush-interval', flush], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['bin/imgsweep.js', 'watch', '--host', host, '--state-dir', state, '--flush-interval', flush],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let log = '';
   child.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
   child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -123,9 +158,15 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a real dockerd', (
     watches.push(w);
     return w;
   };
-  const until = async (what: string, check: () => Promise<boolean> | boolean, w: WatchProcess | null, timeoutMs = 15_000) => {
+  const until = async (
+    what: string,
+    check: () => Promise<boolean> | boolean,
+    w: WatchProcess | null,
+    timeoutMs = 15_000,
+  ) => {
     const ok = await waitFor(async () => check(), { timeoutMs, intervalMs: 100 });
-    if (!ok) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${w ? `; watch log:\n${w.log()}` : ''}`);
+    if (!ok)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${w ? `; watch log:\n${w.log()}` : ''}`);
   };
   const recordPath = () => join(state, `usage-${key}.json`);
   const readRecord = async (): Promise<UsageRecord | null> => {
@@ -160,7 +201,17 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a real dockerd', (
     // A cron run before the watch starts: every image is first seen (and used) now.
     const inv = await runCli(['inventory', '--format', 'json', '--host', d.host, '--state-dir', state]);
     key = (JSON.parse(inv.stdout) as Inventory).engine.key;
-    const plan = await runCli(['plan', '-p', join(ROOT, 'policies/dangling-only.yaml'), '--host', d.host, '--state-dir', state, '--format', 'json']);
+    const plan = await runCli([
+      'plan',
+      '-p',
+      join(ROOT, 'policies/dangling-only.yaml'),
+      '--host',
+      d.host,
+      '--state-dir',
+      state,
+      '--format',
+      'json',
+    ]);
     expect(plan).toMatchObject({ code: 0, stderr: '' });
     expect(Object.keys((await readRecord())!.images).sort()).toEqual(Object.values(ids).sort());
     // So that a use recorded by the watch is later than first-seen.
@@ -184,7 +235,12 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a real dockerd', (
       const t0 = Date.now();
       await runRm('isw/watch-a:1');
       const t1 = Date.now();
-      await until('the run of isw/watch-a:1 in the record', async () => ((await lastUsed(ids.first)) ?? 0) > firstSeen, w, 5_000);
+      await until(
+        'the run of isw/watch-a:1 in the record',
+        async () => ((await lastUsed(ids.first)) ?? 0) > firstSeen,
+        w,
+        5_000,
+      );
       const flushedBy = Date.now();
       const used = (await lastUsed(ids.first))!;
       expect(used).toBeGreaterThanOrEqual(t0 - 1_000);
@@ -208,14 +264,29 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a real dockerd', (
       const followed = (w.log().match(/following container events/g) ?? []).length;
       await d.stop();
       // Down long enough for a second attempt: the delay between attempts grows (1 s, then 2 s, ...).
-      await until('the watch to retry with a longer delay', () => /reconnecting in 1 s[\s\S]*reconnecting in 2 s/.test(w.log()), w, 20_000);
+      await until(
+        'the watch to retry with a longer delay',
+        () => /reconnecting in 1 s[\s\S]*reconnecting in 2 s/.test(w.log()),
+        w,
+        20_000,
+      );
       await d.start();
-      await until('the watch to follow events again', () => (w.log().match(/following container events/g) ?? []).length > followed, w, 40_000);
+      await until(
+        'the watch to follow events again',
+        () => (w.log().match(/following container events/g) ?? []).length > followed,
+        w,
+        40_000,
+      );
       expect(exited(w.child)).toBe(false);
       const t0 = Date.now();
       await runRm('isw/watch-b:1');
       const t1 = Date.now();
-      await until('the run of isw/watch-b:1 in the record', async () => ((await lastUsed(ids.second)) ?? 0) >= t0 - 1_000, w, 5_000);
+      await until(
+        'the run of isw/watch-b:1 in the record',
+        async () => ((await lastUsed(ids.second)) ?? 0) >= t0 - 1_000,
+        w,
+        5_000,
+      );
       expect((await lastUsed(ids.second))!).toBeLessThanOrEqual(t1 + 1_000);
     });
 
@@ -259,7 +330,17 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a real dockerd', (
 
   it('a later cron run keeps what the watch recorded', async () => {
     const record = (await readRecord())!;
-    const plan = await runCli(['plan', '-p', join(ROOT, 'policies/dangling-only.yaml'), '--host', d.host, '--state-dir', state, '--format', 'json']);
+    const plan = await runCli([
+      'plan',
+      '-p',
+      join(ROOT, 'policies/dangling-only.yaml'),
+      '--host',
+      d.host,
+      '--state-dir',
+      state,
+      '--format',
+      'json',
+    ]);
     expect(plan).toMatchObject({ code: 0, stderr: '' });
     const after = (await readRecord())!;
     for (const id of Object.values(ids)) {
@@ -290,7 +371,8 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a Podman service',
   };
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` before this test');
+    if (!existsSync(join(ROOT, 'dist/cli/main.js')))
+      throw new Error('dist/ is missing: run `npm run build` before this test');
     p = await startPodman();
     state = join(p.dir, 'state');
     image = await importBusyboxPodman(p.docker, 'isw/pwatch-a:1');
@@ -310,13 +392,22 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a Podman service',
     const before = (await lastUsed(image))!;
     const { child, log, exit } = spawnWatch(p.host, state, '1s');
     try {
-      expect(await waitFor(() => Promise.resolve(/following container events/.test(log())), { timeoutMs: 15_000, intervalMs: 100 }), log()).toBe(true);
+      expect(
+        await waitFor(() => Promise.resolve(/following container events/.test(log())), {
+          timeoutMs: 15_000,
+          intervalMs: 100,
+        }),
+        log(),
+      ).toBe(true);
       const t0 = Date.now();
       // As `podman run --rm`: only the event can tell the image was used.
       const container = await runPodmanContainer(p.docker, 'isw/pwatch-a:1', { running: false });
       await p.docker.getContainer(container).remove();
       const t1 = Date.now();
-      const recorded = await waitFor(async () => ((await lastUsed(image)) ?? 0) > before, { timeoutMs: 10_000, intervalMs: 100 });
+      const recorded = await waitFor(async () => ((await lastUsed(image)) ?? 0) > before, {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      });
       expect(recorded, `the run was not recorded; watch log:\n${log()}`).toBe(true);
       const used = (await lastUsed(image))!;
       expect(used).toBeGreaterThanOrEqual(t0 - 1_000);

@@ -7,7 +7,12 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
-import { parseInventory, readInventoryFile, serializeInventory, writeInventoryFile } from '../../src/inventory/snapshot.js';
+import {
+  parseInventory,
+  readInventoryFile,
+  serializeInventory,
+  writeInventoryFile,
+} from '../../src/inventory/snapshot.js';
 import type { Inventory } from '../../src/inventory/types.js';
 
 const EXAMPLE_PATH = fileURLToPath(new URL('../../examples/inventory.json', import.meta.url));
@@ -57,11 +62,14 @@ describe('example inventory', () => {
     expect(count((i) => i.repoTags.length >= 3)).toBeGreaterThanOrEqual(2);
     expect(count((i) => repos(i.repoTags).size >= 2)).toBeGreaterThanOrEqual(2);
     expect(count((i) => i.repoTags.length === 0 && i.repoDigests.length > 0)).toBeGreaterThanOrEqual(4);
-    expect(count((i) => i.repoTags.length + i.repoDigests.length === 0 && !isParent.has(i.id))).toBeGreaterThanOrEqual(5);
+    expect(count((i) => i.repoTags.length + i.repoDigests.length === 0 && !isParent.has(i.id))).toBeGreaterThanOrEqual(
+      5,
+    );
     expect(count((i) => i.repoTags.some((t) => t.endsWith('-pinned')))).toBe(1);
     expect(count((i) => i.repoTags.includes('alpine:3.20') && i.repoTags.includes('alpine:latest'))).toBe(1);
     for (const repo of ['registry.acme.io/ci/app', 'registry.acme.io/ci/worker']) {
-      for (const tag of [':pr-', ':sha-', ':main', ':latest']) expect(count((i) => i.repoTags.some((t) => t.startsWith(repo + tag)))).toBeGreaterThan(0);
+      for (const tag of [':pr-', ':sha-', ':main', ':latest'])
+        expect(count((i) => i.repoTags.some((t) => t.startsWith(repo + tag)))).toBeGreaterThan(0);
     }
 
     // Legacy chains: intermediates, tagged children, a branch; size includes the parent's.
@@ -89,7 +97,9 @@ describe('example inventory', () => {
     expect(states('exited')).toBeGreaterThanOrEqual(3);
     expect(containers.filter((c) => c.state === 'created' && c.startedAt === null).length).toBe(1);
     // Someone typed app:main, which has moved on since: use is decided by imageId.
-    expect(containers.some((c) => !byId.get(c.imageId)!.repoTags.includes(c.image) && c.image.includes(':main'))).toBe(true);
+    expect(containers.some((c) => !byId.get(c.imageId)!.repoTags.includes(c.image) && c.image.includes(':main'))).toBe(
+      true,
+    );
 
     const withUsage = count((i) => usage[i.id] !== undefined);
     expect(withUsage).toBeGreaterThanOrEqual(images.length * 0.9);
@@ -101,7 +111,12 @@ describe('example inventory', () => {
     }
 
     expect(example.capturedAt).toBe('2026-11-27T11:00:00Z');
-    expect(example.engine).toMatchObject({ version: '20.10.24', apiVersion: '1.41', imageStore: 'classic', driver: 'overlay2' });
+    expect(example.engine).toMatchObject({
+      version: '20.10.24',
+      apiVersion: '1.41',
+      imageStore: 'classic',
+      driver: 'overlay2',
+    });
     const ratio = example.disk!.usedBytes / example.disk!.totalBytes;
     expect(ratio).toBeGreaterThan(0.86);
     expect(ratio).toBeLessThan(0.9);
@@ -114,15 +129,21 @@ describe('parseInventory accepts', () => {
     ['a null disk', (inv) => (inv.disk = null)],
     ['images without layers', (inv) => inv.images.forEach((i) => delete i.layers)],
     [
-      'images without layers, and why: the engine\'s disk accounting was unavailable',
+      "images without layers, and why: the engine's disk accounting was unavailable",
       (inv) => {
         inv.images.forEach((i) => delete i.layers);
         inv.accountingUnavailable = '/system/df: a disk usage operation is already running, after 5 tries in 60 s';
       },
     ],
     ['a parent that is not listed', (inv) => (inv.images[0]!.parentId = hex64('a'))],
-    ['usage of an image that is gone', (inv) => (inv.usage[hex64('b')] = { firstSeen: inv.capturedAt, lastUsed: inv.capturedAt })],
-    ['a label named __proto__', (inv) => Object.defineProperty(inv.images[0]!.labels, '__proto__', { value: 'x', enumerable: true })],
+    [
+      'usage of an image that is gone',
+      (inv) => (inv.usage[hex64('b')] = { firstSeen: inv.capturedAt, lastUsed: inv.capturedAt }),
+    ],
+    [
+      'a label named __proto__',
+      (inv) => Object.defineProperty(inv.images[0]!.labels, '__proto__', { value: 'x', enumerable: true }),
+    ],
   ])('%s', (_name, mutate) => {
     const inv = copy();
     mutate(inv);
@@ -139,24 +160,80 @@ describe('parseInventory accepts', () => {
 
 type Broken = [name: string, input: string | ((inv: Inventory) => void), expected: string[]];
 const broken: Broken[] = [
-  ['not JSON', '{\n  "kind": "imgsweep-inventory",\n  "version": 1,\n}\n', ['broken.json:4:1', 'not valid JSON', '"}"']],
+  [
+    'not JSON',
+    '{\n  "kind": "imgsweep-inventory",\n  "version": 1,\n}\n',
+    ['broken.json:4:1', 'not valid JSON', '"}"'],
+  ],
   ['cut short', exampleText.slice(0, 5000), ['not valid JSON', 'unexpected end of file']],
   ['not an object', '[]', ['broken.json: (root): must be object (got [])']],
-  ['wrong kind', (inv) => ((inv as { kind: string }).kind = 'imgsweep-plan'), ['broken.json: kind: must be "imgsweep-inventory" (got "imgsweep-plan")']],
+  [
+    'wrong kind',
+    (inv) => ((inv as { kind: string }).kind = 'imgsweep-plan'),
+    ['broken.json: kind: must be "imgsweep-inventory" (got "imgsweep-plan")'],
+  ],
   ['newer version', (inv) => ((inv as { version: number }).version = 2), ['broken.json: version: must be 1 (got 2)']],
-  ['bad image ID', (inv) => (inv.images[3]!.id = 'sha256:abc'), ['broken.json: images[3].id: must match ^sha256:[0-9a-f]{64}$ (got "sha256:abc")']],
-  ['bad date', (inv) => (inv.images[0]!.created = '2026-11-27 11:00'), ['broken.json: images[0].created: must be an RFC 3339 date-time']],
-  ['bad started time', (inv) => (inv.containers[2]!.startedAt = 'yesterday'), ['containers[2].startedAt: must be an RFC 3339 date-time', '"yesterday"']],
-  ['unknown key', (inv) => Object.assign(inv.containers[1]!, { Ports: [] }), ['broken.json: containers[1].Ports: unknown key']],
-  ['missing key', (inv) => delete (inv.engine as Partial<Inventory['engine']>).host, ['broken.json: engine.host: required key is missing']],
-  ['bad state', (inv) => ((inv.containers[0] as { state: string }).state = 'stopped'), ['containers[0].state: must be one of', '"stopped"']],
-  ['disk not an object', (inv) => Object.assign(inv, { disk: 'full' }), ['broken.json: disk: must be object or null (got "full")']],
+  [
+    'bad image ID',
+    (inv) => (inv.images[3]!.id = 'sha256:abc'),
+    ['broken.json: images[3].id: must match ^sha256:[0-9a-f]{64}$ (got "sha256:abc")'],
+  ],
+  [
+    'bad date',
+    (inv) => (inv.images[0]!.created = '2026-11-27 11:00'),
+    ['broken.json: images[0].created: must be an RFC 3339 date-time'],
+  ],
+  [
+    'bad started time',
+    (inv) => (inv.containers[2]!.startedAt = 'yesterday'),
+    ['containers[2].startedAt: must be an RFC 3339 date-time', '"yesterday"'],
+  ],
+  [
+    'unknown key',
+    (inv) => Object.assign(inv.containers[1]!, { Ports: [] }),
+    ['broken.json: containers[1].Ports: unknown key'],
+  ],
+  [
+    'missing key',
+    (inv) => delete (inv.engine as Partial<Inventory['engine']>).host,
+    ['broken.json: engine.host: required key is missing'],
+  ],
+  [
+    'bad state',
+    (inv) => ((inv.containers[0] as { state: string }).state = 'stopped'),
+    ['containers[0].state: must be one of', '"stopped"'],
+  ],
+  [
+    'disk not an object',
+    (inv) => Object.assign(inv, { disk: 'full' }),
+    ['broken.json: disk: must be object or null (got "full")'],
+  ],
   ['negative size', (inv) => (inv.images[1]!.size = -1), ['images[1].size: must be >= 0']],
-  ['label not a string', (inv) => Object.assign(inv.images[0]!.labels, { 'com.acme.keep': true }), ['images[0].labels["com.acme.keep"]: must be string']],
-  ['bad usage key', (inv) => (inv.usage['sha256:xyz'] = { firstSeen: inv.capturedAt, lastUsed: inv.capturedAt }), ['broken.json: usage["sha256:xyz"]: key must match']],
-  ['duplicate image ID', (inv) => (inv.images[5]!.id = inv.images[2]!.id), ['broken.json: images[5].id: duplicate of images[2].id']],
-  ['duplicate container ID', (inv) => (inv.containers[4]!.id = inv.containers[1]!.id), ['containers[4].id: duplicate of containers[1].id']],
-  ['parent loop', (inv) => ((inv.images[0]!.parentId = inv.images[1]!.id), (inv.images[1]!.parentId = inv.images[0]!.id)), ['parentId: parent chain loops back']],
+  [
+    'label not a string',
+    (inv) => Object.assign(inv.images[0]!.labels, { 'com.acme.keep': true }),
+    ['images[0].labels["com.acme.keep"]: must be string'],
+  ],
+  [
+    'bad usage key',
+    (inv) => (inv.usage['sha256:xyz'] = { firstSeen: inv.capturedAt, lastUsed: inv.capturedAt }),
+    ['broken.json: usage["sha256:xyz"]: key must match'],
+  ],
+  [
+    'duplicate image ID',
+    (inv) => (inv.images[5]!.id = inv.images[2]!.id),
+    ['broken.json: images[5].id: duplicate of images[2].id'],
+  ],
+  [
+    'duplicate container ID',
+    (inv) => (inv.containers[4]!.id = inv.containers[1]!.id),
+    ['containers[4].id: duplicate of containers[1].id'],
+  ],
+  [
+    'parent loop',
+    (inv) => ((inv.images[0]!.parentId = inv.images[1]!.id), (inv.images[1]!.parentId = inv.images[0]!.id)),
+    ['parentId: parent chain loops back'],
+  ],
 ];
 
 describe('readInventoryFile accepts', () => {
@@ -188,7 +265,9 @@ describe('readInventoryFile rejects', () => {
 
   it('a missing file, saying so', async () => {
     const path = join(dir, 'missing.json');
-    await expect(readInventoryFile(path)).rejects.toThrow(new InputError(`${path}: no such file (save one with: imgsweep inventory -o ${path})`));
+    await expect(readInventoryFile(path)).rejects.toThrow(
+      new InputError(`${path}: no such file (save one with: imgsweep inventory -o ${path})`),
+    );
   });
 
   it('a directory', async () => {
@@ -201,7 +280,9 @@ describe('readInventoryFile rejects', () => {
     const file = await open(path, 'w');
     await file.truncate(512 * 1024 * 1024 + 1); // sparse: costs no disk
     await file.close();
-    await expect(readInventoryFile(path)).rejects.toThrow(/huge\.json: too large for an inventory snapshot \(536870913 bytes\)/);
+    await expect(readInventoryFile(path)).rejects.toThrow(
+      /huge\.json: too large for an inventory snapshot \(536870913 bytes\)/,
+    );
   });
 
   it('reports at most 20 problems', () => {
@@ -252,7 +333,9 @@ function shuffled(inv: Inventory, seed: number): Inventory {
   return keys({
     ...inv,
     engine: keys(inv.engine),
-    images: shuffle(inv.images).map((i) => keys({ ...i, repoTags: shuffle(i.repoTags), repoDigests: shuffle(i.repoDigests), labels: keys(i.labels) })),
+    images: shuffle(inv.images).map((i) =>
+      keys({ ...i, repoTags: shuffle(i.repoTags), repoDigests: shuffle(i.repoDigests), labels: keys(i.labels) }),
+    ),
     containers: shuffle(inv.containers).map((c) => keys({ ...c, mountImageIds: shuffle(c.mountImageIds) })),
     usage: Object.fromEntries(shuffle(Object.entries(inv.usage)).map(([id, u]) => [id, keys(u)])),
   });

@@ -20,7 +20,10 @@ const img = (name: string, layers: Layers, opts: Partial<ImageRecord> & { tags?:
   image(name, { tags: [`${name}:1`], size: sum(layers), layers, ...opts });
 
 /** Runs attachLayers on a fake engine holding `truth`; the inventory it fills has no layers to start with. */
-async function attach(truth: ImageRecord[], opts: { kind?: 'docker' | 'podman'; store?: 'classic' | 'containerd' } = {}) {
+async function attach(
+  truth: ImageRecord[],
+  opts: { kind?: 'docker' | 'podman'; store?: 'classic' | 'containerd' } = {},
+) {
   const real = inventory(truth);
   real.engine = { ...real.engine, kind: opts.kind ?? 'docker', imageStore: opts.store ?? 'classic' };
   const engine = new FakeEngine(real);
@@ -32,7 +35,9 @@ async function attach(truth: ImageRecord[], opts: { kind?: 'docker' | 'podman'; 
 
 /** For every image deleted, and for each set in `subsets`: the inferred layers free what the real ones do. */
 function expectSameEstimate(truth: ImageRecord[], inferred: ImageRecord[], subsets: Set<string>[]) {
-  expect(freedBytes(inferred, new Set(truth.map((i) => i.id)))).toBe(freedBytes(truth, new Set(truth.map((i) => i.id))));
+  expect(freedBytes(inferred, new Set(truth.map((i) => i.id)))).toBe(
+    freedBytes(truth, new Set(truth.map((i) => i.id))),
+  );
   for (const gone of subsets) expect(freedBytes(inferred, gone)).toBe(freedBytes(truth, gone));
 }
 
@@ -66,11 +71,19 @@ describe('layer reads for the reclaim estimate', () => {
     expect(large.fetch).toMatchObject({ fetched: 3, calls: 7 });
     const truth = fleet(400);
     const ids = truth.map((i) => i.id);
-    expectSameEstimate(truth, large.inv.images, [new Set(ids.slice(0, 7)), new Set(ids.filter((_, k) => k % 3 === 0)), new Set(ids.slice(400))]);
+    expectSameEstimate(truth, large.inv.images, [
+      new Set(ids.slice(0, 7)),
+      new Set(ids.filter((_, k) => k % 3 === 0)),
+      new Set(ids.slice(400)),
+    ]);
   });
 
   it('an image that shares nothing is one layer of its own size, and nothing is read for it', async () => {
-    const truth = [img('alone', [layer('a0', 10), layer('a1', 20)]), img('b', base), img('c', [...base, layer('c', 5)])];
+    const truth = [
+      img('alone', [layer('a0', 10), layer('a1', 20)]),
+      img('b', base),
+      img('c', [...base, layer('c', 5)]),
+    ];
     const { inv, read } = await attach(truth);
     expect(read).toHaveLength(1);
     expect(inv.images[0]!.layers).toHaveLength(1);
@@ -165,13 +178,26 @@ describe('layer reads for the reclaim estimate', () => {
   });
 
   it.each([
-    ['/system/df cannot be had', 'diskUsage', 'a disk usage operation is already running, after 9 tries in 60 s (diskUsage)'],
+    [
+      '/system/df cannot be had',
+      'diskUsage',
+      'a disk usage operation is already running, after 9 tries in 60 s (diskUsage)',
+    ],
     ['a layer read fails', 'imageLayers', 'reading image layers: engine went away (imageLayers)'],
   ])('when %s, no image gets layers (no guess) and the inventory says why', async (_what, method, why) => {
     const truth = fleet(6);
     const real = inventory(truth);
     const engine = new FakeEngine(real);
-    engine.fault = (m) => (m !== method ? undefined : { kind: 'throw', message: method === 'diskUsage' ? 'a disk usage operation is already running, after 9 tries in 60 s' : 'engine went away' });
+    engine.fault = (m) =>
+      m !== method
+        ? undefined
+        : {
+            kind: 'throw',
+            message:
+              method === 'diskUsage'
+                ? 'a disk usage operation is already running, after 9 tries in 60 s'
+                : 'engine went away',
+          };
     const inv: Inventory = { ...real, images: truth.map(({ layers: _, ...i }) => i) };
     await attachLayers(engine, inv);
     expect(inv.images.every((i) => i.layers === undefined)).toBe(true);

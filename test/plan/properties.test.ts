@@ -15,8 +15,14 @@ const arbInventory: fc.Arbitrary<Inventory> = fc
   .record({
     images: fc.array(
       fc.record({
-        tags: fc.uniqueArray(fc.tuple(fc.constantFrom(...REPOS), fc.constantFrom(...TAGS)).map(([r, t]) => `${r}:${t}`), { maxLength: 3 }),
-        digests: fc.uniqueArray(fc.tuple(fc.constantFrom(...REPOS), fc.constantFrom('a', 'b')).map(([r, d]) => `${r}@sha256:${d.repeat(64)}`), { maxLength: 2 }),
+        tags: fc.uniqueArray(
+          fc.tuple(fc.constantFrom(...REPOS), fc.constantFrom(...TAGS)).map(([r, t]) => `${r}:${t}`),
+          { maxLength: 3 },
+        ),
+        digests: fc.uniqueArray(
+          fc.tuple(fc.constantFrom(...REPOS), fc.constantFrom('a', 'b')).map(([r, d]) => `${r}@sha256:${d.repeat(64)}`),
+          { maxLength: 2 },
+        ),
         age: fc.constantFrom(...AGES),
         parent: fc.option(fc.nat(), { nil: undefined }),
         label: fc.constantFrom(null, 'keep', 'team'),
@@ -24,13 +30,20 @@ const arbInventory: fc.Arbitrary<Inventory> = fc
       }),
       { minLength: 1, maxLength: 14 },
     ),
-    containers: fc.array(fc.record({ image: fc.nat(), state: fc.constantFrom(...STATES), finished: fc.constantFrom(...AGES) }), { maxLength: 6 }),
+    containers: fc.array(
+      fc.record({ image: fc.nat(), state: fc.constantFrom(...STATES), finished: fc.constantFrom(...AGES) }),
+      { maxLength: 6 },
+    ),
   })
   .map(({ images, containers }) => {
     // A tag names one image at a time: keep only the first image holding each tag.
     const taken = new Set<string>();
     const records: ImageRecord[] = images.map((spec, i) => {
-      const tags = spec.tags.filter((t) => !taken.has(parseReference(t).normalized + ':' + parseReference(t).tag) && taken.add(parseReference(t).normalized + ':' + parseReference(t).tag));
+      const tags = spec.tags.filter(
+        (t) =>
+          !taken.has(parseReference(t).normalized + ':' + parseReference(t).tag) &&
+          taken.add(parseReference(t).normalized + ':' + parseReference(t).tag),
+      );
       return {
         id: idOf(`img${i}`),
         // Parents come earlier in the list, so chains never loop.
@@ -65,7 +78,12 @@ const RULES = [
   '  - name: untag-1\n    action: untag\n    match: { tags: ["1"] }\n',
   '  - name: nginx\n    match: { repositories: [nginx] }\n    keep: { newest: 2, by: lastUsed }\n',
 ];
-const PROTECTS = ['', 'protect: { tags: [latest, "v*.*.*"] }\n', 'protect: { labels: [keep], youngerThan: 1h }\n', 'protect: { repositories: ["localhost/**"] }\n'];
+const PROTECTS = [
+  '',
+  'protect: { tags: [latest, "v*.*.*"] }\n',
+  'protect: { labels: [keep], youngerThan: 1h }\n',
+  'protect: { repositories: ["localhost/**"] }\n',
+];
 
 const arbPolicy = fc
   .record({
@@ -74,7 +92,11 @@ const arbPolicy = fc
     stopped: fc.constantFrom('protect', 'remove'),
     disk: fc.constantFrom('', 'disk: { maxImageBytes: 1kB, targetImageBytes: 500B }\n'),
   })
-  .map((p) => policy(`version: 1\n${p.protect}containers: { stopped: ${p.stopped}, stoppedFor: 1h }\n${p.disk}rules:\n${p.rules.join('')}`));
+  .map((p) =>
+    policy(
+      `version: 1\n${p.protect}containers: { stopped: ${p.stopped}, stoppedFor: 1h }\n${p.disk}rules:\n${p.rules.join('')}`,
+    ),
+  );
 
 function deletedIds(plan: Plan): Set<string> {
   return new Set(plan.actions.filter((a) => a.type === 'delete').map((a) => a.imageId));
@@ -115,7 +137,9 @@ describe('planner properties', () => {
         }
         for (const img of inv.images) {
           if (deleted.has(img.id) || img.repoTags.length === 0) continue;
-          const untagged = new Set(plan.actions.filter((a) => a.type === 'untag' && a.imageId === img.id).map((a) => a.ref));
+          const untagged = new Set(
+            plan.actions.filter((a) => a.type === 'untag' && a.imageId === img.id).map((a) => a.ref),
+          );
           const left = img.repoTags.filter((t) => !untagged.has(t));
           const digestRepos = new Set(img.repoDigests.map((d) => parseReference(d).normalized));
           const tagRepos = new Set(img.repoTags.map((t) => parseReference(t).normalized));
@@ -143,7 +167,12 @@ describe('planner properties', () => {
             return;
           }
           const img = byId.get(a.imageId)!;
-          const untagged = new Set(plan.actions.slice(0, i).filter((x) => x.type === 'untag' && x.imageId === a.imageId).map((x) => x.ref));
+          const untagged = new Set(
+            plan.actions
+              .slice(0, i)
+              .filter((x) => x.type === 'untag' && x.imageId === a.imageId)
+              .map((x) => x.ref),
+          );
           const tagsLeft = img.repoTags.filter((t) => !untagged.has(t));
           expect(tagsLeft.length).toBeLessThanOrEqual(1);
           const reposLeft = new Set(a.refs!.map((r) => parseReference(r).normalized));
@@ -161,7 +190,9 @@ describe('planner properties', () => {
   });
 
   it('keep.newest holds: the N newest covered images of a repository keep their references there', () => {
-    const pol = policy('version: 1\nrules:\n  - name: k\n    match: { repositories: ["**"] }\n    keep: { newest: 2 }\n');
+    const pol = policy(
+      'version: 1\nrules:\n  - name: k\n    match: { repositories: ["**"] }\n    keep: { newest: 2 }\n',
+    );
     fc.assert(
       fc.property(arbInventory, (inv) => {
         const plan = makePlan({ policy: pol, inventory: inv, now: NOW });
@@ -175,10 +206,13 @@ describe('planner properties', () => {
           }
         }
         for (const [repo, images] of groups) {
-          const newest = [...images].sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || (a.id < b.id ? -1 : 1)).slice(0, 2);
+          const newest = [...images]
+            .sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || (a.id < b.id ? -1 : 1))
+            .slice(0, 2);
           for (const img of newest) {
             expect(deleted.has(img.id)).toBe(false);
-            for (const t of img.repoTags.filter((x) => parseReference(x).normalized === repo)) expect(untagged.has(t)).toBe(false);
+            for (const t of img.repoTags.filter((x) => parseReference(x).normalized === repo))
+              expect(untagged.has(t)).toBe(false);
           }
         }
       }),
@@ -189,9 +223,19 @@ describe('planner properties', () => {
   it('is stable under shuffling of the inventory', () => {
     fc.assert(
       fc.property(arbInventory, arbPolicy, fc.infiniteStream(fc.nat()), (inv, pol, rnd) => {
-        const shuffle = <T>(xs: T[]) => xs.map((x) => [rnd.next().value, x] as const).sort((a, b) => a[0] - b[0]).map(([, x]) => x);
-        const other = { ...inv, images: shuffle(inv.images).map((i) => ({ ...i, repoTags: shuffle(i.repoTags) })), containers: shuffle(inv.containers) };
-        expect(JSON.stringify(makePlan({ policy: pol, inventory: other, now: NOW }))).toBe(JSON.stringify(makePlan({ policy: pol, inventory: inv, now: NOW })));
+        const shuffle = <T>(xs: T[]) =>
+          xs
+            .map((x) => [rnd.next().value, x] as const)
+            .sort((a, b) => a[0] - b[0])
+            .map(([, x]) => x);
+        const other = {
+          ...inv,
+          images: shuffle(inv.images).map((i) => ({ ...i, repoTags: shuffle(i.repoTags) })),
+          containers: shuffle(inv.containers),
+        };
+        expect(JSON.stringify(makePlan({ policy: pol, inventory: other, now: NOW }))).toBe(
+          JSON.stringify(makePlan({ policy: pol, inventory: inv, now: NOW })),
+        );
       }),
       { numRuns: 200 },
     );
@@ -209,12 +253,23 @@ describe('planner properties', () => {
             const names = [ref.repository, ref.normalized];
             if (repositories.some((g) => names.some((n) => g.test(n)))) return true;
             if (ref.kind !== 'tag') return false;
-            return tags.some((g) => g.test(ref.tag!)) || references.some((g) => g.tag.test(ref.tag!) && names.some((n) => g.repository.test(n)));
+            return (
+              tags.some((g) => g.test(ref.tag!)) ||
+              references.some((g) => g.tag.test(ref.tag!) && names.some((n) => g.repository.test(n)))
+            );
           });
           if (!protectedRef) continue;
           expect(deleted.has(img.id)).toBe(false);
           const kept = plan.kept.find((k) => k.imageId === img.id)!;
-          expect(['protected-reference', 'parent-of-kept', 'in-use', 'in-use-stopped', 'protected-label', 'protected-id', 'protected-age']).toContain(kept.reason);
+          expect([
+            'protected-reference',
+            'parent-of-kept',
+            'in-use',
+            'in-use-stopped',
+            'protected-label',
+            'protected-id',
+            'protected-age',
+          ]).toContain(kept.reason);
         }
       }),
       { numRuns: 300 },
@@ -225,8 +280,16 @@ describe('planner properties', () => {
     fc.assert(
       fc.property(arbInventory, arbPolicy, (inv, pol) => {
         const exact = makePlan({ policy: pol, inventory: inv, now: NOW });
-        const blind = makePlan({ policy: pol, inventory: { ...inv, images: inv.images.map(({ layers: _layers, ...i }) => i) }, now: NOW });
-        const byRules = (p: Plan) => p.actions.filter((a) => a.type === 'delete' && a.rule !== 'disk').map((a) => a.imageId).sort();
+        const blind = makePlan({
+          policy: pol,
+          inventory: { ...inv, images: inv.images.map(({ layers: _layers, ...i }) => i) },
+          now: NOW,
+        });
+        const byRules = (p: Plan) =>
+          p.actions
+            .filter((a) => a.type === 'delete' && a.rule !== 'disk')
+            .map((a) => a.imageId)
+            .sort();
         expect(byRules(blind)).toEqual(byRules(exact));
         expect(blind.actions.filter((a) => a.rule === 'disk')).toEqual([]);
         expect(blind.actions.filter((a) => a.bytes !== undefined)).toEqual([]);

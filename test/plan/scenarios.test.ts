@@ -27,12 +27,18 @@ const ALL = `rules:\n  - name: all\n    match: { repositories: ["**"] }\n  - nam
 
 describe('references and images', () => {
   it('an image with two tags where only one is selected is untagged only', () => {
-    const o = outcome(plan(`rules:\n  - name: r\n    match: { tags: ["950"] }\n`, [img('a', { tags: ['alpine:950', 'alpine:latest'] })]));
+    const o = outcome(
+      plan(`rules:\n  - name: r\n    match: { tags: ["950"] }\n`, [
+        img('a', { tags: ['alpine:950', 'alpine:latest'] }),
+      ]),
+    );
     expect(o).toEqual({ deleted: [], untagged: ['alpine:950'], removed: [], kept: { a: 'partially-selected' } });
   });
 
   it('an image with two tags, both selected: one untagged, then deleted by ID with the last', () => {
-    const p = plan(`rules:\n  - name: r\n    match: { repositories: [alpine] }\n`, [img('a', { tags: ['alpine:950', 'alpine:latest'] })]);
+    const p = plan(`rules:\n  - name: r\n    match: { repositories: [alpine] }\n`, [
+      img('a', { tags: ['alpine:950', 'alpine:latest'] }),
+    ]);
     expect(outcome(p)).toMatchObject({ deleted: ['a'], untagged: ['alpine:latest'] });
     const del = p.actions.find((a) => a.type === 'delete')!;
     expect(del.refs).toEqual(['alpine:950']);
@@ -53,7 +59,10 @@ describe('references and images', () => {
   });
 
   it('a digest-only image is untagged: `untagged: true` selects it', () => {
-    const p = plan(`rules:\n  - name: d\n    match: { untagged: true }\n`, [img('a', { digests: [`app@sha256:${'b'.repeat(64)}`] }), img('t', { tags: ['app:1'] })]);
+    const p = plan(`rules:\n  - name: d\n    match: { untagged: true }\n`, [
+      img('a', { digests: [`app@sha256:${'b'.repeat(64)}`] }),
+      img('t', { tags: ['app:1'] }),
+    ]);
     expect(outcome(p)).toMatchObject({ deleted: ['a'], kept: { t: 'not-selected' } });
   });
 
@@ -65,45 +74,93 @@ describe('references and images', () => {
   });
 
   it('repositories match the listed, normalized and Podman-qualified forms alike', () => {
-    const images = [img('a', { tags: ['nginx:1'] }), img('b', { tags: ['docker.io/library/nginx:2'] }), img('c', { tags: ['localhost/app:1'] }), img('d', { tags: ['ghcr.io/o/nginx:1'] })];
+    const images = [
+      img('a', { tags: ['nginx:1'] }),
+      img('b', { tags: ['docker.io/library/nginx:2'] }),
+      img('c', { tags: ['localhost/app:1'] }),
+      img('d', { tags: ['ghcr.io/o/nginx:1'] }),
+    ];
     for (const pattern of ['nginx', 'docker.io/library/nginx']) {
-      expect(outcome(plan(`rules:\n  - name: r\n    match: { repositories: ["${pattern}"] }\n`, images)).deleted.sort()).toEqual(['a', 'b']);
+      expect(
+        outcome(plan(`rules:\n  - name: r\n    match: { repositories: ["${pattern}"] }\n`, images)).deleted.sort(),
+      ).toEqual(['a', 'b']);
     }
     expect(outcome(plan(`rules:\n  - name: r\n    match: { repositories: ["app"] }\n`, images)).deleted).toEqual(['c']);
-    expect(outcome(plan(`rules:\n  - name: r\n    match: { references: ["nginx:1"] }\n`, images)).deleted).toEqual(['a']);
+    expect(outcome(plan(`rules:\n  - name: r\n    match: { references: ["nginx:1"] }\n`, images)).deleted).toEqual([
+      'a',
+    ]);
   });
 
   it('`*` stays in one path segment, `**` crosses /', () => {
-    const images = [img('a', { tags: ['registry.acme.io/ci/app:1'] }), img('b', { tags: ['registry.acme.io/ci/team/app:1'] })];
-    expect(outcome(plan(`rules:\n  - name: r\n    match: { repositories: ["registry.acme.io/ci/*"] }\n`, images)).deleted).toEqual(['a']);
-    expect(outcome(plan(`rules:\n  - name: r\n    match: { repositories: ["registry.acme.io/ci/**"] }\n`, images)).deleted.sort()).toEqual(['a', 'b']);
+    const images = [
+      img('a', { tags: ['registry.acme.io/ci/app:1'] }),
+      img('b', { tags: ['registry.acme.io/ci/team/app:1'] }),
+    ];
+    expect(
+      outcome(plan(`rules:\n  - name: r\n    match: { repositories: ["registry.acme.io/ci/*"] }\n`, images)).deleted,
+    ).toEqual(['a']);
+    expect(
+      outcome(
+        plan(`rules:\n  - name: r\n    match: { repositories: ["registry.acme.io/ci/**"] }\n`, images),
+      ).deleted.sort(),
+    ).toEqual(['a', 'b']);
   });
 
   it('the first rule in file order that selects a reference is its reason', () => {
-    const p = plan(`rules:\n  - name: first\n    match: { tags: ["1"] }\n  - name: second\n    match: { repositories: ["**"] }\n`, [img('a', { tags: ['a:1'] })]);
+    const p = plan(
+      `rules:\n  - name: first\n    match: { tags: ["1"] }\n  - name: second\n    match: { repositories: ["**"] }\n`,
+      [img('a', { tags: ['a:1'] })],
+    );
     expect(p.actions[0]!.rule).toBe('first');
   });
 
   it('match fields are ANDed, list items ORed, exclude removes matches', () => {
-    const images = [img('a', { tags: ['ci/app:pr-1'] }), img('b', { tags: ['ci/app:pr-2-pinned'] }), img('c', { tags: ['other:pr-3'] }), img('d', { tags: ['ci/app:sha-1'] })];
-    const o = outcome(plan(`rules:\n  - name: r\n    match:\n      repositories: ["ci/**"]\n      tags: ["pr-*", "sha-*"]\n      exclude: { tags: ["*-pinned"] }\n`, images));
+    const images = [
+      img('a', { tags: ['ci/app:pr-1'] }),
+      img('b', { tags: ['ci/app:pr-2-pinned'] }),
+      img('c', { tags: ['other:pr-3'] }),
+      img('d', { tags: ['ci/app:sha-1'] }),
+    ];
+    const o = outcome(
+      plan(
+        `rules:\n  - name: r\n    match:\n      repositories: ["ci/**"]\n      tags: ["pr-*", "sha-*"]\n      exclude: { tags: ["*-pinned"] }\n`,
+        images,
+      ),
+    );
     expect(o.deleted.sort()).toEqual(['a', 'd']);
   });
 
   it('labels match by key or key=value, images by ID prefix', () => {
-    const images = [img('a', { tags: ['a:1'], labels: { team: 'x' } }), img('b', { tags: ['b:1'], labels: { team: 'y' } }), img('c', { tags: ['c:1'] })];
+    const images = [
+      img('a', { tags: ['a:1'], labels: { team: 'x' } }),
+      img('b', { tags: ['b:1'], labels: { team: 'y' } }),
+      img('c', { tags: ['c:1'] }),
+    ];
     expect(outcome(plan(`rules:\n  - name: r\n    match: { labels: ["team=x"] }\n`, images)).deleted).toEqual(['a']);
-    expect(outcome(plan(`rules:\n  - name: r\n    match: { labels: ["team"] }\n`, images)).deleted.sort()).toEqual(['a', 'b']);
-    expect(outcome(plan(`rules:\n  - name: r\n    match: { images: ["${idOf('c').slice(7, 19)}"] }\n`, images)).deleted).toEqual(['c']);
+    expect(outcome(plan(`rules:\n  - name: r\n    match: { labels: ["team"] }\n`, images)).deleted.sort()).toEqual([
+      'a',
+      'b',
+    ]);
+    expect(
+      outcome(plan(`rules:\n  - name: r\n    match: { images: ["${idOf('c').slice(7, 19)}"] }\n`, images)).deleted,
+    ).toEqual(['c']);
   });
 });
 
 describe('conditions', () => {
   it('olderThan compares creation time, unusedFor the last use', () => {
     const images = [img('old', { tags: ['a:old'], age: '10d' }), img('new', { tags: ['a:new'], age: '1d' })];
-    expect(outcome(plan(`rules:\n  - name: r\n    match: { repositories: [a] }\n    olderThan: 3d\n`, images)).deleted).toEqual(['old']);
+    expect(
+      outcome(plan(`rules:\n  - name: r\n    match: { repositories: [a] }\n    olderThan: 3d\n`, images)).deleted,
+    ).toEqual(['old']);
     const containers = [container('c1', 'old', 'exited', { finished: '1h' })];
-    const o = outcome(plan(`containers: { stopped: remove, stoppedFor: 30m }\nrules:\n  - name: r\n    match: { repositories: [a] }\n    unusedFor: 3h\n`, images, containers));
+    const o = outcome(
+      plan(
+        `containers: { stopped: remove, stoppedFor: 30m }\nrules:\n  - name: r\n    match: { repositories: [a] }\n    unusedFor: 3h\n`,
+        images,
+        containers,
+      ),
+    );
     expect(o.deleted).toEqual(['new']);
   });
 
@@ -115,7 +172,9 @@ describe('conditions', () => {
       img('a4', { tags: ['a:4'], age: '1h' }),
       img('b1', { tags: ['b:1'], age: '10d' }),
     ];
-    const o = outcome(plan(`rules:\n  - name: r\n    match: { tags: ["*"] }\n    olderThan: 1d\n    keep: { newest: 2 }\n`, images));
+    const o = outcome(
+      plan(`rules:\n  - name: r\n    match: { tags: ["*"] }\n    olderThan: 1d\n    keep: { newest: 2 }\n`, images),
+    );
     // a4 (too young) and a3 are the two newest of a; b1 is the newest of b.
     expect(o.deleted.sort()).toEqual(['a1', 'a2']);
     expect(o.kept).toMatchObject({ a3: 'keep-newest', a4: 'keep-newest', b1: 'keep-newest' });
@@ -124,13 +183,25 @@ describe('conditions', () => {
   it('keep.newest by lastUsed ranks by last use', () => {
     const images = [img('a1', { tags: ['a:1'], age: '10d' }), img('a2', { tags: ['a:2'], age: '9d' })];
     const containers = [container('c', 'a1', 'exited', { finished: '2h' })];
-    const o = outcome(plan(`containers: { stopped: remove, stoppedFor: 1h }\nrules:\n  - name: r\n    match: { tags: ["*"] }\n    keep: { newest: 1, by: lastUsed }\n`, images, containers));
+    const o = outcome(
+      plan(
+        `containers: { stopped: remove, stoppedFor: 1h }\nrules:\n  - name: r\n    match: { tags: ["*"] }\n    keep: { newest: 1, by: lastUsed }\n`,
+        images,
+        containers,
+      ),
+    );
     expect(o.deleted).toEqual(['a2']);
   });
 
   it('nginx and docker.io/library/nginx are one repository for keep.newest', () => {
-    const images = [img('a', { tags: ['nginx:1'], age: '3d' }), img('b', { tags: ['docker.io/library/nginx:2'], age: '2d' })];
-    expect(outcome(plan(`rules:\n  - name: r\n    match: { repositories: [nginx] }\n    keep: { newest: 1 }\n`, images)).deleted).toEqual(['a']);
+    const images = [
+      img('a', { tags: ['nginx:1'], age: '3d' }),
+      img('b', { tags: ['docker.io/library/nginx:2'], age: '2d' }),
+    ];
+    expect(
+      outcome(plan(`rules:\n  - name: r\n    match: { repositories: [nginx] }\n    keep: { newest: 1 }\n`, images))
+        .deleted,
+    ).toEqual(['a']);
   });
 
   it('action untag removes matched references but never the last one', () => {
@@ -149,28 +220,54 @@ describe('protection', () => {
   });
 
   it('protection by label, ID or age makes the whole image immune', () => {
-    const images = [img('l', { tags: ['l:1'], labels: { keep: 'yes' } }), img('i', { tags: ['i:1'] }), img('y', { tags: ['y:1'], age: '10m' })];
-    const o = outcome(plan(`protect: { labels: [keep], images: ["sha256:${idOf('i').slice(7, 20)}"], youngerThan: 1h }\n${ALL}`, images));
-    expect(o).toEqual({ deleted: [], untagged: [], removed: [], kept: { l: 'protected-label', i: 'protected-id', y: 'protected-age' } });
+    const images = [
+      img('l', { tags: ['l:1'], labels: { keep: 'yes' } }),
+      img('i', { tags: ['i:1'] }),
+      img('y', { tags: ['y:1'], age: '10m' }),
+    ];
+    const o = outcome(
+      plan(
+        `protect: { labels: [keep], images: ["sha256:${idOf('i').slice(7, 20)}"], youngerThan: 1h }\n${ALL}`,
+        images,
+      ),
+    );
+    expect(o).toEqual({
+      deleted: [],
+      untagged: [],
+      removed: [],
+      kept: { l: 'protected-label', i: 'protected-id', y: 'protected-age' },
+    });
   });
 
   it('youngerThan also counts from first-seen time', () => {
     const inv = inventory([img('a', { tags: ['a:1'], age: '30d' })]);
     inv.usage[idOf('a')] = { firstSeen: ago('10m'), lastUsed: ago('10m') };
-    const p = makePlan({ policy: policy(`version: 1\nprotect: { youngerThan: 1h }\n${ALL}`), inventory: inv, now: NOW });
+    const p = makePlan({
+      policy: policy(`version: 1\nprotect: { youngerThan: 1h }\n${ALL}`),
+      inventory: inv,
+      now: NOW,
+    });
     expect(outcome(p).kept).toEqual({ a: 'protected-age' });
   });
 
   it('a running (or paused, restarting) container makes its image untouchable', () => {
     for (const state of ['running', 'paused', 'restarting'] as const) {
-      const o = outcome(plan(`containers: { stopped: remove }\n${ALL}`, [img('a', { tags: ['a:1', 'a:2'] })], [container('c', 'a', state)]));
+      const o = outcome(
+        plan(
+          `containers: { stopped: remove }\n${ALL}`,
+          [img('a', { tags: ['a:1', 'a:2'] })],
+          [container('c', 'a', state)],
+        ),
+      );
       expect(o).toEqual({ deleted: [], untagged: [], removed: [], kept: { a: 'in-use' } });
     }
   });
 
   it('image-type mounts count as use', () => {
     const c = { ...container('c', 'other', 'running'), mountImageIds: [idOf('a')] };
-    expect(outcome(plan(ALL, [img('a', { tags: ['a:1'] }), img('other', { tags: ['o:1'] })], [c])).kept).toMatchObject({ a: 'in-use' });
+    expect(outcome(plan(ALL, [img('a', { tags: ['a:1'] }), img('other', { tags: ['o:1'] })], [c])).kept).toMatchObject({
+      a: 'in-use',
+    });
   });
 });
 
@@ -178,39 +275,67 @@ describe('stopped containers', () => {
   const images = () => [img('a', { tags: ['a:1'] })];
 
   it('protect (default): an image used by a stopped container stays', () => {
-    expect(outcome(plan(ALL, images(), [container('c', 'a', 'exited')]))).toMatchObject({ deleted: [], kept: { a: 'in-use-stopped' } });
+    expect(outcome(plan(ALL, images(), [container('c', 'a', 'exited')]))).toMatchObject({
+      deleted: [],
+      kept: { a: 'in-use-stopped' },
+    });
   });
 
   it('remove: the stopped container goes first, then the image', () => {
-    const p = plan(`containers: { stopped: remove, stoppedFor: 1h }\n${ALL}`, images(), [container('c', 'a', 'exited', { finished: '2h' })]);
+    const p = plan(`containers: { stopped: remove, stoppedFor: 1h }\n${ALL}`, images(), [
+      container('c', 'a', 'exited', { finished: '2h' }),
+    ]);
     expect(p.actions.map((a) => a.type)).toEqual(['remove-container', 'delete']);
   });
 
   it('remove respects stoppedFor; a container that never ran counts from creation', () => {
-    const recent = outcome(plan(`containers: { stopped: remove, stoppedFor: 24h }\n${ALL}`, images(), [container('c', 'a', 'exited', { finished: '2h' })]));
+    const recent = outcome(
+      plan(`containers: { stopped: remove, stoppedFor: 24h }\n${ALL}`, images(), [
+        container('c', 'a', 'exited', { finished: '2h' }),
+      ]),
+    );
     expect(recent.kept).toEqual({ a: 'in-use-stopped' });
     const neverRan = container('c', 'a', 'created', { created: ago('2d') });
-    expect(outcome(plan(`containers: { stopped: remove, stoppedFor: 24h }\n${ALL}`, images(), [neverRan])).deleted).toEqual(['a']);
+    expect(
+      outcome(plan(`containers: { stopped: remove, stoppedFor: 24h }\n${ALL}`, images(), [neverRan])).deleted,
+    ).toEqual(['a']);
     const neverRanNew = container('c', 'a', 'created', { created: ago('2h') });
-    expect(outcome(plan(`containers: { stopped: remove, stoppedFor: 24h }\n${ALL}`, images(), [neverRanNew])).deleted).toEqual([]);
+    expect(
+      outcome(plan(`containers: { stopped: remove, stoppedFor: 24h }\n${ALL}`, images(), [neverRanNew])).deleted,
+    ).toEqual([]);
   });
 
   it('unused counts images whose only containers may be removed', () => {
     const imgs = [img('a', { tags: ['a:1'] }), img('b', { tags: ['b:1'] })];
     const cs = [container('ca', 'a', 'exited', { finished: '2d' }), container('cb', 'b', 'exited', { finished: '2d' })];
     expect(outcome(plan(`rules:\n  - name: u\n    match: { unused: true }\n`, imgs, cs)).deleted).toEqual([]);
-    expect(outcome(plan(`containers: { stopped: remove }\nrules:\n  - name: u\n    match: { unused: true }\n`, imgs, cs)).deleted.sort()).toEqual(['a', 'b']);
+    expect(
+      outcome(
+        plan(`containers: { stopped: remove }\nrules:\n  - name: u\n    match: { unused: true }\n`, imgs, cs),
+      ).deleted.sort(),
+    ).toEqual(['a', 'b']);
   });
 
   it('containers of an image that stays are not removed', () => {
-    const o = outcome(plan(`containers: { stopped: remove }\nprotect: { tags: [keep] }\n${ALL}`, [img('a', { tags: ['a:1', 'a:keep'] })], [container('c', 'a', 'exited', { finished: '2d' })]));
+    const o = outcome(
+      plan(
+        `containers: { stopped: remove }\nprotect: { tags: [keep] }\n${ALL}`,
+        [img('a', { tags: ['a:1', 'a:keep'] })],
+        [container('c', 'a', 'exited', { finished: '2d' })],
+      ),
+    );
     expect(o.removed).toEqual([]);
   });
 });
 
 describe('parents and children', () => {
   it('an untagged parent with a tagged child that stays is kept', () => {
-    const o = outcome(plan(`rules:\n  - name: d\n    match: { untagged: true }\n`, [img('p'), img('c', { tags: ['c:1'], parent: 'p' })]));
+    const o = outcome(
+      plan(`rules:\n  - name: d\n    match: { untagged: true }\n`, [
+        img('p'),
+        img('c', { tags: ['c:1'], parent: 'p' }),
+      ]),
+    );
     expect(o).toMatchObject({ deleted: [], kept: { p: 'parent-of-kept', c: 'not-selected' } });
   });
 
@@ -221,13 +346,24 @@ describe('parents and children', () => {
   });
 
   it('a kept grandchild keeps the whole chain above it', () => {
-    const o = outcome(plan(`protect: { tags: [keep] }\n${ALL}`, [img('g'), img('p', { parent: 'g', tags: ['p:1'] }), img('c', { tags: ['c:keep'], parent: 'p' })]));
+    const o = outcome(
+      plan(`protect: { tags: [keep] }\n${ALL}`, [
+        img('g'),
+        img('p', { parent: 'g', tags: ['p:1'] }),
+        img('c', { tags: ['c:keep'], parent: 'p' }),
+      ]),
+    );
     expect(o.kept).toEqual({ g: 'parent-of-kept', p: 'parent-of-kept', c: 'protected-reference' });
     expect(o.untagged).toEqual([]);
   });
 
   it('a parent kept for its child still loses its selected tags, but never its last one', () => {
-    const o = outcome(plan(`protect: { tags: [keep] }\n${ALL}`, [img('p', { tags: ['p:1', 'p:2'] }), img('c', { tags: ['c:keep'], parent: 'p' })]));
+    const o = outcome(
+      plan(`protect: { tags: [keep] }\n${ALL}`, [
+        img('p', { tags: ['p:1', 'p:2'] }),
+        img('c', { tags: ['c:keep'], parent: 'p' }),
+      ]),
+    );
     expect(o.untagged).toEqual(['p:2']);
     expect(o.kept.p).toBe('parent-of-kept');
   });
@@ -237,8 +373,18 @@ describe('limits and plan shape', () => {
   const many = () => Array.from({ length: 10 }, (_, i) => img(`i${i}`, { tags: [`r:${i}`] }));
 
   it('maxDeletions and maxDeletionsPercent mark the plan refused', () => {
-    expect(plan(`limits: { maxDeletions: 5 }\n${ALL}`, many()).refused).toEqual({ reason: 'max-deletions', deletes: 10, images: 10, limit: 5 });
-    expect(plan(`limits: { maxDeletionsPercent: 50 }\n${ALL}`, many()).refused).toEqual({ reason: 'max-deletions-percent', deletes: 10, images: 10, limit: 50 });
+    expect(plan(`limits: { maxDeletions: 5 }\n${ALL}`, many()).refused).toEqual({
+      reason: 'max-deletions',
+      deletes: 10,
+      images: 10,
+      limit: 5,
+    });
+    expect(plan(`limits: { maxDeletionsPercent: 50 }\n${ALL}`, many()).refused).toEqual({
+      reason: 'max-deletions-percent',
+      deletes: 10,
+      images: 10,
+      limit: 50,
+    });
     expect(plan(`limits: { maxDeletions: 10, maxDeletionsPercent: 100 }\n${ALL}`, many()).refused).toBeNull();
   });
 
@@ -264,16 +410,39 @@ describe('limits and plan shape', () => {
     const images = [
       img('a', { tags: ['a:1'], layers: [{ digest: 'sha256:base1', size: 1000 }, copy] }),
       img('b', { tags: ['b:keep'], layers: [{ digest: 'sha256:base2', size: 2000 }, copy] }),
-      img('c', { tags: ['c:go'], layers: [{ digest: 'sha256:base2', size: 2000 }, copy, { digest: 'sha256:c', size: 5 }] }),
+      img('c', {
+        tags: ['c:go'],
+        layers: [{ digest: 'sha256:base2', size: 2000 }, copy, { digest: 'sha256:c', size: 5 }],
+      }),
     ];
     // a goes alone: its copy is not b's or c's.
-    expect(plan(`protect: { tags: [keep, go] }\n${ALL}`, images).summary).toMatchObject({ bytes: 1300, deletes: 1, estimate: 'layers' });
+    expect(plan(`protect: { tags: [keep, go] }\n${ALL}`, images).summary).toMatchObject({
+      bytes: 1300,
+      deletes: 1,
+      estimate: 'layers',
+    });
     // c goes alone: the two layers under its own are b's too.
-    expect(plan(`protect: { tags: [keep, '1'] }\n${ALL}`, images).summary).toMatchObject({ bytes: 5, deletes: 1, estimate: 'layers' });
+    expect(plan(`protect: { tags: [keep, '1'] }\n${ALL}`, images).summary).toMatchObject({
+      bytes: 5,
+      deletes: 1,
+      estimate: 'layers',
+    });
     // b and c go: their shared stack once, c's own layer; a's layers stay.
-    expect(plan(`protect: { tags: ['1'] }\n${ALL}`, images).summary).toMatchObject({ bytes: 2305, deletes: 2, estimate: 'layers' });
+    expect(plan(`protect: { tags: ['1'] }\n${ALL}`, images).summary).toMatchObject({
+      bytes: 2305,
+      deletes: 2,
+      estimate: 'layers',
+    });
     // A diff twice in one image (two positions) is two layers, both freed with it.
-    const twice = [img('d', { tags: ['d:1'], layers: [{ digest: 'sha256:x', size: 7 }, { digest: 'sha256:x', size: 7 }] })];
+    const twice = [
+      img('d', {
+        tags: ['d:1'],
+        layers: [
+          { digest: 'sha256:x', size: 7 },
+          { digest: 'sha256:x', size: 7 },
+        ],
+      }),
+    ];
     expect(plan(ALL, twice).summary).toMatchObject({ bytes: 14, estimate: 'layers' });
   });
 
@@ -304,29 +473,53 @@ describe('disk watermarks', () => {
       targetReached: true,
       cause: null,
     });
-    const further = plan(`protect: { tags: [latest] }\ndisk: { maxImageBytes: 900B, targetImageBytes: 500B }\n`, imgs());
+    const further = plan(
+      `protect: { tags: [latest] }\ndisk: { maxImageBytes: 900B, targetImageBytes: 500B }\n`,
+      imgs(),
+    );
     expect(outcome(further).deleted.sort()).toEqual(['mid', 'old']);
   });
 
   it('under the limit evicts nothing', () => {
     const p = plan(`disk: { maxImageBytes: 2kB }\n`, imgs());
     expect(p.actions).toEqual([]);
-    expect(p.disk).toMatchObject({ status: 'under-limit', goals: [{ measure: 'image-bytes', before: 1000, limit: 2000, over: false }], evicted: 0 });
+    expect(p.disk).toMatchObject({
+      status: 'under-limit',
+      goals: [{ measure: 'image-bytes', before: 1000, limit: 2000, over: false }],
+      evicted: 0,
+    });
   });
 
   it('maxUsage uses the measured filesystem and says so when it cannot', () => {
-    const inv = inventory(layered(imgs()), [], { disk: { totalBytes: 10_000, usedBytes: 9_500, path: '/var/lib/docker' } });
-    const p = makePlan({ policy: policy('version: 1\ndisk: { maxUsage: 90%, targetUsage: 89% }\n'), inventory: inv, now: NOW });
+    const inv = inventory(layered(imgs()), [], {
+      disk: { totalBytes: 10_000, usedBytes: 9_500, path: '/var/lib/docker' },
+    });
+    const p = makePlan({
+      policy: policy('version: 1\ndisk: { maxUsage: 90%, targetUsage: 89% }\n'),
+      inventory: inv,
+      now: NOW,
+    });
     // 95% used; 89% means freeing 600 B: prot (oldest, 100), old (400), mid (300).
     expect(outcome(p).deleted.sort()).toEqual(['mid', 'old', 'prot']);
-    expect(p.disk).toMatchObject({ status: 'over-limit', goals: [{ measure: 'usage', before: 0.95, limit: 0.9, target: 0.89, over: true }], evicted: 3 });
-    const noDisk = makePlan({ policy: policy('version: 1\ndisk: { maxUsage: 90% }\n'), inventory: inventory(layered(imgs())), now: NOW });
+    expect(p.disk).toMatchObject({
+      status: 'over-limit',
+      goals: [{ measure: 'usage', before: 0.95, limit: 0.9, target: 0.89, over: true }],
+      evicted: 3,
+    });
+    const noDisk = makePlan({
+      policy: policy('version: 1\ndisk: { maxUsage: 90% }\n'),
+      inventory: inventory(layered(imgs())),
+      now: NOW,
+    });
     expect(noDisk.actions).toEqual([]);
     expect(noDisk.disk).toMatchObject({ status: 'not-evaluated', goals: [], usageUnmeasured: true });
   });
 
   it('ties: oldest created first, children before parents; a parent waits for its children', () => {
-    const images = [img('p', { size: 100, created: ago('50d') }), img('c', { tags: ['c:1'], parent: 'p', size: 150, created: ago('40d') })];
+    const images = [
+      img('p', { size: 100, created: ago('50d') }),
+      img('c', { tags: ['c:1'], parent: 'p', size: 150, created: ago('40d') }),
+    ];
     const p = plan('disk: { maxImageBytes: 10B, targetImageBytes: 10B }\n', images);
     expect(outcome(p).deleted).toEqual(['c', 'p']);
   });

@@ -56,28 +56,43 @@ const jsonish = fc.oneof(
 
 describe('random JSON documents', () => {
   it('as YAML text: never throws, answers well-formed', () => {
-    fc.assert(fc.property(jsonish, (v) => void check(stringify(v))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(jsonish, (v) => void check(stringify(v))),
+      { numRuns: RUNS },
+    );
   });
 
   it('as JSON text: never throws, answers well-formed', () => {
-    fc.assert(fc.property(jsonish, (v) => void check(JSON.stringify(v))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(jsonish, (v) => void check(JSON.stringify(v))),
+      { numRuns: RUNS },
+    );
   });
 
   it('under `version: 1` and the policy keys: never throws', () => {
     const keys = fc.constantFrom('name', 'protect', 'containers', 'rules', 'disk', 'limits');
     const doc = fc.dictionary(keys, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 4 }).map((o) => ({ version: 1, ...o }));
-    fc.assert(fc.property(doc, (d) => void check(stringify(d), { sortedAndUnique: true })), { numRuns: RUNS });
+    fc.assert(
+      fc.property(doc, (d) => void check(stringify(d), { sortedAndUnique: true })),
+      { numRuns: RUNS },
+    );
   });
 });
 
 describe('random bytes', () => {
   it('never throws, answers well-formed', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), (b) => void check(b)), { numRuns: RUNS });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (b) => void check(b)),
+      { numRuns: RUNS },
+    );
   });
 
   it('printable-ish text with YAML punctuation: never throws', () => {
     const chars = fc.constantFrom(...'version: 1\n-[]{}&*!|>\'"%@`#,?: \t\nabc0123rules'.split(''));
-    fc.assert(fc.property(fc.array(chars, { maxLength: 200 }), (cs) => void check(cs.join(''))), { numRuns: RUNS });
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 200 }), (cs) => void check(cs.join(''))),
+      { numRuns: RUNS },
+    );
   });
 });
 
@@ -116,7 +131,8 @@ type Path = (string | number)[];
 function paths(v: Json, prefix: Path = []): Path[] {
   const out: Path[] = [];
   if (Array.isArray(v)) v.forEach((x, i) => out.push([...prefix, i], ...paths(x, [...prefix, i])));
-  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push([...prefix, k], ...paths(x, [...prefix, k]));
+  else if (v !== null && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) out.push([...prefix, k], ...paths(x, [...prefix, k]));
   return out;
 }
 
@@ -137,14 +153,18 @@ const typo = fc.oneof(
     const i = n % Math.max(1, k.length - 1);
     return k.length > 1 ? k.slice(0, i) + k[i + 1] + k[i] + k.slice(i + 2) : `${k}${k}`;
   }), // swap two chars
-  fc.constant((k: string) => k.toLowerCase() === k ? k.toUpperCase() : k.toLowerCase()), // case
+  fc.constant((k: string) => (k.toLowerCase() === k ? k.toUpperCase() : k.toLowerCase())), // case
   fc.constant((k: string) => `${k}s`), // plural
 );
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }),
   fc.record({ kind: fc.constant('rename' as const), pick: fc.nat(), typo }),
-  fc.record({ kind: fc.constant('replace' as const), pick: fc.nat(), value: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json> }),
+  fc.record({
+    kind: fc.constant('replace' as const),
+    pick: fc.nat(),
+    value: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>,
+  }),
 );
 
 function mutate(base: Json, muts: Mutation[]): Json {
@@ -195,7 +215,13 @@ describe('mutations of a valid policy', () => {
         const path = keyPaths[n % keyPaths.length]!;
         const key = String(path.at(-1));
         const misspelt = key.slice(0, 1) + key.slice(2); // drop the second character
-        const doc = mutate(BASE, [{ kind: 'rename', pick: paths(BASE).findIndex((p) => p.join('\0') === path.join('\0')), typo: () => misspelt }]);
+        const doc = mutate(BASE, [
+          {
+            kind: 'rename',
+            pick: paths(BASE).findIndex((p) => p.join('\0') === path.join('\0')),
+            typo: () => misspelt,
+          },
+        ]);
         const r = check(stringify(doc), { sortedAndUnique: true });
         expect(r.ok).toBe(false);
         if (r.ok) return;
@@ -212,7 +238,12 @@ describe('mutations of a valid policy', () => {
 
 const lower = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'.split(''));
 const word = fc.array(lower, { minLength: 1, maxLength: 8 }).map((cs) => cs.join(''));
-const segmentGlob = fc.oneof(word, word.map((w) => `${w}*`), word.map((w) => `*${w}`), fc.constant('*'));
+const segmentGlob = fc.oneof(
+  word,
+  word.map((w) => `${w}*`),
+  word.map((w) => `*${w}`),
+  fc.constant('*'),
+);
 const repositoryGlob = fc
   .tuple(fc.array(segmentGlob, { minLength: 1, maxLength: 3 }), fc.constantFrom('', '/**', '/*'))
   .map(([segs, tail]) => segs.join('/') + tail);
@@ -221,10 +252,21 @@ const tagGlob = fc.oneof(
   word.map((w) => `${w}-*`),
   fc.constantFrom('latest', 'stable', 'v*.*.*', '*-pinned', 'sha-*', 'V1.*', 'release_2024.01'),
 );
-const referenceGlob = fc.tuple(repositoryGlob.filter((r) => !r.endsWith('**')), tagGlob).map(([r, t]) => `${r}:${t}`);
-const label = fc.oneof(word.map((w) => `com.acme.${w}`), fc.tuple(word, word).map(([k, v]) => `${k}=${v}`));
+const referenceGlob = fc
+  .tuple(
+    repositoryGlob.filter((r) => !r.endsWith('**')),
+    tagGlob,
+  )
+  .map(([r, t]) => `${r}:${t}`);
+const label = fc.oneof(
+  word.map((w) => `com.acme.${w}`),
+  fc.tuple(word, word).map(([k, v]) => `${k}=${v}`),
+);
 const imageId = fc
-  .tuple(fc.constantFrom('', 'sha256:'), fc.array(fc.constantFrom(...'0123456789abcdef'.split('')), { minLength: 12, maxLength: 64 }))
+  .tuple(
+    fc.constantFrom('', 'sha256:'),
+    fc.array(fc.constantFrom(...'0123456789abcdef'.split('')), { minLength: 12, maxLength: 64 }),
+  )
   .map(([p, hex]) => p + hex.join(''));
 const duration = fc
   .array(fc.tuple(fc.nat({ max: 999 }), fc.constantFrom('s', 'm', 'h', 'd', 'w')), { minLength: 1, maxLength: 3 })
@@ -250,10 +292,19 @@ const selectorFields = fc
 
 const rule = fc.record(
   {
-    match: fc.tuple(selectorFields, fc.option(selectorFields, { nil: undefined })).map(([m, ex]) => (ex ? { ...m, exclude: ex } : m)),
+    match: fc
+      .tuple(selectorFields, fc.option(selectorFields, { nil: undefined }))
+      .map(([m, ex]) => (ex ? { ...m, exclude: ex } : m)),
     olderThan: duration,
     unusedFor: duration,
-    keep: fc.record({ newest: fc.integer({ min: 1, max: 20 }), per: fc.constant('repository'), by: fc.constantFrom('created', 'lastUsed') }, { requiredKeys: ['newest'] }),
+    keep: fc.record(
+      {
+        newest: fc.integer({ min: 1, max: 20 }),
+        per: fc.constant('repository'),
+        by: fc.constantFrom('created', 'lastUsed'),
+      },
+      { requiredKeys: ['newest'] },
+    ),
     action: fc.constantFrom('delete', 'untag'),
     description: fc.string({ maxLength: 30 }),
   },
@@ -261,14 +312,25 @@ const rule = fc.record(
 );
 
 const disk = fc.oneof(
-  fc.integer({ min: 1, max: 100 }).chain((max) =>
-    fc.record({ maxUsage: fc.constant(`${max}%`), targetUsage: fc.integer({ min: 0, max: max - 1 }).map((t) => `${t}%`) }, { requiredKeys: ['maxUsage'] }),
-  ),
-  fc.tuple(fc.integer({ min: 1, max: 4096 }), fc.constantFrom('MB', 'GB', 'MiB', 'GiB'), fc.integer({ min: 0, max: 100 })).map(([n, unit, pct]) => ({
-    maxImageBytes: `${n}${unit}`,
-    targetImageBytes: `${Math.floor((n * pct) / 100)}${unit}`,
-    order: 'lru',
-  })),
+  fc
+    .integer({ min: 1, max: 100 })
+    .chain((max) =>
+      fc.record(
+        { maxUsage: fc.constant(`${max}%`), targetUsage: fc.integer({ min: 0, max: max - 1 }).map((t) => `${t}%`) },
+        { requiredKeys: ['maxUsage'] },
+      ),
+    ),
+  fc
+    .tuple(
+      fc.integer({ min: 1, max: 4096 }),
+      fc.constantFrom('MB', 'GB', 'MiB', 'GiB'),
+      fc.integer({ min: 0, max: 100 }),
+    )
+    .map(([n, unit, pct]) => ({
+      maxImageBytes: `${n}${unit}`,
+      targetImageBytes: `${Math.floor((n * pct) / 100)}${unit}`,
+      order: 'lru',
+    })),
 );
 
 const validPolicy = fc
@@ -276,13 +338,26 @@ const validPolicy = fc
     {
       name: fc.string({ minLength: 1, maxLength: 40 }),
       protect: fc.record(
-        { repositories: list(repositoryGlob), tags: list(tagGlob), references: list(referenceGlob), labels: list(label), images: list(imageId), youngerThan: duration },
+        {
+          repositories: list(repositoryGlob),
+          tags: list(tagGlob),
+          references: list(referenceGlob),
+          labels: list(label),
+          images: list(imageId),
+          youngerThan: duration,
+        },
         { requiredKeys: [] },
       ),
-      containers: fc.record({ stopped: fc.constantFrom('protect', 'remove'), stoppedFor: duration }, { requiredKeys: [] }),
+      containers: fc.record(
+        { stopped: fc.constantFrom('protect', 'remove'), stoppedFor: duration },
+        { requiredKeys: [] },
+      ),
       rules: fc.array(rule, { maxLength: 5 }).map((rs) => rs.map((r, i) => ({ name: `rule-${i}.x_${i}`, ...r }))),
       disk,
-      limits: fc.record({ maxDeletions: fc.integer({ min: 1, max: 10_000 }), maxDeletionsPercent: fc.integer({ min: 1, max: 100 }) }, { requiredKeys: [] }),
+      limits: fc.record(
+        { maxDeletions: fc.integer({ min: 1, max: 10_000 }), maxDeletionsPercent: fc.integer({ min: 1, max: 100 }) },
+        { requiredKeys: [] },
+      ),
     },
     { requiredKeys: [] },
   )

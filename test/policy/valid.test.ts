@@ -135,7 +135,13 @@ describe('the SPEC §1 example', () => {
     expect(unused!.match).toEqual({ ...EMPTY_SELECTOR, unused: true });
     expect(unused!.olderThanMs).toBe(14 * DAY);
 
-    expect(p.disk).toEqual({ maxUsage: 0.85, targetUsage: 0.7, maxImageBytes: 40 * GiB, targetImageBytes: 30 * GiB, order: 'lru' });
+    expect(p.disk).toEqual({
+      maxUsage: 0.85,
+      targetUsage: 0.7,
+      maxImageBytes: 40 * GiB,
+      targetImageBytes: 30 * GiB,
+      order: 'lru',
+    });
     expect(p.limits).toEqual({ maxDeletions: 500, maxDeletionsPercent: 60 });
   });
 });
@@ -144,7 +150,14 @@ describe('defaults', () => {
   it('a policy of just `version: 1`', () => {
     const p = load('version: 1\n');
     expect(p.name).toBeNull();
-    expect(p.protect).toEqual({ repositories: [], tags: [], references: [], labels: [], images: [], youngerThanMs: null });
+    expect(p.protect).toEqual({
+      repositories: [],
+      tags: [],
+      references: [],
+      labels: [],
+      images: [],
+      youngerThanMs: null,
+    });
     expect(p.containers).toEqual({ stopped: 'protect', stoppedForMs: HOUR });
     expect(p.rules).toEqual([]);
     expect(p.disk).toBeNull();
@@ -152,12 +165,23 @@ describe('defaults', () => {
   });
 
   it('containers.stopped: remove keeps stoppedFor at 1h', () => {
-    expect(load('version: 1\ncontainers: { stopped: remove }\n').containers).toEqual({ stopped: 'remove', stoppedForMs: HOUR });
+    expect(load('version: 1\ncontainers: { stopped: remove }\n').containers).toEqual({
+      stopped: 'remove',
+      stoppedForMs: HOUR,
+    });
   });
 
   it('a rule: action delete, no keep, no conditions, no exclude', () => {
     const [r] = load('version: 1\nrules:\n  - name: x\n    match: { tags: ["pr-*"] }\n').rules;
-    expect(r).toMatchObject({ name: 'x', index: 0, action: 'delete', keep: null, olderThanMs: null, unusedForMs: null, exclude: null });
+    expect(r).toMatchObject({
+      name: 'x',
+      index: 0,
+      action: 'delete',
+      keep: null,
+      olderThanMs: null,
+      unusedForMs: null,
+      exclude: null,
+    });
   });
 
   it('keep: per repository, by created', () => {
@@ -167,7 +191,13 @@ describe('defaults', () => {
 
   it('disk: order lru; targets unset', () => {
     const p = load('version: 1\ndisk: { maxUsage: 90% }\n');
-    expect(p.disk).toEqual({ maxUsage: 0.9, targetUsage: null, maxImageBytes: null, targetImageBytes: null, order: 'lru' });
+    expect(p.disk).toEqual({
+      maxUsage: 0.9,
+      targetUsage: null,
+      maxImageBytes: null,
+      targetImageBytes: null,
+      order: 'lru',
+    });
     const q = load('version: 1\ndisk: { maxImageBytes: 40GiB }\n');
     expect(q.disk!.maxImageBytes).toBe(40 * GiB);
     // SPEC: targetImageBytes defaults to maxImageBytes itself; the loader may resolve that or leave it to the planner.
@@ -188,7 +218,10 @@ describe('units', () => {
     ['0s', 0],
     ['1h1h', 2 * HOUR],
   ])('duration %s = %d ms', (text, ms) => {
-    const p = load(rule(`olderThan: ${text}\n    unusedFor: ${text}`) + `protect: { youngerThan: ${text} }\ncontainers: { stoppedFor: ${text} }\n`);
+    const p = load(
+      rule(`olderThan: ${text}\n    unusedFor: ${text}`) +
+        `protect: { youngerThan: ${text} }\ncontainers: { stoppedFor: ${text} }\n`,
+    );
     expect(p.rules[0]!.olderThanMs).toBe(ms);
     expect(p.rules[0]!.unusedForMs).toBe(ms);
     expect(p.protect.youngerThanMs).toBe(ms);
@@ -221,13 +254,18 @@ describe('units', () => {
   });
 
   it('targetUsage just below maxUsage; targetImageBytes equal to maxImageBytes', () => {
-    const p = load('version: 1\ndisk: { maxUsage: 85%, targetUsage: 84.9%, maxImageBytes: 30GiB, targetImageBytes: 30GiB }\n');
+    const p = load(
+      'version: 1\ndisk: { maxUsage: 85%, targetUsage: 84.9%, maxImageBytes: 30GiB, targetImageBytes: 30GiB }\n',
+    );
     expect(p.disk!.targetUsage).toBeCloseTo(0.849, 12);
     expect(p.disk!.targetImageBytes).toBe(p.disk!.maxImageBytes);
   });
 
   it('limits: whole and fractional percentages', () => {
-    expect(load('version: 1\nlimits: { maxDeletions: 1, maxDeletionsPercent: 0.5 }\n').limits).toEqual({ maxDeletions: 1, maxDeletionsPercent: 0.5 });
+    expect(load('version: 1\nlimits: { maxDeletions: 1, maxDeletionsPercent: 0.5 }\n').limits).toEqual({
+      maxDeletions: 1,
+      maxDeletionsPercent: 0.5,
+    });
   });
 });
 
@@ -295,7 +333,9 @@ describe('labels and images', () => {
   });
 
   it('labels in a rule match and exclude', () => {
-    const [r] = load('version: 1\nrules:\n  - name: x\n    match:\n      labels: ["ci"]\n      exclude: { labels: ["keep=true"] }\n').rules;
+    const [r] = load(
+      'version: 1\nrules:\n  - name: x\n    match:\n      labels: ["ci"]\n      exclude: { labels: ["keep=true"] }\n',
+    ).rules;
     expect(r!.match.labels).toEqual([{ source: 'ci', key: 'ci', value: null }]);
     expect(r!.exclude!.labels).toEqual([{ source: 'keep=true', key: 'keep', value: 'true' }]);
   });
@@ -359,7 +399,9 @@ rules:
 
   it('keeps file order in index, with many rules', () => {
     const names = Array.from({ length: 30 }, (_, i) => `r${i}`);
-    const p = load(`version: 1\nrules:\n${names.map((n) => `  - { name: ${n}, match: { tags: ["${n}-*"] } }\n`).join('')}`);
+    const p = load(
+      `version: 1\nrules:\n${names.map((n) => `  - { name: ${n}, match: { tags: ["${n}-*"] } }\n`).join('')}`,
+    );
     expect(p.rules.map((r) => [r.index, r.name])).toEqual(names.map((n, i) => [i, n]));
   });
 
@@ -368,7 +410,9 @@ rules:
   });
 
   it('a small, legitimate use of anchors and aliases', () => {
-    const p = load('version: 1\nrules:\n  - name: a\n    match: { tags: &t ["pr-*"] }\n  - name: b\n    match: { tags: *t, unused: true }\n');
+    const p = load(
+      'version: 1\nrules:\n  - name: a\n    match: { tags: &t ["pr-*"] }\n  - name: b\n    match: { tags: *t, unused: true }\n',
+    );
     expect(sources(p.rules[1]!.match.tags)).toEqual(['pr-*']);
   });
 });
@@ -377,7 +421,14 @@ describe('file forms', () => {
   const text = 'version: 1\nname: forms\nrules:\n  - name: a\n    match: { untagged: true }\n';
 
   it('JSON text', () => {
-    const p = load(JSON.stringify({ version: 1, name: 'json', rules: [{ name: 'a', match: { untagged: true }, olderThan: '1h' }] }, null, 2), 'p.json');
+    const p = load(
+      JSON.stringify(
+        { version: 1, name: 'json', rules: [{ name: 'a', match: { untagged: true }, olderThan: '1h' }] },
+        null,
+        2,
+      ),
+      'p.json',
+    );
     expect(p.name).toBe('json');
     expect(p.rules[0]!.olderThanMs).toBe(HOUR);
   });

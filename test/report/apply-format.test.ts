@@ -14,22 +14,42 @@ const DIGEST = `app@sha256:${'a'.repeat(64)}`;
 const ACTIONS: Record<PlanAction['type'], PlanAction> = {
   'remove-container': { type: 'remove-container', imageId: IMG, containerId: CID, rule: 'stale-jobs' },
   untag: { type: 'untag', imageId: IMG, ref: 'registry.acme.io/ci/app:pr-12', rule: 'pr-builds' },
-  delete: { type: 'delete', imageId: IMG, refs: ['app:1', DIGEST], parentId: null, rule: 'dangling', bytes: 123_456_789 },
+  delete: {
+    type: 'delete',
+    imageId: IMG,
+    refs: ['app:1', DIGEST],
+    parentId: null,
+    rule: 'dangling',
+    bytes: 123_456_789,
+  },
 };
 
 const REASONS: Record<StepStatus, StepReason | null> = {
   done: null,
-  skipped: { code: 'conflict', message: 'conflict: unable to delete (must be forced) - image is being used by stopped container 0123456789ab' },
+  skipped: {
+    code: 'conflict',
+    message: 'conflict: unable to delete (must be forced) - image is being used by stopped container 0123456789ab',
+  },
   failed: { code: 'check-failed', message: 'connect ENOENT /var/run/docker.sock' },
 };
 const WORDS: Record<StepStatus, string> = {
   done: '',
-  skipped: 'changed under us: conflict: unable to delete (must be forced) - image is being used by stopped container 0123456789ab',
+  skipped:
+    'changed under us: conflict: unable to delete (must be forced) - image is being used by stopped container 0123456789ab',
   failed: 'connect ENOENT /var/run/docker.sock',
 };
 
 function result(type: PlanAction['type'], status: StepStatus, extra: Partial<StepResult> = {}): StepResult {
-  return { index: 3, action: ACTIONS[type], status, reason: REASONS[status], clear: status === 'done', at: '2026-11-27T12:01:00.000Z', ms: 41.6, ...extra };
+  return {
+    index: 3,
+    action: ACTIONS[type],
+    status,
+    reason: REASONS[status],
+    clear: status === 'done',
+    at: '2026-11-27T12:01:00.000Z',
+    ms: 41.6,
+    ...extra,
+  };
 }
 
 const HEADER: Pick<ApplyReport, 'engine' | 'policy'> = {
@@ -40,8 +60,16 @@ const HEADER: Pick<ApplyReport, 'engine' | 'policy'> = {
 describe('formatStepLine', () => {
   const cases: [PlanAction['type'], StepStatus, string][] = [
     ['remove-container', 'done', `done    remove container cccccccccccc (image ${SHORT}) [stale-jobs]`],
-    ['remove-container', 'skipped', `skipped remove container cccccccccccc (image ${SHORT}) [stale-jobs]: ${WORDS.skipped}`],
-    ['remove-container', 'failed', `failed  remove container cccccccccccc (image ${SHORT}) [stale-jobs]: ${WORDS.failed}`],
+    [
+      'remove-container',
+      'skipped',
+      `skipped remove container cccccccccccc (image ${SHORT}) [stale-jobs]: ${WORDS.skipped}`,
+    ],
+    [
+      'remove-container',
+      'failed',
+      `failed  remove container cccccccccccc (image ${SHORT}) [stale-jobs]: ${WORDS.failed}`,
+    ],
     ['untag', 'done', `done    untag registry.acme.io/ci/app:pr-12 (${SHORT}) [pr-builds]`],
     ['untag', 'skipped', `skipped untag registry.acme.io/ci/app:pr-12 (${SHORT}) [pr-builds]: ${WORDS.skipped}`],
     ['untag', 'failed', `failed  untag registry.acme.io/ci/app:pr-12 (${SHORT}) [pr-builds]: ${WORDS.failed}`],
@@ -59,8 +87,12 @@ describe('formatStepLine', () => {
   });
 
   it('a done step with a confirmation says what was confirmed', () => {
-    const s = result('delete', 'done', { reason: { code: 'confirmed-after-transport-error', message: 'socket hang up' } });
-    expect(formatStepLine(s)).toBe(`done    delete ${SHORT} app:1 [dangling]: image gone after a transport error (socket hang up)`);
+    const s = result('delete', 'done', {
+      reason: { code: 'confirmed-after-transport-error', message: 'socket hang up' },
+    });
+    expect(formatStepLine(s)).toBe(
+      `done    delete ${SHORT} app:1 [dangling]: image gone after a transport error (socket hang up)`,
+    );
   });
 
   it('is one line, with the status column aligned', () => {
@@ -80,26 +112,78 @@ describe('stepReasonText: the words of every code', () => {
     [{ code: 'container-gone' }, 'remove-container', 'container already gone'],
     [{ code: 'container-running', state: 'restarting' }, 'remove-container', 'container is restarting now'],
     [{ code: 'container-image-changed' }, 'remove-container', 'container no longer uses the image'],
-    [{ code: 'image-in-use', container: { id: CID, name: 'web', state: 'running' } }, 'delete', 'container web (running) uses the image now'],
-    [{ code: 'image-in-use', container: { id: CID, name: null, state: 'created' } }, 'delete', 'container cccccccccccc (created) uses the image now'],
+    [
+      { code: 'image-in-use', container: { id: CID, name: 'web', state: 'running' } },
+      'delete',
+      'container web (running) uses the image now',
+    ],
+    [
+      { code: 'image-in-use', container: { id: CID, name: null, state: 'created' } },
+      'delete',
+      'container cccccccccccc (created) uses the image now',
+    ],
     [{ code: 'reference-gone' }, 'untag', 'reference already gone'],
     [{ code: 'reference-moved', imageId: OTHER }, 'untag', `reference now points to image ${O} (moved since planning)`],
     [{ code: 'reference-changed' }, 'untag', 'reference changed while checking it'],
     [{ code: 'image-gone' }, 'delete', 'image already gone'],
-    [{ code: 'unplanned-references', refs: ['a:1', 'b:2'] }, 'delete', 'image has references the plan did not name: a:1, b:2'],
-    [{ code: 'references-lost', refs: ['app:1'] }, 'delete', 'app:1 no longer on the image (moved or removed since planning)'],
+    [
+      { code: 'unplanned-references', refs: ['a:1', 'b:2'] },
+      'delete',
+      'image has references the plan did not name: a:1, b:2',
+    ],
+    [
+      { code: 'references-lost', refs: ['app:1'] },
+      'delete',
+      'app:1 no longer on the image (moved or removed since planning)',
+    ],
     [{ code: 'new-child', child: OTHER }, 'delete', `image ${O} now depends on it as a parent`],
     [{ code: 'left-for-delete' }, 'untag', 'left for the delete by ID: it is the last reference now'],
-    [{ code: 'last-reference' }, 'untag', "it is the image's last reference now (others moved or were removed since planning); untagging it would delete the image"],
-    [{ code: 'conflict', message: 'conflict: in use' }, 'delete', 'changed under us: conflict: in use'],
-    [{ code: 'engine-error', message: 'HTTP 500: driver failed', transport: false }, 'delete', 'HTTP 500: driver failed'],
-    [{ code: 'check-failed', message: 'connect ENOENT' }, 'untag', 'connect ENOENT'],
-    [{ code: 'not-found-but-present', message: 'No such image' }, 'delete', 'the engine said not found, yet it is still there: No such image'],
-    [{ code: 'removed-with', imageId: OTHER }, 'delete', `the engine removed it with ${O} (it prunes untagged parents)`],
-    [{ code: 'confirmed-after-transport-error', message: 'socket hang up' }, 'untag', 'reference gone after a transport error (socket hang up)'],
-    [{ code: 'confirmed-after-transport-error', message: 'socket hang up' }, 'remove-container', 'container gone after a transport error (socket hang up)'],
     [
-      { code: 'waits-for', step: 2, on: { type: 'delete', imageId: OTHER }, status: 'skipped', cause: { code: 'waits-for', step: 1, on: { type: 'untag', imageId: OTHER, ref: 'x:1' }, status: 'failed', cause: { code: 'engine-error', message: 'socket hang up', transport: true } } },
+      { code: 'last-reference' },
+      'untag',
+      "it is the image's last reference now (others moved or were removed since planning); untagging it would delete the image",
+    ],
+    [{ code: 'conflict', message: 'conflict: in use' }, 'delete', 'changed under us: conflict: in use'],
+    [
+      { code: 'engine-error', message: 'HTTP 500: driver failed', transport: false },
+      'delete',
+      'HTTP 500: driver failed',
+    ],
+    [{ code: 'check-failed', message: 'connect ENOENT' }, 'untag', 'connect ENOENT'],
+    [
+      { code: 'not-found-but-present', message: 'No such image' },
+      'delete',
+      'the engine said not found, yet it is still there: No such image',
+    ],
+    [
+      { code: 'removed-with', imageId: OTHER },
+      'delete',
+      `the engine removed it with ${O} (it prunes untagged parents)`,
+    ],
+    [
+      { code: 'confirmed-after-transport-error', message: 'socket hang up' },
+      'untag',
+      'reference gone after a transport error (socket hang up)',
+    ],
+    [
+      { code: 'confirmed-after-transport-error', message: 'socket hang up' },
+      'remove-container',
+      'container gone after a transport error (socket hang up)',
+    ],
+    [
+      {
+        code: 'waits-for',
+        step: 2,
+        on: { type: 'delete', imageId: OTHER },
+        status: 'skipped',
+        cause: {
+          code: 'waits-for',
+          step: 1,
+          on: { type: 'untag', imageId: OTHER, ref: 'x:1' },
+          status: 'failed',
+          cause: { code: 'engine-error', message: 'socket hang up', transport: true },
+        },
+      },
       'delete',
       `waits for "delete ${O}", which was skipped: waits for "untag x:1", which was failed: socket hang up`,
     ],
@@ -110,18 +194,51 @@ describe('stepReasonText: the words of every code', () => {
 });
 
 describe('stepRecord', () => {
-  const common = { time: '2026-11-27T12:01:00.000Z', engine: '0123456789abcdef', engineName: 'build-01', policy: 'ci-runner', step: 3, imageId: IMG, ms: 42 };
+  const common = {
+    time: '2026-11-27T12:01:00.000Z',
+    engine: '0123456789abcdef',
+    engineName: 'build-01',
+    policy: 'ci-runner',
+    step: 3,
+    imageId: IMG,
+    ms: 42,
+  };
 
   it.each(['done', 'skipped', 'failed'] as const)('remove-container %s', (status) => {
-    expect(stepRecord(result('remove-container', status), HEADER)).toEqual({ ...common, type: 'remove-container', containerId: CID, rule: 'stale-jobs', outcome: status, reason: REASONS[status], message: WORDS[status] });
+    expect(stepRecord(result('remove-container', status), HEADER)).toEqual({
+      ...common,
+      type: 'remove-container',
+      containerId: CID,
+      rule: 'stale-jobs',
+      outcome: status,
+      reason: REASONS[status],
+      message: WORDS[status],
+    });
   });
 
   it.each(['done', 'skipped', 'failed'] as const)('untag %s', (status) => {
-    expect(stepRecord(result('untag', status), HEADER)).toEqual({ ...common, type: 'untag', ref: 'registry.acme.io/ci/app:pr-12', rule: 'pr-builds', outcome: status, reason: REASONS[status], message: WORDS[status] });
+    expect(stepRecord(result('untag', status), HEADER)).toEqual({
+      ...common,
+      type: 'untag',
+      ref: 'registry.acme.io/ci/app:pr-12',
+      rule: 'pr-builds',
+      outcome: status,
+      reason: REASONS[status],
+      message: WORDS[status],
+    });
   });
 
   it.each(['done', 'skipped', 'failed'] as const)('delete %s', (status) => {
-    expect(stepRecord(result('delete', status), HEADER)).toEqual({ ...common, type: 'delete', refs: ['app:1', DIGEST], bytes: 123_456_789, rule: 'dangling', outcome: status, reason: REASONS[status], message: WORDS[status] });
+    expect(stepRecord(result('delete', status), HEADER)).toEqual({
+      ...common,
+      type: 'delete',
+      refs: ['app:1', DIGEST],
+      bytes: 123_456_789,
+      rule: 'dangling',
+      outcome: status,
+      reason: REASONS[status],
+      message: WORDS[status],
+    });
   });
 
   it('a delete without refs or bytes (no estimate) still has both fields', () => {
@@ -146,14 +263,21 @@ describe('a whole report', () => {
       expect(lines.filter((l) => l.startsWith(`${status} `))).toHaveLength(report.summary[status]);
       expect(records.filter((r) => r.outcome === status)).toHaveLength(report.summary[status]);
     }
-    expect(lines.find((l) => l.startsWith('failed'))).toMatch(/^failed {2}delete [0-9a-f]{12} kid:1 \[all\]: socket hang up$/);
-    expect(lines.find((l) => l.startsWith('skipped'))).toMatch(/^skipped delete [0-9a-f]{12} app:1 \[all\]: waits for "delete [0-9a-f]{12}", which was failed: socket hang up$/);
-    for (const r of records) expect(r).toMatchObject({ engine: report.engine.key, engineName: 'test-host', policy: 'nightly' });
+    expect(lines.find((l) => l.startsWith('failed'))).toMatch(
+      /^failed {2}delete [0-9a-f]{12} kid:1 \[all\]: socket hang up$/,
+    );
+    expect(lines.find((l) => l.startsWith('skipped'))).toMatch(
+      /^skipped delete [0-9a-f]{12} app:1 \[all\]: waits for "delete [0-9a-f]{12}", which was failed: socket hang up$/,
+    );
+    for (const r of records)
+      expect(r).toMatchObject({ engine: report.engine.key, engineName: 'test-host', policy: 'nightly' });
   });
 
   it('the summary line', async () => {
     const report = await mixedReport();
-    expect(formatApplySummary(report)).toMatch(/^Applied on test-host: deleted 2 images \(est\. 350 MB, actual 350 MB\), untagged 3 references, removed 1 container; 1 skipped, 1 failed; \d+\.\d s\.$/);
+    expect(formatApplySummary(report)).toMatch(
+      /^Applied on test-host: deleted 2 images \(est\. 350 MB, actual 350 MB\), untagged 3 references, removed 1 container; 1 skipped, 1 failed; \d+\.\d s\.$/,
+    );
     const blind = await mixedReport({ layers: false });
     expect(blind.summary).toMatchObject({ bytesEstimated: null, estimate: 'unavailable' });
     expect(formatApplySummary(blind)).toContain('deleted 2 images (est. unknown, actual 350 MB)');
@@ -169,14 +293,49 @@ describe('a whole report', () => {
   });
 
   it('the summary line in the singular, without an engine measure', () => {
-    const report = withSummary({ steps: 3, done: 3, skipped: 0, failed: 0, deleted: 1, untagged: 1, containersRemoved: 1, bytesEstimated: 1500, estimate: 'layers', bytesActual: null });
-    expect(formatApplySummary(report)).toBe('Applied on build-01: deleted 1 image (est. 1.5 kB), untagged 1 reference, removed 1 container; 0 skipped, 0 failed; 1.5 s.');
+    const report = withSummary({
+      steps: 3,
+      done: 3,
+      skipped: 0,
+      failed: 0,
+      deleted: 1,
+      untagged: 1,
+      containersRemoved: 1,
+      bytesEstimated: 1500,
+      estimate: 'layers',
+      bytesActual: null,
+    });
+    expect(formatApplySummary(report)).toBe(
+      'Applied on build-01: deleted 1 image (est. 1.5 kB), untagged 1 reference, removed 1 container; 0 skipped, 0 failed; 1.5 s.',
+    );
   });
 
   it('the summary line says when there is no estimate', () => {
-    const report = withSummary({ steps: 1, done: 1, skipped: 0, failed: 0, deleted: 1, untagged: 0, containersRemoved: 0, bytesEstimated: null, estimate: 'unavailable', bytesActual: 1000 });
+    const report = withSummary({
+      steps: 1,
+      done: 1,
+      skipped: 0,
+      failed: 0,
+      deleted: 1,
+      untagged: 0,
+      containersRemoved: 0,
+      bytesEstimated: null,
+      estimate: 'unavailable',
+      bytesActual: 1000,
+    });
     expect(formatApplySummary(report)).toContain('deleted 1 image (est. unknown, actual 1.0 kB)');
-    const none = withSummary({ steps: 1, done: 1, skipped: 0, failed: 0, deleted: 0, untagged: 1, containersRemoved: 0, bytesEstimated: null, estimate: 'unavailable', bytesActual: null });
+    const none = withSummary({
+      steps: 1,
+      done: 1,
+      skipped: 0,
+      failed: 0,
+      deleted: 0,
+      untagged: 1,
+      containersRemoved: 0,
+      bytesEstimated: null,
+      estimate: 'unavailable',
+      bytesActual: null,
+    });
     expect(formatApplySummary(none)).toContain('deleted 0 images (est. 0 B)');
   });
 });

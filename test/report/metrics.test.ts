@@ -52,14 +52,18 @@ function parseExposition(text: string): Map<string, Family> {
       expect(f.type, `${name} sampled before its TYPE`).not.toBeNull();
       const label = /\{engine="((?:\\.|[^"\\])*)"\}/.exec(line)![1]!;
       const engine = label.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-      expect(f.samples.map((s) => s.engine), `duplicate series ${name}{engine="${label}"}`).not.toContain(engine);
+      expect(
+        f.samples.map((s) => s.engine),
+        `duplicate series ${name}{engine="${label}"}`,
+      ).not.toContain(engine);
       f.samples.push({ engine, value: Number(line.slice(line.lastIndexOf(' ') + 1)) });
     }
   }
   return families;
 }
 
-const value = (families: Map<string, Family>, name: string, engine: string) => families.get(name)!.samples.find((s) => s.engine === engine)!.value;
+const value = (families: Map<string, Family>, name: string, engine: string) =>
+  families.get(name)!.samples.find((s) => s.engine === engine)!.value;
 
 describe('formatMetrics', () => {
   it('is valid text exposition, with the values of an apply report', async () => {
@@ -67,7 +71,13 @@ describe('formatMetrics', () => {
     const s = report.summary;
     // The fixture has a bit of everything; check it did, so the values below mean something.
     expect(s).toMatchObject({ deleted: 2, untagged: 3, containersRemoved: 1, failed: 1, skipped: 1 });
-    const run: RunMetrics = { engine: 'build-01', success: false, finishedAt: 1795780800, durationSeconds: 12.5, report };
+    const run: RunMetrics = {
+      engine: 'build-01',
+      success: false,
+      finishedAt: 1795780800,
+      durationSeconds: 12.5,
+      report,
+    };
     const families = parseExposition(formatMetrics([run]));
 
     for (const [name, f] of families) {
@@ -100,22 +110,29 @@ describe('formatMetrics', () => {
       { engine: 'exact', success: true, finishedAt: 1, durationSeconds: 1, report: await mixedReport() },
     ]);
     const families = parseExposition(text);
-    expect(families.get('imgsweep_last_run_bytes_reclaimed_estimated')!.samples.map((x) => x.engine)).toEqual(['exact']);
+    expect(families.get('imgsweep_last_run_bytes_reclaimed_estimated')!.samples.map((x) => x.engine)).toEqual([
+      'exact',
+    ]);
     expect(value(families, 'imgsweep_last_run_bytes_reclaimed_estimated', 'exact')).toBe(350_000_000);
     expect(value(families, 'imgsweep_last_run_images_deleted', 'blind')).toBe(2);
     expect(value(families, 'imgsweep_last_run_bytes_reclaimed', 'blind')).toBe(350_000_000);
   });
 
   it('a successful run reports 1', () => {
-    const families = parseExposition(formatMetrics([{ engine: 'e', success: true, finishedAt: 1, durationSeconds: 0.25, report: null }]));
+    const families = parseExposition(
+      formatMetrics([{ engine: 'e', success: true, finishedAt: 1, durationSeconds: 0.25, report: null }]),
+    );
     expect(value(families, 'imgsweep_last_run_success', 'e')).toBe(1);
   });
 
   it('a run that ended before a report (refused, engine down) still gives every metric, with zero counts', () => {
-    const families = parseExposition(formatMetrics([{ engine: 'e', success: false, finishedAt: 1795780800, durationSeconds: 0.003, report: null }]));
+    const families = parseExposition(
+      formatMetrics([{ engine: 'e', success: false, finishedAt: 1795780800, durationSeconds: 0.003, report: null }]),
+    );
     expect(families.size).toBeGreaterThanOrEqual(10);
     // Bytes the engine reported freed: no figure, so no sample (rather than a misleading 0).
-    for (const [name, f] of families) expect(f.samples).toHaveLength(name === 'imgsweep_last_run_bytes_reclaimed' ? 0 : 1);
+    for (const [name, f] of families)
+      expect(f.samples).toHaveLength(name === 'imgsweep_last_run_bytes_reclaimed' ? 0 : 1);
     expect(value(families, 'imgsweep_last_run_images_deleted', 'e')).toBe(0);
     expect(value(families, 'imgsweep_last_run_steps_failed', 'e')).toBe(0);
     expect(value(families, 'imgsweep_last_run_duration_seconds', 'e')).toBe(0.003);
@@ -130,8 +147,10 @@ describe('formatMetrics', () => {
     ];
     const families = parseExposition(formatMetrics(runs));
     for (const [name, f] of families) {
-      const engines = name === 'imgsweep_last_run_bytes_reclaimed' ? ['build-01'] : ['build-01', 'build-02', 'podman.example:2376'];
-      if (name !== 'imgsweep_last_run_bytes_reclaimed' || report.summary.bytesActual !== null) expect(f.samples.map((x) => x.engine)).toEqual(engines);
+      const engines =
+        name === 'imgsweep_last_run_bytes_reclaimed' ? ['build-01'] : ['build-01', 'build-02', 'podman.example:2376'];
+      if (name !== 'imgsweep_last_run_bytes_reclaimed' || report.summary.bytesActual !== null)
+        expect(f.samples.map((x) => x.engine)).toEqual(engines);
     }
     expect(value(families, 'imgsweep_last_run_timestamp_seconds', 'build-02')).toBe(200);
     expect(value(families, 'imgsweep_last_run_images_deleted', 'build-01')).toBe(report.summary.deleted);

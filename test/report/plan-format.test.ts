@@ -13,24 +13,67 @@ const CID = 'c4bf418b668a'.padEnd(64, '0');
 
 describe('keptText: the words of every reason code', () => {
   const cases: [KeptWhy | RefKeptWhy, string][] = [
-    [{ reason: 'in-use', container: { id: CID, name: 'gitlab-runner', state: 'running' } }, 'used by running container gitlab-runner (c4bf418b668a)'],
-    [{ reason: 'in-use', container: { id: CID, name: null, state: 'paused' } }, 'used by paused container c4bf418b668a'],
-    [{ reason: 'in-use-stopped', container: { id: CID, name: 'job', state: 'exited' }, stoppedForMs: null }, 'used by exited container job (c4bf418b668a) (containers.stopped: protect)'],
-    [{ reason: 'in-use-stopped', container: { id: CID, name: 'job', state: 'created' }, stoppedForMs: 86_400_000 }, 'used by created container job (c4bf418b668a) (stopped less than 1d ago)'],
-    [{ reason: 'protected-label', protection: { kind: 'labels', pattern: 'com.acme.keep' } }, 'label com.acme.keep (protect.labels)'],
-    [{ reason: 'protected-id', protection: { kind: 'images', pattern: '3e207b409db364' } }, 'image ID 3e207b409db3 (protect.images)'],
-    [{ reason: 'protected-age', protection: { kind: 'youngerThan', youngerThanMs: 5_400_000, since: 'created' } }, 'created less than 1h30m ago (protect.youngerThan)'],
-    [{ reason: 'protected-age', protection: { kind: 'youngerThan', youngerThanMs: 3_600_000, since: 'first-seen' } }, 'first seen less than 1h ago (protect.youngerThan)'],
-    [{ reason: 'protected-reference', ref: 'acme/ci-tools:v2.1.0', protection: { kind: 'tags', pattern: 'v*.*.*' } }, 'tag v2.1.0 (protect.tags)'],
-    [{ reason: 'protected-reference', ref: 'registry.acme.io/base/python:3.12', protection: { kind: 'repositories', pattern: 'registry.acme.io/base/**' } }, 'repository registry.acme.io/base/python (protect.repositories)'],
-    [{ reason: 'protected-reference', ref: 'nginx:1.27', protection: { kind: 'references', pattern: 'nginx:1.*' } }, 'reference nginx:1.27 (protect.references)'],
+    [
+      { reason: 'in-use', container: { id: CID, name: 'gitlab-runner', state: 'running' } },
+      'used by running container gitlab-runner (c4bf418b668a)',
+    ],
+    [
+      { reason: 'in-use', container: { id: CID, name: null, state: 'paused' } },
+      'used by paused container c4bf418b668a',
+    ],
+    [
+      { reason: 'in-use-stopped', container: { id: CID, name: 'job', state: 'exited' }, stoppedForMs: null },
+      'used by exited container job (c4bf418b668a) (containers.stopped: protect)',
+    ],
+    [
+      { reason: 'in-use-stopped', container: { id: CID, name: 'job', state: 'created' }, stoppedForMs: 86_400_000 },
+      'used by created container job (c4bf418b668a) (stopped less than 1d ago)',
+    ],
+    [
+      { reason: 'protected-label', protection: { kind: 'labels', pattern: 'com.acme.keep' } },
+      'label com.acme.keep (protect.labels)',
+    ],
+    [
+      { reason: 'protected-id', protection: { kind: 'images', pattern: '3e207b409db364' } },
+      'image ID 3e207b409db3 (protect.images)',
+    ],
+    [
+      { reason: 'protected-age', protection: { kind: 'youngerThan', youngerThanMs: 5_400_000, since: 'created' } },
+      'created less than 1h30m ago (protect.youngerThan)',
+    ],
+    [
+      { reason: 'protected-age', protection: { kind: 'youngerThan', youngerThanMs: 3_600_000, since: 'first-seen' } },
+      'first seen less than 1h ago (protect.youngerThan)',
+    ],
+    [
+      { reason: 'protected-reference', ref: 'acme/ci-tools:v2.1.0', protection: { kind: 'tags', pattern: 'v*.*.*' } },
+      'tag v2.1.0 (protect.tags)',
+    ],
+    [
+      {
+        reason: 'protected-reference',
+        ref: 'registry.acme.io/base/python:3.12',
+        protection: { kind: 'repositories', pattern: 'registry.acme.io/base/**' },
+      },
+      'repository registry.acme.io/base/python (protect.repositories)',
+    ],
+    [
+      { reason: 'protected-reference', ref: 'nginx:1.27', protection: { kind: 'references', pattern: 'nginx:1.*' } },
+      'reference nginx:1.27 (protect.references)',
+    ],
     [{ reason: 'parent-of-kept', child: CHILD }, `parent of kept image ${C}`],
     [{ reason: 'keep-newest', rule: 'pr-builds' }, 'among the newest kept by rule pr-builds'],
     [{ reason: 'partially-selected', ref: 'a:2', refReason: 'not-selected' }, 'a:2 is not selected by any rule'],
-    [{ reason: 'partially-selected', ref: 'a:2', refReason: 'last-reference' }, "a:2 stays as the image's last reference"],
+    [
+      { reason: 'partially-selected', ref: 'a:2', refReason: 'last-reference' },
+      "a:2 stays as the image's last reference",
+    ],
     [{ reason: 'untag-only', rule: 'u', ref: 'a:1' }, 'rule u only untags; a:1 is its last reference'],
     [{ reason: 'untag-only', rule: 'u', ref: null }, 'rule u only untags'],
-    [{ reason: 'engine-prunes-parent', parent: CHILD }, `Podman would also remove its untagged parent ${C}, which the plan keeps`],
+    [
+      { reason: 'engine-prunes-parent', parent: CHILD },
+      `Podman would also remove its untagged parent ${C}, which the plan keeps`,
+    ],
     [{ reason: 'not-selected' }, 'no rule selects it'],
     [{ reason: 'last-reference' }, 'the last reference of an image that stays (untagging it would delete the image)'],
     [{ reason: 'follows-tag' }, 'follows a tag of its repository that stays'],
@@ -41,27 +84,67 @@ describe('keptText: the words of every reason code', () => {
 });
 
 describe('diskText', () => {
-  const base: DiskSummary = { status: 'under-limit', goals: [], usageUnmeasured: false, evicted: 0, evictedBytes: 0, targetReached: true, cause: null };
+  const base: DiskSummary = {
+    status: 'under-limit',
+    goals: [],
+    usageUnmeasured: false,
+    evicted: 0,
+    evictedBytes: 0,
+    targetReached: true,
+    cause: null,
+  };
   it.each<[Partial<DiskSummary>, string]>([
     [
-      { status: 'over-limit', goals: [{ measure: 'usage', before: 0.8809, limit: 0.85, target: 0.7, over: true }], evicted: 4, evictedBytes: 63_700_000, targetReached: false },
+      {
+        status: 'over-limit',
+        goals: [{ measure: 'usage', before: 0.8809, limit: 0.85, target: 0.7, over: true }],
+        evicted: 4,
+        evictedBytes: 63_700_000,
+        targetReached: false,
+      },
       'disk 88.1% > 85%: evicting 4 images, est. 63.7 MB, to reach 70% (target not reachable: nothing else may be evicted)',
     ],
     [
-      { status: 'over-limit', goals: [{ measure: 'usage', before: 0.5, limit: 0.85, target: 0.7, over: false }, { measure: 'image-bytes', before: 1000, limit: 900, target: 600, over: true }], evicted: 1, evictedBytes: 400 },
+      {
+        status: 'over-limit',
+        goals: [
+          { measure: 'usage', before: 0.5, limit: 0.85, target: 0.7, over: false },
+          { measure: 'image-bytes', before: 1000, limit: 900, target: 600, over: true },
+        ],
+        evicted: 1,
+        evictedBytes: 400,
+      },
       'images 1.0 kB > 900 B: evicting 1 image, est. 400 B, to reach 600 B',
     ],
-    [{ goals: [{ measure: 'usage', before: 0.3, limit: 0.9, target: 0.9, over: false }, { measure: 'image-bytes', before: 200, limit: 1000, target: 1000, over: false }] }, 'disk 30% <= 90%; images 200 B <= 1.0 kB: nothing to evict'],
     [
-      { goals: [{ measure: 'image-bytes', before: 200, limit: 1000, target: 1000, over: false }], usageUnmeasured: true },
+      {
+        goals: [
+          { measure: 'usage', before: 0.3, limit: 0.9, target: 0.9, over: false },
+          { measure: 'image-bytes', before: 200, limit: 1000, target: 1000, over: false },
+        ],
+      },
+      'disk 30% <= 90%; images 200 B <= 1.0 kB: nothing to evict',
+    ],
+    [
+      {
+        goals: [{ measure: 'image-bytes', before: 200, limit: 1000, target: 1000, over: false }],
+        usageUnmeasured: true,
+      },
       "images 200 B <= 1.0 kB: nothing to evict. maxUsage not evaluated: the filesystem holding the engine's data root cannot be measured here (remote engine, containerd image store or saved inventory without disk data); only maxImageBytes applies",
     ],
     [{ status: 'not-evaluated' }, 'disk limits not evaluated'],
     [
-      { status: 'accounting-unavailable', targetReached: false, cause: '/system/df: a disk usage operation is already running, after 5 tries in 60 s' },
+      {
+        status: 'accounting-unavailable',
+        targetReached: false,
+        cause: '/system/df: a disk usage operation is already running, after 5 tries in 60 s',
+      },
       "disk budget skipped: the engine's disk accounting is unavailable (/system/df: a disk usage operation is already running, after 5 tries in 60 s)",
     ],
-    [{ status: 'accounting-unavailable', targetReached: false }, "disk budget skipped: the engine's disk accounting is unavailable (the images' layers are not known)"],
+    [
+      { status: 'accounting-unavailable', targetReached: false },
+      "disk budget skipped: the engine's disk accounting is unavailable (the images' layers are not known)",
+    ],
   ])('%j', (summary, words) => {
     expect(diskText({ ...base, ...summary })).toBe(words);
   });
@@ -69,20 +152,32 @@ describe('diskText', () => {
 
 describe('the plan in words', () => {
   it('refusals', () => {
-    expect(refusalText({ reason: 'max-deletions', deletes: 10, images: 62, limit: 5 })).toBe('the plan deletes 10 images, more than limits.maxDeletions (5)');
-    expect(refusalText({ reason: 'max-deletions-percent', deletes: 9, images: 12, limit: 60 })).toBe('the plan deletes 9 of 12 images (75%), more than limits.maxDeletionsPercent (60%)');
+    expect(refusalText({ reason: 'max-deletions', deletes: 10, images: 62, limit: 5 })).toBe(
+      'the plan deletes 10 images, more than limits.maxDeletions (5)',
+    );
+    expect(refusalText({ reason: 'max-deletions-percent', deletes: 9, images: 12, limit: 60 })).toBe(
+      'the plan deletes 9 of 12 images (75%), more than limits.maxDeletionsPercent (60%)',
+    );
   });
 
   it('without an estimate: sizes are unknown, the disk budget says it was skipped', () => {
     const plan: Plan = makePlan({
-      policy: policy('version: 1\ndisk: { maxImageBytes: 1B }\nrules:\n  - name: all\n    match: { repositories: ["**"] }\n'),
-      inventory: inventory([image('a', { tags: ['a:1'] })], [], { accountingUnavailable: 'reading image layers: socket hang up' }),
+      policy: policy(
+        'version: 1\ndisk: { maxImageBytes: 1B }\nrules:\n  - name: all\n    match: { repositories: ["**"] }\n',
+      ),
+      inventory: inventory([image('a', { tags: ['a:1'] })], [], {
+        accountingUnavailable: 'reading image layers: socket hang up',
+      }),
       now: NOW,
     });
     expect(summaryLine(plan)).toBe('Plan: delete 1 image (est. unknown), untag 0 references; keep 0 images of 1.');
     const text = formatPlanText(plan);
     expect(text).toMatch(/^ {2}[0-9a-f]{12} {2}unknown +all +a:1$/m);
-    expect(text).toContain("\nDisk: disk budget skipped: the engine's disk accounting is unavailable (reading image layers: socket hang up)\n");
-    expect(formatPlanMarkdown(plan)).toContain("Disk: disk budget skipped: the engine's disk accounting is unavailable (reading image layers: socket hang up)");
+    expect(text).toContain(
+      "\nDisk: disk budget skipped: the engine's disk accounting is unavailable (reading image layers: socket hang up)\n",
+    );
+    expect(formatPlanMarkdown(plan)).toContain(
+      "Disk: disk budget skipped: the engine's disk accounting is unavailable (reading image layers: socket hang up)",
+    );
   });
 });

@@ -18,12 +18,15 @@ export async function mixedReport({ layers = true } = {}): Promise<ApplyReport> 
   ];
   const inv = inventory(layers ? layered(images) : images, [container('c1', 'svc', 'exited')]);
   const plan = makePlan({
-    policy: policy(`version: 1\nname: nightly\ncontainers: { stopped: remove }\nrules:\n  - name: all\n    match: { repositories: ["**"] }\n`),
+    policy: policy(
+      `version: 1\nname: nightly\ncontainers: { stopped: remove }\nrules:\n  - name: all\n    match: { repositories: ["**"] }\n`,
+    ),
     inventory: inv,
     now: NOW,
   });
   const engine = new FakeEngine(inv);
-  engine.fault = (m, arg) => (m === 'deleteImage' && arg === idOf('kid') ? { kind: 'transport', happened: false } : undefined);
+  engine.fault = (m, arg) =>
+    m === 'deleteImage' && arg === idOf('kid') ? { kind: 'transport', happened: false } : undefined;
   let t = NOW + 60_000;
   return applyPlan(plan, engine, { concurrency: 2, clock: () => (t += 250) });
 }

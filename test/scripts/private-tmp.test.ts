@@ -18,7 +18,10 @@ describe('scripts/private-tmp.mjs', () => {
   let outer: string;
 
   /** Runs the script on `sh -c SCRIPT`; onStart gets the wrapper process once it runs. */
-  const wrap = (shell: string, opts: { env?: NodeJS.ProcessEnv; onStart?: (pid: number) => void } = {}): Promise<CommandResult> =>
+  const wrap = (
+    shell: string,
+    opts: { env?: NodeJS.ProcessEnv; onStart?: (pid: number) => void } = {},
+  ): Promise<CommandResult> =>
     new Promise((resolve, reject) => {
       const env = { PATH: process.env.PATH, TMPDIR: outer, ...opts.env };
       const child = spawn(process.execPath, [SCRIPT, 'sh', '-c', shell], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -18,7 +18,10 @@ export function idOf(name: string): string {
   return `sha256:${createHash('sha256').update(name).digest('hex')}`;
 }
 
-export function image(name: string, opts: Partial<ImageRecord> & { tags?: string[]; digests?: string[]; age?: string; parent?: string } = {}): ImageRecord {
+export function image(
+  name: string,
+  opts: Partial<ImageRecord> & { tags?: string[]; digests?: string[]; age?: string; parent?: string } = {},
+): ImageRecord {
   const { tags, digests, age, parent, ...rest } = opts;
   return {
     id: idOf(name),
@@ -33,7 +36,12 @@ export function image(name: string, opts: Partial<ImageRecord> & { tags?: string
   };
 }
 
-export function container(name: string, imageName: string, state: ContainerState, opts: Partial<ContainerRecord> & { finished?: string } = {}): ContainerRecord {
+export function container(
+  name: string,
+  imageName: string,
+  state: ContainerState,
+  opts: Partial<ContainerRecord> & { finished?: string } = {},
+): ContainerRecord {
   const { finished, ...rest } = opts;
   return {
     id: idOf(`container:${name}`).slice(7),
@@ -49,7 +57,11 @@ export function container(name: string, imageName: string, state: ContainerState
   };
 }
 
-export function inventory(images: ImageRecord[], containers: ContainerRecord[] = [], extra: Partial<Inventory> = {}): Inventory {
+export function inventory(
+  images: ImageRecord[],
+  containers: ContainerRecord[] = [],
+  extra: Partial<Inventory> = {},
+): Inventory {
   return {
     kind: 'imgsweep-inventory',
     version: 1,

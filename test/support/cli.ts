@@ -22,7 +22,9 @@ export interface CliOptions {
 export async function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const stdin = Object.assign(Readable.from(opts.input === undefined ? [] : [opts.input]), { isTTY: opts.stdinTTY ?? opts.terminal ?? false });
+  const stdin = Object.assign(Readable.from(opts.input === undefined ? [] : [opts.input]), {
+    isTTY: opts.stdinTTY ?? opts.terminal ?? false,
+  });
   const io: CliIo = {
     stdout: {
       write: (chunk: string) => {

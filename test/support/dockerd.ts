@@ -5,16 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import {
-  exited,
-  mountsUnder,
-  runCommand,
-  stopChild,
-  tailFile,
-  waitFor,
-  which,
-  type CommandResult,
-} from './process.js';
+import { exited, mountsUnder, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from './process.js';
 
 export interface TestEngine {
   /** unix:///tmp/isw-XXXXXX/docker.sock */
@@ -65,10 +56,14 @@ export async function startDockerd(): Promise<TestEngine> {
   const child = spawn(
     bin,
     [
-      '--data-root', join(dir, 'data'),
-      '--exec-root', join(dir, 'exec'),
-      '--pidfile', join(dir, 'docker.pid'),
-      '--host', `unix://${socketPath}`,
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--pidfile',
+      join(dir, 'docker.pid'),
+      '--host',
+      `unix://${socketPath}`,
       '--storage-driver=vfs',
       '--iptables=false',
       '--ip6tables=false',
@@ -103,7 +98,14 @@ export async function startDockerd(): Promise<TestEngine> {
     await rm(dir, { recursive: true, force: true });
   };
 
-  const { host, docker, cli } = await awaitService('dockerd', { socketPath, dir, child, logPath, cleanup, spawnError: () => spawnError });
+  const { host, docker, cli } = await awaitService('dockerd', {
+    socketPath,
+    dir,
+    child,
+    logPath,
+    cleanup,
+    spawnError: () => spawnError,
+  });
 
   return {
     host,
@@ -113,7 +115,11 @@ export async function startDockerd(): Promise<TestEngine> {
     stop: async () => {
       try {
         const containers = await docker.listContainers({ all: true });
-        for (const c of containers) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+        for (const c of containers)
+          await docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined);
       } catch {
         // the daemon may already be gone; stopping it is what matters
       }
@@ -135,13 +141,18 @@ export interface ServiceStart {
  * Waits for a just-started engine (dockerd, podman service) to answer on its socket, then gives a dockerode
  * client pinned to its API version and a docker CLI pointed at it. On failure: cleans up, throws with the log tail.
  */
-export async function awaitService(what: string, s: ServiceStart): Promise<Pick<TestEngine, 'host' | 'docker' | 'cli'>> {
+export async function awaitService(
+  what: string,
+  s: ServiceStart,
+): Promise<Pick<TestEngine, 'host' | 'docker' | 'cli'>> {
   const ready = await waitFor(async () => (await getOnSocket(s.socketPath, '/_ping'))?.status === 200, {
     timeoutMs: READY_MS,
     stopEarly: () => exited(s.child) || s.spawnError() !== null,
   });
   if (!ready) {
-    const why = exited(s.child) ? `exited with ${s.child.exitCode ?? s.child.signalCode}` : `not ready in ${READY_MS} ms`;
+    const why = exited(s.child)
+      ? `exited with ${s.child.exitCode ?? s.child.signalCode}`
+      : `not ready in ${READY_MS} ms`;
     const cause = s.spawnError() as Error | null;
     const tail = tailFile(s.logPath, 30);
     await s.cleanup();
@@ -154,13 +165,20 @@ export async function awaitService(what: string, s: ServiceStart): Promise<Pick<
     throw new Error(`${what} answered /version without ApiVersion: ${version?.body ?? '(nothing)'}`);
   }
   // host/protocol set explicitly: dockerode would otherwise take them from a DOCKER_HOST in the environment.
-  const docker = new Docker({ socketPath: s.socketPath, host: undefined, protocol: 'http', version: `v${apiVersion}`, timeout: 120_000 });
+  const docker = new Docker({
+    socketPath: s.socketPath,
+    host: undefined,
+    protocol: 'http',
+    version: `v${apiVersion}`,
+    timeout: 120_000,
+  });
   const host = `unix://${s.socketPath}`;
   const cliConfig = join(s.dir, 'cli-config');
   await mkdir(cliConfig);
   const cli: TestEngine['cli'] = async (args, opts = {}) => {
     const bin = which('docker');
-    if (bin === null) throw new Error("docker CLI not found: install Debian's docker.io (apt-get install -y docker.io)");
+    if (bin === null)
+      throw new Error("docker CLI not found: install Debian's docker.io (apt-get install -y docker.io)");
     const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: host, DOCKER_CONFIG: cliConfig, ...opts.env };
     delete env.DOCKER_CONTEXT;
     return runCommand(bin, args, { input: opts.input, env });

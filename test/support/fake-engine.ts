@@ -31,7 +31,8 @@ export interface EngineCall {
 
 const RUNNING = new Set(['running', 'paused', 'restarting']);
 const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
-const repoOf = (ref: string) => (ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref.slice(0, ref.lastIndexOf(':')));
+const repoOf = (ref: string) =>
+  ref.includes('@') ? ref.slice(0, ref.indexOf('@')) : ref.slice(0, ref.lastIndexOf(':'));
 const refsOf = (i: ImageRecord) => [...i.repoTags, ...i.repoDigests];
 
 /** moby's isSingleReference: at most one tag, and digests only of that tag's repository. */
@@ -101,10 +102,15 @@ export class FakeEngine implements Engine {
     return this.read('diskUsage', '', () => {
       const stacks = (i: ImageRecord) => {
         let key = '';
-        return (i.layers ?? [{ digest: i.id, size: i.size }]).map((l) => ({ key: (key += `/${l.digest}`), size: l.size }));
+        return (i.layers ?? [{ digest: i.id, size: i.size }]).map((l) => ({
+          key: (key += `/${l.digest}`),
+          size: l.size,
+        }));
       };
       // Like /system/df, untagged images with children (legacy-builder steps) are left out.
-      const listed = this.images.filter((i) => i.repoTags.length + i.repoDigests.length > 0 || !this.images.some((c) => c.parentId === i.id));
+      const listed = this.images.filter(
+        (i) => i.repoTags.length + i.repoDigests.length > 0 || !this.images.some((c) => c.parentId === i.id),
+      );
       const users = new Map<string, number>();
       const bytes = new Map<string, number>();
       for (const i of listed) {
@@ -113,7 +119,9 @@ export class FakeEngine implements Engine {
           bytes.set(l.key, l.size);
         }
       }
-      const sharedSize = new Map(listed.map((i) => [i.id, stacks(i).reduce((s, l) => s + (users.get(l.key)! > 1 ? l.size : 0), 0)]));
+      const sharedSize = new Map(
+        listed.map((i) => [i.id, stacks(i).reduce((s, l) => s + (users.get(l.key)! > 1 ? l.size : 0), 0)]),
+      );
       const sizes = new Map(listed.map((i) => [i.id, i.size]));
       return { layersSize: [...bytes.values()].reduce((a, b) => a + b, 0), sharedSize, sizes };
     });
@@ -128,7 +136,9 @@ export class FakeEngine implements Engine {
   }
 
   streamEvents(_since: Date, _onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    return new Promise((resolve) =>
+      signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
   }
 
   close(): void {}
@@ -147,7 +157,11 @@ export class FakeEngine implements Engine {
       }
       // The last reference by name: the engine deletes the image, so the image's conflicts apply.
       const user = this.containers.find((c) => this.uses(c, i.id));
-      if (user) return { status: 'conflict', message: `conflict: unable to remove repository reference "${ref}" (must force) - container ${short(user.id)} is using its referenced image ${short(i.id)}` };
+      if (user)
+        return {
+          status: 'conflict',
+          message: `conflict: unable to remove repository reference "${ref}" (must force) - container ${short(user.id)} is using its referenced image ${short(i.id)}`,
+        };
       const conflict = this.hardConflict(i);
       if (conflict) return conflict;
       this.images = this.images.filter((x) => x !== i);
@@ -162,13 +176,24 @@ export class FakeEngine implements Engine {
       if (!i) return { status: 'gone', message: `No such image: ${id}` };
       const conflict = this.hardConflict(i);
       if (conflict) return conflict;
-      if (!singleReference(i)) return { status: 'conflict', message: `conflict: unable to delete ${short(id)} (must be forced) - image is referenced in multiple repositories` };
+      if (!singleReference(i))
+        return {
+          status: 'conflict',
+          message: `conflict: unable to delete ${short(id)} (must be forced) - image is referenced in multiple repositories`,
+        };
       const stopped = this.containers.find((c) => this.uses(c, id));
-      if (stopped) return { status: 'conflict', message: `conflict: unable to delete ${short(id)} (must be forced) - image is being used by stopped container ${short(stopped.id)}` };
+      if (stopped)
+        return {
+          status: 'conflict',
+          message: `conflict: unable to delete ${short(id)} (must be forced) - image is being used by stopped container ${short(stopped.id)}`,
+        };
       this.images = this.images.filter((x) => x !== i);
       const deleted = [id];
       // Podman ignores noprune: an untagged parent left without children goes too, and up the chain.
-      for (let p = this.images.find((x) => x.id === i.parentId); this.prunesParents && p && refsOf(p).length === 0 && !this.images.some((x) => x.parentId === p!.id); ) {
+      for (
+        let p = this.images.find((x) => x.id === i.parentId);
+        this.prunesParents && p && refsOf(p).length === 0 && !this.images.some((x) => x.parentId === p!.id);
+      ) {
         const gone = p;
         this.images = this.images.filter((x) => x !== gone);
         deleted.push(gone.id);
@@ -183,7 +208,11 @@ export class FakeEngine implements Engine {
     return this.write('removeContainer', args, () => {
       const c = this.containers.find((x) => x.id === id);
       if (!c) return { status: 'gone', message: `No such container: ${id}` };
-      if (RUNNING.has(c.state)) return { status: 'conflict', message: `You cannot remove a ${c.state} container ${id}. Stop the container before attempting removal or force remove` };
+      if (RUNNING.has(c.state))
+        return {
+          status: 'conflict',
+          message: `You cannot remove a ${c.state} container ${id}. Stop the container before attempting removal or force remove`,
+        };
       this.containers = this.containers.filter((x) => x !== c);
       return { status: 'done', deleted: [id], untagged: [] };
     });
@@ -199,9 +228,17 @@ export class FakeEngine implements Engine {
   }
 
   private hardConflict(i: ImageRecord): WriteOutcome | null {
-    if (this.images.some((x) => x.parentId === i.id)) return { status: 'conflict', message: `conflict: unable to delete ${short(i.id)} (cannot be forced) - image has dependent child images` };
+    if (this.images.some((x) => x.parentId === i.id))
+      return {
+        status: 'conflict',
+        message: `conflict: unable to delete ${short(i.id)} (cannot be forced) - image has dependent child images`,
+      };
     const running = this.containers.find((c) => this.uses(c, i.id) && RUNNING.has(c.state));
-    if (running) return { status: 'conflict', message: `conflict: unable to delete ${short(i.id)} (cannot be forced) - image is being used by running container ${short(running.id)}` };
+    if (running)
+      return {
+        status: 'conflict',
+        message: `conflict: unable to delete ${short(i.id)} (cannot be forced) - image is being used by running container ${short(running.id)}`,
+      };
     return null;
   }
 

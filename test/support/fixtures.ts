@@ -72,7 +72,10 @@ export function imageArchive(opts: LoadImageOptions = {}): { archive: Buffer; id
   for (const layer of layers) {
     if (seen.has(layer.digest)) continue; // an image may repeat a layer; the archive holds it once
     seen.add(layer.digest);
-    entries.push({ type: 'dir', name: layer.digest }, { type: 'file', name: `${layer.digest}/layer.tar`, data: layer.tar });
+    entries.push(
+      { type: 'dir', name: layer.digest },
+      { type: 'file', name: `${layer.digest}/layer.tar`, data: layer.tar },
+    );
   }
   entries.push({ type: 'file', name: configName, data: config });
   entries.push({ type: 'file', name: 'manifest.json', data: JSON.stringify(manifest) });
@@ -105,7 +108,12 @@ export async function importBusybox(docker: Docker, tag: string): Promise<string
 export async function runContainer(
   docker: Docker,
   image: string,
-  opts: { running: boolean; name?: string; labels?: Record<string, string>; ulimits?: { Name: string; Soft: number; Hard: number }[] },
+  opts: {
+    running: boolean;
+    name?: string;
+    labels?: Record<string, string>;
+    ulimits?: { Name: string; Soft: number; Hard: number }[];
+  },
 ): Promise<string> {
   const container = await docker.createContainer({
     Image: image,
@@ -135,7 +143,9 @@ export async function buildChild(
   if (opts.tag) query.t = opts.tag;
   const lines = await drainProgress(await docker.buildImage(Readable.from([context]), query), 'docker build');
   const aux = lines.map((l) => l.aux as { ID?: string } | undefined).find((a) => a?.ID);
-  const built = /Successfully built ([0-9a-f]+)/.exec(lines.map((l) => (typeof l.stream === 'string' ? l.stream : '')).join(''));
+  const built = /Successfully built ([0-9a-f]+)/.exec(
+    lines.map((l) => (typeof l.stream === 'string' ? l.stream : '')).join(''),
+  );
   const ref = aux?.ID ?? built?.[1];
   if (!ref) throw new Error(`docker build gave no image ID:\n${JSON.stringify(lines)}`);
   const id = (await docker.getImage(ref).inspect()).Id;

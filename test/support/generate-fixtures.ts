@@ -176,7 +176,8 @@ function withIds(specs: LoadSpec[], seed: number): ArchiveImage[] {
       history: s.history,
     });
     const img: ArchiveImage = { ...s, id: `sha256:${sha256(config)}`, config };
-    if (s.parent !== null && !byRole.has(s.parent)) throw new Error(`generate: parent ${s.parent} of ${s.role} must come first`);
+    if (s.parent !== null && !byRole.has(s.parent))
+      throw new Error(`generate: parent ${s.parent} of ${s.role} must come first`);
     byRole.set(s.role, img);
     out.push(img);
   }
@@ -233,7 +234,17 @@ export async function loadSpecs(opts: GenerateOptions): Promise<ArchiveImage[]> 
     if (team < 0.3) labels.team = 'a';
     else if (team < 0.45) labels.team = 'b';
     const layer = pool[Math.floor(rand() * pool.length)]!;
-    specs.push({ role, kind: 'loaded', tags, created, labels, layers: [layer], parent: null, history: [{ created, created_by: `isw ${role}` }], runnable: false });
+    specs.push({
+      role,
+      kind: 'loaded',
+      tags,
+      created,
+      labels,
+      layers: [layer],
+      parent: null,
+      history: [{ created, created_by: `isw ${role}` }],
+      runnable: false,
+    });
   }
 
   for (let c = 0; c < (opts.chains ?? 3); c++) {
@@ -250,7 +261,12 @@ export async function loadSpecs(opts: GenerateOptions): Promise<ArchiveImage[]> 
           ? [
               { name: 'root', created: iso(now - 9 * DAY), tags: [`${repo}:${s}-root`], labels: { team: 'a' } },
               { name: 'mid', created: iso(now - 8 * DAY), tags: [], labels: { team: 'a' } },
-              { name: 'head', created: iso(now - 5 * HOUR), tags: [`${repo}:${s}-head`, `ghcr.io/isw/chain${c}:${s}-head`], labels: { team: 'b' } },
+              {
+                name: 'head',
+                created: iso(now - 5 * HOUR),
+                tags: [`${repo}:${s}-head`, `ghcr.io/isw/chain${c}:${s}-head`],
+                labels: { team: 'b' },
+              },
             ]
           : [
               { name: 'root', created: iso(now - 4 * DAY), tags: [], labels: {} },
@@ -280,7 +296,17 @@ export async function loadSpecs(opts: GenerateOptions): Promise<ArchiveImage[]> 
   if (opts.busybox ?? true) {
     const bb = await busyboxLayerOnce();
     const old = iso(now - 10 * DAY);
-    const busy = (role: string, tags: string[]): LoadSpec => ({ role, kind: 'busybox', tags, created: old, labels: {}, layers: [bb], parent: null, history: [{ created: old, created_by: `isw ${role}` }], runnable: true });
+    const busy = (role: string, tags: string[]): LoadSpec => ({
+      role,
+      kind: 'busybox',
+      tags,
+      created: old,
+      labels: {},
+      layers: [bb],
+      parent: null,
+      history: [{ created: old, created_by: `isw ${role}` }],
+      runnable: true,
+    });
     specs.push(
       busy('bb-base', [`isw/busybox:${s}`, `mirror/busybox:${s}-extra`]),
       busy('bb-stopped', [`isw/bb-stopped:${s}-1`, `isw/bb-stopped:${s}-2`]),
@@ -293,12 +319,23 @@ export async function loadSpecs(opts: GenerateOptions): Promise<ArchiveImage[]> 
   if (opts.registry) {
     const created = iso(now - 7 * DAY);
     const layer = layerOf({ files: { [`digest/${s}.bin`]: seededBytes(rand, 700) } });
-    specs.push({ role: 'digest-only', kind: 'digest-seed', tags: [`${opts.registry}/isw/digest-only:${s}`], created, labels: {}, layers: [layer], parent: null, history: [{ created, created_by: 'isw digest-only' }], runnable: false });
+    specs.push({
+      role: 'digest-only',
+      kind: 'digest-seed',
+      tags: [`${opts.registry}/isw/digest-only:${s}`],
+      created,
+      labels: {},
+      layers: [layer],
+      parent: null,
+      history: [{ created, created_by: 'isw digest-only' }],
+      runnable: false,
+    });
   }
   return withIds(specs, seed);
 }
 
-const clean = (list: string[] | null | undefined): string[] => (list ?? []).filter((r) => !r.startsWith('<none>')).sort();
+const clean = (list: string[] | null | undefined): string[] =>
+  (list ?? []).filter((r) => !r.startsWith('<none>')).sort();
 
 /** Builds the inventory on `engine`. Deterministic for loaded images; built ones get fresh IDs per daemon. */
 export async function generateInventory(engine: TestEngine, opts: GenerateOptions): Promise<Inventory> {
@@ -307,10 +344,15 @@ export async function generateInventory(engine: TestEngine, opts: GenerateOption
   const s = `s${seed}`;
   const now = Math.floor((opts.now ?? Date.now()) / 1000) * 1000;
   const specs = await loadSpecs({ ...opts, now });
-  await drainProgress(await docker.loadImage(Readable.from([archiveOf(specs)]), { quiet: true }), 'docker load (generated inventory)');
+  await drainProgress(
+    await docker.loadImage(Readable.from([archiveOf(specs)]), { quiet: true }),
+    'docker load (generated inventory)',
+  );
 
   const roleOf = new Map<string, string>(specs.map((sp) => [sp.id, sp.role]));
-  const kindOf = new Map<string, ImageKind>(specs.map((sp) => [sp.role, sp.kind === 'digest-seed' ? 'digest-only' : sp.kind]));
+  const kindOf = new Map<string, ImageKind>(
+    specs.map((sp) => [sp.role, sp.kind === 'digest-seed' ? 'digest-only' : sp.kind]),
+  );
   const parentOf = new Map<string, string | null>(specs.map((sp) => [sp.role, sp.parent]));
 
   const digestSeed = specs.find((sp) => sp.kind === 'digest-seed');
@@ -396,8 +438,10 @@ export async function generateInventory(engine: TestEngine, opts: GenerateOption
     if (!img) throw new Error(`generate: ${sp.role} (${sp.id}) is not on the engine after loading`);
     const wantTags = sp.kind === 'digest-seed' ? [] : [...sp.tags].sort();
     const tags = img.tags.map(familiar).sort();
-    if (JSON.stringify(tags) !== JSON.stringify(wantTags)) throw new Error(`generate: ${sp.role} has tags ${img.tags.join(',')}, expected ${wantTags.join(',')}`);
-    if (keepsParents && (img.parent ?? null) !== (parentOf.get(sp.role) ?? null)) throw new Error(`generate: ${sp.role} has parent ${img.parent}, expected ${parentOf.get(sp.role)}`);
+    if (JSON.stringify(tags) !== JSON.stringify(wantTags))
+      throw new Error(`generate: ${sp.role} has tags ${img.tags.join(',')}, expected ${wantTags.join(',')}`);
+    if (keepsParents && (img.parent ?? null) !== (parentOf.get(sp.role) ?? null))
+      throw new Error(`generate: ${sp.role} has parent ${img.parent}, expected ${parentOf.get(sp.role)}`);
   }
   for (const img of images) if (img.parent !== null) byRole.get(img.parent)?.children.push(img.role);
   for (const c of containers) {
@@ -414,8 +458,13 @@ export async function generateInventory(engine: TestEngine, opts: GenerateOption
 export function describeInventory(inv: Inventory): string {
   return inv.images
     .map((i) => {
-      const use = [i.running ? `${i.running} running` : '', i.stopped ? `${i.stopped} stopped` : ''].filter(Boolean).join(', ');
-      const labels = Object.entries(i.labels).filter(([k]) => !k.startsWith('isw.')).map(([k, v]) => `${k}=${v}`).join(',');
+      const use = [i.running ? `${i.running} running` : '', i.stopped ? `${i.stopped} stopped` : '']
+        .filter(Boolean)
+        .join(', ');
+      const labels = Object.entries(i.labels)
+        .filter(([k]) => !k.startsWith('isw.'))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
       return `${i.role.padEnd(22)} ${i.kind.padEnd(12)} ${i.id.slice(7, 19)} ${i.created.slice(0, 16)} [${[...i.tags, ...i.digests].join(' ')}]${labels ? ` {${labels}}` : ''}${i.parent ? ` parent=${i.parent}` : ''}${use ? ` (${use})` : ''}`;
     })
     .join('\n');
@@ -446,7 +495,10 @@ export interface RoleState {
 }
 
 /** The engine's images now, by role (null: gone), plus IDs that belong to no role. */
-export async function snapshotRoles(docker: Docker, inv: Inventory): Promise<{ roles: Map<string, RoleState | null>; unknown: string[] }> {
+export async function snapshotRoles(
+  docker: Docker,
+  inv: Inventory,
+): Promise<{ roles: Map<string, RoleState | null>; unknown: string[] }> {
   const listed = await docker.listImages({ all: true });
   const live = new Map(listed.map((i) => [i.Id, i]));
   const roles = new Map<string, RoleState | null>();
@@ -459,7 +511,10 @@ export async function snapshotRoles(docker: Docker, inv: Inventory): Promise<{ r
 
 /** Roles whose image is gone now. */
 export function goneRoles(snapshot: { roles: Map<string, RoleState | null> }): string[] {
-  return [...snapshot.roles].filter(([, s]) => s === null).map(([r]) => r).sort();
+  return [...snapshot.roles]
+    .filter(([, s]) => s === null)
+    .map(([r]) => r)
+    .sort();
 }
 
 /** Removes every container and image, so the engine is empty for the next inventory. */
@@ -469,7 +524,11 @@ export async function resetEngine(docker: Docker): Promise<void> {
     const images = await docker.listImages({ all: true });
     if (images.length === 0) return;
     await docker.pruneImages({ filters: { dangling: ['false'] } });
-    for (const i of await docker.listImages({ all: true })) await docker.getImage(i.Id).remove({ force: true }).catch(() => undefined);
+    for (const i of await docker.listImages({ all: true }))
+      await docker
+        .getImage(i.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
   }
   const left = await docker.listImages({ all: true });
   if (left.length > 0) throw new Error(`reset: ${left.length} images would not go: ${left.map((i) => i.Id).join(' ')}`);

@@ -1,5 +1,8 @@
 /** Bytes on disk freed when `gone` are deleted: each layer (a diff on its stack) once its last user goes. */
-export function freedBytes(images: readonly { id: string; layers?: { digest: string; size: number }[] }[], gone: ReadonlySet<string>): number {
+export function freedBytes(
+  images: readonly { id: string; layers?: { digest: string; size: number }[] }[],
+  gone: ReadonlySet<string>,
+): number {
   const users = new Map<string, { size: number; left: number }>();
   for (const i of images) {
     let key = '';

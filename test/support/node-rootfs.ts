@@ -14,12 +14,50 @@ import { parentDirs, tarArchive, type TarEntry } from './tar.js';
 
 const BUSYBOX = '/bin/busybox';
 /** Busybox applets linked into /bin: the basic tools a Dockerfile's RUN lines expect of a Debian-based image. */
-const APPLETS = ['sh', '[', 'basename', 'cat', 'chmod', 'chown', 'cp', 'dirname', 'echo', 'env', 'false', 'find', 'grep', 'head', 'id', 'ln', 'ls', 'mkdir', 'mv', 'printf', 'pwd', 'rm', 'sed', 'sleep', 'stat', 'tail', 'tar', 'test', 'touch', 'true', 'wc', 'which', 'whoami'];
+const APPLETS = [
+  'sh',
+  '[',
+  'basename',
+  'cat',
+  'chmod',
+  'chown',
+  'cp',
+  'dirname',
+  'echo',
+  'env',
+  'false',
+  'find',
+  'grep',
+  'head',
+  'id',
+  'ln',
+  'ls',
+  'mkdir',
+  'mv',
+  'printf',
+  'pwd',
+  'rm',
+  'sed',
+  'sleep',
+  'stat',
+  'tail',
+  'tar',
+  'test',
+  'touch',
+  'true',
+  'wc',
+  'which',
+  'whoami',
+];
 /** Where the official node images keep it; on PATH by the engine's default PATH. */
 export const NODE_PATH_IN_IMAGE = 'usr/local/bin/node';
 export const NODE_UID = 1000;
 
-const PASSWD = ['root:x:0:0:root:/root:/bin/sh', `node:x:${NODE_UID}:${NODE_UID}::/home/node:/bin/sh`, 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false'];
+const PASSWD = [
+  'root:x:0:0:root:/root:/bin/sh',
+  `node:x:${NODE_UID}:${NODE_UID}::/home/node:/bin/sh`,
+  'nobody:x:65534:65534:nobody:/nonexistent:/bin/false',
+];
 const GROUP = ['root:x:0:', `node:x:${NODE_UID}:`, 'nogroup:x:65534:'];
 
 async function libsOf(binary: string): Promise<string[]> {
@@ -37,7 +75,9 @@ export async function nodeRootfs(): Promise<Buffer> {
   const nodeReal = realpathSync(nodeOnHost);
   const libs = [...new Set([...(await libsOf(nodeReal)), ...(await libsOf(BUSYBOX))])];
   if (!libs.some((l) => /ld-linux|ld-musl|ld64/.test(l))) {
-    throw new Error(`ldd ${nodeReal} listed no dynamic loader; cannot build a runnable rootfs from: ${libs.join(', ')}`);
+    throw new Error(
+      `ldd ${nodeReal} listed no dynamic loader; cannot build a runnable rootfs from: ${libs.join(', ')}`,
+    );
   }
   const files: TarEntry[] = [
     { type: 'file', name: NODE_PATH_IN_IMAGE, data: readFileSync(nodeReal), mode: 0o755 },
@@ -51,7 +91,15 @@ export async function nodeRootfs(): Promise<Buffer> {
     { type: 'dir', name: 'tmp', mode: 0o1777 },
     { type: 'dir', name: 'root', mode: 0o700 },
   ];
-  const dirs = parentDirs([NODE_PATH_IN_IMAGE, 'bin/busybox', 'usr/bin/env', 'etc/passwd', 'var/lib/x', 'home/node/x', ...libs]);
+  const dirs = parentDirs([
+    NODE_PATH_IN_IMAGE,
+    'bin/busybox',
+    'usr/bin/env',
+    'etc/passwd',
+    'var/lib/x',
+    'home/node/x',
+    ...libs,
+  ]);
   return tarArchive([...dirs, ...files]);
 }
 
@@ -64,9 +112,12 @@ export async function importNodeBase(engine: TestEngine, tag: string): Promise<s
   const result = await engine.cli(
     [
       'import',
-      '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      '--change', 'CMD ["node"]',
-      '-', tag,
+      '--change',
+      'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      '--change',
+      'CMD ["node"]',
+      '-',
+      tag,
     ],
     { input: rootfs },
   );

@@ -12,7 +12,16 @@ import Docker from 'dockerode';
 import { awaitService, type TestEngine } from './dockerd.js';
 import { runContainer, splitTag } from './fixtures.js';
 import { drainProgress } from './progress.js';
-import { exited, killGroup, mountsUnder, runCommand, stopChild, waitFor, which, type CommandResult } from './process.js';
+import {
+  exited,
+  killGroup,
+  mountsUnder,
+  runCommand,
+  stopChild,
+  waitFor,
+  which,
+  type CommandResult,
+} from './process.js';
 import { busyboxRootfs } from './rootfs.js';
 
 export interface TestPodman extends TestEngine {
@@ -57,12 +66,18 @@ export async function startPodman(): Promise<TestPodman> {
   // Everything private: storage, runtime state, and libpod's tmpdir (default /run/libpod, shared by every
   // podman on the host, holding its "alive" marker and the events log).
   const storage = [
-    '--storage-driver', 'vfs',
-    '--root', join(dir, 'root'),
-    '--runroot', join(dir, 'run'),
-    '--tmpdir', join(dir, 'tmp'),
-    '--events-backend', 'file',
-    '--cgroup-manager', 'cgroupfs',
+    '--storage-driver',
+    'vfs',
+    '--root',
+    join(dir, 'root'),
+    '--runroot',
+    join(dir, 'run'),
+    '--tmpdir',
+    join(dir, 'tmp'),
+    '--events-backend',
+    'file',
+    '--cgroup-manager',
+    'cgroupfs',
   ];
   const log = openSync(logPath, 'a');
   const child = spawn(bin, [...storage, 'system', 'service', '--time=0', `unix://${socketPath}`], {
@@ -84,7 +99,12 @@ export async function startPodman(): Promise<TestPodman> {
     process.off('exit', killOnExit);
     // conmon and the `podman container cleanup` it runs when a container exits leave the service's process
     // group and may still write under the root: wait for them, then end what is left of them.
-    if (!(await waitFor(() => Promise.resolve(processesUsing(dir).length === 0), { timeoutMs: STOP_GRACE_MS, intervalMs: 200 }))) {
+    if (
+      !(await waitFor(() => Promise.resolve(processesUsing(dir).length === 0), {
+        timeoutMs: STOP_GRACE_MS,
+        intervalMs: 200,
+      }))
+    ) {
       for (const pid of processesUsing(dir)) {
         try {
           process.kill(pid, 'SIGKILL');
@@ -98,7 +118,14 @@ export async function startPodman(): Promise<TestPodman> {
     await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   };
 
-  const { host, docker, cli } = await awaitService('podman system service', { socketPath, dir, child, logPath, cleanup, spawnError: () => spawnError });
+  const { host, docker, cli } = await awaitService('podman system service', {
+    socketPath,
+    dir,
+    child,
+    logPath,
+    cleanup,
+    spawnError: () => spawnError,
+  });
 
   return {
     host,
@@ -110,13 +137,18 @@ export async function startPodman(): Promise<TestPodman> {
       // Containers first, while the service still runs: each has a conmon and mounts to release.
       try {
         const containers = await docker.listContainers({ all: true });
-        for (const c of containers) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+        for (const c of containers)
+          await docker
+            .getContainer(c.Id)
+            .remove({ force: true })
+            .catch(() => undefined);
       } catch {
         // the service may already be gone
       }
       if (!exited(child)) {
         const left = await podman(['ps', '-aq']).catch(() => null);
-        if (left && left.stdout.trim() !== '') await podman(['rm', '-f', '-t', '0', ...left.stdout.trim().split('\n')]).catch(() => null);
+        if (left && left.stdout.trim() !== '')
+          await podman(['rm', '-f', '-t', '0', ...left.stdout.trim().split('\n')]).catch(() => null);
       }
       await cleanup();
     },
@@ -130,7 +162,9 @@ export async function startPodman(): Promise<TestPodman> {
 export async function importBusyboxPodman(docker: Docker, ref: string): Promise<string> {
   const stream = await docker.importImage(Readable.from([await busyboxRootfs()]), {});
   const lines = await drainProgress(stream, 'podman import');
-  const id = lines.map((l) => (typeof l.status === 'string' ? l.status.trim() : '')).find((s) => /^(sha256:)?[0-9a-f]{64}$/.test(s));
+  const id = lines
+    .map((l) => (typeof l.status === 'string' ? l.status.trim() : ''))
+    .find((s) => /^(sha256:)?[0-9a-f]{64}$/.test(s));
   if (id === undefined) throw new Error(`podman import gave no image ID:\n${JSON.stringify(lines)}`);
   const { repo, tag } = splitTag(ref);
   await docker.getImage(id).tag({ repo, tag });
@@ -138,6 +172,10 @@ export async function importBusyboxPodman(docker: Docker, ref: string): Promise<
 }
 
 /** `busybox sleep 1000` left running, or `busybox true` run to completion, with the limits runc needs here. */
-export function runPodmanContainer(docker: Docker, image: string, opts: { running: boolean; name?: string; labels?: Record<string, string> }): Promise<string> {
+export function runPodmanContainer(
+  docker: Docker,
+  image: string,
+  opts: { running: boolean; name?: string; labels?: Record<string, string> },
+): Promise<string> {
   return runContainer(docker, image, { ...opts, ulimits: PODMAN_ULIMITS });
 }

@@ -35,7 +35,9 @@ const STOP_GRACE_MS = 5_000;
 
 /** ssh-keygen: an ed25519 key without passphrase at `path`; returns the public key line. */
 export async function generateKey(path: string, comment = 'imgsweep-test'): Promise<string> {
-  const r = await runCommand('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path], { timeoutMs: 30_000 });
+  const r = await runCommand('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', path], {
+    timeoutMs: 30_000,
+  });
   if (r.code !== 0) throw new Error(`ssh-keygen -f ${path} failed (exit ${r.code}): ${r.stderr.trim()}`);
   return (await readFile(`${path}.pub`, 'utf8')).trim();
 }
@@ -72,7 +74,8 @@ function sshBanner(port: number): Promise<boolean> {
 export async function startSshd(opts: { dockerSocket: string }): Promise<TestSshd> {
   if (!existsSync(SSHD)) throw new Error(SSHD_NOT_FOUND);
   const docker = which('docker');
-  if (docker === null) throw new Error("docker CLI not found: install Debian's docker.io (apt-get install -y docker.io)");
+  if (docker === null)
+    throw new Error("docker CLI not found: install Debian's docker.io (apt-get install -y docker.io)");
   // sshd refuses to start without its privilege separation directory, which only the openssh service creates.
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 
@@ -132,9 +135,14 @@ export async function startSshd(opts: { dockerSocket: string }): Promise<TestSsh
     await rm(dir, { recursive: true, force: true });
   };
 
-  const ready = await waitFor(() => sshBanner(port), { timeoutMs: READY_MS, stopEarly: () => exited(child) || spawnError !== null });
+  const ready = await waitFor(() => sshBanner(port), {
+    timeoutMs: READY_MS,
+    stopEarly: () => exited(child) || spawnError !== null,
+  });
   if (!ready) {
-    const why = exited(child) ? `exited with ${child.exitCode ?? child.signalCode}` : `not answering on 127.0.0.1:${port} in ${READY_MS} ms`;
+    const why = exited(child)
+      ? `exited with ${child.exitCode ?? child.signalCode}`
+      : `not answering on 127.0.0.1:${port} in ${READY_MS} ms`;
     const cause = spawnError as Error | null;
     const tail = tailFile(logPath, 30);
     await cleanup();

@@ -8,7 +8,11 @@ import { ago, container, idOf, image, inventory, NOW } from '../support/builders
 
 const NOW_ISO = new Date(NOW).toISOString();
 
-const entry = (firstSeen: string, lastUsed: string, source = 'earlier run'): UsageEntry => ({ firstSeen, lastUsed, source });
+const entry = (firstSeen: string, lastUsed: string, source = 'earlier run'): UsageEntry => ({
+  firstSeen,
+  lastUsed,
+  source,
+});
 
 function event(action: string, time: string, opts: Partial<EngineEvent> = {}): EngineEvent {
   return { time, action, containerId: idOf('container:gone').slice(7), imageId: null, image: '', ...opts };
@@ -31,16 +35,27 @@ describe('foldUsage: images', () => {
   });
 
   it('drops entries of images that no longer exist', () => {
-    const previous: UsageMap = { [idOf('a')]: entry(ago('30d'), ago('5d')), [idOf('gone')]: entry(ago('30d'), ago('1d')) };
+    const previous: UsageMap = {
+      [idOf('a')]: entry(ago('30d'), ago('5d')),
+      [idOf('gone')]: entry(ago('30d'), ago('1d')),
+    };
     const next = foldUsage(previous, inventory([image('a'), image('b')]), [], NOW);
     expect(Object.keys(next).sort()).toEqual([idOf('a'), idOf('b')].sort());
     expect(next[idOf('gone')]).toBeUndefined();
   });
 
   it('does not change the previous record it is given (pure)', () => {
-    const previous: UsageMap = { [idOf('a')]: entry(ago('30d'), ago('5d')), [idOf('gone')]: entry(ago('30d'), ago('1d')) };
+    const previous: UsageMap = {
+      [idOf('a')]: entry(ago('30d'), ago('5d')),
+      [idOf('gone')]: entry(ago('30d'), ago('1d')),
+    };
     const copy = structuredClone(previous);
-    foldUsage(previous, inventory([image('a')], [container('run', 'a', 'running')]), [event('start', ago('1h'), { imageId: idOf('a') })], NOW);
+    foldUsage(
+      previous,
+      inventory([image('a')], [container('run', 'a', 'running')]),
+      [event('start', ago('1h'), { imageId: idOf('a') })],
+      NOW,
+    );
     expect(previous).toEqual(copy);
   });
 });
@@ -54,12 +69,15 @@ describe('foldUsage: containers', () => {
     expect(next[idOf('a')]!.source).toContain('web');
   });
 
-  it.each(['exited', 'created', 'dead'] as const)('a %s container (any container, SPEC §3) marks its image used now', (state) => {
-    const c = container('job', 'a', state, { created: ago('22d'), startedAt: ago('21d'), finishedAt: ago('3d') });
-    const next = foldUsage(previous, inventory([image('a')], [c]), [], NOW);
-    expect(next[idOf('a')]).toMatchObject({ firstSeen: ago('30d'), lastUsed: NOW_ISO });
-    expect(next[idOf('a')]!.source).toContain('job');
-  });
+  it.each(['exited', 'created', 'dead'] as const)(
+    'a %s container (any container, SPEC §3) marks its image used now',
+    (state) => {
+      const c = container('job', 'a', state, { created: ago('22d'), startedAt: ago('21d'), finishedAt: ago('3d') });
+      const next = foldUsage(previous, inventory([image('a')], [c]), [], NOW);
+      expect(next[idOf('a')]).toMatchObject({ firstSeen: ago('30d'), lastUsed: NOW_ISO });
+      expect(next[idOf('a')]!.source).toContain('job');
+    },
+  );
 
   it('an image mounted into a container (image-type mount) counts as used too', () => {
     const c = container('mounter', 'b', 'running', { mountImageIds: [idOf('a')] });
@@ -69,7 +87,14 @@ describe('foldUsage: containers', () => {
 
   it('never moves last-used backwards: an older event leaves a later last-used as it was', () => {
     const later: UsageMap = { [idOf('a')]: entry(ago('30d'), ago('1d'), 'event start of container abc') };
-    expect(foldUsage(later, inventory([image('a')]), [event('start', ago('3d'), { imageId: idOf('a'), image: idOf('a') })], NOW)).toEqual(later);
+    expect(
+      foldUsage(
+        later,
+        inventory([image('a')]),
+        [event('start', ago('3d'), { imageId: idOf('a'), image: idOf('a') })],
+        NOW,
+      ),
+    ).toEqual(later);
   });
 });
 
@@ -78,7 +103,12 @@ describe('foldUsage: engine events', () => {
   const images = [image('a', { tags: ['registry.acme.io/ci/app:1', 'busybox:1'] }), image('b', { tags: ['app:2'] })];
 
   it('an event naming the image ID moves last-used to the event time', () => {
-    const next = foldUsage(previous, inventory(images), [event('start', ago('2h'), { imageId: idOf('a'), image: idOf('a') })], NOW);
+    const next = foldUsage(
+      previous,
+      inventory(images),
+      [event('start', ago('2h'), { imageId: idOf('a'), image: idOf('a') })],
+      NOW,
+    );
     expect(next[idOf('a')]).toMatchObject({ firstSeen: ago('30d'), lastUsed: ago('2h') });
     expect(next[idOf('a')]!.source).toMatch(/event start/);
     expect(next[idOf('b')]!.lastUsed).toBe(ago('25d'));
@@ -95,15 +125,25 @@ describe('foldUsage: engine events', () => {
   });
 
   it('an event naming a short image ID (docker run --rm 3e207b409db3) finds the image by its unique ID prefix', () => {
-    const next = foldUsage(previous, inventory(images), [event('start', ago('1h'), { image: idOf('b').slice(7, 19) })], NOW);
+    const next = foldUsage(
+      previous,
+      inventory(images),
+      [event('start', ago('1h'), { image: idOf('b').slice(7, 19) })],
+      NOW,
+    );
     expect(next[idOf('b')]!.lastUsed).toBe(ago('1h'));
     expect(next[idOf('a')]!.lastUsed).toBe(ago('25d'));
   });
 
-  it('an event of a known container counts for the container\'s image, even if the name it was started by now points elsewhere', () => {
+  it("an event of a known container counts for the container's image, even if the name it was started by now points elsewhere", () => {
     const c = container('job', 'a', 'exited', { created: ago('20d'), startedAt: ago('20d'), finishedAt: ago('10d') });
     // The tag app:2 has moved to image b since the container was created from image a.
-    const next = foldUsage(previous, inventory(images, [c]), [event('start', ago('1h'), { containerId: c.id, image: 'app:2' })], NOW);
+    const next = foldUsage(
+      previous,
+      inventory(images, [c]),
+      [event('start', ago('1h'), { containerId: c.id, image: 'app:2' })],
+      NOW,
+    );
     // The container exists, so its image is used now anyway; what matters is that b gets nothing.
     expect(next[idOf('a')]!.lastUsed).toBe(NOW_ISO);
     expect(next[idOf('b')]!.lastUsed).toBe(ago('25d'));
@@ -118,7 +158,10 @@ describe('foldUsage: engine events', () => {
   });
 
   it('removing a container (destroy) is not a use of its image', () => {
-    expect(foldUsage(previous, inventory(images), [event('destroy', ago('1h'), { imageId: idOf('a') })], NOW)[idOf('a')]!.lastUsed).toBe(ago('25d'));
+    expect(
+      foldUsage(previous, inventory(images), [event('destroy', ago('1h'), { imageId: idOf('a') })], NOW)[idOf('a')]!
+        .lastUsed,
+    ).toBe(ago('25d'));
   });
 
   it('ignores events of images it does not have and references it cannot parse', () => {
@@ -139,7 +182,12 @@ describe('foldUsage: engine events', () => {
   });
 
   it('an event stamped after now (clock skew) counts as now, not in the future', () => {
-    const next = foldUsage(previous, inventory(images), [event('start', new Date(NOW + 3_600_000).toISOString(), { imageId: idOf('a') })], NOW);
+    const next = foldUsage(
+      previous,
+      inventory(images),
+      [event('start', new Date(NOW + 3_600_000).toISOString(), { imageId: idOf('a') })],
+      NOW,
+    );
     expect(next[idOf('a')]!.lastUsed).toBe(NOW_ISO);
   });
 
@@ -157,19 +205,42 @@ describe('foldUsage: properties', () => {
   const arb = fc.record({
     present: fc.subarray(IDS),
     previous: fc.dictionary(fc.constantFrom(...IDS), fc.tuple(time, time)),
-    containers: fc.array(fc.record({ image: fc.constantFrom(...IDS), state: fc.constantFrom('running', 'exited', 'created', 'dead' as const), t: time }), { maxLength: 4 }),
-    events: fc.array(fc.record({ image: fc.constantFrom(...IDS), action: fc.constantFrom('create', 'start', 'die', 'destroy', 'rename'), t: time }), { maxLength: 6 }),
+    containers: fc.array(
+      fc.record({
+        image: fc.constantFrom(...IDS),
+        state: fc.constantFrom('running', 'exited', 'created', 'dead' as const),
+        t: time,
+      }),
+      { maxLength: 4 },
+    ),
+    events: fc.array(
+      fc.record({
+        image: fc.constantFrom(...IDS),
+        action: fc.constantFrom('create', 'start', 'die', 'destroy', 'rename'),
+        t: time,
+      }),
+      { maxLength: 6 },
+    ),
   });
 
   it('keys are exactly the present images; first-seen of known images stays; last-used never goes back; folding twice is a no-op', () => {
     fc.assert(
       fc.property(arb, ({ present, previous, containers, events }) => {
-        const prev: UsageMap = Object.fromEntries(Object.entries(previous).map(([n, [f, l]]) => [idOf(n), entry(f, l)]));
+        const prev: UsageMap = Object.fromEntries(
+          Object.entries(previous).map(([n, [f, l]]) => [idOf(n), entry(f, l)]),
+        );
         const inv = inventory(
           present.map((n) => image(n)),
-          containers.filter((c) => present.includes(c.image)).map((c, i) => container(`c${i}`, c.image, c.state, { created: c.t, startedAt: c.t, finishedAt: c.t })),
+          containers
+            .filter((c) => present.includes(c.image))
+            .map((c, i) => container(`c${i}`, c.image, c.state, { created: c.t, startedAt: c.t, finishedAt: c.t })),
         );
-        const next = foldUsage(prev, inv, events.map((e) => event(e.action, e.t, { imageId: idOf(e.image) })), NOW);
+        const next = foldUsage(
+          prev,
+          inv,
+          events.map((e) => event(e.action, e.t, { imageId: idOf(e.image) })),
+          NOW,
+        );
         expect(Object.keys(next).sort()).toEqual(present.map(idOf).sort());
         for (const n of present) {
           const id = idOf(n);
@@ -181,7 +252,14 @@ describe('foldUsage: properties', () => {
           } else expect(after.firstSeen).toBe(NOW_ISO);
         }
         // Folding the same observations again changes nothing.
-        expect(foldUsage(next, inv, events.map((e) => event(e.action, e.t, { imageId: idOf(e.image) })), NOW)).toEqual(next);
+        expect(
+          foldUsage(
+            next,
+            inv,
+            events.map((e) => event(e.action, e.t, { imageId: idOf(e.image) })),
+            NOW,
+          ),
+        ).toEqual(next);
       }),
     );
   });

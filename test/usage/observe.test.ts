@@ -14,8 +14,20 @@ import { ago, container, idOf, image, inventory, NOW } from '../support/builders
 const KEY = inventory([]).engine.key;
 
 /** What a plan or apply does (cli/context.ts), end to end: read, fold, save. */
-async function observeUsage(engine: Engine, inv: Inventory, stateDir: string, now: number, warn: (m: string) => void): Promise<UsageMap> {
-  const { images, saved } = recordUsage(await readObservation(engine, inv.engine.key, stateDir, now, warn), inv, stateDir, now, warn);
+async function observeUsage(
+  engine: Engine,
+  inv: Inventory,
+  stateDir: string,
+  now: number,
+  warn: (m: string) => void,
+): Promise<UsageMap> {
+  const { images, saved } = recordUsage(
+    await readObservation(engine, inv.engine.key, stateDir, now, warn),
+    inv,
+    stateDir,
+    now,
+    warn,
+  );
   await saved;
   return images;
 }
@@ -59,7 +71,9 @@ class ScriptedEngine {
   events(since: Date, until: Date) {
     this.eventsCalls.push({ since: since.getTime(), until: until.getTime() });
     if (this.eventsFail) return Promise.reject(new Error(this.eventsFail));
-    return Promise.resolve(this.eventLog.filter((e) => Date.parse(e.time) >= since.getTime() && Date.parse(e.time) <= until.getTime()));
+    return Promise.resolve(
+      this.eventLog.filter((e) => Date.parse(e.time) >= since.getTime() && Date.parse(e.time) <= until.getTime()),
+    );
   }
   streamEvents(since: Date, onEvent: (e: EngineEvent) => void, signal: AbortSignal) {
     if (this.down) return Promise.reject(new Error('engine down'));
@@ -111,10 +125,17 @@ describe('observeUsage (every plan and apply on a live engine)', () => {
     const e = new ScriptedEngine();
     e.images = [image('a', { tags: ['app:1'] }), image('b')];
     const inv = inventory(e.images, [container('job', 'b', 'exited', { finishedAt: ago('1h') })]);
-    await saveUsage(dir, { kind: 'imgsweep-usage', version: 1, engine: KEY, updatedAt: ago('6h'), eventsUntil: ago('6h'), images: {
-      [idOf('a')]: { firstSeen: ago('9d'), lastUsed: ago('9d') },
-      [idOf('b')]: { firstSeen: ago('9d'), lastUsed: ago('9d') },
-    } });
+    await saveUsage(dir, {
+      kind: 'imgsweep-usage',
+      version: 1,
+      engine: KEY,
+      updatedAt: ago('6h'),
+      eventsUntil: ago('6h'),
+      images: {
+        [idOf('a')]: { firstSeen: ago('9d'), lastUsed: ago('9d') },
+        [idOf('b')]: { firstSeen: ago('9d'), lastUsed: ago('9d') },
+      },
+    });
     e.eventLog = [{ time: ago('3h'), action: 'start', containerId: 'c'.repeat(64), imageId: null, image: 'app:1' }];
     const usage = await observeUsage(asEngine(e), inv, dir, NOW, warn);
     expect(warnings).toEqual([]);
@@ -135,9 +156,22 @@ describe('observeUsage (every plan and apply on a live engine)', () => {
 
   it('when the events cannot be read, warns, goes on with containers, and asks for the same window again next time', async () => {
     const e = new ScriptedEngine();
-    await saveUsage(dir, { kind: 'imgsweep-usage', version: 1, engine: KEY, updatedAt: ago('6h'), eventsUntil: ago('6h'), images: {} });
+    await saveUsage(dir, {
+      kind: 'imgsweep-usage',
+      version: 1,
+      engine: KEY,
+      updatedAt: ago('6h'),
+      eventsUntil: ago('6h'),
+      images: {},
+    });
     e.eventsFail = 'connection reset';
-    const usage = await observeUsage(asEngine(e), inventory([image('a')], [container('web', 'a', 'running')]), dir, NOW, warn);
+    const usage = await observeUsage(
+      asEngine(e),
+      inventory([image('a')], [container('web', 'a', 'running')]),
+      dir,
+      NOW,
+      warn,
+    );
     expect(usage[idOf('a')]!.lastUsed).toBe(new Date(NOW).toISOString());
     expect(warnings).toEqual([expect.stringMatching(/cannot read the engine's events \(connection reset\)/)]);
     // The events of the last six hours were never read: the next run must still ask for them.
@@ -149,7 +183,13 @@ describe('observeUsage (every plan and apply on a live engine)', () => {
   it('when the record cannot be saved, warns and still returns what it folded', async () => {
     const file = join(dir, 'not-a-dir');
     await writeFile(file, 'x');
-    const usage = await observeUsage(new ScriptedEngine() as unknown as Engine, inventory([image('a')]), file, NOW, warn);
+    const usage = await observeUsage(
+      new ScriptedEngine() as unknown as Engine,
+      inventory([image('a')]),
+      file,
+      NOW,
+      warn,
+    );
     expect(Object.keys(usage)).toEqual([idOf('a')]);
     expect(warnings).toContainEqual(expect.stringMatching(/cannot save the usage record in .*not-a-dir.*--state-dir/));
   });
@@ -161,7 +201,14 @@ describe('watchUsage (imgsweep watch)', () => {
   const read = async () => JSON.parse(await readFile(usagePath(dir, KEY), 'utf8')) as UsageRecord;
   const start = (e: ScriptedEngine, flushMs = 40) => {
     const controller = new AbortController();
-    const done = watchUsage(asEngine(e), { stateDir: dir, signal: controller.signal, flushMs, clock: Date.now, log: (m) => logs.push(m), backoffMs: { min: 20, max: 80 } });
+    const done = watchUsage(asEngine(e), {
+      stateDir: dir,
+      signal: controller.signal,
+      flushMs,
+      clock: Date.now,
+      log: (m) => logs.push(m),
+      backoffMs: { min: 20, max: 80 },
+    });
     return { controller, done };
   };
 
@@ -212,7 +259,13 @@ describe('watchUsage (imgsweep watch)', () => {
     const w = start(e, 3_600_000);
     await until(() => e.streams.length === 1);
     const later = new Date(Date.now() - 500).toISOString();
-    e.streams[0]!.push({ time: later, action: 'start', containerId: 'd'.repeat(64), imageId: idOf('b'), image: idOf('b') });
+    e.streams[0]!.push({
+      time: later,
+      action: 'start',
+      containerId: 'd'.repeat(64),
+      imageId: idOf('b'),
+      image: idOf('b'),
+    });
     await new Promise((r) => setTimeout(r, 50));
     expect((await read()).images[idOf('b')]!.lastUsed).toBe(previous);
     w.controller.abort();
@@ -236,7 +289,13 @@ describe('watchUsage (imgsweep watch)', () => {
     let last = '';
     for (let i = 0; i < 12; i++) {
       last = new Date(Date.now() - 100 + i).toISOString();
-      e.streams[0]!.push({ time: last, action: 'start', containerId: 'c'.repeat(64), imageId: idOf('a'), image: idOf('a') });
+      e.streams[0]!.push({
+        time: last,
+        action: 'start',
+        containerId: 'c'.repeat(64),
+        imageId: idOf('a'),
+        image: idOf('a'),
+      });
       await new Promise((r) => setTimeout(r, 20));
     }
     w.controller.abort();
@@ -260,7 +319,13 @@ describe('watchUsage (imgsweep watch)', () => {
     // Writing the record takes 150 ms from now on.
     slowWrites.ms = 150;
     const used = new Date(Date.now() - 100).toISOString();
-    e.streams[0]!.push({ time: used, action: 'start', containerId: 'c'.repeat(64), imageId: idOf('a'), image: idOf('a') });
+    e.streams[0]!.push({
+      time: used,
+      action: 'start',
+      containerId: 'c'.repeat(64),
+      imageId: idOf('a'),
+      image: idOf('a'),
+    });
     // A timed flush has taken the event and is writing it now.
     await new Promise((r) => setTimeout(r, 60));
     w.controller.abort();
@@ -282,11 +347,24 @@ describe('watchUsage (imgsweep watch)', () => {
     const e = new ScriptedEngine();
     e.images = [image('a', { tags: ['app:1'] })];
     const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
-    await saveUsage(dir, { kind: 'imgsweep-usage', version: 1, engine: KEY, updatedAt: hourAgo, eventsUntil: hourAgo, images: { [idOf('a')]: { firstSeen: hourAgo, lastUsed: hourAgo } } });
+    await saveUsage(dir, {
+      kind: 'imgsweep-usage',
+      version: 1,
+      engine: KEY,
+      updatedAt: hourAgo,
+      eventsUntil: hourAgo,
+      images: { [idOf('a')]: { firstSeen: hourAgo, lastUsed: hourAgo } },
+    });
     const w = start(e);
     await until(() => e.streams.length === 1);
     const seen = new Date().toISOString();
-    e.streams[0]!.push({ time: seen, action: 'start', containerId: 'c'.repeat(64), imageId: idOf('a'), image: idOf('a') });
+    e.streams[0]!.push({
+      time: seen,
+      action: 'start',
+      containerId: 'c'.repeat(64),
+      imageId: idOf('a'),
+      image: idOf('a'),
+    });
     e.down = true;
     e.streams[0]!.fail('socket hang up');
     await until(() => e.attempts.length >= 5);

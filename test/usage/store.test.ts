@@ -9,7 +9,14 @@ import { ago, idOf, NOW } from '../support/builders.js';
 const KEY = '0123456789abcdef';
 
 function record(images: UsageRecord['images'] = {}): UsageRecord {
-  return { kind: 'imgsweep-usage', version: 1, engine: KEY, updatedAt: new Date(NOW).toISOString(), eventsUntil: ago('1m'), images };
+  return {
+    kind: 'imgsweep-usage',
+    version: 1,
+    engine: KEY,
+    updatedAt: new Date(NOW).toISOString(),
+    eventsUntil: ago('1m'),
+    images,
+  };
 }
 
 describe('usage record store', () => {
@@ -32,7 +39,13 @@ describe('usage record store', () => {
 
   it('starts empty when there is no record yet, silently', async () => {
     expect(await loadUsage(dir, KEY, warn, NOW)).toEqual(emptyUsage(KEY));
-    expect(emptyUsage(KEY)).toMatchObject({ kind: 'imgsweep-usage', version: 1, engine: KEY, eventsUntil: null, images: {} });
+    expect(emptyUsage(KEY)).toMatchObject({
+      kind: 'imgsweep-usage',
+      version: 1,
+      engine: KEY,
+      eventsUntil: null,
+      images: {},
+    });
     expect(warnings).toEqual([]);
   });
 
@@ -75,7 +88,9 @@ describe('usage record store', () => {
   });
 
   it('stays atomic when saves overlap in one process (watch flushes on a timer and on SIGTERM)', async () => {
-    const saves = Array.from({ length: 20 }, (_, i) => saveUsage(dir, record({ [idOf(`i${i}`)]: { firstSeen: ago('1d'), lastUsed: ago(`${i + 1}m`) } })));
+    const saves = Array.from({ length: 20 }, (_, i) =>
+      saveUsage(dir, record({ [idOf(`i${i}`)]: { firstSeen: ago('1d'), lastUsed: ago(`${i + 1}m`) } })),
+    );
     // Read while the saves race: every read sees either no file or a whole valid record.
     const reads = Array.from({ length: 20 }, () => loadUsage(dir, KEY, warn, NOW));
     const results = await Promise.allSettled([...saves, ...reads]);
@@ -93,9 +108,21 @@ describe('usage record store', () => {
       ['JSON that is not a record', () => '[1,2,3]', /not a usage record/],
       ['another kind of file', (v) => JSON.stringify({ ...v, kind: 'imgsweep-plan' }), /not a usage record/],
       ['a version this imgsweep does not read', (v) => JSON.stringify({ ...v, version: 2 }), /version 2/],
-      ['another engine\'s record', (v) => JSON.stringify({ ...v, engine: 'fedcba9876543210' }), /engine fedcba9876543210/],
-      ['an entry with a bad time', (v) => JSON.stringify({ ...v, images: { [idOf('a')]: { firstSeen: 'yesterday', lastUsed: ago('1h') } } }), /bad entry/],
-      ['an entry with a bad image ID', (v) => JSON.stringify({ ...v, images: { 'sha256:abc': { firstSeen: ago('1d'), lastUsed: ago('1h') } } }), /bad entry/],
+      [
+        "another engine's record",
+        (v) => JSON.stringify({ ...v, engine: 'fedcba9876543210' }),
+        /engine fedcba9876543210/,
+      ],
+      [
+        'an entry with a bad time',
+        (v) => JSON.stringify({ ...v, images: { [idOf('a')]: { firstSeen: 'yesterday', lastUsed: ago('1h') } } }),
+        /bad entry/,
+      ],
+      [
+        'an entry with a bad image ID',
+        (v) => JSON.stringify({ ...v, images: { 'sha256:abc': { firstSeen: ago('1d'), lastUsed: ago('1h') } } }),
+        /bad entry/,
+      ],
       ['no images map', (v) => JSON.stringify({ ...v, images: null }), /no images map/],
     ];
 
@@ -135,7 +162,10 @@ describe('usage record store', () => {
       await loadUsage(dir, KEY, warn, NOW + 1000);
       const asides = (await readdir(dir)).sort();
       expect(asides).toHaveLength(2);
-      expect((await Promise.all(asides.map((f) => readFile(join(dir, f), 'utf8')))).sort()).toEqual(['first {', 'second {']);
+      expect((await Promise.all(asides.map((f) => readFile(join(dir, f), 'utf8')))).sort()).toEqual([
+        'first {',
+        'second {',
+      ]);
       expect(warnings).toHaveLength(2);
     });
   });

@@ -16,7 +16,8 @@ import { newAjv, readSchema, SCHEMA_OPTIONS, validatorFor, type SchemaName } fro
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
-const standaloneCode = (require('ajv/dist/standalone') as { default: (ajv: unknown, v: ValidateFunction) => string }).default;
+const standaloneCode = (require('ajv/dist/standalone') as { default: (ajv: unknown, v: ValidateFunction) => string })
+  .default;
 
 /** What the build writes, loaded the way validatorFor loads it (a .cjs beside node_modules). */
 function standalone(name: SchemaName): ValidateFunction {
@@ -73,21 +74,41 @@ describe('precompiled validators', () => {
         // YAML syntax errors never reach the schema.
       }
     }
-    for (const f of readdirSync(join(ROOT, 'policies'))) docs.push(...mutations(parse(readFileSync(join(ROOT, 'policies', f), 'utf8')) as Record<string, unknown>));
+    for (const f of readdirSync(join(ROOT, 'policies')))
+      docs.push(...mutations(parse(readFileSync(join(ROOT, 'policies', f), 'utf8')) as Record<string, unknown>));
     expect(docs.length).toBeGreaterThan(60);
     expectAlike('policy', docs);
   });
 
   it('inventory and plan: the same verdicts and errors on the example inventory, its plan and broken copies', async () => {
-    const inventory = JSON.parse(readFileSync(join(ROOT, 'examples', 'inventory.json'), 'utf8')) as Record<string, unknown> & { images: Record<string, unknown>[] };
-    const brokenImage = { ...inventory, images: [{ ...inventory.images[0], created: 'yesterday', id: 'sha256:xyz' }, ...inventory.images.slice(1)] };
+    const inventory = JSON.parse(readFileSync(join(ROOT, 'examples', 'inventory.json'), 'utf8')) as Record<
+      string,
+      unknown
+    > & { images: Record<string, unknown>[] };
+    const brokenImage = {
+      ...inventory,
+      images: [{ ...inventory.images[0], created: 'yesterday', id: 'sha256:xyz' }, ...inventory.images.slice(1)],
+    };
     expectAlike('inventory', [...mutations(inventory), brokenImage]);
 
     const loaded = await loadPolicyFile(join(ROOT, 'policies', 'ci-runner.yaml'));
     if (!loaded.ok) throw new Error('example policy invalid');
     const { readInventoryFile } = await import('../../src/inventory/snapshot.js');
-    const plan = JSON.parse(JSON.stringify(makePlan({ policy: loaded.policy, inventory: await readInventoryFile(join(ROOT, 'examples', 'inventory.json')), now: Date.parse('2026-11-27T12:00:00Z') }))) as Record<string, unknown>;
-    expectAlike('plan', [...mutations(plan), { ...plan, createdAt: 'now' }, { kind: 'imgsweep-plan-set', version: 1, plans: [plan] }, { kind: 'imgsweep-plan-set', version: 1, plans: [{ ...plan, actions: 'none' }] }]);
+    const plan = JSON.parse(
+      JSON.stringify(
+        makePlan({
+          policy: loaded.policy,
+          inventory: await readInventoryFile(join(ROOT, 'examples', 'inventory.json')),
+          now: Date.parse('2026-11-27T12:00:00Z'),
+        }),
+      ),
+    ) as Record<string, unknown>;
+    expectAlike('plan', [
+      ...mutations(plan),
+      { ...plan, createdAt: 'now' },
+      { kind: 'imgsweep-plan-set', version: 1, plans: [plan] },
+      { kind: 'imgsweep-plan-set', version: 1, plans: [{ ...plan, actions: 'none' }] },
+    ]);
   });
 
   it('validatorFor compiles from the sources when no build output is there, once per process', () => {

@@ -34,7 +34,8 @@ const OPTIONS = {
 
 function positiveInt(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64) throw new UsageError(`${name}: "${text}" is not a whole number from 1 to 64`);
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64)
+    throw new UsageError(`${name}: "${text}" is not a whole number from 1 to 64`);
   return Number(text);
 }
 
@@ -70,19 +71,25 @@ function exitOf(err: unknown): number {
 function targetsOf(refs: EngineRef[], saved: Plan | PlanSet | null): Target[] {
   if (saved === null) return refs.map((ref) => ({ ref, saved: null }));
   if (!isPlanSet(saved)) {
-    if (refs.length > 1) throw new UsageError('apply: a saved plan belongs to one engine; give at most one --host or --context');
+    if (refs.length > 1)
+      throw new UsageError('apply: a saved plan belongs to one engine; give at most one --host or --context');
     return [{ ref: refs[0]!, saved }];
   }
   // A plan set goes to the engines it was made for, unless --host/--context name them again, in order (each plan's
   // engine key is checked later). One engine named for a set of several is an error, not silently ignored.
   const named = refs.some((r) => r.host !== undefined || r.context !== undefined);
-  if (named && refs.length !== saved.plans.length) throw new UsageError(`apply: the plan set holds ${saved.plans.length} plans but ${refs.length === 1 ? '1 engine was' : `${refs.length} engines were`} named`);
+  if (named && refs.length !== saved.plans.length)
+    throw new UsageError(
+      `apply: the plan set holds ${saved.plans.length} plans but ${refs.length === 1 ? '1 engine was' : `${refs.length} engines were`} named`,
+    );
   return saved.plans.map((plan, i) => ({ ref: named ? refs[i]! : fromPlan(plan), saved: plan }));
 }
 
 /** How a plan of a set reaches its engine: by the context it was made through (its TLS files), else its address. */
 function fromPlan(plan: Plan): EngineRef {
-  return plan.engine.context === undefined ? { host: plan.engine.host, context: undefined } : { host: undefined, context: plan.engine.context };
+  return plan.engine.context === undefined
+    ? { host: plan.engine.host, context: undefined }
+    : { host: undefined, context: plan.engine.context };
 }
 
 export async function applyCommand(args: string[], io: CliIo): Promise<number> {
@@ -92,13 +99,15 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     throw new UsageError('apply: give either -p POLICY (plan and execute) or one saved PLAN.json');
   }
   const maxAge = values['max-plan-age'] === undefined ? 3_600_000 : parseDuration(values['max-plan-age']);
-  if (maxAge === null) throw new UsageError(`--max-plan-age: "${values['max-plan-age']}" is not a duration (examples: 30m, 1h)`);
+  if (maxAge === null)
+    throw new UsageError(`--max-plan-age: "${values['max-plan-age']}" is not a duration (examples: 30m, 1h)`);
   const concurrency = positiveInt(values.concurrency, '--concurrency', 4);
   const interactive = Boolean(io.stdin.isTTY && io.stderr.isTTY);
   const policy = values.policy ? await requirePolicy(values.policy, 'apply') : null;
   const saved = positionals[0] ? await readPlanFile(positionals[0]) : null;
   const fixedNow = values.now === undefined ? null : parseNow(values.now);
-  if (!values.yes && !interactive) throw new UsageError('apply: no terminal to confirm on; pass --yes to apply without confirmation');
+  if (!values.yes && !interactive)
+    throw new UsageError('apply: no terminal to confirm on; pass --yes to apply without confirmation');
   const targets = targetsOf(enginesOf(values, io), saved);
   const clock = () => fixedNow ?? Date.now();
   const many = targets.length > 1;
@@ -118,7 +127,13 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       p.plan = live.plan;
       p.saved = live.saved;
       // Unattended, execution follows at once: the plan's listing may stand for the re-list before it.
-      if (values.yes) p.listing = { images: live.inventory.images, containers: live.inventory.containers, at: live.listedAt, diskUsage: live.diskUsage };
+      if (values.yes)
+        p.listing = {
+          images: live.inventory.images,
+          containers: live.inventory.containers,
+          at: live.listedAt,
+          diskUsage: live.diskUsage,
+        };
     }
     admitPlan(p.plan, p.identity, clock(), t.saved ? maxAge : null);
     return p;
@@ -127,12 +142,22 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const outcomes: Outcome[] = [];
   try {
     ready.forEach((r, i) => {
-      if (r.status === 'rejected') outcomes.push({ name: engineAddress({ ...values, ...targets[i]!.ref }, io), exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
+      if (r.status === 'rejected')
+        outcomes.push({
+          name: engineAddress({ ...values, ...targets[i]!.ref }, io),
+          exitCode: exitOf(r.reason),
+          report: null,
+          error: r.reason,
+          seconds: 0,
+        });
     });
     const runnable = ready.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     for (const p of runnable.filter((x) => x.plan!.actions.length === 0)) {
       outcomes.push({ name: p.identity.host, exitCode: 0, report: null, error: null, seconds: 0 });
-      if (values.json) io.stdout.write(`${JSON.stringify({ summary: EMPTY_SUMMARY, engine: { key: p.identity.key, name: p.identity.name, host: p.identity.host } })}\n`);
+      if (values.json)
+        io.stdout.write(
+          `${JSON.stringify({ summary: EMPTY_SUMMARY, engine: { key: p.identity.key, name: p.identity.name, host: p.identity.host } })}\n`,
+        );
       else if (!values.quiet) io.stdout.write(`Nothing to do on ${label(p.identity)}. ${summaryLine(p.plan!)}\n`);
     }
     const work = runnable.filter((x) => x.plan!.actions.length > 0);
@@ -142,17 +167,33 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       const where = work.map((p) => label(p.identity)).join(', ');
       if (!(await confirm(io, `Apply these ${steps} steps to ${where}? [y/N] `))) {
         io.stderr.write('Cancelled; nothing changed.\n');
-        for (const p of work) outcomes.push({ name: p.identity.host, exitCode: 1, report: null, error: null, seconds: 0 });
+        for (const p of work)
+          outcomes.push({ name: p.identity.host, exitCode: 1, report: null, error: null, seconds: 0 });
         return worst(outcomes);
       }
     }
     // Phase 2: execute, engines in parallel, each with its own bounded concurrency.
     const ran = await settleLimited(work, ENGINES_IN_PARALLEL, (p) =>
-      execute(p.plan!, p.engine, io, { listing: p.listing, concurrency, clock, json: Boolean(values.json), quiet: Boolean(values.quiet), auditLog: values['audit-log'], prefix: many ? `[${label(p.identity)}] ` : '' }),
+      execute(p.plan!, p.engine, io, {
+        listing: p.listing,
+        concurrency,
+        clock,
+        json: Boolean(values.json),
+        quiet: Boolean(values.quiet),
+        auditLog: values['audit-log'],
+        prefix: many ? `[${label(p.identity)}] ` : '',
+      }),
     );
     ran.forEach((r, i) => {
       const name = work[i]!.identity.host;
-      if (r.status === 'fulfilled') outcomes.push({ name, exitCode: r.value.summary.failed > 0 ? 1 : 0, report: r.value, error: null, seconds: (Date.parse(r.value.finishedAt) - Date.parse(r.value.startedAt)) / 1000 });
+      if (r.status === 'fulfilled')
+        outcomes.push({
+          name,
+          exitCode: r.value.summary.failed > 0 ? 1 : 0,
+          report: r.value,
+          error: null,
+          seconds: (Date.parse(r.value.finishedAt) - Date.parse(r.value.startedAt)) / 1000,
+        });
       else outcomes.push({ name, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
     });
     // A disk budget that could not be kept fails its engine's run, whatever else went well.
@@ -169,14 +210,21 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     }
     if (values['metrics-file']) {
       const finishedAt = Math.round(Date.now() / 1000);
-      const runs = outcomes.map((o) => ({ engine: o.name, success: o.exitCode === 0, finishedAt, durationSeconds: o.seconds || (Date.now() - started) / 1000, report: o.report }));
+      const runs = outcomes.map((o) => ({
+        engine: o.name,
+        success: o.exitCode === 0,
+        finishedAt,
+        durationSeconds: o.seconds || (Date.now() - started) / 1000,
+        report: o.report,
+      }));
       await writeFileAtomic(values['metrics-file'], formatMetrics(runs));
     }
   }
   const failures = outcomes.filter((o) => o.error);
   // One engine: its error is the run's error, reported as every command reports one.
   if (!many && failures.length === 1) throw failures[0]!.error;
-  for (const o of failures) io.stderr.write(`imgsweep: [${o.name}] ${o.error instanceof Error ? o.error.message : String(o.error)}\n`);
+  for (const o of failures)
+    io.stderr.write(`imgsweep: [${o.name}] ${o.error instanceof Error ? o.error.message : String(o.error)}\n`);
   return worst(outcomes);
 }
 
@@ -190,7 +238,18 @@ function worst(outcomes: Outcome[]): number {
   return outcomes.reduce((w, o) => Math.max(w, o.exitCode), 0);
 }
 
-const EMPTY_SUMMARY = { steps: 0, done: 0, skipped: 0, failed: 0, deleted: 0, untagged: 0, containersRemoved: 0, bytesEstimated: 0, estimate: 'layers', bytesActual: null };
+const EMPTY_SUMMARY = {
+  steps: 0,
+  done: 0,
+  skipped: 0,
+  failed: 0,
+  deleted: 0,
+  untagged: 0,
+  containersRemoved: 0,
+  bytesEstimated: 0,
+  estimate: 'layers',
+  bytesActual: null,
+};
 
 interface ExecuteOptions {
   /** Put before each line when several engines share the output. */
@@ -207,7 +266,10 @@ async function execute(plan: Plan, engine: Engine, io: CliIo, o: ExecuteOptions)
   const audit: WriteStream | null = o.auditLog ? createWriteStream(o.auditLog, { flags: 'a', mode: 0o600 }) : null;
   const auditFailed = audit ? new Promise<Error>((resolve) => audit.once('error', resolve)) : null;
   const progress = new Progress(io.stderr, Boolean(io.stderr.isTTY) && !o.json && !o.quiet);
-  const header = { engine: { key: plan.engine.key, name: plan.engine.name, host: plan.engine.host }, policy: { name: plan.policy.name, sha256: plan.policy.sha256 } };
+  const header = {
+    engine: { key: plan.engine.key, name: plan.engine.name, host: plan.engine.host },
+    policy: { name: plan.policy.name, sha256: plan.policy.sha256 },
+  };
   // With a progress bar, each line goes out at once (the bar is redrawn under it).
   const lines = progress.enabled ? null : new LineBatch(io.stdout);
   const say = (line: string) => (lines ? lines.write(line) : io.stdout.write(line));
@@ -235,7 +297,10 @@ async function execute(plan: Plan, engine: Engine, io: CliIo, o: ExecuteOptions)
     const err = await Promise.race([auditFailed, Promise.resolve(null)]);
     if (err) io.stderr.write(`imgsweep: could not write the audit log ${o.auditLog}: ${err.message}\n`);
   }
-  if (o.json) io.stdout.write(`${JSON.stringify({ summary: report.summary, engine: report.engine, startedAt: report.startedAt, finishedAt: report.finishedAt })}\n`);
+  if (o.json)
+    io.stdout.write(
+      `${JSON.stringify({ summary: report.summary, engine: report.engine, startedAt: report.startedAt, finishedAt: report.finishedAt })}\n`,
+    );
   else if (!o.quiet || report.summary.failed > 0) io.stdout.write(`${o.prefix}${formatApplySummary(report)}\n`);
   return report;
 }

@@ -8,13 +8,20 @@ import { enginesOf, evaluate, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
 
 export async function explainCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('explain', args, { ...COMMON_OPTIONS, policy: { type: 'string', short: 'p' } });
+  const { values, positionals } = parseCommandArgs('explain', args, {
+    ...COMMON_OPTIONS,
+    policy: { type: 'string', short: 'p' },
+  });
   if (positionals.length !== 1) throw new UsageError('explain: name exactly one image: imgsweep explain REF -p POLICY');
   const policy = await requirePolicy(values.policy, 'explain');
   const now = parseNow(values.now);
-  if ((values.host?.length ?? 0) + (values.context?.length ?? 0) > 1) throw new UsageError('explain: looks at one engine at a time; give one --host or --context');
+  if ((values.host?.length ?? 0) + (values.context?.length ?? 0) > 1)
+    throw new UsageError('explain: looks at one engine at a time; give one --host or --context');
   const ev = await evaluate(policy, { ...values, ...enginesOf(values, io)[0]! }, io, now, true);
-  const found = findImage([...ev.facts.values()].map((f) => f.image), positionals[0]!);
+  const found = findImage(
+    [...ev.facts.values()].map((f) => f.image),
+    positionals[0]!,
+  );
   if ('error' in found) throw new UsageError(`explain: ${found.error}`);
   if (values.json) {
     const d = ev.decisions.get(found.image.id)!;
@@ -29,7 +36,12 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
       deleted: del !== null,
       rule: del?.rule ?? null,
       kept: kept && { ...kept, detail: keptText(kept) },
-      references: f.refs.map((r) => ({ ref: r.text, ...d.fates.get(r.text), detail: refFateText(d.fates.get(r.text)), rules: rules(r.text) })),
+      references: f.refs.map((r) => ({
+        ref: r.text,
+        ...d.fates.get(r.text),
+        detail: refFateText(d.fates.get(r.text)),
+        rules: rules(r.text),
+      })),
       rules: f.refs.length === 0 ? rules('') : undefined,
       containers: f.containers.map((u) => ({ id: u.container.id, state: u.container.state, removable: u.removable })),
       lastUsed: new Date(f.lastUsedMs).toISOString(),

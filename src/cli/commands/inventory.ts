@@ -18,24 +18,41 @@ export async function inventoryCommand(args: string[], io: CliIo): Promise<numbe
   const format = parseFormat(values.format ?? (values.json ? 'json' : undefined), ['text', 'json'] as const, 'text');
   const now = parseNow(values.now);
   const engines = enginesOf(values, io);
-  if (engines.length > 1) return severalInventories(engines, { ...values, host: undefined, context: undefined }, io, now, format);
+  if (engines.length > 1)
+    return severalInventories(engines, { ...values, host: undefined, context: undefined }, io, now, format);
   const inventory = await loadInventory({ ...values, ...engines[0]! }, io, now);
   if (values.output) {
     await writeInventoryFile(values.output, inventory);
-    if (!values.quiet) io.stderr.write(`saved ${inventory.images.length} images and ${inventory.containers.length} containers to ${values.output}\n`);
+    if (!values.quiet)
+      io.stderr.write(
+        `saved ${inventory.images.length} images and ${inventory.containers.length} containers to ${values.output}\n`,
+      );
     if (values.format === undefined && !values.json) return 0;
   }
-  if (!values.quiet) io.stdout.write(format === 'json' ? serializeInventory(inventory) : formatInventoryText(inventory));
+  if (!values.quiet)
+    io.stdout.write(format === 'json' ? serializeInventory(inventory) : formatInventoryText(inventory));
   return 0;
 }
 
 /** Several engines: read in parallel; text sections or a JSON array, one inventory per engine. */
-async function severalInventories(engines: EngineRef[], values: InventoryOptions & { output?: string; quiet?: boolean }, io: CliIo, now: number, format: 'text' | 'json'): Promise<number> {
-  if (values.output) throw new UsageError('inventory: -o saves one engine\'s snapshot; give one --host or --context');
-  const results = await settleLimited(engines, ENGINES_IN_PARALLEL, (ref) => loadInventory({ ...values, ...ref }, io, now));
+async function severalInventories(
+  engines: EngineRef[],
+  values: InventoryOptions & { output?: string; quiet?: boolean },
+  io: CliIo,
+  now: number,
+  format: 'text' | 'json',
+): Promise<number> {
+  if (values.output) throw new UsageError("inventory: -o saves one engine's snapshot; give one --host or --context");
+  const results = await settleLimited(engines, ENGINES_IN_PARALLEL, (ref) =>
+    loadInventory({ ...values, ...ref }, io, now),
+  );
   const inventories = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   if (!values.quiet) {
-    io.stdout.write(format === 'json' ? `[\n${inventories.map((i) => serializeInventory(i).trimEnd()).join(',\n')}\n]\n` : inventories.map(formatInventoryText).join('\n'));
+    io.stdout.write(
+      format === 'json'
+        ? `[\n${inventories.map((i) => serializeInventory(i).trimEnd()).join(',\n')}\n]\n`
+        : inventories.map(formatInventoryText).join('\n'),
+    );
   }
   return reportFailures(results, engines.map(refName), io);
 }

@@ -15,8 +15,13 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
     output: { type: 'string', short: 'o' },
     format: { type: 'string' },
   });
-  if (positionals.length > 0) throw new UsageError(`plan: unexpected argument "${positionals[0]}" (the policy goes after -p)`);
-  const format = parseFormat(values.format ?? (values.json ? 'json' : undefined), ['text', 'json', 'markdown'] as const, 'text');
+  if (positionals.length > 0)
+    throw new UsageError(`plan: unexpected argument "${positionals[0]}" (the policy goes after -p)`);
+  const format = parseFormat(
+    values.format ?? (values.json ? 'json' : undefined),
+    ['text', 'json', 'markdown'] as const,
+    'text',
+  );
   const policy = await requirePolicy(values.policy, 'plan');
   const now = parseNow(values.now);
   const engines = enginesOf(values, io);
@@ -30,7 +35,10 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
     const plan = await planOn(engines[0]!);
     const json = formatPlanJson(plan);
     if (values.output) await writeFileAtomic(values.output, json);
-    if (!values.quiet) io.stdout.write(format === 'json' ? json : format === 'markdown' ? formatPlanMarkdown(plan) : formatPlanText(plan));
+    if (!values.quiet)
+      io.stdout.write(
+        format === 'json' ? json : format === 'markdown' ? formatPlanMarkdown(plan) : formatPlanText(plan),
+      );
     return reportSkippedDisk([plan], io);
   }
   // Several engines: planned in parallel; one plan set; an engine that fails does not stop the others.
@@ -41,7 +49,16 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   if (values.output && plans.length > 0) await writeFileAtomic(values.output, json);
   if (!values.quiet) {
     if (format === 'json') io.stdout.write(json);
-    else io.stdout.write(plans.map((p) => (format === 'markdown' ? `# Engine ${p.engine.name} at \`${p.engine.host}\`\n\n${formatPlanMarkdown(p)}` : `=== engine ${p.engine.name} at ${p.engine.host} ===\n${formatPlanText(p)}`)).join('\n'));
+    else
+      io.stdout.write(
+        plans
+          .map((p) =>
+            format === 'markdown'
+              ? `# Engine ${p.engine.name} at \`${p.engine.host}\`\n\n${formatPlanMarkdown(p)}`
+              : `=== engine ${p.engine.name} at ${p.engine.host} ===\n${formatPlanText(p)}`,
+          )
+          .join('\n'),
+      );
   }
   return Math.max(reportFailures(results, engines.map(refName), io), reportSkippedDisk(plans, io));
 }

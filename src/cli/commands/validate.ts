@@ -10,7 +10,8 @@ export async function validateCommand(args: string[], io: CliIo): Promise<number
     quiet: { type: 'boolean', short: 'q' },
     verbose: { type: 'boolean' },
   });
-  if (positionals.length === 0) throw new UsageError('validate: name at least one policy file (imgsweep validate POLICY...)');
+  if (positionals.length === 0)
+    throw new UsageError('validate: name at least one policy file (imgsweep validate POLICY...)');
   const results = [];
   for (const file of positionals) results.push({ file, result: await loadPolicyFile(file) });
   const allOk = results.every((r) => r.result.ok);
@@ -18,7 +19,9 @@ export async function validateCommand(args: string[], io: CliIo): Promise<number
     const files = results.map(({ file, result }) => ({
       file,
       ok: result.ok,
-      problems: result.ok ? [] : result.problems.map(({ line, col, path, code, message }) => ({ line, col, path, code, message })),
+      problems: result.ok
+        ? []
+        : result.problems.map(({ line, col, path, code, message }) => ({ line, col, path, code, message })),
     }));
     io.stdout.write(`${JSON.stringify({ ok: allOk, files }, null, 2)}\n`);
     return allOk ? 0 : 2;

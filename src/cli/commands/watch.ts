@@ -23,7 +23,8 @@ export async function watchCommand(args: string[], io: CliIo, signal?: AbortSign
   });
   if (positionals.length > 0) throw new UsageError(`watch: unexpected argument "${positionals[0]}"`);
   const flushMs = parseDuration(values['flush-interval'] ?? '5s');
-  if (flushMs === null || flushMs === 0) throw new UsageError(`--flush-interval: "${values['flush-interval']}" is not a duration (examples: 5s, 1m)`);
+  if (flushMs === null || flushMs === 0)
+    throw new UsageError(`--flush-interval: "${values['flush-interval']}" is not a duration (examples: 5s, 1m)`);
   const controller = new AbortController();
   const stop = () => controller.abort();
   signal?.addEventListener('abort', stop, { once: true });
@@ -40,7 +41,8 @@ export async function watchCommand(args: string[], io: CliIo, signal?: AbortSign
         if (!values.quiet) io.stderr.write(`imgsweep watch: ${m}\n`);
       },
     });
-    if (!values.quiet) io.stderr.write(`imgsweep watch: stopped after ${result.events} events, ${result.flushes} flushes\n`);
+    if (!values.quiet)
+      io.stderr.write(`imgsweep watch: stopped after ${result.events} events, ${result.flushes} flushes\n`);
     return 0;
   } finally {
     process.removeListener('SIGTERM', stop);
