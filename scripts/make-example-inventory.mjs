@@ -2,7 +2,7 @@
 // Writes examples/inventory.json: a CI runner (Docker 20.10, classic store) as `imgsweep inventory` would save it.
 // Deterministic (seeded PRNG, fixed clock) and already in canonical form, so serializeInventory() reproduces it
 // byte for byte. `--stdout` prints instead of writing; `--explain` lists what each image is meant to exercise.
-// "why" notes assume policies/ci-runner (SPEC §1) evaluated with --now 2026-11-27T12:00:00Z.
+// "why" notes assume policies/ci-runner evaluated with --now 2026-11-27T12:00:00Z.
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 
@@ -919,7 +919,7 @@ if (process.argv.includes('--explain')) {
     );
     if (!spec.why.startsWith('delete')) for (const l of image.layers) kept.add(l.digest);
   }
-  // What the intended deletions free: layers no kept image uses (SPEC §4).
+  // What the intended deletions free: layers no kept image uses.
   const freed = [...layerTable.values()].filter((l) => !kept.has(l.digest)).reduce((sum, l) => sum + l.size, 0);
   const pct = (bytes) => `${((100 * bytes) / inventory.disk.totalBytes).toFixed(1)}%`;
   console.log(

@@ -105,7 +105,7 @@ export function foldUsage(
       const entry = next[id];
       if (!entry) continue;
       const name = c.names[0] ?? c.id.slice(0, 12);
-      // SPEC §3: an image that any container (running or stopped) uses counts as used now.
+      // An image that any container (running or stopped) uses counts as used now.
       later(
         entry,
         nowIso,

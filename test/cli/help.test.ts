@@ -4,7 +4,7 @@ import { runCli } from '../support/cli.js';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
 
-/** Each command of SPEC §2 and what its help must show of the usage there. */
+/** Each command and what its help must show of the usage there. */
 const USAGE: Record<string, string[]> = {
   validate: ['imgsweep validate POLICY...'],
   plan: ['imgsweep plan -p POLICY', '[-o plan.json]', '[--format text|json|markdown]'],

@@ -74,7 +74,7 @@ function step(report: ApplyReport, type: PlanAction['type'], imageName: string, 
 const cid = (name: string) => idOf(`container:${name}`).slice(7);
 const firstCall = (engine: FakeEngine, method: string, arg: string) => engine.callsOf(method, arg)[0]!;
 
-/** Every ordering constraint of SPEC §5.8, read off the engine's call log. */
+/** Every ordering constraint of a run, read off the engine's call log. */
 function expectOrdered(engine: FakeEngine, inv: Inventory, plan: Plan): void {
   for (const del of plan.actions.filter((a) => a.type === 'delete')) {
     const start = firstCall(engine, 'deleteImage', del.imageId).start;
@@ -137,7 +137,7 @@ describe('applyPlan: ordering', () => {
   });
 
   // The plan lists a container's removal once, under one image; the container may use a second planned
-  // image through an image-type mount. Both images must wait for the removal (SPEC §5.8).
+  // image through an image-type mount. Both images must wait for the removal.
   it.each([
     ['x', 'y'],
     ['y', 'x'],

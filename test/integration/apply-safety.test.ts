@@ -203,7 +203,7 @@ function engineSuite(E: EngineKind): void {
       expect(await tagsOf(fresh)).toEqual(['t3-moved/app:new', 't3-moved/app:old']);
       expect(difference(before, await imageIds()).has(fresh)).toBe(false);
       // The plan deleted `old` because of the reference t3-moved/app:old, which it no longer has: that
-      // step's facts changed, so it is dropped and reported (SPEC §5.2), not carried out on other grounds.
+      // step's facts changed, so it is dropped and reported, not carried out on other grounds.
       expect(r.steps).toEqual([
         expect.objectContaining({
           type: 'delete',
@@ -236,7 +236,7 @@ function engineSuite(E: EngineKind): void {
 
     it('never deletes by name when the reference the delete would keep moved away: both steps are dropped', async () => {
       // Plan: untag one tag, then delete by ID with the other. That other tag moves: untagging the first by
-      // name would now remove the last reference, i.e. delete the image by name (SPEC §5.5: never). The
+      // name would now remove the last reference, i.e. delete the image by name (never). The
       // delete's facts changed too (its reference moved), so it is dropped (§5.2): the image stays for a later run.
       const old = await loadImage(t.docker, { tags: ['t3-final/app:1', 't3-final/app:2'], created: OLD });
       const fresh = await loadImage(t.docker, { tags: ['t3-final/fresh:1'] });
@@ -545,7 +545,7 @@ function engineSuite(E: EngineKind): void {
     });
   });
 
-  // --- last used (SPEC §3): a fresh pull of an old image is not "unused for" long ----------------------------------------------
+  // --- last used : a fresh pull of an old image is not "unused for" long ----------------------------------------------
 
   it('does not evict an old image seen for the first time by an unusedFor rule', async () => {
     // Created in 2020 but just loaded (as a fresh pull would be): never seen before, so used when first seen.

@@ -1,5 +1,5 @@
 /**
- * `imgsweep apply` against a real engine: each execution rule of SPEC §5 is reproduced on the engine, and the
+ * `imgsweep apply` against a real engine: each execution rule is reproduced on the engine, and the
  * engine's state is checked directly (through dockerode or the docker CLI) afterwards. The suite runs on dockerd
  * and on a Podman service (its Docker-compatible API), as a matrix: the same tests, with names compared in
  * Docker's short form and IDs with their "sha256:" prefix. No test is Docker-only: Podman's compatible build also
@@ -279,7 +279,7 @@ function engineSuite(E: EngineKind): void {
         () => null,
         (err: unknown) => err,
       );
-    // Docker answers 409; Podman 500 "more than one tag", which imgsweep reads as a conflict too (SPEC §5.6).
+    // Docker answers 409; Podman 500 "more than one tag", which imgsweep reads as a conflict too.
     expect(statusCode(refused)).toBe(E.severalTags.status);
     expect(String((refused as { json?: { message?: string } }).json?.message ?? refused)).toMatch(
       E.severalTags.message,

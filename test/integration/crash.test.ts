@@ -1,5 +1,5 @@
 /**
- * Crash safety of `imgsweep apply` on a real dockerd (SPEC §5.8, §5.10):
+ * Crash safety of `imgsweep apply` on a real dockerd (one run per engine; only what the plan lists is removed):
  * - the apply process is SIGKILLed mid-way: nothing outside the plan is touched, the engine is consistent,
  *   and a rerun takes over the stale lock and finishes the job;
  * - the engine itself is killed mid-apply: the run ends (bounded), exit 1, reports what was done and what

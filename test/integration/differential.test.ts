@@ -3,7 +3,7 @@
  *
  * Two daemons get the same generated inventory (test/support/generate-fixtures.ts): loaded images have the
  * same IDs on both, built ones do not, so results are compared as sets of *roles*. Daemon A runs imgsweep,
- * daemon B runs prune; both are compared with the set the SPEC's semantics give for the generated facts
+ * daemon B runs prune; both are compared with the set the policy's semantics give for the generated facts
  * (`expectedDeletes`), so a mismatch says which side is wrong. Every comparison starts from empty daemons.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -172,7 +172,7 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
     );
     for (const kept of ['build-tagged~1', 'chain1-mid', 'chain2-root', 'bb-dangling-running', 'bb-dangling-stopped'])
       expect(expected).not.toContain(kept);
-    // Digest-only (RepoDigests, no tags): `untagged` to imgsweep (SPEC §1). Measured on Engine 20.10, prune -f
+    // Digest-only (RepoDigests, no tags): `untagged` to imgsweep. Measured on Engine 20.10, prune -f
     // removes it too (its refs hold no NamedTagged), so it is no exception to the equality above.
     expect(r.ia.byRole.get('digest-only')!.digests).toHaveLength(1);
     expect(r.goneA).toContain('digest-only');
@@ -199,7 +199,7 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
       expect(expected).not.toContain(kept);
 
     const used = r.ia.images.filter(inUse).map((i) => i.role);
-    // imgsweep: every tag of every in-use image stays (SPEC §1: images used by a running container are never touched).
+    // imgsweep: every tag of every in-use image stays (images used by a running container are never touched).
     expectRefsUntouched(r, 'A', used);
     // prune -a: deleting an in-use image's references one by one untags all but the last (the engine checks
     // containers only when removing the last one): the running container's image lost its extra tag.
@@ -243,7 +243,7 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
     expect(expected).toContain('chain2-head');
 
     // prune deletes with its parent pruning: the unlabelled untagged parent of a deleted image goes too, although
-    // the label filter does not match it. imgsweep removes only what the policy selects (SPEC §5.10).
+    // the label filter does not match it. imgsweep removes only what the policy selects.
     const cascade = new Set(r.goneA);
     for (let grew = true; grew;) {
       grew = false;

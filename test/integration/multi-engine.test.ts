@@ -2,7 +2,7 @@
  * Several engines in one run, on two real dockerds with different fixtures (and, at the end, a dockerd with a
  * Podman service): a plan set, apply per engine with its
  * own lock, metrics labelled by engine, an unreachable third engine and a held lock that spoil only their engine.
- * The two daemons report the same /info ID (ENGINE-FACTS.md): their engine keys must still differ.
+ * The two daemons report the same /info ID: their engine keys must still differ.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

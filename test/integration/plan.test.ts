@@ -264,7 +264,7 @@ describe.skipIf(engineTestsSkipped())('plan, inventory and explain against a rea
       );
     });
 
-    it('does not count a freshly loaded old image as unused for long: first seen is now (SPEC §3)', async () => {
+    it('does not count a freshly loaded old image as unused for long: first seen is now ', async () => {
       const idle = join(dir, 'idle.yaml');
       await writeFile(
         idle,

@@ -4,7 +4,7 @@ import { formatMetrics } from '../../src/report/metrics.js';
 import { engineTestsSkipped } from '../support/dockerd.js';
 import { mixedReport } from '../report/report-fixture.js';
 
-/** SPEC §2: the metrics textfile is clean under `promtool check metrics` (Debian's prometheus package, which
+/** The metrics textfile is clean under `promtool check metrics` (Debian's prometheus package, which
  * `npm test` installs with the engines; skipped only with them, never in CI). */
 describe.skipIf(engineTestsSkipped())('metrics textfile', () => {
   it('passes promtool check metrics, for several engines and with and without a report', async () => {

@@ -1,5 +1,5 @@
 /**
- * The reclaim estimate against a real dockerd (SPEC §4): layers shared between images count only when every
+ * The reclaim estimate against a real dockerd: layers shared between images count only when every
  * image using them goes, and apply's actual bytes (the engine's /system/df LayersSize) match the estimate.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

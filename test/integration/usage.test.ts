@@ -1,5 +1,5 @@
 /**
- * The last-used record against a real dockerd (SPEC §3): kept across runs of imgsweep in --state-dir, fed by
+ * The last-used record against a real dockerd : kept across runs of imgsweep in --state-dir, fed by
  * containers and the engine's events, set aside when damaged, and used by `unusedFor` and `explain`.
  */
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';

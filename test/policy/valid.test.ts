@@ -1,4 +1,4 @@
-/** Valid policies and the typed Policy they load into (SPEC.md §1). */
+/** Valid policies and the typed Policy they load into (the policy language). */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy } from '../../src/policy/load.js';
@@ -19,8 +19,8 @@ const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 const GiB = 2 ** 30;
 
-/** SPEC.md §1, verbatim (including the "…" placeholder in protect.images). */
-const SPEC_EXAMPLE = `# yaml-language-server: $schema=../schemas/policy.schema.json
+/** The full example policy of the policy language, verbatim (including the "…" placeholder in protect.images). */
+const FULL_EXAMPLE = `# yaml-language-server: $schema=../schemas/policy.schema.json
 version: 1
 name: ci-runner                      # optional, shown in reports
 
@@ -76,16 +76,16 @@ const EMPTY_SELECTOR: Selector = {
   unused: null,
 };
 
-describe('the SPEC §1 example', () => {
+describe('the full example policy', () => {
   it('verbatim: only the "…" placeholder image ID is refused', () => {
-    const r = parsePolicy(SPEC_EXAMPLE, 'spec.yaml');
+    const r = parsePolicy(FULL_EXAMPLE, 'spec.yaml');
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.problems.map((p) => [p.path, p.line, p.code])).toEqual([['protect.images[0]', 10, 'format']]);
   });
 
   it('with the placeholder completed, loads into the typed policy', () => {
-    const text = SPEC_EXAMPLE.replace('sha256:3e207b409db3…', 'sha256:3e207b409db3');
+    const text = FULL_EXAMPLE.replace('sha256:3e207b409db3…', 'sha256:3e207b409db3');
     const p = load(text, 'spec.yaml');
     expect(p.version).toBe(1);
     expect(p.name).toBe('ci-runner');
@@ -200,7 +200,7 @@ describe('defaults', () => {
     });
     const q = load('version: 1\ndisk: { maxImageBytes: 40GiB }\n');
     expect(q.disk!.maxImageBytes).toBe(40 * GiB);
-    // SPEC: targetImageBytes defaults to maxImageBytes itself; the loader may resolve that or leave it to the planner.
+    // targetImageBytes defaults to maxImageBytes itself; the loader may resolve that or leave it to the planner.
     expect([null, 40 * GiB]).toContain(q.disk!.targetImageBytes);
   });
 });
@@ -348,7 +348,7 @@ describe('labels and images', () => {
     expect(r!.match.images).toEqual(['0123456789abcdef']);
   });
 
-  // SPEC: "full or >=12-hex ID prefixes"; patterns.ts lower-cases, but the schema only admits lower-case hex.
+  // "full or >=12-hex ID prefixes"; patterns.ts lower-cases, but the schema only admits lower-case hex.
   it('image IDs in upper case are hex too, and are lower-cased', () => {
     const p = load('version: 1\nprotect:\n  images: ["sha256:3E207B409DB3"]\n');
     expect(p.protect.images).toEqual(['3e207b409db3']);

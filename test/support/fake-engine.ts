@@ -3,7 +3,7 @@ import type { ContainerRecord, EngineIdentity, ImageRecord, Inventory } from '..
 
 /**
  * An in-memory Engine for testing the scheduling and outcome classification of applyPlan/runStep only.
- * It follows ENGINE-FACTS.md (classic store): untag by name removes one reference, and with a repository's
+ * It behaves as a Docker engine with the classic image store does: untag by name removes one reference, and with a repository's
  * last tag that repository's digests (the last reference deletes the image, unless something conflicts); delete by full ID is refused (409) while several references
  * remain, while child images exist or while a container (any state, image mounts too) uses the image;
  * removing a running/paused/restarting container is refused (409); anything unknown answers 404.

@@ -33,7 +33,7 @@ export const PODMAN_NOT_FOUND =
   "podman not found: install Debian's podman (apt-get install -y podman) " +
   'or set IMGSWEEP_SKIP_ENGINE_TESTS=1 to skip the real-engine tests';
 
-/** Without explicit limits runc fails setting rlimits on these hosts (ENGINE-FACTS.md). */
+/** Without explicit limits runc fails setting rlimits on these hosts. */
 export const PODMAN_ULIMITS = [
   { Name: 'nofile', Soft: 1024, Hard: 1024 },
   { Name: 'nproc', Soft: 1024, Hard: 1024 },

@@ -1,4 +1,4 @@
-/** foldUsage and snapshotUsage with plain data: what each run folds into the last-used record (SPEC §3). */
+/** foldUsage and snapshotUsage with plain data: what each run folds into the last-used record . */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EngineEvent } from '../../src/engine/engine.js';
@@ -70,7 +70,7 @@ describe('foldUsage: containers', () => {
   });
 
   it.each(['exited', 'created', 'dead'] as const)(
-    'a %s container (any container, SPEC §3) marks its image used now',
+    'a %s container (any container) marks its image used now',
     (state) => {
       const c = container('job', 'a', state, { created: ago('22d'), startedAt: ago('21d'), finishedAt: ago('3d') });
       const next = foldUsage(previous, inventory([image('a')], [c]), [], NOW);

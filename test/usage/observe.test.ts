@@ -141,7 +141,7 @@ describe('observeUsage (every plan and apply on a live engine)', () => {
     expect(warnings).toEqual([]);
     expect(e.eventsCalls).toEqual([{ since: Date.parse(ago('6h')), until: NOW }]);
     expect(usage[idOf('a')]!.lastUsed).toBe(ago('3h'));
-    // Any existing container marks its image used now (SPEC §3).
+    // Any existing container marks its image used now .
     expect(usage[idOf('b')]!.lastUsed).toBe(new Date(NOW).toISOString());
     const saved = await read();
     expect(saved).toMatchObject({ eventsUntil: new Date(NOW).toISOString(), updatedAt: new Date(NOW).toISOString() });
