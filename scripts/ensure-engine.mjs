@@ -48,7 +48,10 @@ if (!isRoot || !onPath('apt-get')) {
   process.exit(1);
 }
 
-/** The services set to start at boot: systemd units in a .wants folder, System V scripts with an S link. */
+/**
+ * The services set to start at boot, as "kind name" → the links that enable it: systemd units linked in a .wants
+ * folder, System V scripts with an S link in a runlevel folder.
+ */
 function enabledServices() {
   const list = (dir) => {
     try {
@@ -57,17 +60,31 @@ function enabledServices() {
       return [];
     }
   };
-  const services = new Set();
+  const services = new Map();
+  const add = (service, link) => services.set(service, [...(services.get(service) ?? []), link]);
   for (const wants of list('/etc/systemd/system').filter((name) => name.endsWith('.wants'))) {
-    for (const unit of list(`/etc/systemd/system/${wants}`)) services.add(`systemd ${unit}`);
+    for (const unit of list(`/etc/systemd/system/${wants}`))
+      add(`systemd ${unit}`, `/etc/systemd/system/${wants}/${unit}`);
   }
   for (const level of ['2', '3', '4', '5']) {
     for (const link of list(`/etc/rc${level}.d`)) {
       const script = /^S\d\d(.+)$/.exec(link)?.[1];
-      if (script !== undefined) services.add(`sysv ${script}`);
+      if (script !== undefined) add(`sysv ${script}`, `/etc/rc${level}.d/${link}`);
     }
   }
   return services;
+}
+
+/**
+ * Disables a service the install enabled. deb-systemd-helper refuses to run outside dpkg, so systemd units go
+ * through systemctl, which edits the links without a running systemd; where there is no systemctl, the links the
+ * install made are removed. System V scripts go through update-rc.d, which keeps them disabled on upgrades.
+ */
+function disable(service, links) {
+  const [kind, name] = service.split(' ');
+  if (kind === 'sysv') spawnSync('update-rc.d', [name, 'disable'], { stdio: 'inherit' });
+  else if (!onPath('systemctl') || spawnSync('systemctl', ['disable', name], { stdio: 'inherit' }).status !== 0)
+    for (const link of links) rmSync(link, { force: true });
 }
 
 function install() {
@@ -101,19 +118,16 @@ try {
 } finally {
   if (ownPolicy) rmSync(POLICY_RC, { force: true });
 }
-const enabled = [...enabledServices()].filter((service) => !enabledBefore.has(service));
-for (const service of enabled) {
-  const [kind, name] = service.split(' ');
-  const [cmd, ...args] =
-    kind === 'systemd' ? ['deb-systemd-helper', 'disable', name] : ['update-rc.d', name, 'disable'];
-  const result = spawnSync(cmd, args, { stdio: 'inherit' });
-  if (result.status !== 0) {
-    console.error(`ensure-engine: could not disable ${name} (${cmd} ${args.join(' ')} failed): disable it by hand`);
-    status ||= 1;
-  }
+const enabled = [...enabledServices()].filter(([service]) => !enabledBefore.has(service));
+for (const [service, links] of enabled) disable(service, links);
+const after = enabledServices();
+const left = enabled.map(([service]) => service).filter((service) => after.has(service));
+const name = (service) => service.split(' ')[1];
+const disabled = enabled.map(([service]) => service).filter((service) => !after.has(service));
+if (disabled.length > 0)
+  console.error(`ensure-engine: disabled again what the install enabled: ${disabled.map(name).join(' ')}`);
+if (left.length > 0) {
+  console.error(`ensure-engine: could not disable ${left.map(name).join(' ')}: disable them by hand`);
+  status ||= 1;
 }
-if (enabled.length > 0)
-  console.error(
-    `ensure-engine: disabled again what the install enabled: ${enabled.map((s) => s.split(' ')[1]).join(' ')}`,
-  );
 process.exit(status);

@@ -90,7 +90,7 @@ describe.skipIf(engineTestsSkipped())('the disk budget while /system/df is busy,
     expect(evicted.length).toBeLessThan(IMAGES);
     const hammer = hammerDiskUsage(socket);
     try {
-      for (let round = 0; round < 5; round++) {
+      for (let round = 0; round < 3; round++) {
         const busy = await planOf(t.host, budget);
         expect(busy.code, busy.stderr).toBe(0);
         expect(busy.plan.actions).toEqual(quiet.plan.actions);

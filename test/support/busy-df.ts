@@ -17,8 +17,11 @@ export interface Hammer {
   stop(): Promise<void>;
 }
 
-/** `clients` loops of GET /system/df on the daemon's socket until stopped. */
-export function hammerDiskUsage(socketPath: string, clients = 3): Hammer {
+/**
+ * `clients` loops of GET /system/df on the daemon's socket until stopped, each resting up to `restMs` between
+ * calls as a polling agent does (with no rest at all, another client would hardly ever get a turn).
+ */
+export function hammerDiskUsage(socketPath: string, clients = 2, restMs = 50): Hammer {
   const counts = { ok: 0, busy: 0, other: 0 };
   let running = true;
   const loop = async (): Promise<void> => {
@@ -27,6 +30,7 @@ export function hammerDiskUsage(socketPath: string, clients = 3): Hammer {
       if (r?.status === 200) counts.ok++;
       else if (r?.status === 500 && r.body.includes(BUSY)) counts.busy++;
       else counts.other++;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * restMs));
     }
   };
   const loops = Array.from({ length: clients }, loop);

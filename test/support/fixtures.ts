@@ -159,16 +159,13 @@ export async function buildChild(
   return { id, intermediates };
 }
 
-export async function pushImage(docker: Docker, ref: string): Promise<void> {
-  const { repo, tag } = splitTag(ref);
-  // The test registry sometimes answers a blob upload with 500 on a loaded machine, or loses the blob so that the
-  // manifest that follows names an unknown one ("digest invalid", "blob unknown"); a push is idempotent, so a
-  // fixture push is tried again (three times at most) before the test fails on it.
+// The test registry sometimes answers a blob upload or download with 500 on a loaded machine, or loses the blob so
+// that the manifest that follows names an unknown one ("digest invalid", "blob unknown"); a push or pull is
+// idempotent, so a fixture's transfer is tried again (three times at most) before the test fails on it.
+async function withRegistryRetries<T>(transfer: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const stream = await docker.getImage(repo).push({ tag });
-      await drainProgress(stream, `docker push ${ref}`);
-      return;
+      return await transfer();
     } catch (error) {
       if (attempt === 3 || !/HTTP status: 5\d\d|digest invalid|blob unknown/.test(String(error))) throw error;
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
@@ -176,8 +173,16 @@ export async function pushImage(docker: Docker, ref: string): Promise<void> {
   }
 }
 
+export async function pushImage(docker: Docker, ref: string): Promise<void> {
+  const { repo, tag } = splitTag(ref);
+  await withRegistryRetries(async () => {
+    await drainProgress(await docker.getImage(repo).push({ tag }), `docker push ${ref}`);
+  });
+}
+
 export async function pullImage(docker: Docker, ref: string): Promise<string> {
-  const stream: NodeJS.ReadableStream = await docker.pull(ref);
-  await drainProgress(stream, `docker pull ${ref}`);
+  await withRegistryRetries(async () => {
+    await drainProgress(await docker.pull(ref), `docker pull ${ref}`);
+  });
   return (await docker.getImage(ref).inspect()).Id;
 }
