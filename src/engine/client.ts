@@ -1,6 +1,7 @@
 /** The dockerode client for a target, and turning its failures into imgsweep's errors. */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { inspect } from 'node:util';
 import Docker from 'dockerode';
 import { EngineError, EngineUnavailable, ImgsweepError } from '../errors.js';
 import type { EngineTarget } from './host.js';
@@ -35,6 +36,9 @@ export function makeClients(target: EngineTarget, env: NodeJS.ProcessEnv): Clien
       rejectUnauthorized: target.tls?.verify !== false,
     });
   } else agent = new HttpAgent({ keepAlive: true });
+  // docker-modem formats every request's options with util.inspect (for its debug log, even when that is off):
+  // the whole agent with all its sockets, which cost an apply most of its CPU. The agent shows as one word.
+  Object.defineProperty(agent, inspect.custom, { value: () => 'Agent' });
   return {
     docker(version, timeoutMs) {
       try {
