@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // Two test files at a time, integration ones included: each starts engines of its own (own data root,
+    // socket and ports).
+    maxWorkers: 2,
     projects: [
       { test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/integration/**'] } },
       {
@@ -11,7 +14,6 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
-          fileParallelism: false,
         },
       },
     ],

@@ -245,7 +245,9 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a real dockerd', (
       const used = (await lastUsed(ids.first))!;
       expect(used).toBeGreaterThanOrEqual(t0 - 1_000);
       expect(used).toBeLessThanOrEqual(t1 + 1_000);
-      expect((await readRecord())!.images[ids.first]!.source).toMatch(/event/);
+      // From the event, or, when a flush fell while the container still ran (a loaded machine's `docker run`
+      // takes longer than the 1 s interval), from the listing that saw it running: both are this run.
+      expect((await readRecord())!.images[ids.first]!.source).toMatch(/event|container \S+ is running/);
       // At most one flush interval (1 s) after the run, plus the time to list the engine.
       expect(flushedBy - t1).toBeLessThan(3_000);
       // Nothing else was used.

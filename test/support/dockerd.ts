@@ -145,24 +145,33 @@ export async function awaitService(
   what: string,
   s: ServiceStart,
 ): Promise<Pick<TestEngine, 'host' | 'docker' | 'cli'>> {
-  const ready = await waitFor(async () => (await getOnSocket(s.socketPath, '/_ping'))?.status === 200, {
-    timeoutMs: READY_MS,
-    stopEarly: () => exited(s.child) || s.spawnError() !== null,
-  });
-  if (!ready) {
+  // Ready once /version names the API version: a loaded machine's Podman answers /_ping well before that.
+  let answer: string | undefined;
+  let apiVersion: string | undefined;
+  const ready = await waitFor(
+    async () => {
+      const version = await getOnSocket(s.socketPath, '/version');
+      if (version?.status !== 200) return false;
+      answer = version.body;
+      try {
+        apiVersion = (JSON.parse(version.body) as { ApiVersion?: string }).ApiVersion;
+      } catch {
+        apiVersion = undefined;
+      }
+      return apiVersion !== undefined;
+    },
+    { timeoutMs: READY_MS, stopEarly: () => exited(s.child) || s.spawnError() !== null },
+  );
+  if (!ready || apiVersion === undefined) {
     const why = exited(s.child)
       ? `exited with ${s.child.exitCode ?? s.child.signalCode}`
-      : `not ready in ${READY_MS} ms`;
+      : answer !== undefined
+        ? `answered /version without ApiVersion: ${answer}`
+        : `not ready in ${READY_MS} ms`;
     const cause = s.spawnError() as Error | null;
     const tail = tailFile(s.logPath, 30);
     await s.cleanup();
     throw new Error(`${what} ${why}${cause ? ` (${cause.message})` : ''}; log tail:\n${tail}`);
-  }
-  const version = await getOnSocket(s.socketPath, '/version');
-  const apiVersion = (JSON.parse(version?.body ?? '{}') as { ApiVersion?: string }).ApiVersion;
-  if (apiVersion === undefined) {
-    await s.cleanup();
-    throw new Error(`${what} answered /version without ApiVersion: ${version?.body ?? '(nothing)'}`);
   }
   // host/protocol set explicitly: dockerode would otherwise take them from a DOCKER_HOST in the environment.
   const docker = new Docker({
