@@ -1,7 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** What the plain JavaScript files (bin/, scripts/, this file) use of Node's globals. */
+/** What the plain JavaScript files (bin/, scripts/, bench/, this file) use of Node's globals. */
 const NODE_GLOBALS = Object.fromEntries(
   [
     'process',
@@ -18,15 +18,7 @@ const NODE_GLOBALS = Object.fromEntries(
 
 export default tseslint.config(
   {
-    ignores: [
-      'dist/**',
-      'node_modules/**',
-      'coverage/**',
-      '.imgsweep-test/**',
-      '.ci/node-*/**',
-      'bench/.work/**',
-      'bench/**/*.mjs',
-    ],
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.imgsweep-test/**', '.ci/node-*/**', 'bench/.work/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -21,11 +21,16 @@ if (!file) {
 
 const { nodes, where, total, self, inclusive, own } = readProfile(file, match);
 
-const fmt = ([key, us]) => `${(us / 1000).toFixed(1).padStart(9)} ms ${((us / total) * 100).toFixed(1).padStart(5)}%  ${key}`;
+const fmt = ([key, us]) =>
+  `${(us / 1000).toFixed(1).padStart(9)} ms ${((us / total) * 100).toFixed(1).padStart(5)}%  ${key}`;
 console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled\n\nself time, top ${top}:`);
 for (const e of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(fmt(e));
 console.log(`\ninclusive time, functions under ${match}, top ${top}:`);
-for (const e of [...inclusive].filter(([k]) => own(k)).sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(fmt(e));
+for (const e of [...inclusive]
+  .filter(([k]) => own(k))
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top))
+  console.log(fmt(e));
 
 if (linesOf) {
   const ticks = new Map();
@@ -37,5 +42,6 @@ if (linesOf) {
   }
   const sum = [...ticks.values()].reduce((s, v) => s + v, 0);
   console.log(`\nhottest lines of ${linesOf} (${sum} self samples):`);
-  for (const [k, t] of [...ticks].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${String(t).padStart(7)} ${((t / sum) * 100).toFixed(1).padStart(5)}%  ${k}`);
+  for (const [k, t] of [...ticks].sort((a, b) => b[1] - a[1]).slice(0, top))
+    console.log(`${String(t).padStart(7)} ${((t / sum) * 100).toFixed(1).padStart(5)}%  ${k}`);
 }

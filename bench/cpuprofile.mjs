@@ -40,6 +40,10 @@ export function readProfile(file, match = '/dist/') {
 export function cpuProfileTop(file, { top = 12, match = '/dist/' } = {}) {
   const p = readProfile(file, match);
   const list = (m, filter = () => true) =>
-    [...m].filter(([k]) => filter(k)).sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, us]) => ({ fn: k, ms: Math.round(us / 100) / 10, pct: Math.round((us / p.total) * 1000) / 10 }));
+    [...m]
+      .filter(([k]) => filter(k))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, us]) => ({ fn: k, ms: Math.round(us / 100) / 10, pct: Math.round((us / p.total) * 1000) / 10 }));
   return { totalMs: Math.round(p.total / 1000), self: list(p.self), inclusiveOwn: list(p.inclusive, p.own) };
 }

@@ -140,7 +140,11 @@ export function saveArchive(images) {
       stored.add(hex);
       entries.push({ type: 'file', name: `${hex}.json`, data: config });
     }
-    manifest.push({ Config: `${hex}.json`, RepoTags: img.tags?.length ? img.tags : null, Layers: img.layers.map((l) => `${l.diffId.slice(7)}/layer.tar`) });
+    manifest.push({
+      Config: `${hex}.json`,
+      RepoTags: img.tags?.length ? img.tags : null,
+      Layers: img.layers.map((l) => `${l.diffId.slice(7)}/layer.tar`),
+    });
     ids.push(`sha256:${hex}`);
   }
   entries.push({ type: 'file', name: 'manifest.json', data: JSON.stringify(manifest) });
@@ -152,15 +156,24 @@ export function saveArchive(images) {
 /** One request on a unix socket; resolves {status, body (Buffer), json()}; rejects on transport errors. */
 export function api(socketPath, method, path, { body = null, timeoutMs = 600_000, headers = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method, headers: body ? { 'Content-Type': 'application/x-tar', 'Content-Length': body.length, ...headers } : headers, timeout: timeoutMs }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const buf = Buffer.concat(chunks);
-        resolve({ status: res.statusCode, body: buf, json: () => JSON.parse(buf.toString('utf8')) });
-      });
-      res.on('error', reject);
-    });
+    const req = request(
+      {
+        socketPath,
+        path,
+        method,
+        headers: body ? { 'Content-Type': 'application/x-tar', 'Content-Length': body.length, ...headers } : headers,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const buf = Buffer.concat(chunks);
+          resolve({ status: res.statusCode, body: buf, json: () => JSON.parse(buf.toString('utf8')) });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
     req.end(body ?? undefined);
@@ -244,7 +257,20 @@ export async function startDockerd() {
   const logFd = openSync(logPath, 'a');
   const child = spawn(
     bin,
-    ['--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'docker.pid'), '--host', `unix://${socket}`, '--storage-driver=vfs', '--iptables=false', '--ip6tables=false', '--bridge=none'],
+    [
+      '--data-root',
+      join(dir, 'data'),
+      '--exec-root',
+      join(dir, 'exec'),
+      '--pidfile',
+      join(dir, 'docker.pid'),
+      '--host',
+      `unix://${socket}`,
+      '--storage-driver=vfs',
+      '--iptables=false',
+      '--ip6tables=false',
+      '--bridge=none',
+    ],
     { detached: true, stdio: ['ignore', logFd, logFd] },
   );
   closeSync(logFd);
@@ -288,7 +314,8 @@ export async function startDockerd() {
     try {
       if (!exited) {
         const r = await api(socket, 'GET', '/containers/json?all=1', { timeoutMs: 10_000 });
-        for (const c of r.status === 200 ? r.json() : []) await api(socket, 'DELETE', `/containers/${c.Id}?force=1`, { timeoutMs: 20_000 }).catch(() => undefined);
+        for (const c of r.status === 200 ? r.json() : [])
+          await api(socket, 'DELETE', `/containers/${c.Id}?force=1`, { timeoutMs: 20_000 }).catch(() => undefined);
       }
     } catch {
       // the daemon may be gone already
@@ -308,7 +335,10 @@ export async function startDockerd() {
   live.add(engine);
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const ok = await api(socket, 'GET', '/_ping', { timeoutMs: 2_000 }).then((r) => r.status === 200, () => false);
+    const ok = await api(socket, 'GET', '/_ping', { timeoutMs: 2_000 }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (exited || Date.now() > deadline) {
       let tail = '';
@@ -336,12 +366,14 @@ export async function startDockerd() {
   engine.load = async (archive) => {
     const r = await engine.api('POST', '/images/load?quiet=1', { body: archive });
     const text = r.body.toString('utf8');
-    if (r.status !== 200 || /"error"/.test(text)) throw new Error(`docker load failed (${r.status}): ${text.slice(0, 500)}`);
+    if (r.status !== 200 || /"error"/.test(text))
+      throw new Error(`docker load failed (${r.status}): ${text.slice(0, 500)}`);
   };
   engine.images = async () => (await engine.api('GET', '/images/json?all=1')).json();
   /** Removes every container and image (force): an emptied daemon. */
   engine.empty = async () => {
-    for (const c of (await engine.api('GET', '/containers/json?all=1')).json()) await engine.api('DELETE', `/containers/${c.Id}?force=1`);
+    for (const c of (await engine.api('GET', '/containers/json?all=1')).json())
+      await engine.api('DELETE', `/containers/${c.Id}?force=1`);
     for (let round = 0; round < 5; round++) {
       const imgs = await engine.images();
       if (imgs.length === 0) return;
@@ -375,12 +407,15 @@ export async function countingProxy(targetSocket, proxySocket) {
     counts.set(key, (counts.get(key) ?? 0) + 1);
     const entry = { key, url: req.url, start: performance.now(), end: null, status: null };
     log.push(entry);
-    const up = request({ socketPath: targetSocket, agent: upstream, path: req.url, method: req.method, headers: req.headers }, (r) => {
-      entry.status = r.statusCode;
-      res.writeHead(r.statusCode, r.headers);
-      r.pipe(res);
-      r.on('end', () => (entry.end = performance.now()));
-    });
+    const up = request(
+      { socketPath: targetSocket, agent: upstream, path: req.url, method: req.method, headers: req.headers },
+      (r) => {
+        entry.status = r.statusCode;
+        res.writeHead(r.statusCode, r.headers);
+        r.pipe(res);
+        r.on('end', () => (entry.end = performance.now()));
+      },
+    );
     up.on('error', (e) => {
       entry.end = performance.now();
       res.destroy(e);
@@ -423,7 +458,12 @@ const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' 
  */
 export function run(cmd, args, { env = process.env, timeoutMs = 300_000, cwd = ROOT, input = null, cpu = false } = {}) {
   if (cpu) {
-    return run('bash', ['-c', '"$@"; code=$?; times >&2; exit $code', 'bash', cmd, ...args], { env, timeoutMs, cwd, input }).then((r) => {
+    return run('bash', ['-c', '"$@"; code=$?; times >&2; exit $code', 'bash', cmd, ...args], {
+      env,
+      timeoutMs,
+      cwd,
+      input,
+    }).then((r) => {
       const lines = r.stderr.trimEnd().split('\n');
       const m = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(lines.at(-1) ?? '');
       if (!m) throw new Error(`no CPU times from bash for ${cmd}: ${r.stderr.slice(-300)}`);
@@ -445,7 +485,13 @@ export function run(cmd, args, { env = process.env, timeoutMs = 300_000, cwd = R
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? 128, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), ms: performance.now() - t0 });
+      resolve({
+        code: code ?? 128,
+        signal,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        ms: performance.now() - t0,
+      });
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(input ?? '');
@@ -459,7 +505,10 @@ export function imgsweep(args, { env = process.env, nodeFlags = [], timeoutMs = 
 
 /** Throws with the output when a command failed. */
 export function check(r, what) {
-  if (r.code !== 0) throw new Error(`${what} exited ${r.code}${r.signal ? ` (${r.signal})` : ''}:\n${r.stderr.slice(-2000)}\n${r.stdout.slice(-1000)}`);
+  if (r.code !== 0)
+    throw new Error(
+      `${what} exited ${r.code}${r.signal ? ` (${r.signal})` : ''}:\n${r.stderr.slice(-2000)}\n${r.stdout.slice(-1000)}`,
+    );
   return r;
 }
 

@@ -1,19 +1,19 @@
 /**
- * Layer data for the reclaim estimate: attachLayers (dist/inventory/layers.js) through connectEngine
- * (dist/engine/docker.js) for 1,000 candidate images on a real dockerd whose images share base layers,
+ * Layer data for the reclaim estimate: attachLayers (dist/live/layers.js) through connectEngine
+ * (dist/engine/docker.js) for 1,000 images on a real dockerd whose images share base layers,
  * at the default bounded concurrency (8) vs 1 (and 4, 16 for the shape), in the same run: wall time
  * (median of RUNS, order alternated) and engine calls (counted by a unix-socket proxy in a separate pass,
  * and as attachLayers reports them).
  * Every base layer has one size, and every top layer another: /system/df's figures cannot tell the stacks apart
- * (src/inventory/share.ts), so every image is read, the case this benchmark measures.
+ * (src/live/share.ts), so every image is read, the case this benchmark measures.
  *
  *   node bench/layers.bench.mjs [--images 1000] [--runs 3]     (after npm run build)
  */
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { connectEngine } from '../dist/engine/docker.js';
-import { attachLayers } from '../dist/inventory/layers.js';
-import { readInventory } from '../dist/inventory/read.js';
+import { attachLayers } from '../dist/live/layers.js';
+import { readInventory } from '../dist/live/read.js';
 import { countingProxy, layer, saveArchive, startDockerd } from './engine.mjs';
 import { emitResults, log, median, row } from './result.mjs';
 
@@ -54,10 +54,9 @@ async function main() {
     open.push(direct);
     const base = await readInventory(direct, Date.now());
     if (base.images.length !== N) throw new Error(`expected ${N} images, read ${base.images.length}`);
-    const candidates = new Set(base.images.map((i) => i.id));
 
     // Warm-up (first calls open connections, the daemon fills caches), then timed runs, order alternated.
-    await attachLayers(direct, fresh(base), candidates, 8);
+    await attachLayers(direct, fresh(base), 8);
     const times = Object.fromEntries(LEVELS.map((c) => [c, []]));
     const reported = {};
     const sigs = new Set();
@@ -65,8 +64,9 @@ async function main() {
       for (const c of r % 2 ? [...LEVELS].reverse() : LEVELS) {
         const inv = fresh(base);
         const s = performance.now();
-        const res = await attachLayers(direct, inv, candidates, c);
+        const res = await attachLayers(direct, inv, c);
         times[c].push(performance.now() - s);
+        if (inv.accountingUnavailable) throw new Error(`attachLayers: ${inv.accountingUnavailable}`);
         reported[c] = res;
         sigs.add(signature(inv));
       }
@@ -81,23 +81,36 @@ async function main() {
       open.push(viaProxy);
       const inv = await readInventory(viaProxy, Date.now());
       proxy.reset();
-      await attachLayers(viaProxy, inv, candidates, c);
+      await attachLayers(viaProxy, inv, c);
       counted[c] = { total: proxy.total(), keys: proxy.snapshot() };
     }
 
     const m = Object.fromEntries(LEVELS.map((c) => [c, median(times[c])]));
     const layered = fresh(base);
-    await attachLayers(direct, layered, candidates, 8);
+    await attachLayers(direct, layered, 8);
     const distinct = new Set(layered.images.flatMap((i) => i.layers.map((l) => l.digest))).size;
-    rows.push(row(`attachLayers ${N} candidates, concurrency 8 (default)`, m[8], 'ms', { baseline: m[1], baselineName: 'concurrency 1' }));
-    rows.push(row(`attachLayers ${N} candidates, concurrency 1`, m[1], 'ms'));
+    rows.push(
+      row(`attachLayers ${N} images, concurrency 8 (default)`, m[8], 'ms', {
+        baseline: m[1],
+        baselineName: 'concurrency 1',
+      }),
+    );
+    rows.push(row(`attachLayers ${N} images, concurrency 1`, m[1], 'ms'));
     rows.push(row(`attachLayers ${N}: engine calls, concurrency 8`, counted[8].total, 'calls'));
     rows.push(row(`attachLayers ${N}: engine calls, concurrency 1`, counted[1].total, 'calls'));
     rows.push(row(`attachLayers ${N}: per image, concurrency 8`, m[8] / N, 'ms'));
     const f = (v) => v.map((x) => x.toFixed(0)).join('/');
-    notes.push(`dockerd ${engine.version} (API ${engine.apiVersion}), vfs; ${N} images, each one of ${BASES} base layers + one of ${TOPS} top layers (${distinct} distinct layers, one size for all bases and another for all tops: /system/df cannot tell the stacks apart, so all ${N} are read)`);
-    notes.push(`${RUNS} runs each after one warm-up, median; samples ms: ${LEVELS.map((c) => `c${c} ${f(times[c])}`).join(', ')}; medians: ${LEVELS.map((c) => `c${c} ${m[c].toFixed(0)} ms`).join(', ')}`);
-    notes.push(`calls (proxy): ${Object.entries(counted[8].keys).map(([k, n]) => `${n}x ${k}`).join(', ')}; attachLayers reports ${reported[8].calls} calls, ${reported[8].fetched} images fetched`);
+    notes.push(
+      `dockerd ${engine.version} (API ${engine.apiVersion}), vfs; ${N} images, each one of ${BASES} base layers + one of ${TOPS} top layers (${distinct} distinct layers, one size for all bases and another for all tops: /system/df cannot tell the stacks apart, so all ${N} are read)`,
+    );
+    notes.push(
+      `${RUNS} runs each after one warm-up, median; samples ms: ${LEVELS.map((c) => `c${c} ${f(times[c])}`).join(', ')}; medians: ${LEVELS.map((c) => `c${c} ${m[c].toFixed(0)} ms`).join(', ')}`,
+    );
+    notes.push(
+      `calls (proxy): ${Object.entries(counted[8].keys)
+        .map(([k, n]) => `${n}x ${k}`)
+        .join(', ')}; attachLayers reports ${reported[8].calls} calls, ${reported[8].fetched} images fetched`,
+    );
   } finally {
     for (const e of open) e.close();
     await proxy?.close();

@@ -41,7 +41,16 @@ function measure(file, runs) {
   const policy = loadPolicy();
   const plan = timeRuns(runs, () => makePlan({ policy, inventory: parsed.result, now: NOW }));
   const { summary, refused } = plan.result;
-  return { json: json.median, parse: parsed.median, parseFirst: parsed.first, plan: plan.median, planFirst: plan.first, planMin: Math.min(...plan.times), summary, refused: refused?.reason ?? null };
+  return {
+    json: json.median,
+    parse: parsed.median,
+    parseFirst: parsed.first,
+    plan: plan.median,
+    planFirst: plan.first,
+    planMin: Math.min(...plan.times),
+    summary,
+    refused: refused?.reason ?? null,
+  };
 }
 
 /** Child: one end-to-end pass, as `imgsweep plan --inventory FILE -o plan.json` would do it; peak RSS. */
@@ -52,7 +61,11 @@ async function peak(file, jsonOnly) {
 }
 
 function child(args, nodeFlags = []) {
-  const r = spawnSync(process.execPath, [...nodeFlags, SELF, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * MiB });
+  const r = spawnSync(process.execPath, [...nodeFlags, SELF, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * MiB,
+  });
   if (r.status !== 0) throw new Error(`child ${args.join(' ')} failed with status ${r.status}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1));
 }
@@ -72,7 +85,9 @@ function main(sizes, profile) {
       log(`plan: ${label(n)}: ${JSON.stringify(shape)}, ${mb.toFixed(1)} MiB`);
       const runs = RUNS[n] ?? 3;
       if (profile) mkdirSync(PROFILES, { recursive: true });
-      const prof = profile ? ['--cpu-prof', '--cpu-prof-dir', PROFILES, '--cpu-prof-name', `plan-${label(n)}.cpuprofile`] : [];
+      const prof = profile
+        ? ['--cpu-prof', '--cpu-prof-dir', PROFILES, '--cpu-prof-name', `plan-${label(n)}.cpuprofile`]
+        : [];
       const m = child(['--measure', file, '--runs', String(runs)], ['--expose-gc', ...prof]);
       const base = child(['--peak', file, '--json-only']);
       const full = child(['--peak', file]);
@@ -80,11 +95,21 @@ function main(sizes, profile) {
       const L = label(n);
       rows.push(row(`JSON.parse ${L} (${mb.toFixed(0)} MiB)`, m.json, 'ms'));
       rows.push(row(`parseInventory ${L}`, m.parse, 'ms', { baseline: m.json, baselineName: 'JSON.parse' }));
-      rows.push(row(`makePlan ${L}`, m.plan, 'ms', { baseline: m.json, baselineName: 'JSON.parse', max: TARGET_MS[n] ?? null }));
+      rows.push(
+        row(`makePlan ${L}`, m.plan, 'ms', { baseline: m.json, baselineName: 'JSON.parse', max: TARGET_MS[n] ?? null }),
+      );
       rows.push(row(`makePlan ${L}, first run`, m.planFirst, 'ms', { baseline: m.json, baselineName: 'JSON.parse' }));
-      rows.push(row(`peak RSS ${L} (readInventoryFile+makePlan)`, full.peakMiB, 'MiB', { baseline: base.peakMiB, baselineName: 'read+JSON.parse', max: n === 100000 ? 1024 : null }));
+      rows.push(
+        row(`peak RSS ${L} (readInventoryFile+makePlan)`, full.peakMiB, 'MiB', {
+          baseline: base.peakMiB,
+          baselineName: 'read+JSON.parse',
+          max: n === 100000 ? 1024 : null,
+        }),
+      );
       const s = m.summary;
-      notes.push(`${L}: ${runs} runs (median; fastest makePlan ${m.planMin.toFixed(0)} ms); plan: ${s.deletes} deletes, ${s.untags} untags, ${s.removeContainers} container removals, ${s.kept} kept${m.refused ? ` (refused: ${m.refused})` : ''}`);
+      notes.push(
+        `${L}: ${runs} runs (median; fastest makePlan ${m.planMin.toFixed(0)} ms); plan: ${s.deletes} deletes, ${s.untags} untags, ${s.removeContainers} container removals, ${s.kept} kept${m.refused ? ` (refused: ${m.refused})` : ''}`,
+      );
     }
     if (planMs[10000] && planMs[100000]) {
       rows.push(row('makePlan 100k/10k', planMs[100000] / planMs[10000], 'x', { max: 12 }));
@@ -97,6 +122,8 @@ function main(sizes, profile) {
 
 const argv = process.argv.slice(2);
 const opt = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
-if (opt('--measure')) process.stdout.write(`${JSON.stringify(measure(opt('--measure'), Number(opt('--runs') ?? 3)))}\n`);
-else if (opt('--peak')) process.stdout.write(`${JSON.stringify(await peak(opt('--peak'), argv.includes('--json-only')))}\n`);
+if (opt('--measure'))
+  process.stdout.write(`${JSON.stringify(measure(opt('--measure'), Number(opt('--runs') ?? 3)))}\n`);
+else if (opt('--peak'))
+  process.stdout.write(`${JSON.stringify(await peak(opt('--peak'), argv.includes('--json-only')))}\n`);
 else main((opt('--sizes') ?? '1000,10000,100000').split(',').map(Number), argv.includes('--profile'));

@@ -27,9 +27,10 @@ export function timeRuns(runs, fn) {
   return { times, median: median(times), first: times[0], result };
 }
 
-/** One result row; `max` makes a target "value < max" and decides PASS/MISS. */
-export function row(name, value, unit, { baseline = null, baselineName = null, max = null } = {}) {
+/** One result row; `max` makes a target "value < max", `atMost` one "value <= atMost", and decides PASS/MISS. */
+export function row(name, value, unit, { baseline = null, baselineName = null, max = null, atMost = null } = {}) {
   const round = (v) => (v === null ? null : Math.round(v * 100) / 100);
+  const [op, limit] = atMost === null ? ['<', max] : ['≤', atMost];
   return {
     name,
     value: round(value),
@@ -37,8 +38,8 @@ export function row(name, value, unit, { baseline = null, baselineName = null, m
     baseline: round(baseline),
     baselineName,
     ratio: baseline ? round(value / baseline) : null,
-    target: max === null ? null : unit === 'x' ? `< ${max}x` : `< ${max} ${unit}`,
-    pass: max === null ? null : value < max,
+    target: limit === null ? null : unit === 'x' ? `${op} ${limit}x` : `${op} ${limit} ${unit}`,
+    pass: limit === null ? null : atMost === null ? value < max : round(value) <= atMost,
   };
 }
 

@@ -24,7 +24,13 @@ const MARKER = '<!-- Everything below this line is kept by `run.mjs --write`. --
 
 const argv = process.argv.slice(2);
 const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',') : null;
-const scripts = ['plan.mjs', 'validate.mjs', ...readdirSync(DIR).filter((f) => f.endsWith('.bench.mjs')).sort()];
+const scripts = [
+  'plan.mjs',
+  'validate.mjs',
+  ...readdirSync(DIR)
+    .filter((f) => f.endsWith('.bench.mjs'))
+    .sort(),
+];
 const nameOf = (script) => script.replace(/(\.bench)?\.mjs$/, '');
 const render = argv.includes('--render');
 const selected = render ? [] : scripts.filter((s) => !only || only.includes(nameOf(s)));
@@ -34,8 +40,14 @@ if (only && selected.length !== only.length) {
 }
 
 const machine = `${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory, ${type()} ${release()}, Node ${process.version}`;
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
-const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench -- ${argv.join(' ')}`.trim() : `node bench/run.mjs ${argv.join(' ')}`.trim();
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+const command =
+  process.env.npm_lifecycle_event === 'bench'
+    ? `npm run bench -- ${argv.join(' ')}`.trim()
+    : `node bench/run.mjs ${argv.join(' ')}`.trim();
 let source = 'unknown';
 try {
   source = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: DIR, encoding: 'utf8' }).trim();
@@ -48,10 +60,25 @@ let crashed = false;
 for (const script of selected) {
   const bench = nameOf(script);
   console.error(`== ${bench}`);
-  const run = { at: new Date().toISOString().slice(0, 16).replace('T', ' '), command, source, machine, nice: getPriority(), load: load() };
-  const r = spawnSync(process.execPath, [`${DIR}${script}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 2 ** 20 });
+  const run = {
+    at: new Date().toISOString().slice(0, 16).replace('T', ' '),
+    command,
+    source,
+    machine,
+    nice: getPriority(),
+    load: load(),
+  };
+  const r = spawnSync(process.execPath, [`${DIR}${script}`], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 2 ** 20,
+  });
   run.load += ` -> ${load()}`;
-  const line = r.stdout?.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = r.stdout
+    ?.trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   let parsed = null;
   try {
     parsed = line ? JSON.parse(line) : null;
@@ -60,12 +87,19 @@ for (const script of selected) {
   }
   if (r.status !== 0 || !parsed?.rows) {
     crashed = true;
-    parsed = { bench, rows: [{ name: `${bench}: crashed (status ${r.status}${r.signal ? `, ${r.signal}` : ''})`, pass: false }], notes: [] };
+    parsed = {
+      bench,
+      rows: [{ name: `${bench}: crashed (status ${r.status}${r.signal ? `, ${r.signal}` : ''})`, pass: false }],
+      notes: [],
+    };
   }
   results.push({ ...parsed, bench, engine: parsed.engine ?? 'not reported', run });
 }
 
-const fmt = (v, unit) => (v === null || v === undefined ? '' : `${v.toLocaleString('en-US', { maximumFractionDigits: unit === 'x' ? 2 : 1 })}${unit === 'x' ? 'x' : ` ${unit}`}`);
+const fmt = (v, unit) =>
+  v === null || v === undefined
+    ? ''
+    : `${v.toLocaleString('en-US', { maximumFractionDigits: unit === 'x' ? 2 : 1 })}${unit === 'x' ? 'x' : ` ${unit}`}`;
 const HEADER = ['benchmark', 'value', 'baseline', 'ratio', 'target', 'result'];
 const cells = (r) => [
   r.name,
@@ -83,21 +117,26 @@ if (!render) {
   const notes = results.flatMap((b) => b.notes.map((n) => `${b.bench}: ${n}`));
   if (notes.length) console.log(`\n${notes.join('\n')}`);
   const misses = table.filter((t) => t[5] === 'MISS').length;
-  console.log(`\n${misses === 0 ? 'all targets met' : `${misses} target(s) missed`}; ${machine}; load ${results.map((b) => `${b.bench} ${b.run.load}`).join(', ')}`);
+  console.log(
+    `\n${misses === 0 ? 'all targets met' : `${misses} target(s) missed`}; ${machine}; load ${results.map((b) => `${b.bench} ${b.run.load}`).join(', ')}`,
+  );
 }
 
 if (argv.includes('--write') || render) {
   // Each benchmark's latest figures, in discovery order; benchmarks whose script is gone are dropped.
   const stored = existsSync(RESULTS_JSON) ? JSON.parse(readFileSync(RESULTS_JSON, 'utf8')) : {};
   for (const b of results) stored[b.bench] = b;
-  const all = scripts.map(nameOf).filter((n) => stored[n]).map((n) => stored[n]);
+  const all = scripts
+    .map(nameOf)
+    .filter((n) => stored[n])
+    .map((n) => stored[n]);
   writeFileSync(RESULTS_JSON, `${JSON.stringify(Object.fromEntries(all.map((b) => [b.bench, b])), null, 2)}\n`);
   const old = existsSync(RESULTS_MD) ? readFileSync(RESULTS_MD, 'utf8') : '';
   const kept = old.includes(MARKER) ? old.split(MARKER)[1] : '\n';
   const md = [
     '# Benchmark results',
     '',
-    'Written by `bench/run.mjs --write` from `bench/results.json` (each benchmark\'s latest run). Regenerate all with',
+    "Written by `bench/run.mjs --write` from `bench/results.json` (each benchmark's latest run). Regenerate all with",
     '`npm run bench -- --write`, or one with `npm run build && node bench/run.mjs --only plan --write`.',
     '',
     `Machine: ${[...new Set(all.map((b) => b.run.machine))].join(' / ')}.`,

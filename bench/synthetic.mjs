@@ -14,9 +14,15 @@ const MB = 1_000_000;
 
 /** sfc32: small, fast, seedable. */
 function prng(seed) {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
+  let a = 0x9e3779b9,
+    b = 0x243f6a88,
+    c = 0xb7e15162,
+    d = seed >>> 0;
   const next = () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    a >>>= 0;
+    b >>>= 0;
+    c >>>= 0;
+    d >>>= 0;
     const t = (a + b) | 0;
     a = b ^ (b >>> 9);
     b = (c + (c << 3)) | 0;
@@ -84,14 +90,20 @@ function tagsFor(repo, count, r) {
 export function syntheticInventory(n, seed = 1) {
   const r = prng(seed);
   const repos = makeRepositories(Math.max(5, Math.round(n / 20)), r);
-  const pool = Array.from({ length: Math.max(20, Math.round(n / 50)) }, () => ({ digest: `sha256:${r.hex(64)}`, size: r.int(2, 80) * MB }));
+  const pool = Array.from({ length: Math.max(20, Math.round(n / 50)) }, () => ({
+    digest: `sha256:${r.hex(64)}`,
+    size: r.int(2, 80) * MB,
+  }));
   const start = NOW - 90 * DAY;
   const images = [];
   for (let i = 0; i < n; i++) {
     const created = start + Math.floor(((i + r.float()) / n) * 90 * DAY); // in creation order
     const parent = i > 0 && r.chance(0.2) ? images[r.int(Math.max(0, i - 1000), i - 1)] : null;
-    const layers = parent ? [...parent.layers] : [pool[r.int(0, Math.min(9, pool.length - 1))], ...Array.from({ length: r.int(0, 2) }, () => r.pick(pool))];
-    for (let k = r.int(1, parent ? 2 : 4); k > 0; k--) layers.push({ digest: `sha256:${r.hex(64)}`, size: r.int(1_000, 200 * MB) });
+    const layers = parent
+      ? [...parent.layers]
+      : [pool[r.int(0, Math.min(9, pool.length - 1))], ...Array.from({ length: r.int(0, 2) }, () => r.pick(pool))];
+    for (let k = r.int(1, parent ? 2 : 4); k > 0; k--)
+      layers.push({ digest: `sha256:${r.hex(64)}`, size: r.int(1_000, 200 * MB) });
     const repoTags = [];
     const repoDigests = [];
     if (r.chance(0.88)) {
@@ -127,9 +139,17 @@ export function syntheticInventory(n, seed = 1) {
     if (!r.chance(0.85)) continue;
     const firstSeen = Math.min(capturedAt, img.createdMs + r.int(0, 2 * DAY));
     const lastUsed = firstSeen + Math.floor(r.float() * (capturedAt - firstSeen));
-    usage[img.id] = { firstSeen: new Date(firstSeen).toISOString(), lastUsed: new Date(lastUsed).toISOString(), source: r.pick(['container', 'event', 'first-seen']) };
+    usage[img.id] = {
+      firstSeen: new Date(firstSeen).toISOString(),
+      lastUsed: new Date(lastUsed).toISOString(),
+      source: r.pick(['container', 'event', 'first-seen']),
+    };
   }
-  for (let k = Math.round(n / 100); k > 0; k--) usage[`sha256:${r.hex(64)}`] = { firstSeen: new Date(start).toISOString(), lastUsed: new Date(start + DAY).toISOString() }; // images that are gone
+  for (let k = Math.round(n / 100); k > 0; k--)
+    usage[`sha256:${r.hex(64)}`] = {
+      firstSeen: new Date(start).toISOString(),
+      lastUsed: new Date(start + DAY).toISOString(),
+    }; // images that are gone
 
   // n/2 containers, each on a distinct image (a partial Fisher-Yates shuffle picks them).
   const order = images.map((_, i) => i);
@@ -138,7 +158,8 @@ export function syntheticInventory(n, seed = 1) {
     const j = r.int(i, n - 1);
     [order[i], order[j]] = [order[j], order[i]];
     const img = images[order[i]];
-    const state = r.float() < 0.3 ? 'running' : r.pick(['exited', 'exited', 'exited', 'exited', 'exited', 'created', 'paused']);
+    const state =
+      r.float() < 0.3 ? 'running' : r.pick(['exited', 'exited', 'exited', 'exited', 'exited', 'created', 'paused']);
     const created = img.createdMs + Math.floor(r.float() * (capturedAt - img.createdMs));
     const started = state === 'created' ? null : created + r.int(1_000, 60_000);
     const finished = state === 'exited' ? started + Math.floor(r.float() * (capturedAt - started)) : null;

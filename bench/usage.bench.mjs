@@ -73,7 +73,14 @@ async function main() {
   try {
     // The record a steady-state run saves: every current image has an entry.
     const images = foldUsage(inv.usage, inv, [], NOW);
-    const record = { kind: 'imgsweep-usage', version: 1, engine: key, updatedAt: new Date(NOW).toISOString(), eventsUntil: new Date(NOW).toISOString(), images };
+    const record = {
+      kind: 'imgsweep-usage',
+      version: 1,
+      engine: key,
+      updatedAt: new Date(NOW).toISOString(),
+      eventsUntil: new Date(NOW).toISOString(),
+      images,
+    };
     const entries = Object.keys(images).length;
     log(`usage: ${N} images, ${inv.containers.length} containers, ${entries} usage entries`);
 
@@ -82,7 +89,8 @@ async function main() {
     const save = await timeAsync(RUNS, () => saveUsage(dir, record));
     const bytes = statSync(usagePath(dir, key)).size;
     const load = await timeAsync(RUNS, () => loadUsage(dir, key, warn, NOW));
-    if (warnings.length || Object.keys(load.result.images).length !== entries) throw new Error(`loadUsage did not load the saved record: ${warnings.join('; ')}`);
+    if (warnings.length || Object.keys(load.result.images).length !== entries)
+      throw new Error(`loadUsage did not load the saved record: ${warnings.join('; ')}`);
     const both = await timeAsync(RUNS, async () => {
       await saveUsage(dir, record);
       return loadUsage(dir, key, warn, NOW);
@@ -92,9 +100,22 @@ async function main() {
     const parse = timeRuns(RUNS, () => JSON.parse(text));
     const baseline = stringify.median + parse.median;
     const L = `${N / 1000}k`;
-    rows.push(row(`usage record ${L}: saveUsage + loadUsage`, both.median, 'ms', { baseline, baselineName: 'JSON.stringify+parse', max: TARGET_MS }));
-    rows.push(row(`usage record ${L}: saveUsage`, save.median, 'ms', { baseline: stringify.median, baselineName: 'JSON.stringify' }));
-    rows.push(row(`usage record ${L}: loadUsage`, load.median, 'ms', { baseline: parse.median, baselineName: 'JSON.parse' }));
+    rows.push(
+      row(`usage record ${L}: saveUsage + loadUsage`, both.median, 'ms', {
+        baseline,
+        baselineName: 'JSON.stringify+parse',
+        max: TARGET_MS,
+      }),
+    );
+    rows.push(
+      row(`usage record ${L}: saveUsage`, save.median, 'ms', {
+        baseline: stringify.median,
+        baselineName: 'JSON.stringify',
+      }),
+    );
+    rows.push(
+      row(`usage record ${L}: loadUsage`, load.median, 'ms', { baseline: parse.median, baselineName: 'JSON.parse' }),
+    );
 
     // foldUsage: steady state and first run, without and with events.
     const evs = events(inv, EVENTS, 'names');
@@ -118,8 +139,12 @@ async function main() {
     rows.push(row(`foldUsage ${L}, first run (no record)`, firstRun.median, 'ms', fb));
     rows.push(row(`peak RSS (${L} inventory, record, folds)`, peakRssMiB(), 'MiB'));
     const f = (t) => t.times.map((x) => x.toFixed(0)).join('/');
-    notes.push(`${L}: record ${(bytes / MiB).toFixed(1)} MiB, ${entries} entries; ${RUNS} runs each, median; samples ms: save ${f(save)}, load ${f(load)}, save+load ${f(both)}, stringify ${f(stringify)}, parse ${f(parse)}`);
-    notes.push(`foldUsage samples ms: steady ${f(steady)}, ${EVENTS} events by name/container ${f(steadyEv)}, ${PREFIX_EVENTS} ID-prefix events ${f(steadyPrefix)}, first run ${f(firstRun)}`);
+    notes.push(
+      `${L}: record ${(bytes / MiB).toFixed(1)} MiB, ${entries} entries; ${RUNS} runs each, median; samples ms: save ${f(save)}, load ${f(load)}, save+load ${f(both)}, stringify ${f(stringify)}, parse ${f(parse)}`,
+    );
+    notes.push(
+      `foldUsage samples ms: steady ${f(steady)}, ${EVENTS} events by name/container ${f(steadyEv)}, ${PREFIX_EVENTS} ID-prefix events ${f(steadyPrefix)}, first run ${f(firstRun)}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
