@@ -7,7 +7,16 @@ export default defineConfig({
     // socket and ports).
     maxWorkers: 2,
     projects: [
-      { test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/integration/**'] } },
+      {
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/integration/**'],
+          // A file's first test also loads the modules it runs (the whole command line for the CLI tests), which
+          // takes seconds on a loaded 2-core machine.
+          testTimeout: 20_000,
+        },
+      },
       {
         test: {
           name: 'integration',
