@@ -54,7 +54,7 @@ export function compilePolicy(
     const out: Glob[] = [];
     list.forEach((pattern, i) => {
       const glob = compileGlob(pattern);
-      if (!glob) report([...path, i], 'pattern', `${JSON.stringify(pattern)} can never match: it is not a valid glob`);
+      if (typeof glob === 'string') report([...path, i], 'pattern', `${JSON.stringify(pattern)} ${glob}`);
       else out.push(glob);
     });
     return out;
@@ -66,12 +66,7 @@ export function compilePolicy(
       const glob = compileReferenceGlob(pattern);
       if (/[A-Z]/.test(pattern.slice(0, pattern.lastIndexOf(':'))))
         report([...path, i], 'format', `${JSON.stringify(pattern)} can never match: repositories are lower case`);
-      else if (!glob)
-        report(
-          [...path, i],
-          'pattern',
-          `${JSON.stringify(pattern)} can never match: it is not a valid repository:tag glob`,
-        );
+      else if (typeof glob === 'string') report([...path, i], 'pattern', `${JSON.stringify(pattern)} ${glob}`);
       else out.push(glob);
     });
     return out;

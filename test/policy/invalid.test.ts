@@ -433,6 +433,39 @@ const ROWS: Row[] = [
   { file: '79-json-rules-object.json', code: 'type', path: 'rules', line: 3, col: 12, message: 'must be a list' },
   // several errors at once: see the dedicated test below for the full list
   { file: '80-several-errors.yaml', code: 'format', path: 'protect.tags[1]', line: 4, col: 20 },
+  // Patterns the matcher could not honour in full, or in bounded time: refused, never matched partly.
+  {
+    file: '81-braces-beyond-full-expansion.yaml',
+    code: 'pattern',
+    path: 'protect.tags[0]',
+    line: 3,
+    col: 10,
+    message: 'is refused: its braces expand to more than 1,000 patterns',
+  },
+  {
+    file: '82-too-many-wildcards.yaml',
+    code: 'pattern',
+    path: 'protect.tags[0]',
+    line: 3,
+    col: 10,
+    message: 'it has 8 wildcards ("*", "*(…)", "+(…)", "!(…)") in one path segment',
+  },
+  {
+    file: '83-repeated-group-with-choice.yaml',
+    code: 'pattern',
+    path: 'rules[0].match.references[0]',
+    line: 5,
+    col: 20,
+    message: 'it repeats a group',
+  },
+  {
+    file: '84-braces-over-limit.yaml',
+    code: 'pattern',
+    path: 'protect.repositories[0]',
+    line: 3,
+    col: 18,
+    message: 'is refused: its braces expand',
+  },
 ];
 
 const SEVERAL_ERRORS_PATHS = [
