@@ -1,6 +1,6 @@
 /** The closed set of error classes imgsweep reports. Each has a code and an exit status. */
 
-export type ErrorCode = 'POLICY' | 'USAGE' | 'INPUT' | 'ENGINE_UNAVAILABLE' | 'ENGINE' | 'REFUSED' | 'INTERNAL';
+export type ErrorCode = 'POLICY' | 'USAGE' | 'INPUT' | 'IO' | 'ENGINE_UNAVAILABLE' | 'ENGINE' | 'REFUSED' | 'INTERNAL';
 
 export class ImgsweepError extends Error {
   constructor(
@@ -32,6 +32,13 @@ export class PolicyInvalid extends ImgsweepError {
 export class InputError extends ImgsweepError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('INPUT', message, 2, options);
+  }
+}
+
+/** A file imgsweep must write (the audit log) could not be written: a fault of the run, not of its input. */
+export class IoError extends ImgsweepError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('IO', message, 1, options);
   }
 }
 

@@ -6,6 +6,7 @@ import { formatDuration } from '../policy/units.js';
 import { CHECK_FRESH_MS, ImageChecks } from './checks.js';
 import { runGraph, type Task } from './graph.js';
 import { runStep } from './steps.js';
+import type { StopCause } from './reasons.js';
 import type { ApplyReport, StepResult } from './types.js';
 import { plannedReferences } from './references.js';
 import { verifyPlan } from './verify.js';
@@ -18,6 +19,8 @@ export interface ApplyOptions {
   onStep?: (result: StepResult, finished: number, total: number) => void;
   /** The listing the plan was just made from: while fresh, it is the re-list before executing. */
   listing?: Listing;
+  /** Asked before each step starts: a cause stops the run (steps under way finish, the rest are not started). */
+  stop?: () => StopCause | null;
 }
 
 export interface Listing {
@@ -144,16 +147,25 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
           clear: false,
         };
       },
+      halted() {
+        return { ...base(), status: 'skipped', reason: { code: 'not-started', cause: stopCause! }, clear: false };
+      },
     };
   });
-  await runGraph(tasks, Math.max(1, opts.concurrency), (i, r) => {
-    steps[i] = r;
-    if (r.action.type !== 'remove-container') checks.settled(r.action.imageId);
-    if (r.status === 'done' && r.action.type === 'delete')
-      for (const id of r.deleted ?? [])
-        if (id !== r.action.imageId && deleted.has(id)) removedWith.set(id, r.action.imageId);
-    opts.onStep?.(r, ++finished, tasks.length);
-  });
+  let stopCause: StopCause | null = null;
+  await runGraph(
+    tasks,
+    Math.max(1, opts.concurrency),
+    (i, r) => {
+      steps[i] = r;
+      if (r.action.type !== 'remove-container') checks.settled(r.action.imageId);
+      if (r.status === 'done' && r.action.type === 'delete')
+        for (const id of r.deleted ?? [])
+          if (id !== r.action.imageId && deleted.has(id)) removedWith.set(id, r.action.imageId);
+      opts.onStep?.(r, ++finished, tasks.length);
+    },
+    () => (stopCause ??= opts.stop?.() ?? null) !== null,
+  );
 
   const identity = await engine.identity();
   const dfAfter =

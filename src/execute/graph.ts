@@ -14,12 +14,16 @@ export interface Task<R> {
   run(): Promise<R>;
   /** The result when a dependency did not clear: the task is not run. */
   blocked(dep: number, depResult: R): R;
+  /** The result when the run stopped before the task started. */
+  halted(): R;
 }
 
 export async function runGraph<R extends { clear: boolean }>(
   tasks: Task<R>[],
   concurrency: number,
   onDone: (index: number, result: R) => void,
+  /** Asked before each start: once true, no task starts again, and those not started are halted. */
+  stopped: () => boolean = () => false,
 ): Promise<R[]> {
   const results = new Array<R | undefined>(tasks.length);
   const waiting = tasks.map((t) => new Set(t.deps));
@@ -30,6 +34,7 @@ export async function runGraph<R extends { clear: boolean }>(
   const ready: number[] = [];
   tasks.forEach((_, i) => waiting[i]!.size === 0 && ready.push(i));
   let active = 0;
+  const running = new Set<number>();
   let finished = 0;
   const busy = new Set<string>();
 
@@ -57,10 +62,12 @@ export async function runGraph<R extends { clear: boolean }>(
         if (t.key !== undefined && busy.has(t.key)) continue;
         list.splice(at, 1);
         active++;
+        running.add(i);
         if (t.key !== undefined) busy.add(t.key);
         t.run().then(
           (r) => {
             active--;
+            running.delete(i);
             if (t.key !== undefined) busy.delete(t.key);
             finish(i, r);
             pump();
@@ -72,7 +79,12 @@ export async function runGraph<R extends { clear: boolean }>(
       return false;
     };
     const pump = () => {
-      while (active < concurrency && (startFrom(next) || startFrom(ready)));
+      if (stopped()) {
+        // What runs finishes; nothing else starts.
+        tasks.forEach((t, i) => results[i] === undefined && !running.has(i) && finish(i, t.halted()));
+        next.length = 0;
+        ready.length = 0;
+      } else while (active < concurrency && (startFrom(next) || startFrom(ready)));
       if (finished === tasks.length) resolve(results as R[]);
       else if (active === 0) reject(new Error("the plan's steps depend on each other in a cycle"));
     };

@@ -9,6 +9,9 @@ import type { PlanAction } from '../plan/types.js';
 /** What a step acts on: enough to name it. */
 export type StepTarget = Pick<PlanAction, 'type' | 'imageId' | 'ref' | 'containerId'>;
 
+/** Why a run stopped starting steps. */
+export type StopCause = { by: 'audit-log'; message: string };
+
 export type StepReason =
   // The engine changed since planning: skipped.
   | { code: 'container-gone' }
@@ -35,6 +38,8 @@ export type StepReason =
   | { code: 'conflict'; message: string }
   /** Step `step` (`on`), which this one waits for, was skipped or failed without clearing the way. */
   | { code: 'waits-for'; step: number; on: StepTarget; status: 'done' | 'skipped' | 'failed'; cause: StepReason | null }
+  /** The run stopped starting steps before this one. */
+  | { code: 'not-started'; cause: StopCause }
   // Failed.
   | { code: 'engine-error'; message: string; transport: boolean }
   /** The engine said not found (404), yet a look finds the object still there. */

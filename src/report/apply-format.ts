@@ -45,6 +45,8 @@ export function stepReasonText(r: StepReason, a: StepTarget): string {
       return `changed under us: ${r.message}`;
     case 'waits-for':
       return `waits for "${stepName(r.on)}", which was ${r.status}${r.cause ? `: ${stepReasonText(r.cause, r.on)}` : ''}`;
+    case 'not-started':
+      return `not started: the run stopped (the audit log could not be written: ${r.cause.message})`;
     case 'engine-error':
     case 'check-failed':
       return r.message;

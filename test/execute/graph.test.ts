@@ -7,7 +7,11 @@ interface R {
   ran: boolean;
   /** blocked: the dependency the runner named. */
   blockedBy?: number;
+  /** not started: the run had stopped. */
+  halted?: boolean;
 }
+
+const halted = (): R => ({ clear: false, ran: false, halted: true });
 
 /** A random DAG: edges only from a later to an earlier position of a random permutation (so no cycle). */
 const arbDag = fc
@@ -67,6 +71,7 @@ describe('runGraph', () => {
             ended.set(i, ++seq);
             return { clear: false, ran: false, blockedBy: dep };
           },
+          halted,
         }));
         const results = await runGraph(tasks, concurrency, (i) => done.push(i));
 
@@ -103,6 +108,7 @@ describe('runGraph', () => {
         return { clear: true, ran: true };
       },
       blocked: () => ({ clear: false, ran: false }),
+      halted,
     }));
     await runGraph(tasks, 3, () => {});
     expect(maxActive).toBe(3);
@@ -122,6 +128,7 @@ describe('runGraph', () => {
         return { clear: true, ran: true };
       },
       blocked: () => ({ clear: false, ran: false }),
+      halted,
     }));
     const done = runGraph(tasks, 3, () => {});
     await tick(5);
@@ -141,6 +148,7 @@ describe('runGraph', () => {
         return Promise.resolve({ clear: true, ran: true });
       },
       blocked: () => ({ clear: false, ran: false }),
+      halted,
     }));
     await runGraph(tasks, 1, () => {});
     // 2 right after 0, 5 right after 1, ahead of 3 and 4, which were ready all along.
@@ -158,6 +166,7 @@ describe('runGraph', () => {
       deps,
       run: () => Promise.resolve({ clear: i !== 0, ran: true }),
       blocked: (dep) => ({ clear: false, ran: false, blockedBy: dep }),
+      halted,
     }));
     const results = await runGraph(tasks, 2, () => {});
     expect(results).toEqual([
@@ -175,6 +184,7 @@ describe('runGraph', () => {
       return Promise.resolve({ clear: true, ran: true });
     },
     blocked: () => ({ clear: false, ran: false }),
+    halted,
   });
 
   it('a cycle rejects', async () => {
@@ -194,7 +204,7 @@ describe('runGraph', () => {
 
   it('a task that throws rejects the run', async () => {
     const tasks: Task<R>[] = [
-      { deps: [], run: () => Promise.reject(new Error('boom')), blocked: () => ({ clear: false, ran: false }) },
+      { deps: [], run: () => Promise.reject(new Error('boom')), blocked: () => ({ clear: false, ran: false }), halted },
     ];
     await expect(runGraph(tasks, 1, () => {})).rejects.toThrow('boom');
   });
@@ -206,5 +216,37 @@ describe('runGraph', () => {
     expect(log).toEqual([0, 1]);
     expect(done.sort()).toEqual([0, 1]);
     expect(results).toHaveLength(2);
+  });
+
+  it('once stopped, starts nothing more: what runs finishes, the rest (and what waits on it) is halted', async () => {
+    let stop = false;
+    const started: number[] = [];
+    const tasks: Task<R>[] = [0, 1, 2, 3, 4].map((i) => ({
+      deps: i === 4 ? [3] : [],
+      async run() {
+        started.push(i);
+        if (i === 1) stop = true; // e.g. the audit log failed while step 1 ran
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return { clear: true, ran: true };
+      },
+      blocked: () => ({ clear: false, ran: false }),
+      halted,
+    }));
+    const done: number[] = [];
+    const results = await runGraph(
+      tasks,
+      2,
+      (i) => done.push(i),
+      () => stop,
+    );
+    expect(started).toEqual([0, 1]);
+    expect(results.map((r) => (r.ran ? 'ran' : r.halted ? 'halted' : 'blocked'))).toEqual([
+      'ran',
+      'ran',
+      'halted',
+      'halted',
+      'halted',
+    ]);
+    expect(done.sort()).toEqual([0, 1, 2, 3, 4]);
   });
 });

@@ -7,7 +7,7 @@
  * plain-HTTP test registry when asked with tlsVerify=false (its pull, which cannot be, goes through its own CLI).
  * The hazards where the engine changes between plan and apply live in apply-safety.test.ts.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -30,6 +30,7 @@ import {
   type TestRegistry,
 } from '../support/fixtures.js';
 import { importBusyboxPodman, runPodmanContainer, startPodman, type TestPodman } from '../support/podman.js';
+import { runCommand } from '../support/process.js';
 import { drainProgress } from '../support/progress.js';
 
 const OLD = '2020-01-01T00:00:00Z';
@@ -738,6 +739,70 @@ function engineSuite(E: EngineKind): void {
     expect(text).toContain(`imgsweep_last_run_success{engine="${t.host}"} 1\n`);
     expect(text).toMatch(/^imgsweep_last_run_images_deleted\{engine="[^"]*"\} 2$/m);
     expect(text).toMatch(/^imgsweep_last_run_references_untagged\{engine="[^"]*"\} 2$/m);
+  });
+
+  it('opens the audit log before any step: a symbolic link, or a folder that is not there, stops the run with exit 1 and nothing deleted', async () => {
+    const id = await loadImage(t.docker, { tags: ['t11/app:1'], created: OLD });
+    const policy = await writePolicy(
+      'version: 1\nname: audit\nrules:\n  - name: app\n    match: { repositories: ["t11/app"] }\n',
+    );
+    const target = join(dir, 't11-target');
+    await writeFile(target, '');
+    const link = join(dir, 't11-audit-link.jsonl');
+    await symlink(target, link);
+    const metrics = join(dir, 't11-metrics.prom');
+    const r = await applyPolicy(policy, ['--audit-log', link, '--metrics-file', metrics]);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toContain(`cannot write the audit log ${link}: it is a symbolic link; no step was run`);
+    expect(await readFile(target, 'utf8')).toBe(''); // nothing appended to what the link points at
+    expect(await readFile(metrics, 'utf8')).toContain(`imgsweep_last_run_success{engine="${t.host}"} 0\n`);
+    const missing = join(dir, 't11-no-such-folder', 'audit.jsonl');
+    const r2 = await applyPolicy(policy, ['--audit-log', missing]);
+    expect(r2.code, r2.stdout + r2.stderr).toBe(1);
+    expect(r2.stderr).toMatch(/cannot write the audit log .*ENOENT.*; no step was run/);
+    expect(await refsOf(id)).toEqual(unpushed(['t11/app:1']));
+  });
+
+  it('stops starting steps when the audit log cannot be written any more (full disk): exit 1, the rest not started', async () => {
+    const ids: string[] = [];
+    for (let k = 0; k < 24; k++) ids.push(await loadImage(t.docker, { tags: [`t12/app:${k}`], created: OLD }));
+    const policy = await writePolicy(
+      'version: 1\nname: audit-full\nrules:\n  - name: app\n    match: { repositories: ["t12/app"] }\n',
+    );
+    // A one-page tmpfs holds about a dozen of the 300-600-byte lines, then the writes fail with ENOSPC.
+    const full = join(dir, 't12-full');
+    await mkdir(full);
+    const mounted = await runCommand('mount', ['-t', 'tmpfs', '-o', 'size=4k', 'tmpfs', full]);
+    expect(mounted.code, mounted.stderr).toBe(0);
+    try {
+      const audit = join(full, 'audit.jsonl');
+      const r = await applyPolicy(policy, ['--json', '--concurrency', '1', '--audit-log', audit]);
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/could not write the audit log .*ENOSPC.*; no step was started after that/);
+      const steps = lines(r.stdout)
+        .slice(0, -1)
+        .map((l) => JSON.parse(l) as { imageId: string; outcome: string; reason?: { code: string } });
+      const done = steps.filter((s) => s.outcome === 'done').map((s) => s.imageId);
+      const notStarted = steps.filter((s) => s.reason?.code === 'not-started').map((s) => s.imageId);
+      expect(done.length).toBeGreaterThan(0);
+      expect(notStarted.length).toBeGreaterThan(0);
+      expect(done.length + notStarted.length).toBe(ids.length);
+      // What was not started is still there; what was done is gone.
+      for (const id of notStarted) expect(await refsOf(id)).not.toBeNull();
+      for (const id of done) expect(await refsOf(id)).toBeNull();
+      // The log holds the steps written before the disk filled (its last line may be cut short).
+      const logged = lines(await readFile(audit, 'utf8')).flatMap((l) => {
+        try {
+          return [(JSON.parse(l) as { imageId: string }).imageId];
+        } catch {
+          return [];
+        }
+      });
+      expect(logged.length).toBeGreaterThan(0);
+      expect(logged.every((id) => done.includes(id))).toBe(true);
+    } finally {
+      await runCommand('umount', ['-l', full]);
+    }
   });
 
   it('--json prints only JSON (a summary object) when the plan has nothing to do', async () => {

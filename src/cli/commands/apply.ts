@@ -1,4 +1,3 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Engine } from '../../engine/engine.js';
 import { UsageError } from '../../errors.js';
 import { admitPlan, applyPlan, type Listing } from '../../execute/apply.js';
@@ -19,6 +18,7 @@ import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { Progress, confirm } from '../confirm.js';
 import { engineAddress, enginesOf, liveOptions, openEngine, requirePolicy, type EngineRef } from '../context.js';
 import { planLive } from '../../live/plan.js';
+import { AuditLog } from '../audit-log.js';
 import { LineBatch, type CliIo } from '../io.js';
 import { writeFileAtomic } from '../output.js';
 
@@ -186,15 +186,16 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     );
     ran.forEach((r, i) => {
       const name = work[i]!.identity.host;
-      if (r.status === 'fulfilled')
+      if (r.status === 'fulfilled') {
+        const { report, auditFailed } = r.value;
         outcomes.push({
           name,
-          exitCode: r.value.summary.failed > 0 ? 1 : 0,
-          report: r.value,
+          exitCode: report.summary.failed > 0 || auditFailed ? 1 : 0,
+          report,
           error: null,
-          seconds: (Date.parse(r.value.finishedAt) - Date.parse(r.value.startedAt)) / 1000,
+          seconds: (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000,
         });
-      else outcomes.push({ name, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
+      } else outcomes.push({ name, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
     });
     // A disk budget that could not be kept fails its engine's run, whatever else went well.
     for (const p of runnable) {
@@ -262,9 +263,13 @@ interface ExecuteOptions {
   auditLog?: string;
 }
 
-async function execute(plan: Plan, engine: Engine, io: CliIo, o: ExecuteOptions): Promise<ApplyReport> {
-  const audit: WriteStream | null = o.auditLog ? createWriteStream(o.auditLog, { flags: 'a', mode: 0o600 }) : null;
-  const auditFailed = audit ? new Promise<Error>((resolve) => audit.once('error', resolve)) : null;
+async function execute(
+  plan: Plan,
+  engine: Engine,
+  io: CliIo,
+  o: ExecuteOptions,
+): Promise<{ report: ApplyReport; auditFailed: boolean }> {
+  const audit = o.auditLog ? await AuditLog.open(o.auditLog) : null;
   const progress = new Progress(io.stderr, Boolean(io.stderr.isTTY) && !o.json && !o.quiet);
   const header = {
     engine: { key: plan.engine.key, name: plan.engine.name, host: plan.engine.host },
@@ -277,9 +282,10 @@ async function execute(plan: Plan, engine: Engine, io: CliIo, o: ExecuteOptions)
     listing: o.listing,
     concurrency: o.concurrency,
     clock: o.clock,
+    stop: () => (audit?.failure ? { by: 'audit-log', message: audit.failure } : null),
     onStep: (step, finished, total) => {
       const record = stepRecord(step, header);
-      audit?.write(`${JSON.stringify(record)}\n`);
+      audit?.append(`${JSON.stringify(record)}\n`);
       progress.clear();
       if (o.json) say(`${JSON.stringify(record)}\n`);
       else if (step.status === 'failed') {
@@ -292,15 +298,15 @@ async function execute(plan: Plan, engine: Engine, io: CliIo, o: ExecuteOptions)
   });
   lines?.flush();
   progress.clear();
-  if (audit) {
-    await new Promise<void>((resolve) => audit.end(resolve));
-    const err = await Promise.race([auditFailed, Promise.resolve(null)]);
-    if (err) io.stderr.write(`imgsweep: could not write the audit log ${o.auditLog}: ${err.message}\n`);
-  }
+  const auditFailure = audit ? await audit.close() : null;
+  if (auditFailure !== null)
+    io.stderr.write(
+      `imgsweep: could not write the audit log ${o.auditLog}: ${auditFailure}; no step was started after that\n`,
+    );
   if (o.json)
     io.stdout.write(
       `${JSON.stringify({ summary: report.summary, engine: report.engine, startedAt: report.startedAt, finishedAt: report.finishedAt })}\n`,
     );
   else if (!o.quiet || report.summary.failed > 0) io.stdout.write(`${o.prefix}${formatApplySummary(report)}\n`);
-  return report;
+  return { report, auditFailed: auditFailure !== null };
 }
