@@ -10,7 +10,7 @@ import type { PlanAction } from '../plan/types.js';
 export type StepTarget = Pick<PlanAction, 'type' | 'imageId' | 'ref' | 'containerId'>;
 
 /** Why a run stopped starting steps. */
-export type StopCause = { by: 'audit-log'; message: string };
+export type StopCause = { by: 'audit-log'; message: string } | { by: 'signal'; signal: 'SIGINT' | 'SIGTERM' };
 
 export type StepReason =
   // The engine changed since planning: skipped.

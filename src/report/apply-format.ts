@@ -46,7 +46,9 @@ export function stepReasonText(r: StepReason, a: StepTarget): string {
     case 'waits-for':
       return `waits for "${stepName(r.on)}", which was ${r.status}${r.cause ? `: ${stepReasonText(r.cause, r.on)}` : ''}`;
     case 'not-started':
-      return `not started: the run stopped (the audit log could not be written: ${r.cause.message})`;
+      return r.cause.by === 'signal'
+        ? `not started: the run stopped on ${r.cause.signal}`
+        : `not started: the run stopped (the audit log could not be written: ${r.cause.message})`;
     case 'engine-error':
     case 'check-failed':
       return r.message;

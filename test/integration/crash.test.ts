@@ -293,6 +293,84 @@ describe.skipIf(engineTestsSkipped())('apply killed mid-way, engine killed mid-a
     300_000,
   );
 
+  it('SIGTERM mid-apply: no new step starts, those under way finish, every step is reported and audited, metrics are written, the lock is released, exit 143; a rerun finishes', async () => {
+    const { t, work, policyFile, cli, planFor } = env;
+    await resetEngine(t.docker);
+    await generateInventory(t, { seed: 204, loaded: 130, chains: 9, layerPool: 4, busybox: false, builds: false });
+    const stateDir = await mkdtemp(join(work, 'state-term-'));
+    const before = await live(t.docker);
+    const plan = await planFor(stateDir, 'term');
+    const audit = join(work, 'term-audit.jsonl');
+    const metrics = join(work, 'term-metrics.prom');
+    const run = startApply(
+      [
+        '-p',
+        policyFile,
+        '--yes',
+        '--state-dir',
+        stateDir,
+        '--host',
+        t.host,
+        '--audit-log',
+        audit,
+        '--metrics-file',
+        metrics,
+      ],
+      work,
+    );
+    const reached = await run.until(midway(plan.actions.length), 120_000);
+    run.child.kill('SIGTERM');
+    const result = await run.exit(60_000);
+    const out = run.stdout();
+    const err = run.stderr();
+    const context = `plan: ${plan.actions.length} steps (${JSON.stringify(result)})\nstdout:\n${out.slice(-3000)}\nstderr:\n${err.slice(-3000)}`;
+    expect(reached, context).toBe(true);
+    expect(result, context).toMatchObject({ code: 143, hung: false });
+    expect(err, context).toContain('imgsweep: SIGTERM: finishing the steps under way and starting no more');
+    const stepLines = `${out}\n${err}`.split('\n').filter((l) => /^(done|skipped|failed) /.test(l));
+    expect(stepLines.length, `every step of the plan is reported\n${context}`).toBe(plan.actions.length);
+    const notStarted = stepLines.filter((l) => l.includes('not started: the run stopped on SIGTERM')).length;
+    expect(notStarted, context).toBeGreaterThan(0);
+    // The audit log holds every step, those not started included.
+    const audited = (await readFile(audit, 'utf8')).split('\n').filter(Boolean);
+    expect(audited.length, context).toBe(plan.actions.length);
+    expect(audited.filter((l) => l.includes('"not-started"')).length, context).toBe(notStarted);
+    expect(await readFile(metrics, 'utf8'), context).toContain(`imgsweep_last_run_success{engine="${t.host}"} 0\n`);
+    expectWithinPlan(before, await live(t.docker), plan, context);
+    // The lock was released (its epoch is done, none is held), and a rerun finishes the job.
+    expect(
+      (await readdir(stateDir)).filter((f) => f.endsWith('.lock')),
+      context,
+    ).toEqual([]);
+    expect((await readdir(stateDir)).filter((f) => f.endsWith('.done')).length, context).toBeGreaterThan(0);
+    const rerun = await cli(['apply', '-p', policyFile, '--yes', '--state-dir', stateDir]);
+    const context2 = `${context}\n\nrerun stdout:\n${rerun.stdout.slice(-3000)}\nrerun stderr:\n${rerun.stderr}`;
+    expect(rerun.code, context2).toBe(0);
+    expectPlanDone(before, await live(t.docker), plan, context2);
+  }, 300_000);
+
+  it("a second signal ends apply at once, with the signal's exit code; a rerun takes over its lock and finishes", async () => {
+    const { t, work, policyFile, cli, planFor } = env;
+    await resetEngine(t.docker);
+    await generateInventory(t, { seed: 205, loaded: 90, chains: 6, layerPool: 4, busybox: false, builds: false });
+    const stateDir = await mkdtemp(join(work, 'state-int-'));
+    const before = await live(t.docker);
+    const plan = await planFor(stateDir, 'int');
+    const run = startApply(['-p', policyFile, '--yes', '--state-dir', stateDir, '--host', t.host], work);
+    const reached = await run.until(midway(plan.actions.length), 120_000);
+    run.child.kill('SIGINT');
+    await run.until(() => run.stderr().includes('SIGINT: finishing'), 10_000);
+    run.child.kill('SIGINT');
+    const result = await run.exit(10_000);
+    const context = `(${JSON.stringify(result)})\nstdout:\n${run.stdout().slice(-2000)}\nstderr:\n${run.stderr()}`;
+    expect(reached, context).toBe(true);
+    expect(result, context).toMatchObject({ code: 130, hung: false });
+    expectWithinPlan(before, await live(t.docker), plan, context);
+    const rerun = await cli(['apply', '-p', policyFile, '--yes', '--state-dir', stateDir]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expectPlanDone(before, await live(t.docker), plan, rerun.stderr);
+  }, 300_000);
+
   it('an engine killed mid-apply ends the run with exit 1, done and failed steps reported, no stack trace; a restarted engine is consistent and a rerun finishes', async () => {
     const { t, work, policyFile, cli, planFor } = env;
     await resetEngine(t.docker);

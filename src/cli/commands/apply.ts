@@ -19,6 +19,7 @@ import { Progress, confirm } from '../confirm.js';
 import { engineAddress, enginesOf, liveOptions, openEngine, requirePolicy, type EngineRef } from '../context.js';
 import { planLive } from '../../live/plan.js';
 import { AuditLog } from '../audit-log.js';
+import { exitCodeOf, watchSignals, type Interrupt } from '../signals.js';
 import { LineBatch, type CliIo } from '../io.js';
 import { writeFileAtomic } from '../output.js';
 
@@ -113,120 +114,130 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const many = targets.length > 1;
   const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
   const started = Date.now();
-
-  // Phase 1, per engine: connect, lock, plan (or check the saved plan). Engines are independent.
-  const prepared: Prepared[] = [];
-  const prepare = async (t: Target): Promise<Prepared> => {
-    const engine = await openEngine({ ...values, ...t.ref }, io);
-    const p: Prepared = { engine, identity: await engine.identity(), lock: null, plan: null };
-    prepared.push(p);
-    p.lock = await acquireLock(stateDir, p.identity.key, `imgsweep apply ${args.join(' ')}`);
-    if (t.saved) p.plan = t.saved;
-    else {
-      const live = await planLive(engine, policy!, liveOptions({ ...values, ...t.ref }, io, clock()));
-      p.plan = live.plan;
-      p.saved = live.saved;
-      // Unattended, execution follows at once: the plan's listing may stand for the re-list before it.
-      if (values.yes)
-        p.listing = {
-          images: live.inventory.images,
-          containers: live.inventory.containers,
-          at: live.listedAt,
-          diskUsage: live.diskUsage,
-        };
-    }
-    admitPlan(p.plan, p.identity, clock(), t.saved ? maxAge : null);
-    return p;
-  };
-  const ready = await settleLimited(targets, ENGINES_IN_PARALLEL, prepare);
-  const outcomes: Outcome[] = [];
+  const interrupt = watchSignals((line) => io.stderr.write(line));
   try {
-    ready.forEach((r, i) => {
-      if (r.status === 'rejected')
-        outcomes.push({
-          name: engineAddress({ ...values, ...targets[i]!.ref }, io),
-          exitCode: exitOf(r.reason),
-          report: null,
-          error: r.reason,
-          seconds: 0,
-        });
-    });
-    const runnable = ready.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    for (const p of runnable.filter((x) => x.plan!.actions.length === 0)) {
-      outcomes.push({ name: p.identity.host, exitCode: 0, report: null, error: null, seconds: 0 });
-      if (values.json)
-        io.stdout.write(
-          `${JSON.stringify({ summary: EMPTY_SUMMARY, engine: { key: p.identity.key, name: p.identity.name, host: p.identity.host } })}\n`,
-        );
-      else if (!values.quiet) io.stdout.write(`Nothing to do on ${label(p.identity)}. ${summaryLine(p.plan!)}\n`);
-    }
-    const work = runnable.filter((x) => x.plan!.actions.length > 0);
-    if (work.length > 0 && !values.yes) {
-      for (const p of work) io.stderr.write(formatPlanText(p.plan!));
-      const steps = work.reduce((n, p) => n + p.plan!.actions.length, 0);
-      const where = work.map((p) => label(p.identity)).join(', ');
-      if (!(await confirm(io, `Apply these ${steps} steps to ${where}? [y/N] `))) {
-        io.stderr.write('Cancelled; nothing changed.\n');
-        for (const p of work)
-          outcomes.push({ name: p.identity.host, exitCode: 1, report: null, error: null, seconds: 0 });
-        return worst(outcomes);
+    return await applyTargets();
+  } finally {
+    interrupt.dispose();
+  }
+
+  async function applyTargets(): Promise<number> {
+    // Phase 1, per engine: connect, lock, plan (or check the saved plan). Engines are independent.
+    const prepared: Prepared[] = [];
+    const prepare = async (t: Target): Promise<Prepared> => {
+      const engine = await openEngine({ ...values, ...t.ref }, io);
+      const p: Prepared = { engine, identity: await engine.identity(), lock: null, plan: null };
+      prepared.push(p);
+      p.lock = await acquireLock(stateDir, p.identity.key, `imgsweep apply ${args.join(' ')}`);
+      if (t.saved) p.plan = t.saved;
+      else {
+        const live = await planLive(engine, policy!, liveOptions({ ...values, ...t.ref }, io, clock()));
+        p.plan = live.plan;
+        p.saved = live.saved;
+        // Unattended, execution follows at once: the plan's listing may stand for the re-list before it.
+        if (values.yes)
+          p.listing = {
+            images: live.inventory.images,
+            containers: live.inventory.containers,
+            at: live.listedAt,
+            diskUsage: live.diskUsage,
+          };
+      }
+      admitPlan(p.plan, p.identity, clock(), t.saved ? maxAge : null);
+      return p;
+    };
+    const ready = await settleLimited(targets, ENGINES_IN_PARALLEL, prepare);
+    const outcomes: Outcome[] = [];
+    try {
+      ready.forEach((r, i) => {
+        if (r.status === 'rejected')
+          outcomes.push({
+            name: engineAddress({ ...values, ...targets[i]!.ref }, io),
+            exitCode: exitOf(r.reason),
+            report: null,
+            error: r.reason,
+            seconds: 0,
+          });
+      });
+      const runnable = ready.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      for (const p of runnable.filter((x) => x.plan!.actions.length === 0)) {
+        outcomes.push({ name: p.identity.host, exitCode: 0, report: null, error: null, seconds: 0 });
+        if (values.json)
+          io.stdout.write(
+            `${JSON.stringify({ summary: EMPTY_SUMMARY, engine: { key: p.identity.key, name: p.identity.name, host: p.identity.host } })}\n`,
+          );
+        else if (!values.quiet) io.stdout.write(`Nothing to do on ${label(p.identity)}. ${summaryLine(p.plan!)}\n`);
+      }
+      const work = runnable.filter((x) => x.plan!.actions.length > 0);
+      if (work.length > 0 && !values.yes) {
+        for (const p of work) io.stderr.write(formatPlanText(p.plan!));
+        const steps = work.reduce((n, p) => n + p.plan!.actions.length, 0);
+        const where = work.map((p) => label(p.identity)).join(', ');
+        if (!(await confirm(io, `Apply these ${steps} steps to ${where}? [y/N] `, interrupt.signal))) {
+          io.stderr.write('Cancelled; nothing changed.\n');
+          for (const p of work)
+            outcomes.push({ name: p.identity.host, exitCode: 1, report: null, error: null, seconds: 0 });
+          return interrupt.caught ? exitCodeOf(interrupt.caught) : worst(outcomes);
+        }
+      }
+      // Phase 2: execute, engines in parallel, each with its own bounded concurrency.
+      const ran = await settleLimited(work, ENGINES_IN_PARALLEL, (p) =>
+        execute(p.plan!, p.engine, io, {
+          listing: p.listing,
+          concurrency,
+          clock,
+          json: Boolean(values.json),
+          quiet: Boolean(values.quiet),
+          auditLog: values['audit-log'],
+          prefix: many ? `[${label(p.identity)}] ` : '',
+          interrupt,
+        }),
+      );
+      ran.forEach((r, i) => {
+        const name = work[i]!.identity.host;
+        if (r.status === 'fulfilled') {
+          const { report, auditFailed } = r.value;
+          // A run stopped by a signal did not finish its plan: not a success, whatever ran.
+          outcomes.push({
+            name,
+            exitCode: report.summary.failed > 0 || auditFailed || interrupt.caught !== null ? 1 : 0,
+            report,
+            error: null,
+            seconds: (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000,
+          });
+        } else outcomes.push({ name, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
+      });
+      // A disk budget that could not be kept fails its engine's run, whatever else went well.
+      for (const p of runnable) {
+        if (reportSkippedDisk([p.plan!], io, many) === 0) continue;
+        const o = outcomes.find((x) => x.name === p.identity.host);
+        if (o) o.exitCode = Math.max(o.exitCode, 1);
+      }
+    } finally {
+      for (const p of prepared) {
+        await p.saved;
+        await p.lock?.release();
+        p.engine.close();
+      }
+      if (values['metrics-file']) {
+        const finishedAt = Math.round(Date.now() / 1000);
+        const runs = outcomes.map((o) => ({
+          engine: o.name,
+          success: o.exitCode === 0,
+          finishedAt,
+          durationSeconds: o.seconds || (Date.now() - started) / 1000,
+          report: o.report,
+        }));
+        await writeFileAtomic(values['metrics-file'], formatMetrics(runs));
       }
     }
-    // Phase 2: execute, engines in parallel, each with its own bounded concurrency.
-    const ran = await settleLimited(work, ENGINES_IN_PARALLEL, (p) =>
-      execute(p.plan!, p.engine, io, {
-        listing: p.listing,
-        concurrency,
-        clock,
-        json: Boolean(values.json),
-        quiet: Boolean(values.quiet),
-        auditLog: values['audit-log'],
-        prefix: many ? `[${label(p.identity)}] ` : '',
-      }),
-    );
-    ran.forEach((r, i) => {
-      const name = work[i]!.identity.host;
-      if (r.status === 'fulfilled') {
-        const { report, auditFailed } = r.value;
-        outcomes.push({
-          name,
-          exitCode: report.summary.failed > 0 || auditFailed ? 1 : 0,
-          report,
-          error: null,
-          seconds: (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000,
-        });
-      } else outcomes.push({ name, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
-    });
-    // A disk budget that could not be kept fails its engine's run, whatever else went well.
-    for (const p of runnable) {
-      if (reportSkippedDisk([p.plan!], io, many) === 0) continue;
-      const o = outcomes.find((x) => x.name === p.identity.host);
-      if (o) o.exitCode = Math.max(o.exitCode, 1);
-    }
-  } finally {
-    for (const p of prepared) {
-      await p.saved;
-      await p.lock?.release();
-      p.engine.close();
-    }
-    if (values['metrics-file']) {
-      const finishedAt = Math.round(Date.now() / 1000);
-      const runs = outcomes.map((o) => ({
-        engine: o.name,
-        success: o.exitCode === 0,
-        finishedAt,
-        durationSeconds: o.seconds || (Date.now() - started) / 1000,
-        report: o.report,
-      }));
-      await writeFileAtomic(values['metrics-file'], formatMetrics(runs));
-    }
+    const failures = outcomes.filter((o) => o.error);
+    // One engine: its error is the run's error, reported as every command reports one.
+    if (!many && failures.length === 1) throw failures[0]!.error;
+    for (const o of failures)
+      io.stderr.write(`imgsweep: [${o.name}] ${o.error instanceof Error ? o.error.message : String(o.error)}\n`);
+    return interrupt.caught ? exitCodeOf(interrupt.caught) : worst(outcomes);
   }
-  const failures = outcomes.filter((o) => o.error);
-  // One engine: its error is the run's error, reported as every command reports one.
-  if (!many && failures.length === 1) throw failures[0]!.error;
-  for (const o of failures)
-    io.stderr.write(`imgsweep: [${o.name}] ${o.error instanceof Error ? o.error.message : String(o.error)}\n`);
-  return worst(outcomes);
 }
 
 /** How an engine is named to a person: its name, and where it is (names repeat across daemons of one host). */
@@ -261,6 +272,7 @@ interface ExecuteOptions {
   json: boolean;
   quiet: boolean;
   auditLog?: string;
+  interrupt: Interrupt;
 }
 
 async function execute(
@@ -282,7 +294,10 @@ async function execute(
     listing: o.listing,
     concurrency: o.concurrency,
     clock: o.clock,
-    stop: () => (audit?.failure ? { by: 'audit-log', message: audit.failure } : null),
+    stop: () => {
+      if (audit?.failure) return { by: 'audit-log', message: audit.failure };
+      return o.interrupt.caught ? { by: 'signal', signal: o.interrupt.caught } : null;
+    },
     onStep: (step, finished, total) => {
       const record = stepRecord(step, header);
       audit?.append(`${JSON.stringify(record)}\n`);
