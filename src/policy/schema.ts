@@ -62,6 +62,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
+  // JSON has no Infinity: 1e400 in YAML is a number too large to hold.
+  if (typeof value === 'number' && !Number.isFinite(value)) return `a number too large (${String(value)})`;
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 

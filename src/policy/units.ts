@@ -56,7 +56,9 @@ export function parseSize(text: string): number | null {
   if (!m) return null;
   const unit = SIZE_UNITS[m[2]!];
   if (unit === undefined) return null;
-  return Math.round(Number(m[1]) * unit);
+  const bytes = Math.round(Number(m[1]) * unit);
+  // Past 2^53 bytes (8 PiB) a count of bytes is no longer exact.
+  return Number.isSafeInteger(bytes) ? bytes : null;
 }
 
 /** "85%" -> 0.85 */

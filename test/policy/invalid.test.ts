@@ -466,6 +466,23 @@ const ROWS: Row[] = [
     col: 18,
     message: 'is refused: its braces expand',
   },
+  // Numbers too large to hold exactly: refused with their position, never taken as something else.
+  {
+    file: '85-size-too-large.yaml',
+    code: 'format',
+    path: 'disk.maxImageBytes',
+    line: 3,
+    col: 18,
+    message: 'is not a size (examples: 500MB, 2GiB; at most 8 PiB)',
+  },
+  {
+    file: '86-number-too-large.yaml',
+    code: 'type',
+    path: 'limits.maxDeletions',
+    line: 6,
+    col: 17,
+    message: 'must be a whole number, not a number too large (Infinity)',
+  },
 ];
 
 const SEVERAL_ERRORS_PATHS = [
