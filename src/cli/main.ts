@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ImgsweepError } from '../errors.js';
 import { commandHelp, mainHelp } from './help.js';
-import type { CliIo } from './io.js';
+import { safeIo, type CliIo } from './io.js';
 export type { CliIo } from './io.js';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
@@ -23,7 +23,8 @@ export function packageVersion(): string {
 }
 
 /** Runs one command line and returns the exit code; only bin/imgsweep.js sets process.exitCode. */
-export async function run(argv: string[], io: CliIo): Promise<number> {
+export async function run(argv: string[], outside: CliIo): Promise<number> {
+  const io = safeIo(outside);
   const [name, ...rest] = argv;
   if (name === undefined) {
     io.stderr.write(mainHelp(packageVersion()));

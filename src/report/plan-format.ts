@@ -3,6 +3,7 @@ import type { Plan, PlanAction } from '../plan/types.js';
 import { formatEstimate } from './bytes.js';
 import { diskText } from './disk-text.js';
 import { KEPT_REASON_TEXT, keptText } from './kept-text.js';
+import { markdownCode, markdownText } from './escape.js';
 import { markdownTable, plural, shortImageId, textTable } from './table.js';
 
 export function summaryLine(plan: Plan): string {
@@ -99,12 +100,24 @@ export function formatPlanText(plan: Plan): string {
 /** The plan for a CI step summary or a pull-request comment. */
 export function formatPlanMarkdown(plan: Plan): string {
   const r = rowsFor(plan);
+  // Every cell and line of text is escaped: names, labels and engine text come from outside.
   const code = (rows: string[][], cols: number[]) =>
-    rows.map((row) => row.map((c, i) => (cols.includes(i) ? `\`${c}\`` : c)));
-  const out: string[] = ['## imgsweep plan', '', `${header(plan)}`, '', `**${summaryLine(plan)}**`, ''];
+    rows.map((row) => row.map((c, i) => (cols.includes(i) ? markdownCode(c) : markdownText(c))));
+  const out: string[] = [
+    '## imgsweep plan',
+    '',
+    markdownText(header(plan)),
+    '',
+    `**${markdownText(summaryLine(plan))}**`,
+    '',
+  ];
   if (plan.refused)
-    out.push(`> [!WARNING]`, `> Refused: ${refusalText(plan.refused)}. \`imgsweep apply\` will exit 3.`, '');
-  if (plan.disk) out.push(`Disk: ${diskText(plan.disk)}`, '');
+    out.push(
+      `> [!WARNING]`,
+      `> Refused: ${markdownText(refusalText(plan.refused))}. \`imgsweep apply\` will exit 3.`,
+      '',
+    );
+  if (plan.disk) out.push(`Disk: ${markdownText(diskText(plan.disk))}`, '');
   if (r.containers.length)
     out.push(
       `### Remove stopped containers (${r.containers.length})`,
@@ -129,7 +142,7 @@ export function formatPlanMarkdown(plan: Plan): string {
   const counts = keptCounts(plan);
   if (plan.kept.length) {
     out.push(
-      `<details><summary>Kept: ${plan.kept.length} images (${counts.map(([t, n]) => `${n} ${t}`).join(', ')})</summary>`,
+      `<details><summary>Kept: ${plan.kept.length} images (${markdownText(counts.map(([t, n]) => `${n} ${t}`).join(', '))})</summary>`,
       '',
     );
     if (r.kept.length) out.push(markdownTable(['Image', 'References', 'Why'], code(r.kept, [0, 1])), '');
