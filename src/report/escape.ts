@@ -28,7 +28,7 @@ export function markdownText(text: string): string {
 /** A code span that holds any text: its fence is longer than any run of backticks in it. */
 export function markdownCode(text: string): string {
   const safe = escapeControls(text);
-  const longest = Math.max(0, ...(safe.match(/`+/g) ?? []).map((run) => run.length));
+  const longest = (safe.match(/`+/g) ?? []).reduce((n, run) => Math.max(n, run.length), 0);
   const fence = '`'.repeat(longest + 1);
   const pad = safe.startsWith('`') || safe.endsWith('`') ? ' ' : '';
   return `${fence}${pad}${safe}${pad}${fence}`;

@@ -1,6 +1,7 @@
 /** Left-aligned text columns, two spaces apart; the last column is never padded. */
 export function textTable(header: string[], rows: string[][], indent = '  '): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // A loop, not Math.max(...rows): a million rows are more arguments than a call may take.
+  const widths = header.map((h, i) => rows.reduce((w, r) => Math.max(w, (r[i] ?? '').length), h.length));
   const line = (cells: string[]) =>
     indent +
     cells
