@@ -1,3 +1,4 @@
+import { checkStateDir } from '../state-dir.js';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -44,6 +45,7 @@ export async function acquireLock(stateDir: string, engineKey: string, command: 
       { cause: err },
     );
   }
+  await checkStateDir(stateDir);
   try {
     return await takeNextEpoch(stateDir, engineKey, command);
   } catch (err) {

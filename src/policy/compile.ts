@@ -167,7 +167,8 @@ function compileDisk(
   const size = (text: string | undefined, key: string): number | null => {
     if (text === undefined) return null;
     const v = parseSize(text);
-    if (v === null) report(['disk', key], 'format', `${JSON.stringify(text)} is not a size (examples: 500MB, 2GiB; at most 8 PiB)`);
+    if (v === null)
+      report(['disk', key], 'format', `${JSON.stringify(text)} is not a size (examples: 500MB, 2GiB; at most 8 PiB)`);
     return v;
   };
   const disk: DiskPolicy = {

@@ -6,6 +6,7 @@
 
 // C0 and C1 controls other than tab and newline (escape sequences, BEL, carriage return), and the Unicode marks
 // that reorder text (RLO and friends).
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** Control characters as \uXXXX: readable on a terminal, and the same escape JSON strings use. */

@@ -1,4 +1,7 @@
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rename } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { checkStateDir } from '../state-dir.js';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import type { UsageEntry } from '../inventory/types.js';
@@ -54,7 +57,8 @@ function problem(value: unknown, engineKey: string): string | null {
   if (v.eventsUntil !== null && (typeof v.eventsUntil !== 'string' || !ISO.test(v.eventsUntil)))
     return 'bad eventsUntil';
   for (const [id, e] of Object.entries(v.images))
-    if (!/^sha256:[0-9a-f]{64}$/.test(id) || !validEntry(e)) return `bad entry for ${id}`;
+    if (!/^sha256:[0-9a-f]{64}$/.test(id)) return 'a key that is not an image ID';
+    else if (!validEntry(e)) return `bad entry for ${id}`;
   return null;
 }
 
@@ -69,21 +73,24 @@ export async function loadUsage(
   now = Date.now(),
 ): Promise<UsageRecord> {
   const path = usagePath(stateDir, engineKey);
-  let text: string;
+  await checkStateDir(stateDir);
+  let text: string | null;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readOwnFile(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyUsage(engineKey);
+    if (err instanceof InputError) throw err;
     warn(`cannot read the usage record ${path}: ${(err as Error).message}; using a fresh one for this run`);
     return emptyUsage(engineKey);
   }
+  if (text === null) return emptyUsage(engineKey);
   let why: string | null;
   let value: unknown = null;
   try {
     value = JSON.parse(text);
     why = problem(value, engineKey);
-  } catch (err) {
-    why = `not JSON (${(err as Error).message})`;
+  } catch {
+    // Not the parser's message: it quotes the file's first bytes, whatever file that is.
+    why = 'not JSON';
   }
   if (why === null) return value as UsageRecord;
   const aside = `${path}.damaged-${new Date(now).toISOString().replace(/[:.]/g, '-')}`;
@@ -97,4 +104,33 @@ export async function saveUsage(stateDir: string, record: UsageRecord): Promise<
   const images: UsageMap = {};
   for (const id of Object.keys(record.images).sort()) images[id] = record.images[id]!;
   await writeFileAtomic(usagePath(stateDir, record.engine), `${JSON.stringify({ ...record, images })}\n`, 0o600);
+}
+
+/**
+ * The usage record's text, or null when there is none. Never through a symbolic link, and only one of this
+ * user's: anything else is refused (exit 2), since what it says decides deletions. Other failures throw as they are.
+ */
+async function readOwnFile(path: string): Promise<string | null> {
+  let file;
+  try {
+    file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP')
+      throw new InputError(`cannot use the usage record ${path}: it is a symbolic link`, { cause: err });
+    throw err;
+  }
+  try {
+    const s = await file.stat();
+    const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+    if (uid !== null && s.uid !== uid)
+      throw new InputError(
+        `cannot use the usage record ${path}: it belongs to uid ${s.uid}, not to this user (uid ${uid})`,
+      );
+    if (!s.isFile()) throw new Error('it is not a regular file');
+    return await file.readFile('utf8');
+  } finally {
+    await file.close();
+  }
 }

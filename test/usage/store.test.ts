@@ -1,8 +1,10 @@
 /** The usage record on disk: per engine, atomic, mode 0600; a damaged or foreign file is set aside, never trusted. */
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { acquireLock } from '../../src/execute/lock.js';
+import { checkStateDir } from '../../src/state-dir.js';
 import { emptyUsage, loadUsage, saveUsage, usagePath, type UsageRecord } from '../../src/usage/store.js';
 import { ago, idOf, NOW } from '../support/builders.js';
 
@@ -121,7 +123,7 @@ describe('usage record store', () => {
       [
         'an entry with a bad image ID',
         (v) => JSON.stringify({ ...v, images: { 'sha256:abc': { firstSeen: ago('1d'), lastUsed: ago('1h') } } }),
-        /bad entry/,
+        /a key that is not an image ID/,
       ],
       ['no images map', (v) => JSON.stringify({ ...v, images: null }), /no images map/],
     ];
@@ -167,6 +169,42 @@ describe('usage record store', () => {
         'second {',
       ]);
       expect(warnings).toHaveLength(2);
+    });
+  });
+
+  describe('a state folder or record another user could have written is refused, never read', () => {
+    it('a folder every user may write to (mode 1777): the record and the lock are refused', async () => {
+      await saveUsage(dir, record({ [idOf('a')]: { firstSeen: ago('2d'), lastUsed: ago('1d') } }));
+      await chmod(dir, 0o1777);
+      await expect(loadUsage(dir, KEY, warn, NOW)).rejects.toThrow(/is writable by every user \(mode 1777\)/);
+      await expect(acquireLock(dir, KEY, 'test')).rejects.toThrow(/is writable by every user/);
+    });
+
+    it('a folder of another user is refused; as root, so is one its group may write to', async () => {
+      const uid = process.getuid!();
+      await expect(checkStateDir(dir, uid + 1)).rejects.toThrow(`belongs to uid ${uid}, not to this user`);
+      await chmod(dir, 0o770);
+      if (uid === 0) await expect(checkStateDir(dir, 0)).rejects.toThrow(/writable by its group \(mode 770\)/);
+      else await expect(checkStateDir(dir, uid)).resolves.toBeUndefined();
+    });
+
+    it('a record that is a symbolic link is refused, and nothing of what it points at is shown', async () => {
+      const secret = join(dir, 'secret');
+      await writeFile(secret, 'root:$6$very-secret-hash:19000:0:99999:7:::\n');
+      await symlink(secret, usagePath(dir, KEY));
+      const error = await loadUsage(dir, KEY, warn, NOW).then(
+        () => '',
+        (e: unknown) => (e as Error).message,
+      );
+      expect(error).toMatch(/cannot use the usage record .*: it is a symbolic link/);
+      expect(error + warnings.join('')).not.toContain('very-secret');
+    });
+
+    it('a record that is not JSON is set aside with a warning that quotes none of it', async () => {
+      await writeFile(usagePath(dir, KEY), 'root:$6$very-secret-hash:19000\n', { mode: 0o600 });
+      expect(await loadUsage(dir, KEY, warn, NOW)).toEqual(emptyUsage(KEY));
+      expect(warnings.join('')).toContain('not JSON');
+      expect(warnings.join('')).not.toContain('very-secret');
     });
   });
 
