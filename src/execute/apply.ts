@@ -45,12 +45,37 @@ export function admitPlan(plan: Plan, engine: EngineIdentity, now: number, maxAg
       `the plan belongs to another engine (${plan.engine.name} at ${plan.engine.host}, key ${plan.engine.key}); this is ${engine.name} at ${engine.host} (key ${engine.key})`,
     );
   }
+  const inconsistent = inconsistency(plan);
+  if (inconsistent !== null) throw new PlanRefused(`the plan is refused: ${inconsistent}; make a new one`);
   const age = now - Date.parse(plan.createdAt);
+  // A clock a minute ahead is a clock; more is a plan edited or made elsewhere, which no age limit would catch.
+  if (age < -60_000)
+    throw new PlanRefused(`the plan is dated ${plan.createdAt}, in the future: it is refused; make a new one`);
   if (maxAgeMs !== null && age > maxAgeMs) {
     throw new PlanRefused(
       `the plan is ${formatDuration(age)} old, older than --max-plan-age ${formatDuration(maxAgeMs)}: make a new one`,
     );
   }
+}
+
+/**
+ * Why a plan does not hold together, or null. A saved plan is a file anyone with access may edit: a delete of an
+ * image the same plan keeps, or a summary that does not count its own steps, means it is not what was reviewed.
+ */
+function inconsistency(plan: Plan): string | null {
+  const kept = new Set(plan.kept.map((k) => k.imageId));
+  const keptDeleted = plan.actions.find((a) => a.type === 'delete' && kept.has(a.imageId));
+  if (keptDeleted) return `it deletes image ${keptDeleted.imageId}, which it also keeps`;
+  const count = (type: PlanAction['type']) => plan.actions.filter((a) => a.type === type).length;
+  const counted: [string, number, number][] = [
+    ['deletes', plan.summary.deletes, count('delete')],
+    ['untags', plan.summary.untags, count('untag')],
+    ['container removals', plan.summary.removeContainers, count('remove-container')],
+    ['kept images', plan.summary.kept, plan.kept.length],
+  ];
+  for (const [what, said, is] of counted)
+    if (said !== is) return `its summary counts ${said} ${what} where it holds ${is}`;
+  return null;
 }
 
 /** Which steps must finish (and clear) before each one: untags and container removals before the image's delete, children before parents. */

@@ -617,6 +617,12 @@ describe('admitPlan', () => {
   const inv = inventory([image('a', { tags: ['a:1'] })]);
   const plan = makePlan({ policy: POLICY, inventory: inv, now: NOW });
   const HOUR = 3_600_000;
+  // Keeps k (its tag is protected).
+  const withKept = makePlan({
+    policy: POLICY,
+    inventory: inventory([image('a', { tags: ['a:1'] }), image('k', { tags: ['k:keep'] })]),
+    now: NOW,
+  });
 
   it('admits a fresh plan of this engine', () => {
     expect(() => admitPlan(plan, inv.engine, NOW + HOUR, HOUR)).not.toThrow();
@@ -649,6 +655,37 @@ describe('admitPlan', () => {
           HOUR,
         ),
       /refused: it deletes 9 of 12 images, more than limits\.maxDeletions \(5\)/,
+    ],
+    [
+      'a delete added for an image it keeps',
+      () =>
+        admitPlan(
+          {
+            ...withKept,
+            actions: [...withKept.actions, { type: 'delete', imageId: idOf('k'), rule: 'edited' }],
+            summary: { ...withKept.summary, deletes: withKept.summary.deletes + 1 },
+          },
+          inv.engine,
+          NOW,
+          HOUR,
+        ),
+      /refused: it deletes image sha256:\w+, which it also keeps; make a new one/,
+    ],
+    [
+      'a step its summary does not count',
+      () =>
+        admitPlan(
+          { ...plan, actions: [...plan.actions, { type: 'untag', imageId: idOf('b'), ref: 'b:1', rule: 'edited' }] },
+          inv.engine,
+          NOW,
+          HOUR,
+        ),
+      /its summary counts 0 untags where it holds 1/,
+    ],
+    [
+      'a date in the future (which no age limit would catch)',
+      () => admitPlan({ ...plan, createdAt: new Date(NOW + 2 * HOUR).toISOString() }, inv.engine, NOW, HOUR),
+      /dated .* in the future/,
     ],
   ];
   it.each(refusals)('refuses a plan of %s with PlanRefused, exit code 3', (_, run, message) => {
