@@ -753,7 +753,9 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
   });
 
   it("applies as in the documented cron line (--user root, fixed --hostname): takes over a killed run's lock, writes audit log and metrics", async () => {
-    const state = await sharedDir('state');
+    // Root's state folder is root's alone, as /var/lib/imgsweep is (imgsweep refuses one others may write to).
+    const state = join(work, 'state');
+    await mkdir(state, { mode: 0o700 });
     const out = await sharedDir('out');
     // The engine's key names the lock file; it rests on the engine's identity, not on the address used.
     const plan = await runCli([
