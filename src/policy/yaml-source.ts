@@ -15,6 +15,11 @@ import type { PolicyProblem, ProblemCode } from './problems.js';
 
 /** Expanding more aliases than this is treated as an alias bomb ("billion laughs"). */
 export const MAX_ALIAS_COUNT = 100;
+/**
+ * At most this many nodes once aliases are expanded. A policy has a few thousand; a few aliases of a large anchor
+ * stay within the alias count and still expand to millions, which took minutes and gigabytes to load.
+ */
+export const MAX_EXPANDED_NODES = 250_000;
 
 export type PathSegment = string | number;
 
@@ -113,6 +118,15 @@ export function parseYamlSource(text: string, file: string): { source: YamlSourc
       ],
     };
   }
+  const tooLarge = expandsPast(doc, MAX_EXPANDED_NODES);
+  if (tooLarge !== null) {
+    const pos = tooLarge.range ? at(tooLarge.range[0]) : { line: 1, col: 1 };
+    const limit = MAX_EXPANDED_NODES.toLocaleString('en-US');
+    const why = isAlias(tooLarge)
+      ? `aliases expand the policy past ${limit} nodes`
+      : `the policy holds more than ${limit} nodes`;
+    return { problems: [problem(file, pos, 'alias', why)] };
+  }
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -136,6 +150,39 @@ export function parseYamlSource(text: string, file: string): { source: YamlSourc
     };
   }
   return { source: { value, locate: (path, where = 'value') => locate(doc, path, where, at) } };
+}
+
+/**
+ * Where the document, aliases expanded, is past `limit` nodes (an alias that refers to itself, else the first
+ * alias, else the document), or null. Counted without expanding: each node's size once, an alias its anchor's.
+ */
+function expandsPast(doc: Document, limit: number): Node | null {
+  const sizes = new Map<unknown, number>();
+  const open = new Set<unknown>();
+  let culprit: Node | null = null;
+  const size = (node: unknown): number => {
+    if (culprit !== null) return Infinity;
+    if (isAlias(node)) {
+      const n = size(node.resolve(doc));
+      if (n === Infinity) culprit ??= node;
+      return n;
+    }
+    if (!isMap(node) && !isSeq(node)) return 1;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    if (open.has(node)) return Infinity; // an anchor inside itself
+    open.add(node);
+    let n = 1;
+    for (const item of node.items as unknown[]) {
+      n += isPair(item) ? size(item.key) + size(item.value) : size(item);
+      if (n > limit) n = Infinity;
+      if (n === Infinity) break;
+    }
+    open.delete(node);
+    sizes.set(node, n);
+    return n;
+  };
+  return size(doc.contents) === Infinity ? (culprit ?? firstAlias(doc) ?? doc.contents) : null;
 }
 
 function firstLine(s: string): string {
