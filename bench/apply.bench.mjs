@@ -70,25 +70,27 @@ async function main() {
   let stateN = 0;
   try {
     log(`apply: dockerd ${engine.version} (API ${engine.apiVersion}) in ${engine.dir}`);
+    // `imgsweep plan -o FILE` with a state dir of its own (it writes the usage record).
+    const planTo = async (file) =>
+      check(
+        await imgsweep([
+          'plan',
+          '-p',
+          policy,
+          '--host',
+          engine.host,
+          '--state-dir',
+          join(work, `state-${stateN++}`),
+          '--quiet',
+          '-o',
+          file,
+        ]),
+        'imgsweep plan -o',
+      );
     const contenders = {
       async imgsweep() {
         // The plan on its own first (its own state dir: it writes the usage record), then the timed apply.
-        const planState = join(work, `state-${stateN++}`);
-        const p = check(
-          await imgsweep([
-            'plan',
-            '-p',
-            policy,
-            '--host',
-            engine.host,
-            '--state-dir',
-            planState,
-            '--quiet',
-            '-o',
-            join(work, 'plan.json'),
-          ]),
-          'imgsweep plan',
-        );
+        const p = await planTo(join(work, 'plan.json'));
         split.plan.push(p.ms);
         const state = join(work, `state-${stateN++}`);
         const r = await withCpu('imgsweep', async () =>
@@ -114,21 +116,7 @@ async function main() {
       },
       async saved() {
         const planFile = join(work, 'saved-plan.json');
-        check(
-          await imgsweep([
-            'plan',
-            '-p',
-            policy,
-            '--host',
-            engine.host,
-            '--state-dir',
-            join(work, `state-${stateN++}`),
-            '--quiet',
-            '-o',
-            planFile,
-          ]),
-          'imgsweep plan -o',
-        );
+        await planTo(planFile);
         const r = check(
           await imgsweep([
             'apply',
