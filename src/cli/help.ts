@@ -46,13 +46,15 @@ skipped because the engine's disk accounting was unavailable (the rules' deletio
 bad input.`,
   },
   apply: {
-    usage: 'imgsweep apply -p POLICY [--yes] | imgsweep apply PLAN.json',
+    usage: 'imgsweep apply -p POLICY [--yes] | imgsweep apply PLAN.json [-p POLICY]',
     summary: 'plan and execute, or execute a saved plan after re-verifying it',
-    details: `Executes a plan with the safety rules of the specification: re-lists the engine first, untags before
+    details: `Executes a plan safely: re-lists the engine first, untags before
 deleting, deletes by full ID without force, children before parents, never touches images of running
 containers, skips every step whose facts changed since planning.
   -p, --policy FILE    plan and execute this policy
   PLAN.json            execute a saved plan (must belong to this engine and be younger than --max-plan-age)
+  PLAN.json -p POLICY  plan POLICY again now and run only the saved plan's steps that plan also holds; the
+                       rest are skipped as "not in the policy's current plan" (recommended for CI hand-offs)
   --yes                do not ask for confirmation (required without a terminal)
   --max-plan-age DUR   oldest saved plan accepted (default 1h)
   --concurrency N      steps in flight per engine (default 4)

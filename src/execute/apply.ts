@@ -21,6 +21,8 @@ export interface ApplyOptions {
   listing?: Listing;
   /** Asked before each step starts: a cause stops the run (steps under way finish, the rest are not started). */
   stop?: () => StopCause | null;
+  /** Steps (plan indexes) the policy's current plan does not hold: skipped, never run. */
+  notCurrent?: ReadonlySet<number>;
 }
 
 export interface Listing {
@@ -60,12 +62,16 @@ export function admitPlan(plan: Plan, engine: EngineIdentity, now: number, maxAg
 
 /**
  * Why a plan does not hold together, or null. A saved plan is a file anyone with access may edit: a delete of an
- * image the same plan keeps, or a summary that does not count its own steps, means it is not what was reviewed.
+ * image the same plan keeps, a container removal its policy does not allow, or a summary that does not count its
+ * own steps, means it is not what was reviewed.
  */
 function inconsistency(plan: Plan): string | null {
   const kept = new Set(plan.kept.map((k) => k.imageId));
   const keptDeleted = plan.actions.find((a) => a.type === 'delete' && kept.has(a.imageId));
   if (keptDeleted) return `it deletes image ${keptDeleted.imageId}, which it also keeps`;
+  const removal = plan.actions.find((a) => a.type === 'remove-container');
+  if (removal && plan.policy.stoppedContainers !== 'remove')
+    return `it removes container ${removal.containerId}, but the policy it records protects stopped containers`;
   const count = (type: PlanAction['type']) => plan.actions.filter((a) => a.type === type).length;
   const counted: [string, number, number][] = [
     ['deletes', plan.summary.deletes, count('delete')],
@@ -76,6 +82,25 @@ function inconsistency(plan: Plan): string | null {
   for (const [what, said, is] of counted)
     if (said !== is) return `its summary counts ${said} ${what} where it holds ${is}`;
   return null;
+}
+
+/** A step as two plans of one engine can share it. */
+function stepKey(a: PlanAction): string {
+  return [a.type, a.imageId, a.ref ?? '', a.containerId ?? ''].join(' ');
+}
+
+/**
+ * Compares a saved plan with the one its policy makes now: the saved plan's steps the current plan does not hold
+ * (they must not run), and how many of the current plan's steps the saved plan lacks (never reviewed).
+ */
+export function compareWithCurrent(saved: Plan, current: Plan): { notCurrent: Set<number>; unreviewed: number } {
+  const now = new Set(current.actions.map(stepKey));
+  const before = new Set(saved.actions.map(stepKey));
+  const notCurrent = new Set<number>();
+  saved.actions.forEach((a, i) => {
+    if (!now.has(stepKey(a))) notCurrent.add(i);
+  });
+  return { notCurrent, unreviewed: current.actions.filter((a) => !before.has(stepKey(a))).length };
 }
 
 /** Which steps must finish (and clear) before each one: untags and container removals before the image's delete, children before parents. */
@@ -146,6 +171,8 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
       // One image's steps run one at a time (each checks what the previous one left); other images go meanwhile.
       key: action.type === 'remove-container' ? undefined : action.imageId,
       async run() {
+        if (opts.notCurrent?.has(index))
+          return { ...base(), status: 'skipped', reason: { code: 'not-in-current-plan' }, clear: false };
         const staleStep = stale.get(index);
         if (staleStep) return { ...base(), status: 'skipped', reason: staleStep.reason, clear: staleStep.clear };
         const t0 = opts.clock();
@@ -209,6 +236,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
       done: count((s) => s.status === 'done'),
       skipped: count((s) => s.status === 'skipped'),
       failed: count((s) => s.status === 'failed'),
+      unknown: count((s) => s.status === 'unknown'),
       deleted: doneOf('delete'),
       untagged: doneOf('untag'),
       containersRemoved: doneOf('remove-container'),

@@ -5,6 +5,7 @@
 import type { ContainerState } from '../inventory/types.js';
 import type { ContainerRef } from '../plan/reasons.js';
 import type { PlanAction } from '../plan/types.js';
+import type { StepStatus } from './types.js';
 
 /** What a step acts on: enough to name it. */
 export type StepTarget = Pick<PlanAction, 'type' | 'imageId' | 'ref' | 'containerId'>;
@@ -37,15 +38,20 @@ export type StepReason =
   /** The engine refused the change (409, or Podman's 500 for an image with several names). */
   | { code: 'conflict'; message: string }
   /** Step `step` (`on`), which this one waits for, was skipped or failed without clearing the way. */
-  | { code: 'waits-for'; step: number; on: StepTarget; status: 'done' | 'skipped' | 'failed'; cause: StepReason | null }
+  | { code: 'waits-for'; step: number; on: StepTarget; status: StepStatus; cause: StepReason | null }
   /** The run stopped starting steps before this one. */
   | { code: 'not-started'; cause: StopCause }
+  /** A saved plan's step that the policy's plan made just now does not hold (apply PLAN.json -p POLICY). */
+  | { code: 'not-in-current-plan' }
   // Failed.
   | { code: 'engine-error'; message: string; transport: boolean }
   /** The engine said not found (404), yet a look finds the object still there. */
   | { code: 'not-found-but-present'; message: string }
   /** A look before the step failed: whether anything changed is unknown. */
   | { code: 'check-failed'; message: string }
+  // Unknown.
+  /** The request failed in transport (`message`), and the look afterwards failed too (`check`). */
+  | { code: 'outcome-unknown'; message: string; check: string }
   // Done, with what was confirmed.
   /** The engine removed the image along with the delete of `imageId` (Podman prunes untagged parents). */
   | { code: 'removed-with'; imageId: string }

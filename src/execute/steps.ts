@@ -16,6 +16,11 @@ const done = (reason: StepReason | null = null, deleted?: string[]): Outcome => 
 });
 const skipped = (reason: StepReason, clear: boolean): Outcome => ({ status: 'skipped', reason, clear });
 const failed = (reason: StepReason): Outcome => ({ status: 'failed', reason, clear: false });
+const unknown = (message: string, check: unknown): Outcome => ({
+  status: 'unknown',
+  reason: { code: 'outcome-unknown', message, check: check instanceof Error ? check.message : String(check) },
+  clear: false,
+});
 
 export interface StepContext {
   /** References the plan may remove from this image. */
@@ -94,23 +99,32 @@ async function deleteImage(engine: Engine, a: PlanAction, ctx: StepContext): Pro
 /**
  * 404: already gone (confirmed by looking again); 409: changed under us, skipped, never forced;
  * a transport error or timeout may have done the step: look before reporting it failed. `happened` says
- * whether the step's goal holds now.
+ * whether the step's goal holds now. When that look fails too, the outcome is unknown, not failed: the
+ * engine may well have done it, and the next run's listing settles it.
  */
 async function classify(out: WriteOutcome, gone: StepReason, happened: () => Promise<boolean>): Promise<Outcome> {
-  const look = () => happened().catch(() => false);
+  const look = () =>
+    happened().then(
+      (holds) => ({ holds }),
+      (error: unknown) => ({ holds: null, error }),
+    );
   switch (out.status) {
     case 'done':
       return done(null, out.deleted);
     case 'gone': {
-      if (await look()) return skipped(gone, true);
+      const seen = await look();
+      if (seen.holds === null) return unknown(out.message, seen.error);
+      if (seen.holds) return skipped(gone, true);
       return failed({ code: 'not-found-but-present', message: out.message });
     }
     case 'conflict':
       return skipped({ code: 'conflict', message: out.message }, false);
     case 'failed': {
-      if (out.transport && (await look()))
-        return done({ code: 'confirmed-after-transport-error', message: out.message });
-      return failed({ code: 'engine-error', message: out.message, transport: out.transport });
+      if (!out.transport) return failed({ code: 'engine-error', message: out.message, transport: false });
+      const seen = await look();
+      if (seen.holds === null) return unknown(out.message, seen.error);
+      if (seen.holds) return done({ code: 'confirmed-after-transport-error', message: out.message });
+      return failed({ code: 'engine-error', message: out.message, transport: true });
     }
   }
 }

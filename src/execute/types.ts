@@ -1,7 +1,8 @@
 import type { PlanAction } from '../plan/types.js';
 import type { StepReason } from './reasons.js';
 
-export type StepStatus = 'done' | 'skipped' | 'failed';
+/** unknown: the request failed in transport and no look could tell whether it happened (the next run settles it). */
+export type StepStatus = 'done' | 'skipped' | 'failed' | 'unknown';
 
 export interface StepResult {
   /** Position of the action in the plan. */
@@ -23,6 +24,7 @@ export interface ApplySummary {
   done: number;
   skipped: number;
   failed: number;
+  unknown: number;
   deleted: number;
   untagged: number;
   containersRemoved: number;

@@ -87,7 +87,12 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
     version: PLAN_VERSION,
     createdAt: new Date(now).toISOString(),
     engine: pickEngine(inventory),
-    policy: { name: policy.name, file: policy.file, sha256: policy.sha256 },
+    policy: {
+      name: policy.name,
+      file: policy.file,
+      sha256: policy.sha256,
+      stoppedContainers: policy.containers.stopped,
+    },
     inventory: {
       capturedAt: inventory.capturedAt,
       images: inventory.images.length,

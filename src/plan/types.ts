@@ -2,7 +2,7 @@ import type { EngineIdentity } from '../inventory/types.js';
 import type { KeptWhy, Refusal } from './reasons.js';
 
 /** The plan format's version: a plan of another version is not read. */
-export const PLAN_VERSION = 2;
+export const PLAN_VERSION = 3;
 
 export type ActionType = 'remove-container' | 'untag' | 'delete';
 
@@ -74,7 +74,13 @@ export interface Plan {
     /** The Docker CLI context the engine was named by (--context): a plan set reaches it the same way. */
     context?: string;
   };
-  policy: { name: string | null; file: string; sha256: string };
+  policy: {
+    name: string | null;
+    file: string;
+    sha256: string;
+    /** The policy's containers.stopped: a plan may remove containers only when it is "remove". */
+    stoppedContainers: 'protect' | 'remove';
+  };
   inventory: { capturedAt: string; images: number; containers: number };
   /** Set when a limit is exceeded: apply refuses the whole plan (exit 3). */
   refused: Refusal | null;

@@ -49,9 +49,13 @@ export function stepReasonText(r: StepReason, a: StepTarget): string {
       return r.cause.by === 'signal'
         ? `not started: the run stopped on ${r.cause.signal}`
         : `not started: the run stopped (the audit log could not be written: ${r.cause.message})`;
+    case 'not-in-current-plan':
+      return "not in the policy's current plan";
     case 'engine-error':
     case 'check-failed':
       return r.message;
+    case 'outcome-unknown':
+      return `unknown, will be re-checked by the next run: the request failed in transport (${r.message}) and the look afterwards failed too (${r.check})`;
     case 'not-found-but-present':
       return `the engine said not found, yet it is still there: ${r.message}`;
     case 'removed-with':
@@ -107,6 +111,8 @@ export function formatApplySummary(report: ApplyReport): string {
     `untagged ${plural(s.untagged, 'reference')}`,
     `removed ${plural(s.containersRemoved, 'container')}`,
   ];
-  const tail = [`${s.skipped} skipped`, `${s.failed} failed`].join(', ');
+  const tail = [`${s.skipped} skipped`, `${s.failed} failed`, ...(s.unknown > 0 ? [`${s.unknown} unknown`] : [])].join(
+    ', ',
+  );
   return `Applied on ${report.engine.name}: ${parts.join(', ')}; ${tail}; ${secs.toFixed(1)} s.`;
 }

@@ -50,6 +50,11 @@ const METRICS: [name: string, help: string, value: (m: RunMetrics) => number | n
     (m) => m.report?.summary.skipped ?? 0,
   ],
   ['imgsweep_last_run_steps_failed', 'Steps that failed in the last apply.', (m) => m.report?.summary.failed ?? 0],
+  [
+    'imgsweep_last_run_steps_unknown',
+    'Steps whose outcome the last apply could not learn (the engine stopped answering); the next run settles them.',
+    (m) => m.report?.summary.unknown ?? 0,
+  ],
 ];
 
 /** Prometheus text exposition (node_exporter textfile collector), one sample per metric and engine. */

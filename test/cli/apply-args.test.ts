@@ -46,3 +46,16 @@ describe('apply: checks before any engine is used', () => {
     expect(lines[1]).toMatch(/^imgsweep: .*192\.0\.2\.1:2375/);
   });
 });
+
+describe('imgsweep apply: what to apply', () => {
+  it.each([[[]], [['a.json', 'b.json']], [['a.json', 'b.json', '-p', 'policies/ci-runner.yaml']]])(
+    'neither a policy nor one plan (%j): exit 2 with the three ways',
+    async (args) => {
+      const r = await runCli(['apply', '--yes', ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe(
+        "imgsweep: apply: give -p POLICY (plan and execute), one saved PLAN.json, or both (run only the saved plan's steps the policy still plans)\n",
+      );
+    },
+  );
+});

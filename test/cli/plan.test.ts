@@ -49,11 +49,11 @@ describe('imgsweep plan against the example inventory', () => {
     const parsed = JSON.parse(r.stdout) as Plan;
     expect(parsed).toMatchObject({
       kind: 'imgsweep-plan',
-      version: 2,
+      version: 3,
       createdAt: '2026-11-27T12:00:00.000Z',
       refused: null,
     });
-    expect(parsed.policy).toMatchObject({ name: 'ci-runner', file: CI_RUNNER });
+    expect(parsed.policy).toMatchObject({ name: 'ci-runner', file: CI_RUNNER, stoppedContainers: 'remove' });
     expect(parsed.summary.images).toBe(62);
     expect(parsed.summary.deletes).toBe(parsed.actions.filter((a) => a.type === 'delete').length);
     expect(parsed.summary.deletes).toBeGreaterThan(0);

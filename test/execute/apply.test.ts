@@ -52,10 +52,10 @@ async function apply(plan: Plan, engine: FakeEngine, concurrency = 4, checkFresh
   expect(seen.map((s) => s.index).sort((a, b) => a - b)).toEqual(plan.actions.map((_, i) => i));
   expect(report.steps.map((s) => s.index)).toEqual(plan.actions.map((_, i) => i));
   expect(report.steps.map((s) => s.action)).toEqual(plan.actions);
-  for (const s of report.steps) expect(['done', 'skipped', 'failed']).toContain(s.status);
+  for (const s of report.steps) expect(['done', 'skipped', 'failed', 'unknown']).toContain(s.status);
   const { summary } = report;
   expect(summary.steps).toBe(plan.actions.length);
-  expect(summary.done + summary.skipped + summary.failed).toBe(summary.steps);
+  expect(summary.done + summary.skipped + summary.failed + summary.unknown).toBe(summary.steps);
   // Never force: every write call got exactly one argument, the ID or reference.
   for (const c of engine.calls.filter((c) => ['untag', 'deleteImage', 'removeContainer'].includes(c.method)))
     expect(c.args).toHaveLength(1);
@@ -554,20 +554,48 @@ describe('applyPlan: outcomes', () => {
     expect(report.engine).toEqual({ key: '0123456789abcdef', name: 'test-host', host: engine.host });
   });
 
-  it('a write that fails and cannot be checked afterwards is failed, not done', async () => {
+  it.each([true, false])(
+    'a write cut off in transport that cannot be checked afterwards is unknown, neither done nor failed (happened: %s)',
+    async (happened) => {
+      const { plan, engine } = setup(family());
+      let broken = false;
+      engine.fault = (m) => {
+        if (m === 'deleteImage') {
+          broken = true;
+          return { kind: 'transport', happened };
+        }
+        return broken ? { kind: 'throw', message: 'connect ECONNREFUSED' } : undefined;
+      };
+      const report = await apply(plan, engine, 1);
+      expect(step(report, 'delete', 'kid')).toMatchObject({
+        status: 'unknown',
+        clear: false,
+        reason: {
+          code: 'outcome-unknown',
+          message: 'socket hang up',
+          check: expect.stringMatching(/connect ECONNREFUSED/),
+        },
+      });
+      expect(report.summary.unknown).toBe(1);
+      // Its parent's delete waits: whether the child is gone is not known.
+      expect(step(report, 'delete', 'old').reason).toMatchObject({ code: 'waits-for', status: 'unknown' });
+    },
+  );
+
+  it('a 404 that cannot be checked afterwards is unknown, not failed', async () => {
     const { plan, engine } = setup(family());
     let broken = false;
     engine.fault = (m) => {
       if (m === 'deleteImage') {
         broken = true;
-        return { kind: 'transport', happened: true };
+        return { kind: 'answer', outcome: { status: 'gone', message: 'No such image' } };
       }
       return broken ? { kind: 'throw', message: 'connect ECONNREFUSED' } : undefined;
     };
     const report = await apply(plan, engine, 1);
     expect(step(report, 'delete', 'kid')).toMatchObject({
-      status: 'failed',
-      reason: { code: 'engine-error', message: 'socket hang up', transport: true },
+      status: 'unknown',
+      reason: { code: 'outcome-unknown', message: 'No such image' },
     });
   });
 
@@ -681,6 +709,25 @@ describe('admitPlan', () => {
           HOUR,
         ),
       /its summary counts 0 untags where it holds 1/,
+    ],
+    [
+      'a container removal added though its policy protects stopped containers',
+      () =>
+        admitPlan(
+          {
+            ...plan,
+            policy: { ...plan.policy, stoppedContainers: 'protect' },
+            actions: [
+              ...plan.actions,
+              { type: 'remove-container', imageId: idOf('b'), containerId: cid('edited'), rule: 'edited' },
+            ],
+            summary: { ...plan.summary, removeContainers: plan.summary.removeContainers + 1 },
+          },
+          inv.engine,
+          NOW,
+          HOUR,
+        ),
+      /refused: it removes container \w+, but the policy it records protects stopped containers/,
     ],
     [
       'a date in the future (which no age limit would catch)',

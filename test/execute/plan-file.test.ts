@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { planProblems, readPlanFile } from '../../src/execute/plan-file.js';
 import { makePlan } from '../../src/plan/plan.js';
+import { PLAN_VERSION } from '../../src/plan/types.js';
 import { image, inventory, layered, NOW, policy } from '../support/builders.js';
 import { runCli } from '../support/cli.js';
 
@@ -31,7 +32,7 @@ const saved = async (name: string, value: unknown) => {
 describe('readPlanFile', () => {
   it('reads a plan and a plan set of this version', async () => {
     expect(await readPlanFile(await saved('plan.json', plan))).toEqual(plan);
-    const set = { kind: 'imgsweep-plan-set', version: 2, plans: [plan] };
+    const set = { kind: 'imgsweep-plan-set', version: PLAN_VERSION, plans: [plan] };
     expect(await readPlanFile(await saved('set.json', set))).toEqual(set);
   });
 
@@ -56,9 +57,9 @@ describe('readPlanFile', () => {
   });
 
   it('says so of a plan from a newer imgsweep', async () => {
-    const file = await saved('new.json', { ...plan, version: 3 });
+    const file = await saved('new.json', { ...plan, version: PLAN_VERSION + 1 });
     await expect(readPlanFile(file)).rejects.toThrow(
-      /made by a newer imgsweep \(plan version 3; this one reads version 2\)/,
+      `made by a newer imgsweep (plan version ${PLAN_VERSION + 1}; this one reads version ${PLAN_VERSION})`,
     );
   });
 

@@ -545,6 +545,103 @@ function engineSuite(E: EngineKind): void {
     });
   });
 
+  // --- a saved plan is what was reviewed: edits refused, and -p POLICY runs only what the policy still plans ---------
+
+  describe('a saved plan and its policy', () => {
+    it('with -p POLICY runs only the steps the policy still plans; the others are skipped, and a changed policy is said', async () => {
+      const a = await loadImage(t.docker, { tags: ['t10-cur/a:1'], created: OLD });
+      const b = await loadImage(t.docker, { tags: ['t10-cur/b:1'], created: OLD });
+      const c = await loadImage(t.docker, { tags: ['t10-cur/c:1'], created: OLD });
+      const policy = await simplePolicy('{ repositories: ["t10-cur/a", "t10-cur/b"] }');
+      const { plan, file } = await planFor(policy);
+      expect(new Set(deletesOf(plan))).toEqual(new Set([a, b]));
+      // After review the policy changes: b is protected now, and c is selected (a step never reviewed).
+      await writeFile(
+        policy,
+        'version: 1\nname: safety\nprotect: { repositories: ["t10-cur/b"] }\nrules:\n  - name: sel\n    match: { repositories: ["t10-cur/**"] }\n',
+      );
+      const r = await applyJson(file, ['-p', policy]);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stderr).toMatch(
+        /has changed since the plan was made \(sha256 [0-9a-f]{12}, the plan's policy [0-9a-f]{12}\)/,
+      );
+      expect(r.stderr).toMatch(/1 of the saved plan's steps is not in the policy's current plan; skipped/);
+      expect(r.stderr).toMatch(/1 step of the policy's current plan is not in the saved plan; not run/);
+      const byImage = new Map(r.steps.map((s) => [s.imageId, s]));
+      expect(byImage.get(a)).toMatchObject({ outcome: 'done' });
+      expect(byImage.get(b)).toMatchObject({
+        outcome: 'skipped',
+        reason: { code: 'not-in-current-plan' },
+        message: "not in the policy's current plan",
+      });
+      expect(byImage.has(c)).toBe(false);
+      expect(await tagsOf(a)).toBeNull();
+      expect(await tagsOf(b)).toEqual(['t10-cur/b:1']);
+      expect(await tagsOf(c)).toEqual(['t10-cur/c:1']);
+    });
+
+    it('with the policy unchanged and the engine as planned, says nothing more and runs every step', async () => {
+      const a = await loadImage(t.docker, { tags: ['t10-same/a:1', 't10-same/a:2'], created: OLD });
+      const policy = await simplePolicy('{ repositories: ["t10-same/**"] }');
+      const { file } = await planFor(policy);
+      const r = await applyJson(file, ['-p', policy]);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stderr).toBe('');
+      expect(r.steps.map((s) => s.outcome)).toEqual(['done', 'done']);
+      expect(await tagsOf(a)).toBeNull();
+    });
+
+    it('refuses (exit 3) a saved plan edited to delete an image it keeps, or to remove a container its policy protects', async () => {
+      const kept = await loadImage(t.docker, { tags: ['t10-edit/keep:1'], created: OLD });
+      const used = await E.busybox(t.docker, 't10-edit/used:1');
+      const stopped = await E.run(t.docker, used, { running: false });
+      const policy = await simplePolicy(
+        '{ repositories: ["t10-edit/**"] }',
+        'protect: { repositories: ["t10-edit/keep"] }\n',
+      );
+      const { plan } = await planFor(policy);
+      expect(plan.policy.stoppedContainers).toBe('protect');
+      expect(plan.actions).toEqual([]);
+      const why = new Map(plan.kept.map((k) => [k.imageId, k.reason]));
+      expect([why.get(kept), why.get(used)]).toEqual(['protected-reference', 'in-use-stopped']);
+      const before = { images: await imageIds(), containers: await containerIds() };
+      const edits: [string, Partial<Plan>, RegExp][] = [
+        [
+          'delete of a kept image',
+          {
+            actions: [
+              { type: 'delete', imageId: kept, refs: ['t10-edit/keep:1'], parentId: null, rule: 'sel', bytes: 1000 },
+            ],
+            summary: { ...plan.summary, deletes: 1 },
+          },
+          /deletes image sha256:[0-9a-f]{64}, which it also keeps/,
+        ],
+        [
+          'removal of a stopped container',
+          {
+            actions: [{ type: 'remove-container', imageId: used, containerId: stopped, rule: 'sel' }],
+            summary: { ...plan.summary, removeContainers: 1 },
+            kept: plan.kept.filter((k) => k.imageId !== used),
+          },
+          /removes container [0-9a-f]{64}, but the policy it records protects stopped containers/,
+        ],
+      ];
+      for (const [what, edit, message] of edits) {
+        const edited = join(dir, `edited-${++counter}.json`);
+        await writeFile(
+          edited,
+          JSON.stringify({ ...plan, ...edit, summary: { ...edit.summary!, kept: (edit.kept ?? plan.kept).length } }),
+        );
+        const r = await applyFile(edited);
+        expect(r.code, `${what}: ${r.stderr}${r.stdout}`).toBe(3);
+        expect(r.stderr, what).toMatch(message);
+      }
+      expect(await imageIds()).toEqual(before.images);
+      expect(await containerIds()).toEqual(before.containers);
+      expect(await tagsOf(kept)).toEqual(['t10-edit/keep:1']);
+    });
+  });
+
   // --- last used : a fresh pull of an old image is not "unused for" long ----------------------------------------------
 
   it('does not evict an old image seen for the first time by an unusedFor rule', async () => {

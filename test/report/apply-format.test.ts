@@ -31,12 +31,15 @@ const REASONS: Record<StepStatus, StepReason | null> = {
     message: 'conflict: unable to delete (must be forced) - image is being used by stopped container 0123456789ab',
   },
   failed: { code: 'check-failed', message: 'connect ENOENT /var/run/docker.sock' },
+  unknown: { code: 'outcome-unknown', message: 'socket hang up', check: 'connect ECONNREFUSED /var/run/docker.sock' },
 };
 const WORDS: Record<StepStatus, string> = {
   done: '',
   skipped:
     'changed under us: conflict: unable to delete (must be forced) - image is being used by stopped container 0123456789ab',
   failed: 'connect ENOENT /var/run/docker.sock',
+  unknown:
+    'unknown, will be re-checked by the next run: the request failed in transport (socket hang up) and the look afterwards failed too (connect ECONNREFUSED /var/run/docker.sock)',
 };
 
 function result(type: PlanAction['type'], status: StepStatus, extra: Partial<StepResult> = {}): StepResult {
@@ -76,6 +79,7 @@ describe('formatStepLine', () => {
     ['delete', 'done', `done    delete ${SHORT} app:1 [dangling]`],
     ['delete', 'skipped', `skipped delete ${SHORT} app:1 [dangling]: ${WORDS.skipped}`],
     ['delete', 'failed', `failed  delete ${SHORT} app:1 [dangling]: ${WORDS.failed}`],
+    ['delete', 'unknown', `unknown delete ${SHORT} app:1 [dangling]: ${WORDS.unknown}`],
   ];
   it.each(cases)('%s %s', (type, status, line) => {
     expect(formatStepLine(result(type, status))).toBe(line);
@@ -298,6 +302,7 @@ describe('a whole report', () => {
       done: 3,
       skipped: 0,
       failed: 0,
+      unknown: 0,
       deleted: 1,
       untagged: 1,
       containersRemoved: 1,
@@ -316,6 +321,7 @@ describe('a whole report', () => {
       done: 1,
       skipped: 0,
       failed: 0,
+      unknown: 0,
       deleted: 1,
       untagged: 0,
       containersRemoved: 0,
@@ -329,6 +335,7 @@ describe('a whole report', () => {
       done: 1,
       skipped: 0,
       failed: 0,
+      unknown: 0,
       deleted: 0,
       untagged: 1,
       containersRemoved: 0,

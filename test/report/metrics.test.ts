@@ -100,6 +100,7 @@ describe('formatMetrics', () => {
     expect(v('imgsweep_last_run_bytes_reclaimed')).toBe(350_000_000);
     expect(v('imgsweep_last_run_steps_skipped')).toBe(s.skipped);
     expect(v('imgsweep_last_run_steps_failed')).toBe(s.failed);
+    expect(v('imgsweep_last_run_steps_unknown')).toBe(s.unknown);
   });
 
   it('a run whose plan had no estimate gives no estimated-bytes sample, rather than a wrong one', async () => {

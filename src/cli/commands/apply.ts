@@ -1,6 +1,6 @@
 import type { Engine } from '../../engine/engine.js';
 import { UsageError } from '../../errors.js';
-import { admitPlan, applyPlan, type Listing } from '../../execute/apply.js';
+import { admitPlan, applyPlan, compareWithCurrent, type Listing } from '../../execute/apply.js';
 import { acquireLock } from '../../execute/lock.js';
 import { defaultStateDir } from '../../state-dir.js';
 import type { ApplyReport } from '../../execute/types.js';
@@ -14,6 +14,7 @@ import { parseDuration } from '../../policy/units.js';
 import { formatApplySummary, formatStepLine, stepRecord } from '../../report/apply-format.js';
 import { formatMetrics } from '../../report/metrics.js';
 import { formatPlanText, summaryLine } from '../../report/plan-format.js';
+import { plural } from '../../report/table.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { Progress, confirm } from '../confirm.js';
 import { engineAddress, enginesOf, liveOptions, openEngine, requirePolicy, type EngineRef } from '../context.js';
@@ -55,6 +56,8 @@ interface Prepared {
   listing?: Listing;
   /** The usage record being saved (never rejects). */
   saved?: Promise<void>;
+  /** A saved plan's steps its policy no longer plans (apply PLAN.json -p POLICY). */
+  notCurrent?: Set<number>;
 }
 
 interface Outcome {
@@ -96,8 +99,10 @@ function fromPlan(plan: Plan): EngineRef {
 export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('apply', args, OPTIONS);
   if (values.inventory) throw new UsageError('apply: --inventory cannot be applied; apply needs the live engine');
-  if (positionals.length > 1 || (positionals.length === 1) === Boolean(values.policy)) {
-    throw new UsageError('apply: give either -p POLICY (plan and execute) or one saved PLAN.json');
+  if (positionals.length > 1 || (positionals.length === 0 && !values.policy)) {
+    throw new UsageError(
+      "apply: give -p POLICY (plan and execute), one saved PLAN.json, or both (run only the saved plan's steps the policy still plans)",
+    );
   }
   const maxAge = values['max-plan-age'] === undefined ? 3_600_000 : parseDuration(values['max-plan-age']);
   if (maxAge === null)
@@ -121,6 +126,25 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     interrupt.dispose();
   }
 
+  /** A saved plan run with its policy: says how the two differ, and returns the saved steps not planned now. */
+  function checkAgainstPolicy(saved: Plan, current: Plan, prefix: string): Set<number> {
+    const file = values.policy!;
+    if (saved.policy.sha256 !== current.policy.sha256)
+      io.stderr.write(
+        `${prefix}imgsweep: ${file} has changed since the plan was made (sha256 ${current.policy.sha256.slice(0, 12)}, the plan's policy ${saved.policy.sha256.slice(0, 12)}); only the steps both plans hold will run\n`,
+      );
+    const { notCurrent, unreviewed } = compareWithCurrent(saved, current);
+    if (notCurrent.size > 0)
+      io.stderr.write(
+        `${prefix}imgsweep: ${plural(notCurrent.size, "of the saved plan's steps is", "of the saved plan's steps are")} not in the policy's current plan; skipped\n`,
+      );
+    if (unreviewed > 0)
+      io.stderr.write(
+        `${prefix}imgsweep: ${plural(unreviewed, "step of the policy's current plan is", "steps of the policy's current plan are")} not in the saved plan; not run (make a new plan to review them)\n`,
+      );
+    return notCurrent;
+  }
+
   async function applyTargets(): Promise<number> {
     // Phase 1, per engine: connect, lock, plan (or check the saved plan). Engines are independent.
     const prepared: Prepared[] = [];
@@ -129,10 +153,10 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       const p: Prepared = { engine, identity: await engine.identity(), lock: null, plan: null };
       prepared.push(p);
       p.lock = await acquireLock(stateDir, p.identity.key, `imgsweep apply ${args.join(' ')}`);
-      if (t.saved) p.plan = t.saved;
-      else {
-        const live = await planLive(engine, policy!, liveOptions({ ...values, ...t.ref }, io, clock()));
-        p.plan = live.plan;
+      if (t.saved) admitPlan(t.saved, p.identity, clock(), maxAge);
+      if (policy) {
+        const live = await planLive(engine, policy, liveOptions({ ...values, ...t.ref }, io, clock()));
+        admitPlan(live.plan, p.identity, clock(), null);
         p.saved = live.saved;
         // Unattended, execution follows at once: the plan's listing may stand for the re-list before it.
         if (values.yes)
@@ -142,8 +166,12 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
             at: live.listedAt,
             diskUsage: live.diskUsage,
           };
-      }
-      admitPlan(p.plan, p.identity, clock(), t.saved ? maxAge : null);
+        p.plan = live.plan;
+        if (t.saved) {
+          p.plan = t.saved;
+          p.notCurrent = checkAgainstPolicy(t.saved, live.plan, many ? `[${label(p.identity)}] ` : '');
+        }
+      } else p.plan = t.saved;
       return p;
     };
     const ready = await settleLimited(targets, ENGINES_IN_PARALLEL, prepare);
@@ -191,6 +219,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
           auditLog: values['audit-log'],
           prefix: many ? `[${label(p.identity)}] ` : '',
           interrupt,
+          notCurrent: p.notCurrent,
         }),
       );
       ran.forEach((r, i) => {
@@ -200,7 +229,8 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
           // A run stopped by a signal did not finish its plan: not a success, whatever ran.
           outcomes.push({
             name,
-            exitCode: report.summary.failed > 0 || auditFailed || interrupt.caught !== null ? 1 : 0,
+            exitCode:
+              report.summary.failed + report.summary.unknown > 0 || auditFailed || interrupt.caught !== null ? 1 : 0,
             report,
             error: null,
             seconds: (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000,
@@ -255,6 +285,7 @@ const EMPTY_SUMMARY = {
   done: 0,
   skipped: 0,
   failed: 0,
+  unknown: 0,
   deleted: 0,
   untagged: 0,
   containersRemoved: 0,
@@ -273,6 +304,7 @@ interface ExecuteOptions {
   quiet: boolean;
   auditLog?: string;
   interrupt: Interrupt;
+  notCurrent: Set<number> | undefined;
 }
 
 async function execute(
@@ -292,6 +324,7 @@ async function execute(
   const say = (line: string) => (lines ? lines.write(line) : io.stdout.write(line));
   const report = await applyPlan(plan, engine, {
     listing: o.listing,
+    notCurrent: o.notCurrent,
     concurrency: o.concurrency,
     clock: o.clock,
     stop: () => {
@@ -303,7 +336,7 @@ async function execute(
       audit?.append(`${JSON.stringify(record)}\n`);
       progress.clear();
       if (o.json) say(`${JSON.stringify(record)}\n`);
-      else if (step.status === 'failed') {
+      else if (step.status === 'failed' || step.status === 'unknown') {
         // Both streams often go to one log: the lines before a failure come before it.
         lines?.flush();
         io.stderr.write(`${o.prefix}${formatStepLine(step)}\n`);
@@ -322,6 +355,7 @@ async function execute(
     io.stdout.write(
       `${JSON.stringify({ summary: report.summary, engine: report.engine, startedAt: report.startedAt, finishedAt: report.finishedAt })}\n`,
     );
-  else if (!o.quiet || report.summary.failed > 0) io.stdout.write(`${o.prefix}${formatApplySummary(report)}\n`);
+  else if (!o.quiet || report.summary.failed + report.summary.unknown > 0)
+    io.stdout.write(`${o.prefix}${formatApplySummary(report)}\n`);
   return { report, auditFailed: auditFailure !== null };
 }
