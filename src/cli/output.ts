@@ -1,12 +1,12 @@
 import { writeFileAtomic as write } from '../atomic-write.js';
-import { UsageError } from '../errors.js';
+import { IoError, UsageError } from '../errors.js';
 
-/** Writes an output file atomically; a failure is the user's to fix (exit 2). */
+/** Writes an output file atomically; a failure is a fault of the run (exit 1), not of its input. */
 export async function writeFileAtomic(path: string, text: string, mode = 0o644): Promise<void> {
   try {
     await write(path, text, mode);
   } catch (err) {
-    throw new UsageError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
+    throw new IoError(`cannot write ${path}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -47,8 +47,8 @@ export interface LiveInventory {
   inventory: Inventory;
   /** performance.now() before the listing was asked for: its facts are at least this old. */
   listedAt: number;
-  /** The usage record's saving, under way while the caller goes on (never rejects). */
-  saved: Promise<void>;
+  /** The usage record's saving, under way while the caller goes on (never rejects): why it failed, or null. */
+  saved: Promise<string | null>;
 }
 
 /** The live engine's inventory, with the usage record updated from what this run sees (containers, recent events). */

@@ -39,7 +39,8 @@ export async function readObservation(
 
 /**
  * The usage record updated with what this run sees (containers, recent events), and its saving, which the
- * caller awaits when it likes (a plan can be made meanwhile). Failing to save is a warning.
+ * caller awaits when it likes (a plan can be made meanwhile). Failing to save is a warning; `saved` then gives
+ * its words (null: saved).
  */
 export function recordUsage(
   o: Observation,
@@ -47,15 +48,20 @@ export function recordUsage(
   stateDir: string,
   now: number,
   warn: (message: string) => void,
-): { images: UsageMap; saved: Promise<void> } {
+): { images: UsageMap; saved: Promise<string | null> } {
   const images = foldUsage(o.record.images, inventory, o.events, now);
   const saved = saveUsage(stateDir, {
     ...o.record,
     updatedAt: new Date(now).toISOString(),
     eventsUntil: o.eventsUntil,
     images,
-  }).catch((err: unknown) => {
-    warn(`cannot save the usage record in ${stateDir}: ${(err as Error).message} (choose another with --state-dir)`);
-  });
+  }).then(
+    () => null,
+    (err: unknown) => {
+      const message = `cannot save the usage record in ${stateDir}: ${(err as Error).message} (choose another with --state-dir)`;
+      warn(message);
+      return message;
+    },
+  );
   return { images, saved };
 }

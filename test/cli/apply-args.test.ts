@@ -45,6 +45,30 @@ describe('apply: checks before any engine is used', () => {
     expect(lines[0]).toMatch(/^imgsweep: warning: tcp:\/\/192\.0\.2\.1:2375: traffic to the engine is not encrypted/);
     expect(lines[1]).toMatch(/^imgsweep: .*192\.0\.2\.1:2375/);
   });
+
+  it('an unreachable engine and a metrics file that cannot be written: both errors, exit 1 (a fault of the run, not of its input)', async () => {
+    const good = join(dir, 'good.yaml');
+    writeFileSync(good, 'version: 1\nrules:\n  - name: x\n    match: { untagged: true }\n');
+    const metrics = join(dir, 'no such folder', 'imgsweep.prom');
+    const r = await runCli([
+      'apply',
+      '-p',
+      good,
+      '--yes',
+      '--host',
+      'unix:///nonexistent/docker.sock',
+      '--timeout',
+      '1s',
+      '--metrics-file',
+      metrics,
+    ]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^imgsweep: cannot write .*no such folder\/imgsweep\.prom: .*ENOENT/),
+      expect.stringMatching(/^imgsweep: .*\/nonexistent\/docker\.sock/),
+    ]);
+  });
 });
 
 describe('imgsweep apply: what to apply', () => {

@@ -136,7 +136,7 @@ describe('bin/imgsweep.js in its own process', () => {
       join(work, 'no such dir', 'plan.json'),
     ];
     const { result, sourceMaps } = await report([...args, '--verbose']);
-    expect(result.code, show(result)).toBe(2);
+    expect(result.code, show(result)).toBe(1);
     expect(sourceMaps).toBe(true);
     expect(result.stderr).toMatch(/^imgsweep: cannot write .*plan\.json/);
     const frames = result.stderr.split('\n').filter((l) => /^\s+at /.test(l));

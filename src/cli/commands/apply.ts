@@ -54,8 +54,8 @@ interface Prepared {
   plan: Plan | null;
   /** The listing a plan made here came from (a saved plan has none). */
   listing?: Listing;
-  /** The usage record being saved (never rejects). */
-  saved?: Promise<void>;
+  /** The usage record being saved (never rejects): why it failed (already warned of), or null. */
+  saved?: Promise<string | null>;
   /** A saved plan's steps its policy no longer plans (apply PLAN.json -p POLICY). */
   notCurrent?: Set<number>;
 }
@@ -176,6 +176,12 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     };
     const ready = await settleLimited(targets, ENGINES_IN_PARALLEL, prepare);
     const outcomes: Outcome[] = [];
+    // Files the run writes besides the engine's state: each failure is said at once and fails the run (exit 1).
+    let writeFailed = false;
+    const writeFailure = (message: string) => {
+      writeFailed = true;
+      io.stderr.write(`imgsweep: ${message}\n`);
+    };
     try {
       ready.forEach((r, i) => {
         if (r.status === 'rejected')
@@ -245,8 +251,9 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       }
     } finally {
       for (const p of prepared) {
-        await p.saved;
-        await p.lock?.release();
+        // Already warned of: it fails the run all the same, since last-used tracking stops working.
+        if ((await p.saved) != null) writeFailed = true;
+        await p.lock?.release().catch((err: unknown) => writeFailure(`could not release the lock: ${message(err)}`));
         p.engine.close();
       }
       if (values['metrics-file']) {
@@ -258,16 +265,22 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
           durationSeconds: o.seconds || (Date.now() - started) / 1000,
           report: o.report,
         }));
-        await writeFileAtomic(values['metrics-file'], formatMetrics(runs));
+        await writeFileAtomic(values['metrics-file'], formatMetrics(runs)).catch((err: unknown) =>
+          writeFailure(message(err)),
+        );
       }
     }
     const failures = outcomes.filter((o) => o.error);
     // One engine: its error is the run's error, reported as every command reports one.
-    if (!many && failures.length === 1) throw failures[0]!.error;
-    for (const o of failures)
-      io.stderr.write(`imgsweep: [${o.name}] ${o.error instanceof Error ? o.error.message : String(o.error)}\n`);
-    return interrupt.caught ? exitCodeOf(interrupt.caught) : worst(outcomes);
+    if (!many && failures.length === 1 && !writeFailed) throw failures[0]!.error;
+    for (const o of failures) io.stderr.write(`imgsweep: ${many ? `[${o.name}] ` : ''}${message(o.error)}\n`);
+    if (interrupt.caught) return exitCodeOf(interrupt.caught);
+    return Math.max(worst(outcomes), writeFailed ? 1 : 0);
   }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** How an engine is named to a person: its name, and where it is (names repeat across daemons of one host). */
