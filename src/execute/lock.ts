@@ -4,7 +4,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { link, mkdir, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ImgsweepError, PlanRefused, UsageError } from '../errors.js';
+import { ImgsweepError, IoError, PlanRefused } from '../errors.js';
 
 interface Holder {
   pid: number;
@@ -40,7 +40,7 @@ export async function acquireLock(stateDir: string, engineKey: string, command: 
   try {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new UsageError(
+    throw new IoError(
       `cannot create the state directory ${stateDir}: ${(err as Error).message} (choose another with --state-dir)`,
       { cause: err },
     );
@@ -50,7 +50,7 @@ export async function acquireLock(stateDir: string, engineKey: string, command: 
     return await takeNextEpoch(stateDir, engineKey, command);
   } catch (err) {
     if (err instanceof ImgsweepError) throw err;
-    throw new UsageError(`cannot create the lock in ${stateDir}: ${(err as Error).message}`, { cause: err });
+    throw new IoError(`cannot create the lock in ${stateDir}: ${(err as Error).message}`, { cause: err });
   }
 }
 

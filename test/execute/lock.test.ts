@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { PlanRefused, UsageError } from '../../src/errors.js';
+import { IoError, PlanRefused } from '../../src/errors.js';
 import { acquireLock, STALE_AFTER_MS, type Lock } from '../../src/execute/lock.js';
 
 // `link` is how a run creates its epoch: a test can hold a run back right before it.
@@ -91,11 +91,11 @@ describe('acquireLock', () => {
     await lock.release();
   });
 
-  it('a state directory that cannot be created is a usage error (exit 2)', async () => {
+  it('a state directory that cannot be created is a runtime failure (exit 1), with what to do', async () => {
     await writeFile(join(dir, 'file'), '');
     const err = await acquireLock(join(dir, 'file', 'sub'), KEY, 'x').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UsageError);
-    expect((err as UsageError).exitCode).toBe(2);
+    expect(err).toBeInstanceOf(IoError);
+    expect((err as IoError).exitCode).toBe(1);
     expect((err as Error).message).toMatch(/--state-dir/);
   });
 
