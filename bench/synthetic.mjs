@@ -6,6 +6,12 @@
  * legacy parent chains (~20% of images have an earlier parent; a child's layers extend its parent's),
  * layers drawn from a shared base pool, labels, created times over 90 days, a usage entry for ~85%.
  * Run directly for a quick summary: node bench/synthetic.mjs 10000
+ *
+ * Options (the defaults give the shape above; other choices change nothing else, same seed, same images):
+ *   layers: false          images carry no layer lists (sizes and the disk figures are the same)
+ *   containers: N          N containers instead of n/2
+ *   sourceLabels: false    no org.opencontainers.image.source/revision labels (no policy looks at them)
+ *   usageSource: false     usage entries without their informational `source`
  */
 
 export const NOW = Date.parse('2026-11-27T12:00:00Z');
@@ -87,7 +93,16 @@ function tagsFor(repo, count, r) {
   return tags;
 }
 
-export function syntheticInventory(n, seed = 1) {
+export function syntheticInventory(
+  n,
+  seed = 1,
+  {
+    layers: withLayers = true,
+    containers: containerCount = Math.floor(n / 2),
+    sourceLabels = true,
+    usageSource = true,
+  } = {},
+) {
   const r = prng(seed);
   const repos = makeRepositories(Math.max(5, Math.round(n / 20)), r);
   const pool = Array.from({ length: Math.max(20, Math.round(n / 50)) }, () => ({
@@ -96,14 +111,24 @@ export function syntheticInventory(n, seed = 1) {
   }));
   const start = NOW - 90 * DAY;
   const images = [];
+  // Distinct layers: the pool layers used, and every image's own new layers (no two share a digest).
+  const poolUsed = new Set();
+  let ownBytes = 0;
+  const sum = (list) => list.reduce((s, l) => s + l.size, 0);
   for (let i = 0; i < n; i++) {
     const created = start + Math.floor(((i + r.float()) / n) * 90 * DAY); // in creation order
     const parent = i > 0 && r.chance(0.2) ? images[r.int(Math.max(0, i - 1000), i - 1)] : null;
-    const layers = parent
-      ? [...parent.layers]
+    const base = parent
+      ? []
       : [pool[r.int(0, Math.min(9, pool.length - 1))], ...Array.from({ length: r.int(0, 2) }, () => r.pick(pool))];
+    for (const l of base) poolUsed.add(l);
+    const own = [];
     for (let k = r.int(1, parent ? 2 : 4); k > 0; k--)
-      layers.push({ digest: `sha256:${r.hex(64)}`, size: r.int(1_000, 200 * MB) });
+      own.push({ digest: `sha256:${r.hex(64)}`, size: r.int(1_000, 200 * MB) });
+    ownBytes += sum(own);
+    // A child's layers extend its parent's.
+    const size = (parent ? parent.size : sum(base)) + sum(own);
+    const layers = withLayers ? [...(parent ? parent.layers : base), ...own] : undefined;
     const repoTags = [];
     const repoDigests = [];
     if (r.chance(0.88)) {
@@ -115,22 +140,26 @@ export function syntheticInventory(n, seed = 1) {
       }
       for (let k = r.int(0, 2); k > 0; k--) repoDigests.push(`${repo.name}@sha256:${r.hex(64)}`);
     } else if (r.chance(0.3)) repoDigests.push(`${r.pick(repos).name}@sha256:${r.hex(64)}`); // digest-only
-    const labels = { 'org.opencontainers.image.source': `https://git.acme.io/svc/${i % 997}` };
-    if (r.chance(0.5)) labels['org.opencontainers.image.revision'] = r.hex(40);
+    const labels = sourceLabels ? { 'org.opencontainers.image.source': `https://git.acme.io/svc/${i % 997}` } : {};
+    if (r.chance(0.5)) {
+      const revision = r.hex(40);
+      if (sourceLabels) labels['org.opencontainers.image.revision'] = revision;
+    }
     if (r.chance(0.03)) labels['com.acme.keep'] = 'true';
     if (r.chance(0.1)) labels.tier = r.pick(['prod', 'dev', 'staging']);
-    images.push({
+    const image = {
       id: `sha256:${r.hex(64)}`,
       parentId: parent ? parent.id : null,
       repoTags,
       repoDigests,
       created: new Date(created).toISOString(),
-      size: layers.reduce((s, l) => s + l.size, 0),
+      size,
       sharedSize: null,
       labels,
-      layers,
       createdMs: created, // stripped below
-    });
+    };
+    if (layers) image.layers = layers;
+    images.push(image);
   }
 
   const capturedAt = NOW - 3_600_000;
@@ -139,11 +168,9 @@ export function syntheticInventory(n, seed = 1) {
     if (!r.chance(0.85)) continue;
     const firstSeen = Math.min(capturedAt, img.createdMs + r.int(0, 2 * DAY));
     const lastUsed = firstSeen + Math.floor(r.float() * (capturedAt - firstSeen));
-    usage[img.id] = {
-      firstSeen: new Date(firstSeen).toISOString(),
-      lastUsed: new Date(lastUsed).toISOString(),
-      source: r.pick(['container', 'event', 'first-seen']),
-    };
+    const source = r.pick(['container', 'event', 'first-seen']);
+    usage[img.id] = { firstSeen: new Date(firstSeen).toISOString(), lastUsed: new Date(lastUsed).toISOString() };
+    if (usageSource) usage[img.id].source = source;
   }
   for (let k = Math.round(n / 100); k > 0; k--)
     usage[`sha256:${r.hex(64)}`] = {
@@ -154,7 +181,7 @@ export function syntheticInventory(n, seed = 1) {
   // n/2 containers, each on a distinct image (a partial Fisher-Yates shuffle picks them).
   const order = images.map((_, i) => i);
   const containers = [];
-  for (let i = 0; i < Math.floor(n / 2); i++) {
+  for (let i = 0; i < Math.min(containerCount, n); i++) {
     const j = r.int(i, n - 1);
     [order[i], order[j]] = [order[j], order[i]];
     const img = images[order[i]];
@@ -178,8 +205,7 @@ export function syntheticInventory(n, seed = 1) {
   for (const img of images) delete img.createdMs;
 
   // The disk is 90% full and the layers are 80% of it: ci-runner's maxUsage 85% triggers eviction.
-  const layerBytes = new Map(images.flatMap((img) => img.layers.map((l) => [l.digest, l.size])));
-  const totalBytes = Math.round([...layerBytes.values()].reduce((s, v) => s + v, 0) / 0.8);
+  const totalBytes = Math.round((sum([...poolUsed]) + ownBytes) / 0.8);
   return {
     kind: 'imgsweep-inventory',
     version: 1,
@@ -208,8 +234,8 @@ export function describe(inv) {
   const refs = inv.images.reduce((s, i) => s + i.repoTags.length + i.repoDigests.length, 0);
   const repos = new Set(inv.images.flatMap((i) => i.repoTags.map((t) => t.slice(0, t.lastIndexOf(':')))));
   const used = new Set(inv.containers.map((c) => c.imageId));
-  const layers = inv.images.reduce((s, i) => s + i.layers.length, 0);
-  const distinct = new Set(inv.images.flatMap((i) => i.layers.map((l) => l.digest))).size;
+  const layers = inv.images.reduce((s, i) => s + (i.layers?.length ?? 0), 0);
+  const distinct = new Set(inv.images.flatMap((i) => (i.layers ?? []).map((l) => l.digest))).size;
   return {
     images: inv.images.length,
     refsPerImage: +(refs / inv.images.length).toFixed(2),

@@ -2,7 +2,7 @@ import { writeFileAtomic as write } from '../atomic-write.js';
 import { IoError, UsageError } from '../errors.js';
 
 /** Writes an output file atomically; a failure is a fault of the run (exit 1), not of its input. */
-export async function writeFileAtomic(path: string, text: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, text: string | Iterable<string>, mode = 0o644): Promise<void> {
   try {
     await write(path, text, mode);
   } catch (err) {

@@ -59,12 +59,11 @@ export function normalizeRepository(repository: string): { normalized: string; f
   return { normalized, familiar };
 }
 
-const cache = new Map<string, Reference>();
-
-/** Parses "repo:tag" or "repo@sha256:..." (as listed by the engine). Cached: inventories repeat repositories. */
+/**
+ * Parses "repo:tag" or "repo@sha256:..." (as listed by the engine). Only the repository's forms are cached: a
+ * reference names one image, so an inventory rarely repeats one (a cache of them only cost time and memory).
+ */
 export function parseReference(text: string): Reference {
-  const hit = cache.get(text);
-  if (hit) return hit;
   let repository: string;
   let tag: string | null = null;
   let digest: string | null = null;
@@ -83,19 +82,7 @@ export function parseReference(text: string): Reference {
     }
   }
   const { normalized, familiar, names } = repositoryForms(repository);
-  const ref: Reference = {
-    text,
-    kind: digest ? 'digest' : 'tag',
-    repository,
-    normalized,
-    familiar,
-    tag,
-    digest,
-    names,
-  };
-  if (cache.size > 500_000) cache.clear();
-  cache.set(text, ref);
-  return ref;
+  return { text, kind: digest ? 'digest' : 'tag', repository, normalized, familiar, tag, digest, names };
 }
 
 /** Names a repository pattern is tried against: as listed, normalized, familiar, and Podman's localhost/ stripped. */

@@ -97,6 +97,7 @@ function semanticProblems(inv: Inventory): Problem[] {
   // A parent that is not listed is fine; a loop would hang every walk up the chain.
   const done = new Set<string>();
   inv.images.forEach((img) => {
+    if (img.parentId === null) return; // no chain to follow (most images): a loop needs a parent
     const trail = new Set<string>();
     for (
       let id: string | null = img.id;

@@ -88,7 +88,7 @@ export function imageFacts(
   // Sorted by ID: every later walk over the map is then independent of the inventory's order.
   const images = [...inventory.images].sort((a, b) => compareText(a.id, b.id));
   for (const image of images) {
-    const refs = [...image.repoTags, ...image.repoDigests].map(parseReference);
+    const refs = image.repoTags.concat(image.repoDigests).map(parseReference);
     if (refs.length > 1) refs.sort((a, b) => compareText(a.text, b.text));
     const containers = uses.get(image.id) ?? NO_CONTAINERS;
     if (containers.length > 1) containers.sort((a, b) => compareText(a.container.id, b.container.id));
@@ -120,7 +120,7 @@ export function imageFacts(
       unused: !running && !heldByStopped,
       parent: null,
       children: [],
-      depth: 0,
+      depth: UNKNOWN,
     });
   }
   for (const f of facts.values()) {
@@ -130,28 +130,30 @@ export function imageFacts(
       parent.children.push(f);
     }
   }
-  const depths = new Map<ImageFacts, number>();
-  for (const f of facts.values()) f.depth = depthOf(f, depths);
+  for (const f of facts.values()) setDepth(f);
   return facts;
 }
 
-/** Number of ancestors, memoized; a parent loop (a damaged inventory) ends the count. */
-function depthOf(f: ImageFacts, memo: Map<ImageFacts, number>): number {
+/** `depth` while not known yet, and while on the chain being walked. */
+const UNKNOWN = -1;
+const ON_CHAIN = -2;
+
+/**
+ * Sets the number of ancestors of an image and of the images above it whose depth is not known yet; a parent
+ * loop (a damaged inventory) ends the count. Each image's depth is its own memo: a million images need no map.
+ */
+function setDepth(f: ImageFacts): void {
   const chain: ImageFacts[] = [];
-  const onChain = new Set<ImageFacts>();
   let above = -1; // depth of the image just above the chain's last, when known
-  for (let p: ImageFacts | null = f; p; p = p.parent) {
-    const known = memo.get(p);
-    if (known !== undefined) {
-      above = known;
+  for (let p: ImageFacts | null = f; p && p.depth !== ON_CHAIN; p = p.parent) {
+    if (p.depth !== UNKNOWN) {
+      above = p.depth;
       break;
     }
-    if (onChain.has(p)) break;
-    onChain.add(p);
+    p.depth = ON_CHAIN;
     chain.push(p);
   }
-  for (let i = chain.length - 1, d = above + 1; i >= 0; i--, d++) memo.set(chain[i]!, d);
-  return memo.get(f)!;
+  for (let i = chain.length - 1, d = above + 1; i >= 0; i--, d++) chain[i]!.depth = d;
 }
 
 export function compareText(a: string, b: string): number {

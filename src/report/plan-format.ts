@@ -4,7 +4,10 @@ import { formatEstimate } from './bytes.js';
 import { diskText } from './disk-text.js';
 import { KEPT_REASON_TEXT, keptText } from './kept-text.js';
 import { markdownCode, markdownText } from './escape.js';
-import { markdownTable, plural, shortImageId, textTable } from './table.js';
+import { markdownTable, plural, shortImageId, textTableLines } from './table.js';
+
+/** About the size of the pieces the text and JSON are written in. */
+const CHUNK = 1 << 20;
 
 export function summaryLine(plan: Plan): string {
   const s = plan.summary;
@@ -41,23 +44,18 @@ export function refsCell(refs: readonly string[]): string {
   return shown.slice(0, 3).join(', ') + (more > 0 ? ` (+${more} more)` : '');
 }
 
+/** Each table's rows, made when asked for: a plan of a million images has a million rows. */
 function rowsFor(plan: Plan) {
   return {
-    containers: of(plan, 'remove-container').map((a) => [
-      shortImageId(a.containerId ?? ''),
-      shortImageId(a.imageId),
-      a.rule,
-    ]),
-    untags: of(plan, 'untag').map((a) => [a.ref ?? '', shortImageId(a.imageId), a.rule]),
-    deletes: of(plan, 'delete').map((a) => [
-      shortImageId(a.imageId),
-      formatEstimate(a.bytes),
-      a.rule,
-      refsCell(a.refs ?? []),
-    ]),
-    kept: plan.kept
-      .filter((k) => k.reason !== 'not-selected')
-      .map((k) => [shortImageId(k.imageId), refsCell(k.refs), keptText(k)]),
+    containers: () =>
+      of(plan, 'remove-container').map((a) => [shortImageId(a.containerId ?? ''), shortImageId(a.imageId), a.rule]),
+    untags: () => of(plan, 'untag').map((a) => [a.ref ?? '', shortImageId(a.imageId), a.rule]),
+    deletes: () =>
+      of(plan, 'delete').map((a) => [shortImageId(a.imageId), formatEstimate(a.bytes), a.rule, refsCell(a.refs ?? [])]),
+    kept: () =>
+      plan.kept
+        .filter((k) => k.reason !== 'not-selected')
+        .map((k) => [shortImageId(k.imageId), refsCell(k.refs), keptText(k)]),
   };
 }
 
@@ -71,35 +69,59 @@ function keptCounts(plan: Plan): [string, number][] {
 
 /** The plan for a person at a terminal: grouped by action, sizes in human units, one summary line. */
 export function formatPlanText(plan: Plan): string {
+  return [...formatPlanTextChunks(plan)].join('');
+}
+
+/** formatPlanText's text in pieces of about a megabyte, made as they are written: it can be hundreds of MB. */
+export function* formatPlanTextChunks(plan: Plan): Generator<string> {
+  let batch: string[] = [];
+  let length = 0;
+  for (const line of planTextLines(plan)) {
+    batch.push(line);
+    length += line.length + 1;
+    if (length >= CHUNK) {
+      yield `${batch.join('\n')}\n`;
+      batch = [];
+      length = 0;
+    }
+  }
+  if (batch.length > 0) yield `${batch.join('\n')}\n`;
+}
+
+function* planTextLines(plan: Plan): Generator<string> {
   const r = rowsFor(plan);
-  const out: string[] = [`imgsweep plan: ${header(plan)}`, ''];
-  if (plan.refused) out.push(`REFUSED: ${refusalText(plan.refused)}; apply will refuse this plan (exit 3).`, '');
-  if (r.containers.length)
-    out.push(
-      `Remove stopped containers (${r.containers.length}):`,
-      textTable(['CONTAINER', 'IMAGE', 'RULE'], r.containers),
-      '',
-    );
-  if (r.untags.length) out.push(`Untag (${r.untags.length}):`, textTable(['REFERENCE', 'IMAGE', 'RULE'], r.untags), '');
-  if (r.deletes.length)
-    out.push(
-      `Delete (${r.deletes.length}, children before parents):`,
-      textTable(['IMAGE', 'EST. SIZE', 'RULE', 'REFERENCES'], r.deletes),
-      '',
-    );
-  if (r.kept.length)
-    out.push(`Kept (${r.kept.length} with a reason to show):`, textTable(['IMAGE', 'REFERENCES', 'WHY'], r.kept), '');
+  yield `imgsweep plan: ${header(plan)}`;
+  yield '';
+  if (plan.refused) {
+    yield `REFUSED: ${refusalText(plan.refused)}; apply will refuse this plan (exit 3).`;
+    yield '';
+  }
+  // Each table's rows are made when it is written, and dropped after.
+  function* table(title: (n: number) => string, head: string[], rows: string[][]) {
+    if (rows.length === 0) return;
+    yield title(rows.length);
+    yield* textTableLines(head, rows);
+    yield '';
+  }
+  yield* table((n) => `Remove stopped containers (${n}):`, ['CONTAINER', 'IMAGE', 'RULE'], r.containers());
+  yield* table((n) => `Untag (${n}):`, ['REFERENCE', 'IMAGE', 'RULE'], r.untags());
+  yield* table(
+    (n) => `Delete (${n}, children before parents):`,
+    ['IMAGE', 'EST. SIZE', 'RULE', 'REFERENCES'],
+    r.deletes(),
+  );
+  yield* table((n) => `Kept (${n} with a reason to show):`, ['IMAGE', 'REFERENCES', 'WHY'], r.kept());
   const counts = keptCounts(plan);
-  if (counts.length) out.push(`Kept by reason: ${counts.map(([t, n]) => `${n} ${t}`).join('; ')}`);
-  if (plan.disk) out.push(`Disk: ${diskText(plan.disk)}`);
-  if (plan.actions.length === 0) out.push('Nothing to do.');
-  out.push(summaryLine(plan));
-  return `${out.join('\n')}\n`;
+  if (counts.length) yield `Kept by reason: ${counts.map(([t, n]) => `${n} ${t}`).join('; ')}`;
+  if (plan.disk) yield `Disk: ${diskText(plan.disk)}`;
+  if (plan.actions.length === 0) yield 'Nothing to do.';
+  yield summaryLine(plan);
 }
 
 /** The plan for a CI step summary or a pull-request comment. */
 export function formatPlanMarkdown(plan: Plan): string {
-  const r = rowsFor(plan);
+  const made = rowsFor(plan);
+  const r = { containers: made.containers(), untags: made.untags(), deletes: made.deletes(), kept: made.kept() };
   // Every cell and line of text is escaped: names, labels and engine text come from outside.
   const code = (rows: string[][], cols: number[]) =>
     rows.map((row) => row.map((c, i) => (cols.includes(i) ? markdownCode(c) : markdownText(c))));
@@ -155,4 +177,39 @@ export function formatPlanMarkdown(plan: Plan): string {
 /** The plan file: stable JSON (fixed key order, sorted arrays), so the same inputs give the same bytes. */
 export function formatPlanJson(plan: Plan): string {
   return `${JSON.stringify(plan, null, 2)}\n`;
+}
+
+/**
+ * formatPlanJson's text in pieces of about a megabyte, to write one after another: a plan of a million images
+ * is longer than one string may be (~512 MiB). The top-level lists are written item by item.
+ */
+export function* formatPlanJsonChunks(plan: Plan): Generator<string> {
+  const indented = (value: unknown, indent: string) =>
+    (JSON.stringify(value, null, 2) ?? 'null').replace(/\n/g, `\n${indent}`);
+  let pieces: string[] = [];
+  let length = 0;
+  const entries = Object.entries(plan).filter(([, value]) => value !== undefined);
+  let first = true;
+  for (const [key, value] of entries) {
+    pieces.push(`${first ? '{\n' : ',\n'}  ${JSON.stringify(key)}: `);
+    first = false;
+    if (!Array.isArray(value) || value.length === 0) {
+      pieces.push(indented(value, '  '));
+      continue;
+    }
+    pieces.push('[');
+    for (const [i, item] of value.entries()) {
+      const text = `${i > 0 ? ',' : ''}\n    ${indented(item, '    ')}`;
+      pieces.push(text);
+      length += text.length;
+      if (length >= CHUNK) {
+        yield pieces.join('');
+        pieces = [];
+        length = 0;
+      }
+    }
+    pieces.push('\n  ]');
+  }
+  pieces.push(first ? '{}\n' : '\n}\n');
+  yield pieces.join('');
 }

@@ -3,7 +3,15 @@ import type { KeptWhy, RefKeptWhy } from '../../src/plan/reasons.js';
 import type { DiskSummary, Plan } from '../../src/plan/types.js';
 import { diskText } from '../../src/report/disk-text.js';
 import { keptText } from '../../src/report/kept-text.js';
-import { formatPlanMarkdown, formatPlanText, refusalText, summaryLine } from '../../src/report/plan-format.js';
+import {
+  formatPlanJson,
+  formatPlanJsonChunks,
+  formatPlanMarkdown,
+  formatPlanText,
+  formatPlanTextChunks,
+  refusalText,
+  summaryLine,
+} from '../../src/report/plan-format.js';
 import { idOf, image, inventory, NOW, policy } from '../support/builders.js';
 import { makePlan } from '../../src/plan/plan.js';
 
@@ -178,6 +186,46 @@ describe('the plan in words', () => {
     );
     expect(formatPlanMarkdown(plan)).toContain(
       "Disk: disk budget skipped: the engine's disk accounting is unavailable (reading image layers: socket hang up)",
+    );
+  });
+});
+
+describe('the plan written in pieces (a plan of a million images is longer than one string may be)', () => {
+  const big = makePlan({
+    policy: policy('version: 1\nrules:\n  - name: all\n    match: { repositories: ["app/**"] }\n'),
+    inventory: inventory(
+      Array.from({ length: 30_000 }, (_, i) =>
+        image(`img${i}`, { tags: [`app/svc${i % 300}:v${i}`, ...(i % 3 ? [] : [`keep/svc${i}:1`])] }),
+      ),
+    ),
+    now: NOW,
+  });
+  const small = makePlan({
+    policy: policy('version: 1\nrules:\n  - name: a\n    match: { repositories: ["a"] }\n'),
+    inventory: inventory([image('a', { tags: ['a:1'] }), image('b', { tags: ['b:1'] })]),
+    now: NOW,
+  });
+
+  it.each([
+    ['a small plan', small],
+    ['a large plan', big],
+  ])('the JSON pieces of %s are exactly the JSON, each about a megabyte at most', (_what, plan) => {
+    const chunks = [...formatPlanJsonChunks(plan)];
+    expect(chunks.join('')).toBe(formatPlanJson(plan));
+    for (const c of chunks.slice(0, -1)) expect(c.length).toBeLessThan(1.2 * 2 ** 20);
+  });
+
+  it('the text goes out in pieces too', () => {
+    expect(big.actions.length).toBe(30_000);
+    const chunks = [...formatPlanTextChunks(big)];
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const c of chunks) {
+      expect(c.length).toBeLessThan(1.2 * 2 ** 20);
+      expect(c.endsWith('\n')).toBe(true);
+    }
+    expect(chunks.join('')).toBe(formatPlanText(big));
+    expect(chunks.at(-1)).toMatch(
+      /^Plan: delete 20000 images \(est\. [^)]+\), untag 10000 references; keep 10000 images of 30000\.$/m,
     );
   });
 });

@@ -2,7 +2,12 @@ import { UsageError } from '../../errors.js';
 import type { PlanSet } from '../../plan/plan-set.js';
 import { ENGINES_IN_PARALLEL, reportFailures, reportSkippedDisk, settleLimited } from '../several.js';
 import { PLAN_VERSION, type Plan } from '../../plan/types.js';
-import { formatPlanJson, formatPlanMarkdown, formatPlanText } from '../../report/plan-format.js';
+import {
+  formatPlanJsonChunks,
+  formatPlanMarkdown,
+  formatPlanText,
+  formatPlanTextChunks,
+} from '../../report/plan-format.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { enginesOf, evaluate, refName, requirePolicy, type EngineRef } from '../context.js';
 import type { CliIo } from '../io.js';
@@ -33,12 +38,13 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   };
   if (engines.length === 1) {
     const plan = await planOn(engines[0]!);
-    const json = formatPlanJson(plan);
-    if (values.output) await writeFileAtomic(values.output, json);
-    if (!values.quiet)
-      io.stdout.write(
-        format === 'json' ? json : format === 'markdown' ? formatPlanMarkdown(plan) : formatPlanText(plan),
-      );
+    if (values.output) await writeFileAtomic(values.output, formatPlanJsonChunks(plan));
+    // Text and JSON go out in pieces as they are made: for a million images, the JSON is longer than one
+    // string may be, and the text is hundreds of MB.
+    if (!values.quiet && format === 'markdown') io.stdout.write(formatPlanMarkdown(plan));
+    else if (!values.quiet)
+      for (const chunk of format === 'json' ? formatPlanJsonChunks(plan) : formatPlanTextChunks(plan))
+        io.stdout.write(chunk);
     return reportSkippedDisk([plan], io);
   }
   // Several engines: planned in parallel; one plan set; an engine that fails does not stop the others.
