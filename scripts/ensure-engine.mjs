@@ -1,18 +1,19 @@
 #!/usr/bin/env node
 // Makes sure the real-engine tests can run: dockerd, docker-registry, /bin/busybox (a runnable rootfs), podman,
 // promtool and sshd (the ssh:// engine test runs its own OpenSSH server).
-// Installs Debian's packages when it can (root + apt-get); otherwise says what to do in one line.
+// Installs Debian's packages for what is missing when it can (root + apt-get), after one line naming them; it
+// never removes or replaces an installed package (apt-get --no-remove). Otherwise it says what to do in one line.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-// Installed as .ci/run does: the engines in full, the tools without their recommended packages.
-const ENGINES = ['docker.io', 'docker-registry', 'busybox', 'podman'];
-const TOOLS = ['prometheus', 'openssh-server'];
+// The engines in full; the tools without their recommended packages. busybox-static, not busybox: a static
+// binary runs in any rootfs, and either one gives /bin/busybox (what is there already is used).
+const TOOLS = new Set(['prometheus', 'openssh-server']);
 
 const HINT =
-  "imgsweep tests need real engines, promtool and sshd: install Debian's docker.io, docker-registry, busybox, podman, " +
-  'prometheus and openssh-server (sudo apt-get install -y docker.io docker-registry busybox podman prometheus openssh-server) ' +
+  "imgsweep tests need real engines, promtool and sshd: install Debian's docker.io, docker-registry, busybox-static, podman, " +
+  'prometheus and openssh-server (sudo apt-get install -y docker.io docker-registry busybox-static podman prometheus openssh-server) ' +
   'or set IMGSWEEP_SKIP_ENGINE_TESTS=1';
 
 function executable(path) {
@@ -36,7 +37,7 @@ if (process.env.IMGSWEEP_SKIP_ENGINE_TESTS === '1' && !process.env.CI) process.e
 const missing = [];
 if (!onPath('dockerd')) missing.push('docker.io');
 if (!onPath('docker-registry')) missing.push('docker-registry');
-if (!executable('/bin/busybox')) missing.push('busybox');
+if (!executable('/bin/busybox')) missing.push('busybox-static');
 if (!onPath('podman')) missing.push('podman');
 if (!onPath('promtool')) missing.push('prometheus'); // promtool checks the metrics textfile
 if (!executable('/usr/sbin/sshd')) missing.push('openssh-server'); // test/support/sshd.ts runs this path
@@ -91,15 +92,18 @@ function install() {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const update = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
   if (update.status !== 0) return update.status ?? 1;
-  // Always the full set, as documented: apt-get skips what is already installed.
-  for (const args of [ENGINES, ['--no-install-recommends', ...TOOLS]]) {
-    const result = spawnSync('apt-get', ['install', '-y', ...args], { stdio: 'inherit', env });
+  // Only what is missing; --no-remove makes apt-get stop rather than remove or replace an installed package.
+  const engines = missing.filter((p) => !TOOLS.has(p));
+  const tools = missing.filter((p) => TOOLS.has(p));
+  for (const args of [engines, tools.length ? ['--no-install-recommends', ...tools] : []]) {
+    if (args.length === 0) continue;
+    const result = spawnSync('apt-get', ['install', '-y', '--no-remove', ...args], { stdio: 'inherit', env });
     if (result.status !== 0) return result.status ?? 1;
   }
   return 0;
 }
 
-console.error(`ensure-engine: installing ${missing.join(' ')} with apt-get`);
+console.error(`ensure-engine: installing with apt-get (nothing installed is removed): ${missing.join(' ')}`);
 // Debian starts and enables the services of what it installs (dockerd, containerd, podman, sshd, prometheus…).
 // The tests run daemons of their own: while installing, policy-rc.d forbids starting any service (unless the
 // host has a policy of its own), and what the install enabled is disabled again.
