@@ -4,29 +4,49 @@ export interface CommandHelp {
   usage: string;
   summary: string;
   details: string;
+  /** The shared options it takes, by name (as its parser names them). */
+  common: readonly string[];
 }
 
-const COMMON = `Common options:
-  --host URL           engine to use: unix:///path, tcp://host:2376, ssh://user@host; repeat for several
+/** The options several commands share, by name; each command's help lists those it takes. */
+const COMMON: [name: string, text: string][] = [
+  [
+    'host',
+    `  --host URL           engine to use: unix:///path, tcp://host:2376, ssh://user@host; repeat for several
                        engines; default DOCKER_HOST, then the docker CLI's current context (DOCKER_CONTEXT,
-                       currentContext in config.json), then the local socket
-  --context NAME       a docker CLI context (docker context ls; in $DOCKER_CONFIG or ~/.docker): its address
-                       and TLS files; "default" is the usual resolution; repeat for several engines
-  --tls-verify         use TLS and verify the engine's certificate (tcp://); default from DOCKER_TLS_VERIFY
-  --tls-ca FILE        CA that signed the engine's certificate (default DOCKER_CERT_PATH/ca.pem)
-  --tls-cert FILE      client certificate (default DOCKER_CERT_PATH/cert.pem); with --tls-key
-  --tls-key FILE       client key (default DOCKER_CERT_PATH/key.pem); any --tls-* flag turns TLS on and
-                       wins over DOCKER_TLS_VERIFY/DOCKER_CERT_PATH and a context's files
-  --inventory FILE     evaluate against a saved inventory instead of a live engine
-  --now ISO            fix the clock (e.g. 2026-11-27T12:00:00Z), for reproducible plans
-  --state-dir DIR      where last-used data and the lock live
-  --timeout DUR        bound on every engine call (default 60s)
-  --json               machine-readable output
-  --quiet, --verbose   less or more output (--verbose shows error causes)`;
+                       currentContext in config.json), then the local socket`,
+  ],
+  [
+    'context',
+    `  --context NAME       a docker CLI context (docker context ls; in $DOCKER_CONFIG or ~/.docker): its address
+                       and TLS files; "default" is the usual resolution; repeat for several engines`,
+  ],
+  [
+    'tls-verify',
+    "  --tls-verify         use TLS and verify the engine's certificate (tcp://); default from DOCKER_TLS_VERIFY",
+  ],
+  ['tls-ca', "  --tls-ca FILE        CA that signed the engine's certificate (default DOCKER_CERT_PATH/ca.pem)"],
+  ['tls-cert', '  --tls-cert FILE      client certificate (default DOCKER_CERT_PATH/cert.pem); with --tls-key'],
+  [
+    'tls-key',
+    `  --tls-key FILE       client key (default DOCKER_CERT_PATH/key.pem); any --tls-* flag turns TLS on and
+                       wins over DOCKER_TLS_VERIFY/DOCKER_CERT_PATH and a context's files`,
+  ],
+  ['inventory', '  --inventory FILE     evaluate against a saved inventory instead of a live engine'],
+  ['now', '  --now ISO            fix the clock (e.g. 2026-11-27T12:00:00Z), for reproducible plans'],
+  ['state-dir', '  --state-dir DIR      where last-used data and the lock live'],
+  ['timeout', '  --timeout DUR        bound on every engine call (default 60s)'],
+  ['json', '  --json               machine-readable output'],
+  ['quiet', '  --quiet, --verbose   less or more output (--verbose shows error causes)'],
+];
+
+const TLS = ['tls-verify', 'tls-ca', 'tls-cert', 'tls-key'];
+const ENGINE = ['host', 'context', ...TLS, 'timeout'];
 
 export const COMMANDS: Record<string, CommandHelp> = {
   validate: {
     usage: 'imgsweep validate POLICY... [--json]',
+    common: ['quiet'],
     summary: 'check policy files; print ok or positioned errors',
     details: `Validates each policy against schemas/policy.schema.json and the semantic rules (unique rule names,
 globs that compile, targetUsage below maxUsage, ...). Prints "ok: FILE" for each valid file, or one line per
@@ -35,6 +55,7 @@ problem: FILE:LINE:COL key.path: message. Exit 0 when all are valid, 2 otherwise
   },
   plan: {
     usage: 'imgsweep plan -p POLICY [-o plan.json] [--format text|json|markdown] [--inventory FILE]',
+    common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet'],
     summary: 'evaluate a policy into a removal plan; changes nothing',
     details: `Reads the engine's inventory (or --inventory FILE), evaluates the policy and prints the plan: what would
 be untagged, deleted or removed, what is kept and why, and the estimated bytes reclaimed.
@@ -47,6 +68,7 @@ bad input.`,
   },
   apply: {
     usage: 'imgsweep apply -p POLICY [--yes] | imgsweep apply PLAN.json [-p POLICY]',
+    common: [...ENGINE, 'now', 'state-dir', 'json', 'quiet'],
     summary: 'plan and execute, or execute a saved plan after re-verifying it',
     details: `Executes a plan safely: re-lists the engine first, untags before
 deleting, deletes by full ID without force, children before parents, never touches images of running
@@ -63,6 +85,7 @@ containers, skips every step whose facts changed since planning.
   },
   inventory: {
     usage: 'imgsweep inventory [-o inventory.json] [--format text|json]',
+    common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet'],
     summary: "show the engine's images as imgsweep sees them, or save a snapshot",
     details: `Lists images (ID, references, created, size, containers using them) and containers.
   -o, --output FILE    save a snapshot that "plan --inventory FILE" and "explain --inventory FILE" evaluate anywhere
@@ -70,6 +93,7 @@ containers, skips every step whose facts changed since planning.
   },
   explain: {
     usage: 'imgsweep explain REF -p POLICY [--inventory FILE]',
+    common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet'],
     summary: 'why an image or reference is kept or removed',
     details: `REF is a reference (nginx:1.25, repo@sha256:...), a full image ID, or an ID prefix of at least 12 hex
 digits. Prints the image's references with each one's fate and the rule or protection that decided it, its
@@ -77,18 +101,24 @@ containers, and whether the image is deleted and, if not, why not.`,
   },
   watch: {
     usage: 'imgsweep watch [--host URL | --context NAME] [--state-dir DIR] [--flush-interval 5s]',
+    common: [...TLS, 'timeout', 'state-dir', 'quiet'],
     summary: "record image use from the engine's events (long-running, for a systemd service)",
     details: `Follows the engine's container events and records when each image is used, so that containers run with
 --rm between two cron runs still count as use for unusedFor and LRU eviction. Reconnects with backoff when the
-engine restarts, writes the usage record at most every --flush-interval and on SIGTERM. Never deletes anything.`,
+engine restarts, writes the usage record at most every --flush-interval and on SIGTERM. Never deletes anything.
+  --host URL           the engine to watch (one: run one watch per engine); default as for the other commands
+  --context NAME       a docker CLI context naming the engine to watch
+  --flush-interval DUR how often the usage record is written at most (default 5s)`,
   },
   schema: {
     usage: 'imgsweep schema [policy|plan|inventory]',
+    common: [],
     summary: 'print a JSON Schema (default: policy)',
     details: `Prints the JSON Schema for policies (for editors: yaml-language-server), plans or inventory snapshots.`,
   },
   help: {
     usage: 'imgsweep help [COMMAND]',
+    common: [],
     summary: 'show help for a command',
     details: '',
   },
@@ -104,7 +134,8 @@ Usage: imgsweep COMMAND [options]
 Commands:
 ${lines.join('\n')}
 
-${COMMON}
+Options most commands take ("imgsweep help COMMAND" lists those a command takes):
+${COMMON.map(([, text]) => text).join('\n')}
 
 Exit codes: 0 success; 1 runtime failure or some actions failed; 2 invalid policy, plan, inventory or
 usage; 3 refused for safety (a limit exceeded, a foreign or stale plan, the lock held by another run).
@@ -119,5 +150,10 @@ export function commandHelp(name: string): string | null {
 
 ${c.summary}
 
-${c.details}${c.details ? '\n\n' : ''}${name === 'help' || name === 'schema' || name === 'validate' ? '' : `${COMMON}\n`}`;
+${c.details}${c.details ? '\n\n' : ''}${commonOptions(c.common)}`;
+}
+
+function commonOptions(names: readonly string[]): string {
+  const lines = COMMON.filter(([name]) => names.includes(name)).map(([, text]) => text);
+  return lines.length === 0 ? '' : `Common options:\n${lines.join('\n')}\n`;
 }

@@ -53,7 +53,7 @@ describe('imgsweep --help and help COMMAND', () => {
   it('engine-facing commands list the common options', async () => {
     for (const name of ['plan', 'apply', 'inventory', 'explain']) {
       const { stdout } = await runCli(['help', name]);
-      for (const option of ['--host URL', '--inventory FILE', '--now ISO', '--state-dir DIR'])
+      for (const option of ['--host URL', '--now ISO', '--state-dir DIR'])
         expect(stdout, `${name} ${option}`).toContain(option);
     }
   });
@@ -95,5 +95,33 @@ describe('imgsweep schema', () => {
     const r = await runCli(['schema', ...args]);
     expect(r).toMatchObject({ code: 2, stdout: '' });
     expect(r.stderr).toMatch(/^imgsweep: schema: expected one of policy, plan, inventory/);
+  });
+});
+
+describe("each command's help lists the shared options it takes, and only those", () => {
+  const SHARED = ['host', 'context', 'tls-verify', 'tls-ca', 'tls-cert', 'tls-key', 'inventory', 'now'];
+  const parsers: Record<string, Promise<{ OPTIONS: Record<string, unknown> }>> = {
+    plan: import('../../src/cli/commands/plan.js'),
+    apply: import('../../src/cli/commands/apply.js'),
+    inventory: import('../../src/cli/commands/inventory.js'),
+    explain: import('../../src/cli/commands/explain.js'),
+    watch: import('../../src/cli/commands/watch.js'),
+    validate: import('../../src/cli/commands/validate.js'),
+  };
+  // apply parses --inventory only to say why it cannot be applied.
+  const takes = (command: string, option: string, parsed: Record<string, unknown>) =>
+    option in parsed && !(command === 'apply' && option === 'inventory');
+
+  it.each(Object.keys(parsers))('%s', async (command) => {
+    const { OPTIONS } = await parsers[command]!;
+    const help = (await runCli(['help', command])).stdout;
+    const listed = (option: string) => new RegExp(`^ {2}--${option}\\b`, 'm').test(help);
+    for (const option of [...SHARED, 'state-dir', 'timeout', 'json', 'quiet'])
+      expect(listed(option), `${command} --${option}`).toBe(takes(command, option, OPTIONS));
+  });
+
+  it('watch and apply do not offer --inventory; watch does not offer --now', async () => {
+    expect((await runCli(['help', 'watch'])).stdout).not.toMatch(/--inventory|--now/);
+    expect((await runCli(['help', 'apply'])).stdout).not.toContain('--inventory');
   });
 });

@@ -24,7 +24,8 @@ import { exitCodeOf, watchSignals, type Interrupt } from '../signals.js';
 import { LineBatch, type CliIo } from '../io.js';
 import { writeFileAtomic } from '../output.js';
 
-const OPTIONS = {
+/** The options it takes (the help lists the common ones among them). */
+export const OPTIONS = {
   ...COMMON_OPTIONS,
   policy: { type: 'string', short: 'p' },
   yes: { type: 'boolean', short: 'y' },

@@ -7,11 +7,14 @@ import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { enginesOf, evaluate, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
 
+/** The options it takes (the help lists the common ones among them). */
+export const OPTIONS = {
+  ...COMMON_OPTIONS,
+  policy: { type: 'string', short: 'p' },
+} as const;
+
 export async function explainCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('explain', args, {
-    ...COMMON_OPTIONS,
-    policy: { type: 'string', short: 'p' },
-  });
+  const { values, positionals } = parseCommandArgs('explain', args, OPTIONS);
   if (positionals.length !== 1) throw new UsageError('explain: name exactly one image: imgsweep explain REF -p POLICY');
   const policy = await requirePolicy(values.policy, 'explain');
   const now = parseNow(values.now);

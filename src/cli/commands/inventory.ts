@@ -8,12 +8,15 @@ import { enginesOf, loadInventory, refName } from '../context.js';
 import type { CliIo } from '../io.js';
 import { parseFormat } from '../output.js';
 
+/** The options it takes (the help lists the common ones among them). */
+export const OPTIONS = {
+  ...COMMON_OPTIONS,
+  output: { type: 'string', short: 'o' },
+  format: { type: 'string' },
+} as const;
+
 export async function inventoryCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('inventory', args, {
-    ...COMMON_OPTIONS,
-    output: { type: 'string', short: 'o' },
-    format: { type: 'string' },
-  });
+  const { values, positionals } = parseCommandArgs('inventory', args, OPTIONS);
   if (positionals.length > 0) throw new UsageError(`inventory: unexpected argument "${positionals[0]}"`);
   const format = parseFormat(values.format ?? (values.json ? 'json' : undefined), ['text', 'json'] as const, 'text');
   const now = parseNow(values.now);

@@ -13,13 +13,16 @@ import { enginesOf, evaluate, refName, requirePolicy, type EngineRef } from '../
 import type { CliIo } from '../io.js';
 import { parseFormat, writeFileAtomic } from '../output.js';
 
+/** The options it takes (the help lists the common ones among them). */
+export const OPTIONS = {
+  ...COMMON_OPTIONS,
+  policy: { type: 'string', short: 'p' },
+  output: { type: 'string', short: 'o' },
+  format: { type: 'string' },
+} as const;
+
 export async function planCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('plan', args, {
-    ...COMMON_OPTIONS,
-    policy: { type: 'string', short: 'p' },
-    output: { type: 'string', short: 'o' },
-    format: { type: 'string' },
-  });
+  const { values, positionals } = parseCommandArgs('plan', args, OPTIONS);
   if (positionals.length > 0)
     throw new UsageError(`plan: unexpected argument "${positionals[0]}" (the policy goes after -p)`);
   const format = parseFormat(

@@ -4,12 +4,15 @@ import { formatProblem } from '../../policy/problems.js';
 import { parseCommandArgs } from '../args.js';
 import type { CliIo } from '../io.js';
 
+/** The options it takes (the help lists the common ones among them). */
+export const OPTIONS = {
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean' },
+} as const;
+
 export async function validateCommand(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs('validate', args, {
-    json: { type: 'boolean' },
-    quiet: { type: 'boolean', short: 'q' },
-    verbose: { type: 'boolean' },
-  });
+  const { values, positionals } = parseCommandArgs('validate', args, OPTIONS);
   if (positionals.length === 0)
     throw new UsageError('validate: name at least one policy file (imgsweep validate POLICY...)');
   const results = [];

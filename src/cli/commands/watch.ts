@@ -6,21 +6,24 @@ import { parseCommandArgs } from '../args.js';
 import { openEngine } from '../context.js';
 import type { CliIo } from '../io.js';
 
+/** The options it takes (the help lists the common ones among them). */
+export const OPTIONS = {
+  host: { type: 'string' },
+  context: { type: 'string' },
+  'tls-verify': { type: 'boolean' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'state-dir': { type: 'string' },
+  'flush-interval': { type: 'string' },
+  timeout: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean' },
+} as const;
+
 /** Long-running: records image use from the engine's event stream until SIGTERM/SIGINT. Never deletes. */
 export async function watchCommand(args: string[], io: CliIo, signal?: AbortSignal): Promise<number> {
-  const { values, positionals } = parseCommandArgs('watch', args, {
-    host: { type: 'string' },
-    context: { type: 'string' },
-    'tls-verify': { type: 'boolean' },
-    'tls-ca': { type: 'string' },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    'state-dir': { type: 'string' },
-    'flush-interval': { type: 'string' },
-    timeout: { type: 'string' },
-    quiet: { type: 'boolean', short: 'q' },
-    verbose: { type: 'boolean' },
-  });
+  const { values, positionals } = parseCommandArgs('watch', args, OPTIONS);
   if (positionals.length > 0) throw new UsageError(`watch: unexpected argument "${positionals[0]}"`);
   const flushMs = parseDuration(values['flush-interval'] ?? '5s');
   if (flushMs === null || flushMs === 0)
