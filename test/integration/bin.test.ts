@@ -150,7 +150,7 @@ describe('bin/imgsweep.js in its own process', () => {
     ).toEqual([]);
 
     const quiet = await imgsweep(args);
-    expect(quiet.code, show(quiet)).toBe(2);
+    expect(quiet.code, show(quiet)).toBe(1);
     expect(quiet.stderr, 'no stack without --verbose').not.toMatch(/^\s+at /m);
   });
 

@@ -355,7 +355,7 @@ describe('npm package', () => {
       plan,
       '--verbose',
     ]);
-    expect(r.code, show(r)).toBe(2);
+    expect(r.code, show(r)).toBe(1);
     expect(r.stderr).toContain(`(${join(shipped, 'src', 'cli', 'commands', 'plan.ts')}:`);
   });
 

@@ -56,9 +56,25 @@ function processesUsing(dir: string): number[] {
   return pids;
 }
 
+/**
+ * A Podman service of its own. On a loaded 2-core machine a service now and then never answers (its log empty);
+ * one more start is tried then, and a second failure fails the test with both reasons.
+ */
 export async function startPodman(): Promise<TestPodman> {
   const bin = which('podman');
   if (bin === null) throw new Error(PODMAN_NOT_FOUND);
+  try {
+    return await startPodmanOnce(bin);
+  } catch (first) {
+    try {
+      return await startPodmanOnce(bin);
+    } catch (second) {
+      throw new Error(`${(second as Error).message}\n(a first start failed too: ${(first as Error).message})`);
+    }
+  }
+}
+
+async function startPodmanOnce(bin: string): Promise<TestPodman> {
   // Short path: unix socket paths are limited to ~108 bytes.
   const dir = await mkdtemp('/tmp/iswp-');
   const socketPath = join(dir, 'podman.sock');
