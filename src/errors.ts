@@ -42,10 +42,13 @@ export class IoError extends ImgsweepError {
   }
 }
 
-/** The engine could not be reached; the message names what was tried. */
+/** The engine could not be reached; the message names what was tried, and how to point elsewhere. */
 export class EngineUnavailable extends ImgsweepError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The message without the advice (for a log that repeats it). */
+  readonly brief: string;
+  constructor(message: string, options?: { cause?: unknown; brief?: string }) {
     super('ENGINE_UNAVAILABLE', message, 1, options);
+    this.brief = options?.brief ?? message;
   }
 }
 

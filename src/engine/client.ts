@@ -78,10 +78,17 @@ export function unavailable(target: EngineTarget, error: unknown): EngineUnavail
     return new EngineUnavailable(`cannot reach the container engine at ${tried}: ${message}`, { cause: error });
   }
   const hint = /EACCES/.test(message) ? ' (permission denied: run as root or as a member of the docker group)' : '';
-  return new EngineUnavailable(
-    `cannot reach the container engine at ${tried}: ${message}${hint}; point imgsweep at it with --host URL or DOCKER_HOST`,
-    { cause: error },
-  );
+  const brief = `cannot reach the container engine at ${tried}: ${message}${hint}`;
+  return new EngineUnavailable(`${brief}; ${advice(target.source)}`, { cause: error, brief });
+}
+
+/** How to point imgsweep elsewhere, for what named the engine: no advice to give --host when it was given. */
+function advice(source: string): string {
+  if (source === '--host') return 'check the address given with --host, and that the engine runs there';
+  if (source === 'DOCKER_HOST') return 'check DOCKER_HOST, or name the engine with --host URL';
+  if (source.startsWith('context '))
+    return `check the ${source.replace(/ \(.*$/, '')} (docker context inspect), or name the engine with --host URL or --context NAME`;
+  return 'point imgsweep at it with --host URL, --context NAME or DOCKER_HOST';
 }
 
 /** For reads: a transport failure means the engine is gone, an HTTP error that it refused. */

@@ -167,6 +167,15 @@ export function formatPlanMarkdown(plan: Plan): string {
       `<details><summary>Kept: ${plan.kept.length} images (${markdownText(counts.map(([t, n]) => `${n} ${t}`).join(', '))})</summary>`,
       '',
     );
+    // The images no rule selects are counted, not listed: say so, so the table's length matches its heading.
+    const hidden = plan.kept.length - r.kept.length;
+    if (hidden > 0)
+      out.push(
+        r.kept.length === 0
+          ? `None is listed: no rule selects ${hidden === 1 ? 'it' : 'them'}.`
+          : `Listed: the ${plural(r.kept.length, 'image')} kept for a reason other than "no rule selects it"; ${hidden === 1 ? 'the other one is' : `the other ${hidden} are`} not listed.`,
+        '',
+      );
     if (r.kept.length) out.push(markdownTable(['Image', 'References', 'Why'], code(r.kept, [0, 1])), '');
     out.push('</details>', '');
   }

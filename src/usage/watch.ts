@@ -1,4 +1,5 @@
 import type { Engine, EngineEvent } from '../engine/engine.js';
+import { EngineUnavailable } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
 import { foldUsage } from './fold.js';
 import { loadUsage, saveUsage, type UsageRecord } from './store.js';
@@ -68,6 +69,7 @@ export async function watchUsage(engine: Engine, opts: WatchOptions): Promise<{ 
 
   const backoff = opts.backoffMs ?? { min: 1_000, max: 30_000 };
   let delay = backoff.min;
+  let advised = false;
   const timer = setInterval(() => {
     if (pending.length > 0)
       flush().catch((err: unknown) => opts.log(`cannot flush the usage record: ${(err as Error).message}`));
@@ -76,6 +78,7 @@ export async function watchUsage(engine: Engine, opts: WatchOptions): Promise<{ 
     while (!opts.signal.aborted) {
       try {
         await refresh();
+        advised = false;
         opts.log(`following container events of ${identity.name} since ${new Date(since).toISOString()}`);
         const started = opts.clock();
         await engine.streamEvents(
@@ -92,7 +95,10 @@ export async function watchUsage(engine: Engine, opts: WatchOptions): Promise<{ 
         if (opts.clock() - started < 1_000) await sleep(backoff.min, opts.signal);
       } catch (err) {
         if (opts.signal.aborted) break;
-        opts.log(`event stream lost (${(err as Error).message}); reconnecting in ${Math.round(delay / 1000)} s`);
+        // The advice on where to point imgsweep is said once; the retries after it say only what happened.
+        const said = advised && err instanceof EngineUnavailable ? err.brief : (err as Error).message;
+        advised ||= err instanceof EngineUnavailable;
+        opts.log(`event stream lost (${said}); reconnecting in ${Math.round(delay / 1000)} s`);
         await sleep(delay, opts.signal);
         delay = Math.min(delay * 2, backoff.max);
       }

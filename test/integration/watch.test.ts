@@ -272,6 +272,8 @@ describe.skipIf(engineTestsSkipped())('imgsweep watch against a real dockerd', (
         w,
         20_000,
       );
+      // Where to point imgsweep is said once; the retries say only what happened.
+      expect(w.log().match(/check the address given with --host/g) ?? [], w.log()).toHaveLength(1);
       await d.start();
       await until(
         'the watch to follow events again',

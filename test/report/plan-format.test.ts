@@ -229,3 +229,33 @@ describe('the plan written in pieces (a plan of a million images is longer than 
     );
   });
 });
+
+describe('the Markdown plan: its kept count and its table agree', () => {
+  const make = (names: string[]) =>
+    makePlan({
+      policy: policy(
+        'version: 1\nprotect: { repositories: ["keep/**"] }\nrules:\n  - name: old\n    match: { repositories: ["old/**"] }\n',
+      ),
+      inventory: inventory(names.map((n) => image(n, { tags: [`${n.replace(/\d+$/, '')}/app:${n}`] }))),
+      now: NOW,
+    });
+  const rows = (md: string) => md.split('\n').filter((l) => /^\| `[0-9a-f]{12}` \|/.test(l)).length;
+
+  it('says which kept images the table lists, and how many it leaves out', () => {
+    const plan = make(['keep1', 'keep2', 'other1', 'other2', 'other3', 'old1']);
+    const md = formatPlanMarkdown(plan);
+    expect(md).toContain('<details><summary>Kept: 5 images (');
+    expect(md).toContain(
+      'Listed: the 2 images kept for a reason other than "no rule selects it"; the other 3 are not listed.',
+    );
+    expect(rows(md.slice(md.indexOf('<details>')))).toBe(2);
+    expect(formatPlanMarkdown(make(['keep1', 'other1', 'old1']))).toContain('; the other one is not listed.');
+  });
+
+  it('says so when it lists none', () => {
+    const md = formatPlanMarkdown(make(['other1', 'other2', 'old1']));
+    expect(md).toContain('<details><summary>Kept: 2 images (');
+    expect(md).toContain('None is listed: no rule selects them.');
+    expect(rows(md.slice(md.indexOf('<details>')))).toBe(0);
+  });
+});
