@@ -226,7 +226,13 @@ function planKeep(d: ImageDecision, sel: ImageSelection): void {
     const rule = sel.byRef.get(r.text);
     const dependent = r.kind === 'digest' && taggedRepos.has(r.normalized);
     if (rule && !dependent) untag.push(r);
-    else if (!dependent) d.fates.set(r.text, { fate: 'keep', why: { reason: 'not-selected' } });
+    else if (!dependent) {
+      const spared = sel.sparedRefs.get(r.text);
+      d.fates.set(r.text, {
+        fate: 'keep',
+        why: spared === undefined ? { reason: 'not-selected' } : { reason: 'keep-newest', rule: spared },
+      });
+    }
   }
   // Never remove the last reference: that would delete the image. A tag (or a digest of a repository
   // without tags) must survive; digests of a repository go with its last tag.

@@ -40,6 +40,8 @@ export type RefKeptWhy =
   | ImmuneWhy
   | ProtectedRefWhy
   | { reason: 'not-selected' }
+  /** Among the newest of its repository that the rule's keep.newest spares (no later rule selects it). */
+  | { reason: 'keep-newest'; rule: string }
   /** The last reference of an image that stays: untagging it would delete the image. */
   | { reason: 'last-reference' }
   /** A digest that follows a tag of its repository that stays. */

@@ -21,6 +21,8 @@ export interface ImageSelection {
   bare: Rule | null;
   /** The first rule whose keep.newest spared one of its references. */
   spared: string | null;
+  /** Reference text ("" for a bare image) -> the first rule whose keep.newest spared it. */
+  sparedRefs: Map<string, string>;
   /** Reference text ("" for a bare image) -> every rule's verdict, only when tracing. */
   traces: Map<string, RuleTrace[]> | null;
 }
@@ -101,7 +103,9 @@ interface Covered {
 
 /** Applies every rule in file order; the first rule that selects a reference is its reason. */
 /** Shared by images no rule selects (most of them, in large inventories); replaced on first write. */
+// Shared until an image has an entry: most images have none, and a million empty maps cost memory.
 const NONE: ReadonlyMap<string, Rule> = new Map();
+const NO_SPARED: ReadonlyMap<string, string> = new Map();
 
 export function selectReferences(
   rules: readonly Rule[],
@@ -114,6 +118,7 @@ export function selectReferences(
     byRef: NONE as Map<string, Rule>,
     bare: null,
     spared: null,
+    sparedRefs: NO_SPARED as Map<string, string>,
     traces: trace ? new Map() : null,
   }));
   const note = (sel: ImageSelection, key: string, t: RuleTrace) => {
@@ -153,6 +158,8 @@ export function selectReferences(
       const key = ref?.text ?? '';
       if (spared?.has(f) && spared.get(f)!.has(groupOf(ref))) {
         sel.spared ??= rule.name;
+        if (sel.sparedRefs === NO_SPARED) sel.sparedRefs = new Map();
+        if (!sel.sparedRefs.has(key)) sel.sparedRefs.set(key, rule.name);
         if (trace)
           note(sel, key, {
             rule: rule.name,

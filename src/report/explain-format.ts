@@ -76,11 +76,12 @@ export function formatExplain(ev: Evaluation, imageId: string, askedRef: string 
     out.push('containers:');
     for (const u of f.containers) {
       const c = u.container;
+      const stopped = c.state === 'created' ? 'created, never started' : 'stopped';
       const note = u.running
         ? 'the image is never touched'
         : u.removable
-          ? 'stopped, may be removed (containers.stopped: remove)'
-          : 'stopped, keeps the image';
+          ? `${stopped}, may be removed (containers.stopped: remove)`
+          : `${stopped}, keeps the image`;
       out.push(
         `  ${containerName({ id: c.id, name: c.names[0] ?? null })} ${c.state}${c.finishedAt ? `, finished ${c.finishedAt}` : ''}: ${note}`,
       );

@@ -48,10 +48,13 @@ export function keptText(why: KeptWhy | RefKeptWhy): string {
     case 'in-use':
       return `used by ${why.container.state} container ${containerName(why.container)}`;
     case 'in-use-stopped': {
+      // A container that never ran counts from its creation: say that, not "stopped".
       const because =
         why.stoppedForMs === null
           ? 'containers.stopped: protect'
-          : `stopped less than ${formatDuration(why.stoppedForMs)} ago`;
+          : why.container.state === 'created'
+            ? `created, never started, less than ${formatDuration(why.stoppedForMs)} ago`
+            : `stopped less than ${formatDuration(why.stoppedForMs)} ago`;
       return `used by ${why.container.state} container ${containerName(why.container)} (${because})`;
     }
     case 'protected-label':

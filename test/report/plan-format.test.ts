@@ -35,7 +35,7 @@ describe('keptText: the words of every reason code', () => {
     ],
     [
       { reason: 'in-use-stopped', container: { id: CID, name: 'job', state: 'created' }, stoppedForMs: 86_400_000 },
-      'used by created container job (c4bf418b668a) (stopped less than 1d ago)',
+      'used by created container job (c4bf418b668a) (created, never started, less than 1d ago)',
     ],
     [
       { reason: 'protected-label', protection: { kind: 'labels', pattern: 'com.acme.keep' } },
