@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
+import { engineTestsSkipped, startDockerd, startTogether, type TestEngine } from '../support/dockerd.js';
 import { startRegistry, type TestRegistry } from '../support/fixtures.js';
 import {
   describeInventory,
@@ -38,7 +38,7 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
   let work: string;
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([startDockerd(), startDockerd()]);
+    [a, b] = await startTogether<[TestEngine, TestEngine]>(startDockerd(), startDockerd());
     registry = await startRegistry();
     work = await mkdtemp(join(tmpdir(), 'isw-diff-'));
   });

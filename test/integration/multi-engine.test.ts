@@ -14,7 +14,7 @@ import { contextId } from '../../src/engine/contexts.js';
 import type { PlanSet } from '../../src/plan/plan-set.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli } from '../support/cli.js';
-import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
+import { engineTestsSkipped, startDockerd, startTogether, type TestEngine } from '../support/dockerd.js';
 import { loadImage } from '../support/fixtures.js';
 import { startPodman, type TestPodman } from '../support/podman.js';
 
@@ -97,7 +97,7 @@ describe.skipIf(engineTestsSkipped())('several engines in one run', () => {
     await mkdir(join(dir, 'docker-config'));
     policy = join(dir, 'policy.yaml');
     await writeFile(policy, POLICY);
-    [a, b] = await Promise.all([startDockerd(), startDockerd()]);
+    [a, b] = await startTogether<[TestEngine, TestEngine]>(startDockerd(), startDockerd());
   });
 
   afterEach(async () => {
@@ -330,7 +330,7 @@ describe.skipIf(engineTestsSkipped())('a dockerd and a Podman service in one run
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'isw-multi-kinds-'));
     await writeFile(join(dir, 'policy.yaml'), POLICY);
-    [d, p] = await Promise.all([startDockerd(), startPodman()]);
+    [d, p] = await startTogether<[TestEngine, TestPodman]>(startDockerd(), startPodman());
   });
 
   afterAll(async () => {

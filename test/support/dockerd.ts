@@ -194,3 +194,12 @@ export async function awaitService(
   };
   return { host, docker, cli };
 }
+
+/** Starts engines side by side; if one fails, those that started are stopped again (nothing left running). */
+export async function startTogether<T extends TestEngine[]>(...starts: Promise<TestEngine>[]): Promise<T> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) return settled.map((r) => (r as PromiseFulfilledResult<TestEngine>).value) as T;
+  await Promise.all(settled.map((r) => (r.status === 'fulfilled' ? r.value.stop() : Promise.resolve())));
+  throw failed.reason;
+}

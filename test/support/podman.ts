@@ -4,7 +4,7 @@
  * docker CLI as they drive dockerd; `podman(args)` runs Podman's own CLI on the same storage.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -95,10 +95,17 @@ async function startPodmanOnce(bin: string): Promise<TestPodman> {
     '--cgroup-manager',
     'cgroupfs',
   ];
+  // Locks of its own too: by default every Podman on the host shares one lock segment (/dev/shm/libpod_lock),
+  // where a service stopped hard can leave a lock taken that the next service then waits on for ever. File
+  // locks live in the private tmpdir.
+  const conf = join(dir, 'containers.conf');
+  writeFileSync(conf, '[engine]\nlock_type = "file"\n');
+  const env = { ...process.env, CONTAINERS_CONF: conf };
   const log = openSync(logPath, 'a');
   const child = spawn(bin, [...storage, 'system', 'service', '--time=0', `unix://${socketPath}`], {
     detached: true, // own process group, so a hard stop also takes conmon and friends
     stdio: ['ignore', log, log],
+    env,
   });
   closeSync(log);
   let spawnError: Error | null = null;
@@ -107,7 +114,7 @@ async function startPodmanOnce(bin: string): Promise<TestPodman> {
   process.on('exit', killOnExit);
 
   const podman = (args: string[], opts: { input?: Buffer | string } = {}): Promise<CommandResult> =>
-    runCommand(bin, [...storage, ...args], { input: opts.input, timeoutMs: 60_000 });
+    runCommand(bin, [...storage, ...args], { input: opts.input, env, timeoutMs: 60_000 });
 
   const cleanup = async (): Promise<void> => {
     await stopChild(child, STOP_GRACE_MS);
