@@ -25,7 +25,12 @@ export function serializeInventory(inv: Inventory): string {
     usage: sortedObject(inv.usage, canonicalUsage),
   };
   if (inv.disk !== undefined) {
-    out.disk = inv.disk && { totalBytes: inv.disk.totalBytes, usedBytes: inv.disk.usedBytes, path: inv.disk.path };
+    out.disk = inv.disk && {
+      totalBytes: inv.disk.totalBytes,
+      usedBytes: inv.disk.usedBytes,
+      ...(inv.disk.availableBytes === undefined ? {} : { availableBytes: inv.disk.availableBytes }),
+      path: inv.disk.path,
+    };
   }
   if (inv.accountingUnavailable !== undefined) out.accountingUnavailable = inv.accountingUnavailable;
   return `${JSON.stringify(out, null, 2)}\n`;

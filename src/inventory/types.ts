@@ -75,7 +75,8 @@ export interface Inventory {
   /** The usage record the snapshot was taken with, by image ID. */
   usage: Record<string, UsageEntry>;
   /** Filesystem holding the engine's data root, when measurable. */
-  disk?: { totalBytes: number; usedBytes: number; path: string } | null;
+  /** availableBytes: what ordinary users may still write (as df's Avail; absent in older snapshots). */
+  disk?: { totalBytes: number; usedBytes: number; availableBytes?: number; path: string } | null;
   /** Why the images carry no layers: the engine's disk accounting could not be had, so no estimate can be made. */
   accountingUnavailable?: string;
 }

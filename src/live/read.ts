@@ -10,9 +10,11 @@ export async function measureDisk(engine: Engine, rootDir: string): Promise<Inve
   try {
     const s = await statfs(rootDir);
     const totalBytes = s.blocks * s.bsize;
-    // Like df: used = total - free; what root may still use counts as free.
+    // As df counts: used = total - free; available = what ordinary users may still write (root's reserve
+    // left out). df's Use% is used / (used + available).
     const usedBytes = (s.blocks - s.bfree) * s.bsize;
-    return totalBytes > 0 ? { totalBytes, usedBytes, path: rootDir } : null;
+    const availableBytes = s.bavail * s.bsize;
+    return totalBytes > 0 ? { totalBytes, usedBytes, availableBytes, path: rootDir } : null;
   } catch {
     return null;
   }

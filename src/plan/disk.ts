@@ -125,17 +125,21 @@ export function evictForDisk(
 
   const goals: Goal[] = [];
   if (disk.maxUsage !== null && inventory.disk) {
-    const { totalBytes, usedBytes } = inventory.disk;
+    const { usedBytes } = inventory.disk;
+    // df's Use%: against what is used plus what ordinary users may still write (root's reserve left out).
+    const capacity = diskCapacity(inventory.disk);
     const limit = disk.maxUsage;
     const target = disk.targetUsage ?? limit;
-    const before = usedBytes / totalBytes;
+    const before = usedBytes / capacity;
+    const { path, totalBytes, availableBytes } = inventory.disk;
     goals.push({
       measure: 'usage',
       before,
       limit,
       target,
       over: before > limit,
-      reached: () => (usedBytes - tracker.freed) / totalBytes <= target,
+      filesystem: { path, usedBytes, availableBytes: availableBytes ?? null, totalBytes },
+      reached: () => (usedBytes - tracker.freed) / capacity <= target,
     });
   }
   if (disk.maxImageBytes !== null) {
@@ -176,7 +180,7 @@ export function evictForDisk(
   }
   return {
     summary: summary(active.length > 0 ? 'over-limit' : 'under-limit', {
-      goals: goals.map(({ measure, before, limit, target, over }) => ({ measure, before, limit, target, over })),
+      goals: goals.map(({ reached: _reached, ...goal }) => goal),
       evicted: evicted.length,
       evictedBytes: evicted.reduce((s, e) => s + e.bytes, 0),
       targetReached: active.every((g) => g.reached()),
@@ -199,4 +203,10 @@ function lru(a: ImageFacts, b: ImageFacts): number {
   return (
     a.lastUsedMs - b.lastUsedMs || a.createdMs - b.createdMs || b.depth - a.depth || compareText(a.image.id, b.image.id)
   );
+}
+
+/** The size df's Use% is taken against: used + available; a snapshot without availableBytes gives its total. */
+export function diskCapacity(disk: { totalBytes: number; usedBytes: number; availableBytes?: number }): number {
+  const capacity = disk.availableBytes === undefined ? disk.totalBytes : disk.usedBytes + disk.availableBytes;
+  return capacity > 0 ? capacity : disk.totalBytes;
 }

@@ -34,6 +34,8 @@ export interface DiskGoal {
   limit: number;
   target: number;
   over: boolean;
+  /** usage: the filesystem measured, as df shows it (availableBytes null: a snapshot without it). */
+  filesystem?: { path: string; usedBytes: number; availableBytes: number | null; totalBytes: number };
 }
 
 export interface DiskSummary {

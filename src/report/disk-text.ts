@@ -10,7 +10,12 @@ function amount(g: DiskGoal, v: number): string {
 }
 
 function measured(g: DiskGoal): string {
-  return g.measure === 'usage' ? 'disk' : 'images';
+  if (g.measure !== 'usage') return 'images';
+  const f = g.filesystem;
+  if (!f) return 'disk';
+  return f.availableBytes === null
+    ? `disk ${f.path} (${formatBytes(f.usedBytes)} used of ${formatBytes(f.totalBytes)})`
+    : `disk ${f.path} (${formatBytes(f.usedBytes)} used, ${formatBytes(f.availableBytes)} available: df's Use%)`;
 }
 
 /** What the disk section decided, e.g. "disk 91% > 85%: evicting 12 images, est. 8.2 GB, to reach 70%". */

@@ -1,4 +1,5 @@
 import type { Inventory } from '../inventory/types.js';
+import { diskCapacity } from '../plan/disk.js';
 import { formatBytes } from './bytes.js';
 import { refsCell } from './plan-format.js';
 import { plural, shortImageId, textTable } from './table.js';
@@ -38,7 +39,17 @@ export function formatInventoryText(inv: Inventory): string {
     ...(containers.length
       ? ['Containers:', textTable(['NAME', 'ID', 'STATE', 'IMAGE', 'STARTED FROM', 'LAST CHANGE'], containers), '']
       : []),
-    `${plural(inv.images.length, 'image')}, ${plural(inv.containers.length, 'container')}${inv.disk ? `; ${inv.disk.path}: ${formatBytes(inv.disk.usedBytes)} of ${formatBytes(inv.disk.totalBytes)} used` : ''}`,
+    `${plural(inv.images.length, 'image')}, ${plural(inv.containers.length, 'container')}${inv.disk ? `; ${diskFigures(inv.disk)}` : ''}`,
   ];
   return `${out.join('\n')}\n`;
+}
+
+/** The filesystem: "/var/lib/docker: 92.7% used, as df counts it (94.0 GB used, 7.4 GB available, of 107 GB)". */
+export function diskFigures(disk: NonNullable<Inventory['disk']>): string {
+  const percent = Math.round((disk.usedBytes / diskCapacity(disk)) * 1000) / 10;
+  const used = formatBytes(disk.usedBytes);
+  const total = formatBytes(disk.totalBytes);
+  return disk.availableBytes === undefined
+    ? `${disk.path}: ${percent}% used (${used} of ${total})`
+    : `${disk.path}: ${percent}% used, as df counts it (${used} used, ${formatBytes(disk.availableBytes)} available, of ${total})`;
 }

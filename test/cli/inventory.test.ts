@@ -34,7 +34,7 @@ describe('imgsweep inventory --inventory FILE', () => {
         rows.filter((l) => l.startsWith(`  ${image.id.slice(7, 19)}  `)),
         image.id,
       ).toHaveLength(1);
-    expect(lines.at(-1)).toBe('62 images, 11 containers; /var/lib/docker: 94.0 GB of 107 GB used');
+    expect(lines.at(-1)).toBe('62 images, 11 containers; /var/lib/docker: 88.1% used (94.0 GB of 107 GB)');
   });
 
   it('shows each container on the row of its image, with its state', async () => {

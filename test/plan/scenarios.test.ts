@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { makePlan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
+import { diskText } from '../../src/report/disk-text.js';
+import { formatInventoryText } from '../../src/report/inventory-format.js';
 import type { ContainerRecord, ImageRecord } from '../../src/inventory/types.js';
 import { ago, container, idOf, image, inventory, layered, NOW, policy } from '../support/builders.js';
 
@@ -513,6 +515,29 @@ describe('disk watermarks', () => {
     });
     expect(noDisk.actions).toEqual([]);
     expect(noDisk.disk).toMatchObject({ status: 'not-evaluated', goals: [], usageUnmeasured: true });
+  });
+
+  it("maxUsage is df's Use%: used / (used + available), root's reserve left out", () => {
+    // 10,000 B filesystem, 8,000 used, 1,500 available (500 reserved): df says 84.2%, not 80%.
+    const inv = inventory(layered(imgs()), [], {
+      disk: { totalBytes: 10_000, usedBytes: 8_000, availableBytes: 1_500, path: '/var/lib/docker' },
+    });
+    const p = makePlan({ policy: policy('version: 1\ndisk: { maxUsage: 82% }\n'), inventory: inv, now: NOW });
+    expect(p.disk!.goals[0]).toMatchObject({ measure: 'usage', over: true });
+    expect(p.disk!.goals[0]!.before).toBeCloseTo(8_000 / 9_500, 6);
+    expect(p.disk!.goals[0]!.filesystem).toEqual({
+      path: '/var/lib/docker',
+      usedBytes: 8_000,
+      availableBytes: 1_500,
+      totalBytes: 10_000,
+    });
+    expect(p.disk!.status).toBe('over-limit');
+    expect(formatInventoryText(inv)).toMatch(
+      /; \/var\/lib\/docker: 84\.2% used, as df counts it \(8\.0 kB used, 1\.5 kB available, of 10\.0 kB\)\n$/,
+    );
+    expect(diskText(p.disk!)).toMatch(
+      /^disk \/var\/lib\/docker \(8\.0 kB used, 1\.5 kB available: df's Use%\) 84\.2% > 82%/,
+    );
   });
 
   it('ties: oldest created first, children before parents; a parent waits for its children', () => {
