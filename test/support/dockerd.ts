@@ -29,10 +29,14 @@ export function engineTestsSkipped(): boolean {
 const READY_MS = 30_000;
 const STOP_GRACE_MS = 15_000;
 
-/** GET on the unix socket; resolves with status and body, or null when nothing answers. */
-export function getOnSocket(socketPath: string, path: string): Promise<{ status: number; body: string } | null> {
+/** GET on the unix socket; resolves with status and body, or null when nothing answers within `timeoutMs`. */
+export function getOnSocket(
+  socketPath: string,
+  path: string,
+  timeoutMs = 2_000,
+): Promise<{ status: number; body: string } | null> {
   return new Promise((resolve) => {
-    const req = request({ socketPath, path, method: 'GET', timeout: 2_000 }, (res) => {
+    const req = request({ socketPath, path, method: 'GET', timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -150,7 +154,8 @@ export async function awaitService(
   let apiVersion: string | undefined;
   const ready = await waitFor(
     async () => {
-      const version = await getOnSocket(s.socketPath, '/version');
+      // Podman's /version runs its runtime's and conmon's binaries: on a loaded machine it takes seconds.
+      const version = await getOnSocket(s.socketPath, '/version', 15_000);
       if (version?.status !== 200) return false;
       answer = version.body;
       try {
