@@ -403,7 +403,9 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
     });
     expect(p.disk!.goals[0]!.before).toBeGreaterThan(0.7);
     expect(Math.abs(p.disk!.goals[0]!.before - used / total)).toBeLessThan(0.01);
-    expect(diskText(p.disk!)).toMatch(/^disk \d+(\.\d)?% <= 99%: nothing to evict$/);
+    expect(diskText(p.disk!)).toMatch(
+      /^disk \S+ \([\d.]+ [kMG]?B used, [\d.]+ [kMG]?B available: df's Use%\) \d+(\.\d)?% <= 99%: nothing to evict$/,
+    );
     expect(deleted(p)).toEqual([]);
   });
 
@@ -425,7 +427,7 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
     expect(deleted(p).sort()).toEqual(sorted([f[7], f[1], f[2]]));
     expect(p.disk).toMatchObject({ status: 'over-limit', goals: [{ measure: 'usage' }], evicted: 3 });
     expect(diskText(p.disk!)).toMatch(
-      new RegExp(`^disk [\\d.]+% > ${max}%: evicting 3 images, est\\. [\\d.]+ MB, to reach ${target}%$`),
+      new RegExp(`^disk \\S+ \\(.*\\) [\\d.]+% > ${max}%: evicting 3 images, est\\. [\\d.]+ MB, to reach ${target}%$`),
     );
     expect(p.disk!.evictedBytes).toBe(
       (await ownLayer(d!.docker, f[7]!)) + (await ownLayer(d!.docker, f[1]!)) + (await ownLayer(d!.docker, f[2]!)),
@@ -440,7 +442,7 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
 
     const again = await c.plan(file);
     expect(deleted(again)).toEqual([]);
-    expect(diskText(again.disk!)).toMatch(new RegExp(`^disk [\\d.]+% <= ${max}%: nothing to evict$`));
+    expect(diskText(again.disk!)).toMatch(new RegExp(`^disk \\S+ \\(.*\\) [\\d.]+% <= ${max}%: nothing to evict$`));
   });
 });
 
@@ -565,7 +567,9 @@ describe('evictForDisk with plain data (ordering the real engines above cannot p
       disk: { totalBytes: 1000, usedBytes: 950, path: '/var/lib/docker' },
     });
     expect(deleted(measured)).toEqual([idOf('b')]);
-    expect(diskText(measured.disk!)).toMatch(/^disk 95% > 90%: evicting 1 image, est\. 100 B, to reach 85%$/);
+    expect(diskText(measured.disk!)).toMatch(
+      /^disk \/var\/lib\/docker \(950 B used of 1\.0 kB\) 95% > 90%: evicting 1 image, est\. 100 B, to reach 85%$/,
+    );
     const none = plan('  maxUsage: 90%\n  targetUsage: 85%\n  maxImageBytes: 1kB\n', images, { disk: null });
     expect(deleted(none)).toEqual([]);
     expect(diskText(none.disk!)).toMatch(
