@@ -4,6 +4,7 @@
  */
 export { loadPolicyFile, parsePolicy, type PolicyResult } from './policy/load.js';
 export { formatProblem, type PolicyProblem } from './policy/problems.js';
+export { formatWarning, type PolicyWarning, type WarningCode } from './policy/warnings.js';
 export type { Policy, Rule, Selector } from './policy/types.js';
 
 export type { ContainerRecord, EngineIdentity, ImageRecord, Inventory, UsageEntry } from './inventory/types.js';

@@ -1,3 +1,4 @@
+import { layerReadProgress } from './status-line.js';
 import { connectEngine } from '../engine/docker.js';
 import type { Engine } from '../engine/engine.js';
 import {
@@ -15,6 +16,7 @@ import { loadPolicyFile } from '../policy/load.js';
 import { formatProblem } from '../policy/problems.js';
 import type { Policy } from '../policy/types.js';
 import { parseDuration } from '../policy/units.js';
+import { formatWarning } from '../policy/warnings.js';
 import { hostsOf } from './args.js';
 import type { CliIo } from './io.js';
 import { evaluatePolicy, type Evaluation } from '../plan/plan.js';
@@ -23,10 +25,16 @@ import { snapshotUsage } from '../usage/fold.js';
 import { planLive, snapshotLive } from '../live/plan.js';
 import type { LiveOptions } from '../live/read.js';
 
-export async function requirePolicy(file: string | undefined, command: string): Promise<Policy> {
+/** Loads the policy or fails (exit 2); its warnings go to stderr, unless quiet, and change nothing else. */
+export async function requirePolicy(
+  file: string | undefined,
+  command: string,
+  report?: { io: Pick<CliIo, 'stderr'>; quiet?: boolean },
+): Promise<Policy> {
   if (!file) throw new UsageError(`${command}: name the policy with -p POLICY`);
   const result = await loadPolicyFile(file);
   if (!result.ok) throw new PolicyInvalid(result.problems.map(formatProblem).join('\n'));
+  if (report && !report.quiet) for (const w of result.warnings) report.io.stderr.write(`${formatWarning(w)}\n`);
   return result.policy;
 }
 
@@ -158,6 +166,7 @@ export async function openEngine(opts: EngineOptions, io: CliIo): Promise<Engine
 export interface InventoryOptions extends EngineOptions {
   inventory?: string;
   'state-dir'?: string;
+  quiet?: boolean;
 }
 
 /** What reading a live engine needs from the command line. */
@@ -166,6 +175,7 @@ export function liveOptions(opts: InventoryOptions, io: CliIo, now: number): Liv
     stateDir: opts['state-dir'] ?? defaultStateDir(io.env),
     now,
     warn: (m) => io.stderr.write(`imgsweep: warning: ${m}\n`),
+    ...(io.status && !opts.quiet ? { layerProgress: layerReadProgress(io.status) } : {}),
   };
 }
 

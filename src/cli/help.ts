@@ -45,13 +45,17 @@ const ENGINE = ['host', 'context', ...TLS, 'timeout'];
 
 export const COMMANDS: Record<string, CommandHelp> = {
   validate: {
-    usage: 'imgsweep validate POLICY... [--json]',
+    usage: 'imgsweep validate POLICY... [--json] [--strict]',
     common: ['quiet'],
     summary: 'check policy files; print ok or positioned errors',
     details: `Validates each policy against schemas/policy.schema.json and the semantic rules (unique rule names,
 globs that compile, targetUsage below maxUsage, ...). Prints "ok: FILE" for each valid file, or one line per
 problem: FILE:LINE:COL key.path: message. Exit 0 when all are valid, 2 otherwise. Nothing is ever deleted.
-  --json   print {"files":[{"file","ok","problems":[{line,col,path,code,message}]}]}`,
+A valid policy may still get a warning on stderr (FILE:LINE:COL key.path: warning: message), e.g. a rule that
+selects every image with no olderThan, unusedFor or keep in a policy without limits. plan, apply -p and
+explain print it too, unless --quiet. A warning never changes a plan.
+  --json     print {"files":[{"file","ok","problems":[...],"warnings":[...]}]}, each {line,col,path,code,message}
+  --strict   a warning fails its file as a problem does: exit 2, no "ok: FILE" (ok: false with --json)`,
   },
   plan: {
     usage: 'imgsweep plan -p POLICY [-o plan.json] [--format text|json|markdown] [--inventory FILE]',

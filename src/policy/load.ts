@@ -4,11 +4,14 @@ import { compilePolicy } from './compile.js';
 import { sortProblems, type PolicyProblem } from './problems.js';
 import { schemaProblems } from './schema.js';
 import type { Policy } from './types.js';
+import { policyWarnings, type PolicyWarning } from './warnings.js';
 import { parseYamlSource } from './yaml-source.js';
 
 export const MAX_POLICY_BYTES = 1024 * 1024;
 
-export type PolicyResult = { ok: true; policy: Policy } | { ok: false; problems: PolicyProblem[] };
+/** A valid policy comes with its warnings (usually none): what it allows but probably does not mean. */
+export type PolicyResult =
+  { ok: true; policy: Policy; warnings: PolicyWarning[] } | { ok: false; problems: PolicyProblem[] };
 
 function fail(file: string, code: PolicyProblem['code'], message: string, line = 1, col = 1): PolicyResult {
   return { ok: false, problems: [{ file, line, col, path: '(root)', code, message }] };
@@ -46,7 +49,7 @@ export function parsePolicy(bytes: Uint8Array | string, file: string): PolicyRes
     return { ok: false, problems: sortProblems([...schema, ...semanticExtras(parsed.source, file, schema)]) };
   const compiled = compilePolicy(parsed.source, file, sha256);
   if ('problems' in compiled) return { ok: false, problems: sortProblems(compiled.problems) };
-  return { ok: true, policy: compiled.policy };
+  return { ok: true, policy: compiled.policy, warnings: policyWarnings(compiled.policy, parsed.source) };
 }
 
 /** Semantic problems on paths the schema did not already flag, so a user sees all errors at once. */

@@ -16,7 +16,7 @@ export const OPTIONS = {
 export async function explainCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('explain', args, OPTIONS);
   if (positionals.length !== 1) throw new UsageError('explain: name exactly one image: imgsweep explain REF -p POLICY');
-  const policy = await requirePolicy(values.policy, 'explain');
+  const policy = await requirePolicy(values.policy, 'explain', { io, quiet: values.quiet });
   const now = parseNow(values.now);
   if ((values.host?.length ?? 0) + (values.context?.length ?? 0) > 1)
     throw new UsageError('explain: looks at one engine at a time; give one --host or --context');

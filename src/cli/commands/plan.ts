@@ -30,7 +30,7 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
     ['text', 'json', 'markdown'] as const,
     'text',
   );
-  const policy = await requirePolicy(values.policy, 'plan');
+  const policy = await requirePolicy(values.policy, 'plan', { io, quiet: values.quiet });
   const now = parseNow(values.now);
   const engines = enginesOf(values, io);
   // A plan remembers a context it was made through, so that applying it (a set above all) reaches the engine
