@@ -95,7 +95,7 @@ async function main() {
         const state = join(work, `state-${stateN++}`);
         const r = await withCpu('imgsweep', async () =>
           check(
-            await imgsweep(['apply', '-p', policy, '--yes', '--json', '--host', engine.host, '--state-dir', state], {
+            await imgsweep(['apply', '-p', policy, '--yes', '--json-lines', '--host', engine.host, '--state-dir', state], {
               cpu: true,
             }),
             'imgsweep apply',
@@ -122,7 +122,7 @@ async function main() {
             'apply',
             planFile,
             '--yes',
-            '--json',
+            '--json-lines',
             '--host',
             engine.host,
             '--state-dir',
@@ -291,7 +291,7 @@ async function diagnose(engine, fx, policy, work, { startMs, pruneMs }) {
     const t0 = performance.now();
     const r = check(
       await imgsweep(
-        ['apply', '-p', policy, '--yes', '--json', '--host', proxy.host, '--state-dir', join(work, 'state-diag')],
+        ['apply', '-p', policy, '--yes', '--json-lines', '--host', proxy.host, '--state-dir', join(work, 'state-diag')],
         { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', profiles] },
       ),
       'imgsweep apply (profiled)',
@@ -356,7 +356,7 @@ async function diagnose(engine, fx, policy, work, { startMs, pruneMs }) {
         '-p',
         policy,
         '--yes',
-        '--json',
+        '--json-lines',
         '--host',
         engine.host,
         '--state-dir',

@@ -72,7 +72,7 @@ bad input.`,
   },
   apply: {
     usage: 'imgsweep apply -p POLICY [--yes] | imgsweep apply PLAN.json [-p POLICY]',
-    common: [...ENGINE, 'now', 'state-dir', 'json', 'quiet'],
+    common: [...ENGINE, 'now', 'state-dir', 'quiet'],
     summary: 'plan and execute, or execute a saved plan after re-verifying it',
     details: `Executes a plan safely: re-lists the engine first, untags before
 deleting, deletes by full ID without force, children before parents, never touches images of running
@@ -85,7 +85,12 @@ containers, skips every step whose facts changed since planning.
   --max-plan-age DUR   oldest saved plan accepted (default 1h)
   --concurrency N      steps in flight per engine (default 4)
   --audit-log FILE     append one JSON line per executed step
-  --metrics-file FILE  write Prometheus textfile metrics atomically`,
+  --metrics-file FILE  write Prometheus textfile metrics atomically
+  --json               print one JSON report at the end: exit code, totals, each engine's steps (also when
+                       refused or failed; errors are in it and on stderr)
+  --json-lines         print a JSON line per step as it ends, then a summary line
+On a terminal a live line shows steps done, bytes freed so far, elapsed time and the step under way
+(not with --quiet).`,
   },
   inventory: {
     usage: 'imgsweep inventory [-o inventory.json] [--format text|json]',

@@ -1,10 +1,12 @@
 import { escapeControls } from '../report/escape.js';
+import { StatusLine } from './status-line.js';
 
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {
   stdout: { write(chunk: string): boolean; isTTY?: boolean; columns?: number };
-  /** `writeRaw`, where there is one, passes imgsweep's own terminal sequences (the progress bar) through. */
-  stderr: { write(chunk: string): boolean; isTTY?: boolean; writeRaw?(chunk: string): boolean };
+  stderr: { write(chunk: string): boolean; isTTY?: boolean; columns?: number };
+  /** The live progress line, when stderr is a terminal (safeIo makes it). */
+  status?: StatusLine;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
@@ -41,17 +43,29 @@ export class LineBatch {
  * errors, labels and policy names reach the output, and none of them may move the cursor, ring or reorder text.
  */
 export function safeIo(io: CliIo): CliIo {
+  const status = io.stderr.isTTY
+    ? new StatusLine(
+        (chunk) => io.stderr.write(chunk),
+        () => io.stderr.columns,
+      )
+    : undefined;
+  // Text for the terminal goes above the status line; stdout elsewhere (a pipe, a file) does not touch it.
+  const onTerminal = (write: () => boolean) => (status ? status.around(write) : write());
   return {
     ...io,
     stdout: {
-      write: (chunk) => io.stdout.write(escapeControls(chunk)),
+      write: (chunk) =>
+        io.stdout.isTTY
+          ? onTerminal(() => io.stdout.write(escapeControls(chunk)))
+          : io.stdout.write(escapeControls(chunk)),
       isTTY: io.stdout.isTTY,
       columns: io.stdout.columns,
     },
     stderr: {
-      write: (chunk) => io.stderr.write(escapeControls(chunk)),
+      write: (chunk) => onTerminal(() => io.stderr.write(escapeControls(chunk))),
       isTTY: io.stderr.isTTY,
-      writeRaw: (chunk) => io.stderr.write(chunk),
+      columns: io.stderr.columns,
     },
+    status,
   };
 }

@@ -17,6 +17,8 @@ export interface ApplyOptions {
   /** How old the facts a step acts on may be (default CHECK_FRESH_MS); 0 inspects before every step. */
   checkFreshMs?: number;
   onStep?: (result: StepResult, finished: number, total: number) => void;
+  /** A step is about to act on the engine (after its checks against the listing). */
+  onStart?: (action: PlanAction, index: number) => void;
   /** The listing the plan was just made from: while fresh, it is the re-list before executing. */
   listing?: Listing;
   /** Asked before each step starts: a cause stops the run (steps under way finish, the rest are not started). */
@@ -175,6 +177,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
           return { ...base(), status: 'skipped', reason: { code: 'not-in-current-plan' }, clear: false };
         const staleStep = stale.get(index);
         if (staleStep) return { ...base(), status: 'skipped', reason: staleStep.reason, clear: staleStep.clear };
+        opts.onStart?.(action, index);
         const t0 = opts.clock();
         const outcome = await runStep(engine, action, {
           allowed: allowed.get(action.imageId) ?? (() => false),

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Engine, EngineDiskUsage } from '../engine/engine.js';
 import type { Inventory } from '../inventory/types.js';
 import { mapLimit } from '../map-limit.js';
+import type { LayerProgress } from './read.js';
 import { inferLayers, type Layer, type ShareFacts } from './share.js';
 
 export interface LayerFetch {
@@ -27,7 +28,25 @@ const ROUNDS = 3;
  * When the engine's accounting cannot be had (df refused or busy past the timeout, a read failed), no image
  * gets layers and `inventory.accountingUnavailable` says why: the estimate is then unavailable, never guessed.
  */
-export async function attachLayers(engine: Engine, inventory: Inventory, concurrency = 8): Promise<LayerFetch> {
+export async function attachLayers(
+  engine: Engine,
+  inventory: Inventory,
+  concurrency = 8,
+  progress?: LayerProgress,
+): Promise<LayerFetch> {
+  try {
+    return await readLayers(engine, inventory, concurrency, progress);
+  } finally {
+    progress?.end();
+  }
+}
+
+async function readLayers(
+  engine: Engine,
+  inventory: Inventory,
+  concurrency: number,
+  progress: LayerProgress | undefined,
+): Promise<LayerFetch> {
   let df: EngineDiskUsage | null;
   try {
     df = await engine.diskUsage();
@@ -40,8 +59,10 @@ export async function attachLayers(engine: Engine, inventory: Inventory, concurr
   const fetch = async (ids: string[]) => {
     const todo = [...new Set(ids)].filter((id) => !read.has(id));
     tried += todo.length;
+    progress?.update(read.size, tried);
     await mapLimit(todo, concurrency, async (id) => {
       read.set(id, await engine.imageLayers(id));
+      progress?.update(read.size, tried);
     });
   };
   let layers: Map<string, Layer[]>;

@@ -27,13 +27,13 @@ export async function planLive(
   const input = { policy, inventory: live.inventory, now: o.now, trace: o.trace ?? false };
   const first = evaluatePolicy(input);
   if (!policy.disk && reclaimCandidates(first, policy).size === 0) return { ...first, ...live, diskUsage: null };
-  const { diskUsage } = await attachLayers(engine, live.inventory);
+  const { diskUsage } = await attachLayers(engine, live.inventory, undefined, o.layerProgress);
   return { ...evaluatePolicy(input), ...live, diskUsage };
 }
 
 /** A snapshot to plan from later, anywhere: every image with its layers, as a live plan would read them. */
 export async function snapshotLive(engine: Engine, o: LiveOptions): Promise<LiveInventory> {
   const live = await readLive(engine, o);
-  await attachLayers(engine, live.inventory);
+  await attachLayers(engine, live.inventory, undefined, o.layerProgress);
   return live;
 }

@@ -43,6 +43,14 @@ export interface LiveOptions {
   /** The clock, ms since the epoch. */
   now: number;
   warn: (message: string) => void;
+  /** Told as image layers are read, for a progress display. */
+  layerProgress?: LayerProgress;
+}
+
+/** Images whose layers were read so far, of those to read (more may be added as reads settle what is shared). */
+export interface LayerProgress {
+  update(read: number, toRead: number): void;
+  end(): void;
 }
 
 export interface LiveInventory {

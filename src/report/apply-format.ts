@@ -1,5 +1,6 @@
 import type { StepReason, StepTarget } from '../execute/reasons.js';
 import type { ApplyReport, StepResult } from '../execute/types.js';
+import type { PlanAction } from '../plan/types.js';
 import { formatBytes, formatEstimate } from './bytes.js';
 import { plural, shortImageId } from './table.js';
 
@@ -68,7 +69,11 @@ export function stepReasonText(r: StepReason, a: StepTarget): string {
 }
 
 function target(s: StepResult): string {
-  const a = s.action;
+  return actionTarget(s.action);
+}
+
+/** What a step acts on, in a few words: "untag repo:tag (id)", "delete id repo:tag", "remove container id". */
+export function actionTarget(a: PlanAction): string {
   if (a.type === 'untag') return `untag ${a.ref} (${shortImageId(a.imageId)})`;
   if (a.type === 'remove-container')
     return `remove container ${a.containerId!.slice(0, 12)} (image ${shortImageId(a.imageId)})`;

@@ -124,12 +124,12 @@ function engineSuite(E: EngineKind): void {
   const applyFile = (file: string, extra: string[] = []) =>
     imgsweep(['apply', file, '--host', t.host, '--state-dir', stateDir, '--yes', ...extra]);
 
-  /** Applies a saved plan with --json; returns the exit code, the step records and stderr. */
+  /** Applies a saved plan with --json-lines; returns the exit code, the step records and stderr. */
   async function applyJson(
     file: string,
     extra: string[] = [],
   ): Promise<{ code: number; steps: StepRecord[]; stderr: string; stdout: string }> {
-    const r = await applyFile(file, ['--json', ...extra]);
+    const r = await applyFile(file, ['--json-lines', ...extra]);
     const records = r.stdout
       .split('\n')
       .filter(Boolean)
@@ -665,7 +665,7 @@ function engineSuite(E: EngineKind): void {
     for (const args of [
       ['apply', '-p', policy, '--host', t.host, '--state-dir', stateDir],
       ['apply', file, '--host', t.host, '--state-dir', stateDir],
-      ['apply', file, '--host', t.host, '--state-dir', stateDir, '--json'],
+      ['apply', file, '--host', t.host, '--state-dir', stateDir, '--json-lines'],
     ]) {
       for (const stdinTTY of [false, true]) {
         const startedAt = Date.now();

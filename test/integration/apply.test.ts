@@ -128,6 +128,22 @@ const ENGINES: EngineKind[] = [
   },
 ];
 
+/** apply --json's document, as far as these tests read it. */
+interface ApplyDocument {
+  kind: string;
+  ok: boolean;
+  exitCode: number;
+  summary: Record<string, unknown>;
+  errors: string[];
+  engines: {
+    exitCode: number;
+    error: string | null;
+    startedAt: string | null;
+    finishedAt: string | null;
+    steps: { type: string; imageId: string; outcome: string }[];
+  }[];
+}
+
 describe.skipIf(engineTestsSkipped())('imgsweep apply on a real engine', () => {
   describe.each(ENGINES)('on $name', (E) => engineSuite(E));
 });
@@ -340,7 +356,7 @@ function engineSuite(E: EngineKind): void {
       );
       const before = await imageIds();
       const started = Date.now();
-      const r = await applyPolicy(policy, ['--json']);
+      const r = await applyPolicy(policy, ['--json-lines']);
       expect(r.code, r.stderr).toBe(0);
       const records = lines(r.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
       const steps = records.filter((x) => 'type' in x);
@@ -476,7 +492,7 @@ function engineSuite(E: EngineKind): void {
         '--state-dir',
         stateDir,
         '--yes',
-        '--json',
+        '--json-lines',
         '--concurrency',
         '8',
       ]);
@@ -697,7 +713,7 @@ function engineSuite(E: EngineKind): void {
     );
     const audit = join(dir, 'audit.jsonl');
     const metrics = join(dir, 'metrics.prom');
-    const r = await applyPolicy(policy, ['--json', '--audit-log', audit, '--metrics-file', metrics]);
+    const r = await applyPolicy(policy, ['--json-lines', '--audit-log', audit, '--metrics-file', metrics]);
     expect(r.code, r.stderr).toBe(0);
     expect(await refsOf(a)).toBeNull();
     expect(await refsOf(b)).toBeNull();
@@ -776,7 +792,7 @@ function engineSuite(E: EngineKind): void {
     expect(mounted.code, mounted.stderr).toBe(0);
     try {
       const audit = join(full, 'audit.jsonl');
-      const r = await applyPolicy(policy, ['--json', '--concurrency', '1', '--audit-log', audit]);
+      const r = await applyPolicy(policy, ['--json-lines', '--concurrency', '1', '--audit-log', audit]);
       expect(r.code, r.stdout + r.stderr).toBe(1);
       expect(r.stderr).toMatch(/could not write the audit log .*ENOSPC.*; no step was started after that/);
       const steps = lines(r.stdout)
@@ -805,12 +821,62 @@ function engineSuite(E: EngineKind): void {
     }
   });
 
-  it('--json prints only JSON (a summary object) when the plan has nothing to do', async () => {
+  it('--json prints one JSON document: the run, its totals, every step as the audit log has it', async () => {
+    const id = await loadImage(t.docker, { tags: ['t10-doc/app:1'], created: OLD });
+    const kept = await loadImage(t.docker, { tags: ['t10-doc/keep:1'], created: OLD });
+    const policy = await writePolicy(
+      'version: 1\nname: doc\nrules:\n  - name: app\n    match: { repositories: ["t10-doc/app"] }\n',
+    );
+    const r = await applyPolicy(policy, ['--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as ApplyDocument;
+    expect(doc).toMatchObject({ kind: 'imgsweep-apply-report', ok: true, exitCode: 0, errors: [] });
+    expect(doc.summary).toMatchObject({ deleted: 1, failed: 0 });
+    expect(doc.engines).toHaveLength(1);
+    const [e] = doc.engines;
+    expect(e!.exitCode).toBe(0);
+    expect(e!.steps.some((s) => s.type === 'delete' && s.imageId === id && s.outcome === 'done')).toBe(true);
+    expect(e!.steps.every((s) => s.imageId === id)).toBe(true);
+    expect(Date.parse(e!.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(e!.startedAt!));
+    expect((await imageIds()).has(id)).toBe(false);
+    expect((await imageIds()).has(kept)).toBe(true);
+  });
+
+  it('--json prints its document when the run is refused (exit 3): the error, nothing run', async () => {
+    const ids = await Promise.all(
+      ['t10-refused/a:1', 't10-refused/b:1'].map((ref) => loadImage(t.docker, { tags: [ref], created: OLD })),
+    );
+    const policy = await writePolicy(
+      'version: 1\nname: refused\nrules:\n  - name: all\n    match: { repositories: ["t10-refused/**"] }\nlimits: { maxDeletions: 1 }\n',
+    );
+    const r = await applyPolicy(policy, ['--json']);
+    expect(r.code, r.stderr).toBe(3);
+    const doc = JSON.parse(r.stdout) as ApplyDocument;
+    expect(doc).toMatchObject({ ok: false, exitCode: 3, summary: { steps: 0, deleted: 0 } });
+    expect(doc.engines).toHaveLength(1);
+    expect(doc.engines[0]!.exitCode).toBe(3);
+    expect(doc.engines[0]!.error).toMatch(/limit/i);
+    expect(doc.engines[0]!.steps).toEqual([]);
+    // The refusal is said on stderr as well, for a person reading the log.
+    expect(r.stderr).toMatch(/limit/i);
+    for (const id of ids) expect((await imageIds()).has(id)).toBe(true);
+  });
+
+  it('--json with a policy that does not load: still one document (exit 2)', async () => {
+    const policy = await writePolicy('version: 1\nrules: {}\n');
+    const r = await applyPolicy(policy, ['--json']);
+    expect(r.code).toBe(2);
+    const doc = JSON.parse(r.stdout) as ApplyDocument;
+    expect(doc).toMatchObject({ ok: false, exitCode: 2, engines: [] });
+    expect(doc.errors.join('\n')).toMatch(/rules/);
+  });
+
+  it('--json-lines prints only JSON lines (a summary line) when the plan has nothing to do', async () => {
     const id = await loadImage(t.docker, { tags: ['t10-none/app:1'], created: OLD });
     const policy = await writePolicy(
       'version: 1\nname: nothing\nrules:\n  - name: none\n    match: { repositories: ["t10-nothing-matches/**"] }\n',
     );
-    const r = await applyPolicy(policy, ['--json']);
+    const r = await applyPolicy(policy, ['--json-lines']);
     expect(r.code, r.stderr).toBe(0);
     const out = lines(r.stdout);
     expect(out.length).toBeGreaterThan(0);
@@ -818,7 +884,7 @@ function engineSuite(E: EngineKind): void {
       try {
         return JSON.parse(l) as Record<string, unknown>;
       } catch {
-        throw new Error(`--json printed a line that is not JSON: ${JSON.stringify(l)}`);
+        throw new Error(`--json-lines printed a line that is not JSON: ${JSON.stringify(l)}`);
       }
     });
     expect(parsed.at(-1)).toMatchObject({ summary: { steps: 0, deleted: 0, failed: 0 } });

@@ -59,7 +59,7 @@ describe.skipIf(engineTestsSkipped())('imgsweep apply vs docker image prune on t
     const stateDir = await mkdtemp(join(work, `${name}-state-`));
     const result = await runCommand(
       process.execPath,
-      [BIN, 'apply', '-p', file, '--yes', '--json', '--state-dir', stateDir, '--host', a.host],
+      [BIN, 'apply', '-p', file, '--yes', '--json-lines', '--state-dir', stateDir, '--host', a.host],
       {
         env: { PATH: process.env.PATH, HOME: work },
         timeoutMs: 120_000,

@@ -110,7 +110,7 @@ describe.skipIf(engineTestsSkipped())('the disk budget while /system/df is busy,
     const hammer = hammerDiskUsage(socket);
     let r;
     try {
-      r = await cli(t.host, 'apply', '-p', budget, '--yes', '--json');
+      r = await cli(t.host, 'apply', '-p', budget, '--yes', '--json-lines');
     } finally {
       await hammer.stop();
     }

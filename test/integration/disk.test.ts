@@ -53,7 +53,7 @@ function cliFor(host: () => string, state: () => string) {
       return JSON.parse(r.stdout) as Plan;
     },
     apply: async (policyFile: string): Promise<ApplyReport['summary']> => {
-      const r = await live('apply', '-p', policyFile, '--yes', '--json');
+      const r = await live('apply', '-p', policyFile, '--yes', '--json-lines');
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       return (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { summary: ApplyReport['summary'] }).summary;

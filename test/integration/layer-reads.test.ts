@@ -154,7 +154,7 @@ describe.skipIf(engineTestsSkipped())('layer reads for the reclaim estimate agai
     const plan = JSON.parse(await readFile(saved, 'utf8')) as Plan;
     const expected = freedBytes(await everyLayer(), new Set([ids.b[1]!, ids.b[2]!, ...ids.copies, ids.alone]));
     expect(plan.summary.bytes).toBe(expected);
-    const r = await live('apply', saved, '--yes', '--json');
+    const r = await live('apply', saved, '--yes', '--json-lines');
     expect(r).toMatchObject({ code: 0, stderr: '' });
     const { summary } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { summary: ApplyReport['summary'] };
     expect(summary).toMatchObject({ deleted: 9, failed: 0, bytesEstimated: expected, bytesActual: expected });

@@ -79,11 +79,11 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
     return { plan: JSON.parse(await readFile(file, 'utf8')) as Plan, file };
   }
 
-  /** Applies a policy or a saved plan with --json: exit code, step records, the summary record. */
+  /** Applies a policy or a saved plan with --json-lines: exit code, step records, the summary record. */
   async function applyJson(
     target: string[],
   ): Promise<{ code: number; steps: StepRecord[]; summary: Record<string, unknown>; stderr: string }> {
-    const r = await imgsweep(['apply', ...target, ...common(), '--yes', '--json']);
+    const r = await imgsweep(['apply', ...target, ...common(), '--yes', '--json-lines']);
     const records = r.stdout
       .split('\n')
       .filter(Boolean)

@@ -53,7 +53,7 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
     const saved = join(dir, `plan-${++n}.json`);
     const made = await live('plan', '-p', await policyFile(rules), '-o', saved, '--quiet');
     expect(made).toMatchObject({ code: 0, stderr: '' });
-    const r = await live('apply', saved, '--yes', '--json');
+    const r = await live('apply', saved, '--yes', '--json-lines');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const lines = r.stdout
@@ -218,7 +218,7 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
       const exact = await plan(rules);
       expect(exact.summary.estimate).toBe('layers');
       const before = await layersSize();
-      const r = await live('apply', '-p', await policyFile(rules), '--yes', '--json');
+      const r = await live('apply', '-p', await policyFile(rules), '--yes', '--json-lines');
       expect(r).toMatchObject({ code: 0, stderr: '' });
       const { summary } = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { summary: ApplyReport['summary'] };
       expect(summary).toMatchObject({ deleted: 6, failed: 0, skipped: 0, estimate: 'layers' });

@@ -21,6 +21,8 @@ export type FaultKind =
   | 'http-404'
   /** The engine does it; its answer is held past the client's --timeout, then the connection is dropped. */
   | 'delay'
+  /** The engine does it; its answer arrives whole, a second and a half late (a slow engine, not a failing one). */
+  | 'slow'
   /** The engine does it; half its body arrives, then the connection is dropped. */
   | 'truncated'
   /** The engine does it; its body is replaced with text that is not JSON (the length is right). */
@@ -57,6 +59,9 @@ const ERRORS: Partial<Record<FaultKind, [number, string]>> = {
   'http-404': [404, 'injected: No such image'],
   'busy-df': [500, 'a disk usage operation is already running'],
 };
+
+/** How late a 'slow' answer arrives. */
+export const SLOW_MS = 1_500;
 
 /** "DELETE /v1.41/images/sha256:abc" -> "DELETE /images/{id}". */
 export function endpointOf(method: string, url: string): string {
@@ -111,6 +116,11 @@ export async function startFaultProxy(socketPath: string, dir: string, timeoutMs
         const headers = { ...answer.headers };
         delete headers['transfer-encoding'];
         if (fault === 'reset-after') res.socket?.destroy();
+        else if (fault === 'slow')
+          setTimeout(() => {
+            res.writeHead(answer.statusCode ?? 200, { ...headers, 'content-length': String(body.length) });
+            res.end(body);
+          }, SLOW_MS);
         else if (fault === 'delay') setTimeout(() => res.socket?.destroy(), timeoutMs * 2);
         else if (fault === 'truncated') {
           res.writeHead(answer.statusCode ?? 200, { ...headers, 'content-length': String(body.length) });

@@ -3,7 +3,7 @@
  * test/integration/faults-podman.test.ts on a Podman service): every fault is one run of `apply PLAN.json`
  * through the fault proxy (test/support/fault-proxy.ts), then the same invariants:
  * - nothing outside the plan is deleted (images, references, containers);
- * - every step's record (the --json output and the audit log) matches the engine: a step recorded done did
+ * - every step's record (the --json-lines output and the audit log) matches the engine: a step recorded done did
  *   happen, one that happened is recorded done (or "unknown", when no look could tell);
  * - the metrics file is written, the lock released;
  * - the exit code is the documented one: 0 when every step is done or skipped, 1 when one failed or is
@@ -58,6 +58,7 @@ const WORDS: Record<FaultKind, string> = {
   'http-409': 'HTTP 409',
   'http-404': 'HTTP 404',
   delay: `answer held past --timeout ${TIMEOUT.docker}`,
+  slow: 'answer 1.5 s late',
   truncated: 'body cut short',
   malformed: 'malformed body',
   'busy-df': '500 "a disk usage operation is already running", every call',
@@ -221,7 +222,7 @@ export function faultSuite(name: EngineKind['name']): void {
         '--state-dir',
         stateDir,
         '--yes',
-        '--json',
+        '--json-lines',
         '--audit-log',
         audit,
         '--metrics-file',

@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.js';
 import { admitPlan, applyPlan, compareWithCurrent, type Listing } from '../../execute/apply.js';
 import { acquireLock } from '../../execute/lock.js';
 import { defaultStateDir } from '../../state-dir.js';
-import type { ApplyReport } from '../../execute/types.js';
+import type { ApplyReport, ApplySummary } from '../../execute/types.js';
 import { readPlanFile } from '../../execute/plan-file.js';
 import type { Plan } from '../../plan/types.js';
 import { isPlanSet, type PlanSet } from '../../plan/plan-set.js';
@@ -11,12 +11,13 @@ import { ENGINES_IN_PARALLEL, reportSkippedDisk, settleLimited } from '../severa
 import type { EngineIdentity } from '../../inventory/types.js';
 import type { Lock } from '../../execute/lock.js';
 import { parseDuration } from '../../policy/units.js';
-import { formatApplySummary, formatStepLine, stepRecord } from '../../report/apply-format.js';
+import { actionTarget, formatApplySummary, formatStepLine, stepRecord } from '../../report/apply-format.js';
 import { formatMetrics } from '../../report/metrics.js';
 import { formatPlanText, summaryLine } from '../../report/plan-format.js';
 import { plural } from '../../report/table.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
-import { Progress, confirm } from '../confirm.js';
+import { confirm } from '../confirm.js';
+import { StepProgress } from '../status-line.js';
 import { engineAddress, enginesOf, liveOptions, openEngine, requirePolicy, type EngineRef } from '../context.js';
 import { planLive } from '../../live/plan.js';
 import { AuditLog } from '../audit-log.js';
@@ -33,6 +34,7 @@ export const OPTIONS = {
   concurrency: { type: 'string' },
   'audit-log': { type: 'string' },
   'metrics-file': { type: 'string' },
+  'json-lines': { type: 'boolean' },
 } as const;
 
 function positiveInt(text: string | undefined, name: string, fallback: number): number {
@@ -63,6 +65,9 @@ interface Prepared {
 
 interface Outcome {
   name: string;
+  /** The engine, once it answered. */
+  identity?: EngineIdentity;
+  plan?: Plan | null;
   exitCode: number;
   report: ApplyReport | null;
   error: unknown;
@@ -97,7 +102,31 @@ function fromPlan(plan: Plan): EngineRef {
     : { host: undefined, context: plan.engine.context };
 }
 
+/** What apply --json reports, gathered as the run goes. */
+interface RunRecord {
+  outcomes: Outcome[];
+  /** Errors of the run as a whole (a file it could not write), not of one engine. */
+  errors: string[];
+  signal: string | null;
+}
+
 export async function applyCommand(args: string[], io: CliIo): Promise<number> {
+  if (!parseCommandArgs('apply', args, OPTIONS).values.json) return applyRun(args, io, null);
+  // --json: one document on stdout however the run ends, bad input and refusals included.
+  const record: RunRecord = { outcomes: [], errors: [], signal: null };
+  try {
+    const code = await applyRun(args, io, record);
+    writeJsonReport(io, code, record);
+    return code;
+  } catch (err) {
+    // An engine's own error is in its entry already; another error ends the run as a whole.
+    if (!record.outcomes.some((o) => o.error === err)) record.errors.push(message(err));
+    writeJsonReport(io, exitOf(err), record);
+    throw err;
+  }
+}
+
+async function applyRun(args: string[], io: CliIo, record: RunRecord | null): Promise<number> {
   const { values, positionals } = parseCommandArgs('apply', args, OPTIONS);
   if (values.inventory) throw new UsageError('apply: --inventory cannot be applied; apply needs the live engine');
   if (positionals.length > 1 || (positionals.length === 0 && !values.policy)) {
@@ -110,7 +139,7 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
     throw new UsageError(`--max-plan-age: "${values['max-plan-age']}" is not a duration (examples: 30m, 1h)`);
   const concurrency = positiveInt(values.concurrency, '--concurrency', 4);
   const interactive = Boolean(io.stdin.isTTY && io.stderr.isTTY);
-  const policy = values.policy ? await requirePolicy(values.policy, 'apply') : null;
+  const policy = values.policy ? await requirePolicy(values.policy, 'apply', { io, quiet: values.quiet }) : null;
   const saved = positionals[0] ? await readPlanFile(positionals[0]) : null;
   const fixedNow = values.now === undefined ? null : parseNow(values.now);
   if (!values.yes && !interactive)
@@ -120,10 +149,15 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   const many = targets.length > 1;
   const stateDir = values['state-dir'] ?? defaultStateDir(io.env);
   const started = Date.now();
+  if (values.json && values['json-lines'])
+    throw new UsageError('apply: --json (one report at the end) and --json-lines (a line per step) exclude each other');
   const interrupt = watchSignals((line) => io.stderr.write(line));
+  // Every engine's result, for the exit code, the metrics and the --json report.
+  const outcomes: Outcome[] = record?.outcomes ?? [];
   try {
     return await applyTargets();
   } finally {
+    if (record) record.signal = interrupt.caught;
     interrupt.dispose();
   }
 
@@ -149,10 +183,12 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
   async function applyTargets(): Promise<number> {
     // Phase 1, per engine: connect, lock, plan (or check the saved plan). Engines are independent.
     const prepared: Prepared[] = [];
+    const byTarget = new Map<Target, Prepared>();
     const prepare = async (t: Target): Promise<Prepared> => {
       const engine = await openEngine({ ...values, ...t.ref }, io);
       const p: Prepared = { engine, identity: await engine.identity(), lock: null, plan: null };
       prepared.push(p);
+      byTarget.set(t, p);
       p.lock = await acquireLock(stateDir, p.identity.key, `imgsweep apply ${args.join(' ')}`);
       if (t.saved) admitPlan(t.saved, p.identity, clock(), maxAge);
       if (policy) {
@@ -176,18 +212,21 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       return p;
     };
     const ready = await settleLimited(targets, ENGINES_IN_PARALLEL, prepare);
-    const outcomes: Outcome[] = [];
     // Files the run writes besides the engine's state: each failure is said at once and fails the run (exit 1).
     let writeFailed = false;
-    const writeFailure = (message: string) => {
+    const writeFailure = (text: string) => {
       writeFailed = true;
-      io.stderr.write(`imgsweep: ${message}\n`);
+      record?.errors.push(text);
+      io.stderr.write(`imgsweep: ${text}\n`);
     };
     try {
       ready.forEach((r, i) => {
+        const p = byTarget.get(targets[i]!);
         if (r.status === 'rejected')
           outcomes.push({
-            name: engineAddress({ ...values, ...targets[i]!.ref }, io),
+            name: p?.identity.host ?? engineAddress({ ...values, ...targets[i]!.ref }, io),
+            identity: p?.identity,
+            plan: p?.plan ?? targets[i]!.saved,
             exitCode: exitOf(r.reason),
             report: null,
             error: r.reason,
@@ -196,12 +235,21 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
       });
       const runnable = ready.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       for (const p of runnable.filter((x) => x.plan!.actions.length === 0)) {
-        outcomes.push({ name: p.identity.host, exitCode: 0, report: null, error: null, seconds: 0 });
-        if (values.json)
+        outcomes.push({
+          name: p.identity.host,
+          identity: p.identity,
+          plan: p.plan,
+          exitCode: 0,
+          report: null,
+          error: null,
+          seconds: 0,
+        });
+        if (values['json-lines'])
           io.stdout.write(
             `${JSON.stringify({ summary: EMPTY_SUMMARY, engine: { key: p.identity.key, name: p.identity.name, host: p.identity.host } })}\n`,
           );
-        else if (!values.quiet) io.stdout.write(`Nothing to do on ${label(p.identity)}. ${summaryLine(p.plan!)}\n`);
+        else if (!values.quiet && !values.json)
+          io.stdout.write(`Nothing to do on ${label(p.identity)}. ${summaryLine(p.plan!)}\n`);
       }
       const work = runnable.filter((x) => x.plan!.actions.length > 0);
       if (work.length > 0 && !values.yes) {
@@ -211,38 +259,51 @@ export async function applyCommand(args: string[], io: CliIo): Promise<number> {
         if (!(await confirm(io, `Apply these ${steps} steps to ${where}? [y/N] `, interrupt.signal))) {
           io.stderr.write('Cancelled; nothing changed.\n');
           for (const p of work)
-            outcomes.push({ name: p.identity.host, exitCode: 1, report: null, error: null, seconds: 0 });
+            outcomes.push({
+              name: p.identity.host,
+              identity: p.identity,
+              plan: p.plan,
+              exitCode: 1,
+              report: null,
+              error: null,
+              seconds: 0,
+            });
           return interrupt.caught ? exitCodeOf(interrupt.caught) : worst(outcomes);
         }
       }
       // Phase 2: execute, engines in parallel, each with its own bounded concurrency.
+      const progress = io.status && !values.quiet ? new StepProgress(io.status) : null;
+      for (const p of work) progress?.add(p.plan!.actions.length);
       const ran = await settleLimited(work, ENGINES_IN_PARALLEL, (p) =>
         execute(p.plan!, p.engine, io, {
           listing: p.listing,
           concurrency,
           clock,
-          json: Boolean(values.json),
+          output: values.json ? 'json' : values['json-lines'] ? 'json-lines' : 'text',
           quiet: Boolean(values.quiet),
           auditLog: values['audit-log'],
           prefix: many ? `[${label(p.identity)}] ` : '',
           interrupt,
           notCurrent: p.notCurrent,
+          progress,
         }),
-      );
+      ).finally(() => progress?.end());
       ran.forEach((r, i) => {
         const name = work[i]!.identity.host;
+        const about = { identity: work[i]!.identity, plan: work[i]!.plan };
         if (r.status === 'fulfilled') {
           const { report, auditFailed } = r.value;
           // A run stopped by a signal did not finish its plan: not a success, whatever ran.
           outcomes.push({
             name,
+            ...about,
             exitCode:
               report.summary.failed + report.summary.unknown > 0 || auditFailed || interrupt.caught !== null ? 1 : 0,
             report,
             error: null,
             seconds: (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000,
           });
-        } else outcomes.push({ name, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
+        } else outcomes.push({ name, ...about, exitCode: exitOf(r.reason), report: null, error: r.reason, seconds: 0 });
       });
       // A disk budget that could not be kept fails its engine's run, whatever else went well.
       for (const p of runnable) {
@@ -294,7 +355,62 @@ function worst(outcomes: Outcome[]): number {
   return outcomes.reduce((w, o) => Math.max(w, o.exitCode), 0);
 }
 
-const EMPTY_SUMMARY = {
+/**
+ * apply --json: one document on stdout, whatever happened (refused, failed, interrupted): the run's exit code,
+ * its totals, and per engine its summary and every step as the audit log records it.
+ */
+function writeJsonReport(io: CliIo, exitCode: number, { outcomes, errors, signal }: RunRecord): void {
+  const engines = outcomes.map((o) => {
+    const plan = o.plan ?? null;
+    const report = o.report;
+    return {
+      engine: o.identity
+        ? { key: o.identity.key, name: o.identity.name, host: o.identity.host }
+        : { key: null, name: null, host: o.name },
+      policy: report?.policy ?? (plan ? { name: plan.policy.name, sha256: plan.policy.sha256 } : null),
+      planCreatedAt: plan?.createdAt ?? null,
+      plannedSteps: plan?.actions.length ?? null,
+      exitCode: o.exitCode,
+      error: o.error ? message(o.error) : null,
+      startedAt: report?.startedAt ?? null,
+      finishedAt: report?.finishedAt ?? null,
+      summary: report?.summary ?? EMPTY_SUMMARY,
+      steps: report ? report.steps.map((s) => stepRecord(s, report)) : [],
+    };
+  });
+  const doc = {
+    kind: 'imgsweep-apply-report',
+    version: 1,
+    ok: exitCode === 0,
+    exitCode,
+    ...(signal ? { signal } : {}),
+    summary: totalOf(engines.map((e) => e.summary)),
+    engines,
+    errors,
+  };
+  io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+}
+
+/** The run's totals over its engines; an estimate or a measure any engine lacks is lacking in the total. */
+function totalOf(summaries: ApplySummary[]): ApplySummary {
+  const sum = (pick: (s: ApplySummary) => number) => summaries.reduce((n, s) => n + pick(s), 0);
+  const actual = summaries.filter((s) => s.bytesActual !== null);
+  return {
+    steps: sum((s) => s.steps),
+    done: sum((s) => s.done),
+    skipped: sum((s) => s.skipped),
+    failed: sum((s) => s.failed),
+    unknown: sum((s) => s.unknown),
+    deleted: sum((s) => s.deleted),
+    untagged: sum((s) => s.untagged),
+    containersRemoved: sum((s) => s.containersRemoved),
+    bytesEstimated: summaries.some((s) => s.bytesEstimated === null) ? null : sum((s) => s.bytesEstimated ?? 0),
+    estimate: summaries.some((s) => s.estimate === 'unavailable') ? 'unavailable' : 'layers',
+    bytesActual: actual.length === 0 ? null : actual.reduce((n, s) => n + s.bytesActual!, 0),
+  };
+}
+
+const EMPTY_SUMMARY: ApplySummary = {
   steps: 0,
   done: 0,
   skipped: 0,
@@ -314,11 +430,14 @@ interface ExecuteOptions {
   listing: Listing | undefined;
   concurrency: number;
   clock: () => number;
-  json: boolean;
+  /** text: a line per step; json-lines: a JSON line per step and a summary line; json: nothing (one report at the end). */
+  output: 'text' | 'json' | 'json-lines';
   quiet: boolean;
   auditLog?: string;
   interrupt: Interrupt;
   notCurrent: Set<number> | undefined;
+  /** The live progress line all engines share (on a terminal, without --quiet). */
+  progress: StepProgress | null;
 }
 
 async function execute(
@@ -328,13 +447,12 @@ async function execute(
   o: ExecuteOptions,
 ): Promise<{ report: ApplyReport; auditFailed: boolean }> {
   const audit = o.auditLog ? await AuditLog.open(o.auditLog) : null;
-  const progress = new Progress(io.stderr, Boolean(io.stderr.isTTY) && !o.json && !o.quiet);
   const header = {
     engine: { key: plan.engine.key, name: plan.engine.name, host: plan.engine.host },
     policy: { name: plan.policy.name, sha256: plan.policy.sha256 },
   };
-  // With a progress bar, each line goes out at once (the bar is redrawn under it).
-  const lines = progress.enabled ? null : new LineBatch(io.stdout);
+  // With a progress line, each line goes out at once (the line is redrawn under it).
+  const lines = o.progress ? null : new LineBatch(io.stdout);
   const say = (line: string) => (lines ? lines.write(line) : io.stdout.write(line));
   const report = await applyPlan(plan, engine, {
     listing: o.listing,
@@ -345,31 +463,33 @@ async function execute(
       if (audit?.failure) return { by: 'audit-log', message: audit.failure };
       return o.interrupt.caught ? { by: 'signal', signal: o.interrupt.caught } : null;
     },
-    onStep: (step, finished, total) => {
+    onStart: (action, index) => o.progress?.begin(`${o.prefix}${index}`, `${o.prefix}${actionTarget(action)}`),
+    onStep: (step) => {
       const record = stepRecord(step, header);
       audit?.append(`${JSON.stringify(record)}\n`);
-      progress.clear();
-      if (o.json) say(`${JSON.stringify(record)}\n`);
+      o.progress?.done(
+        `${o.prefix}${step.index}`,
+        step.status === 'done' && step.action.type === 'delete' ? step.action.bytes : undefined,
+      );
+      if (o.output === 'json-lines') say(`${JSON.stringify(record)}\n`);
       else if (step.status === 'failed' || step.status === 'unknown') {
         // Both streams often go to one log: the lines before a failure come before it.
         lines?.flush();
         io.stderr.write(`${o.prefix}${formatStepLine(step)}\n`);
-      } else if (!o.quiet) say(`${o.prefix}${formatStepLine(step)}\n`);
-      progress.update(finished, total);
+      } else if (o.output === 'text' && !o.quiet) say(`${o.prefix}${formatStepLine(step)}\n`);
     },
   });
   lines?.flush();
-  progress.clear();
   const auditFailure = audit ? await audit.close() : null;
   if (auditFailure !== null)
     io.stderr.write(
       `imgsweep: could not write the audit log ${o.auditLog}: ${auditFailure}; no step was started after that\n`,
     );
-  if (o.json)
+  if (o.output === 'json-lines')
     io.stdout.write(
       `${JSON.stringify({ summary: report.summary, engine: report.engine, startedAt: report.startedAt, finishedAt: report.finishedAt })}\n`,
     );
-  else if (!o.quiet || report.summary.failed + report.summary.unknown > 0)
+  else if (o.output === 'text' && (!o.quiet || report.summary.failed + report.summary.unknown > 0))
     io.stdout.write(`${o.prefix}${formatApplySummary(report)}\n`);
   return { report, auditFailed: auditFailure !== null };
 }
