@@ -49,12 +49,21 @@ function immunity(f: ImageFacts, policy: Policy, now: number): ImmuneWhy | null 
         : f.firstSeenMs !== null && now - f.firstSeenMs < floor
           ? 'first-seen'
           : null;
-    if (since) return { reason: 'protected-age', protection: { kind: 'youngerThan', youngerThanMs: floor, since } };
+    if (since)
+      return {
+        reason: 'protected-age',
+        protection: { kind: 'youngerThan', youngerThanMs: floor, youngerThan: policy.protect.youngerThan!, since },
+      };
   }
   const stopped = f.containers.find((u) => !u.running && !u.removable);
   if (stopped) {
-    const stoppedForMs = policy.containers.stopped === 'protect' ? null : policy.containers.stoppedForMs;
-    return { reason: 'in-use-stopped', container: containerRef(stopped.container), stoppedForMs };
+    const remove = policy.containers.stopped === 'remove';
+    return {
+      reason: 'in-use-stopped',
+      container: containerRef(stopped.container),
+      stoppedForMs: remove ? policy.containers.stoppedForMs : null,
+      stoppedFor: remove ? policy.containers.stoppedFor : null,
+    };
   }
   return null;
 }

@@ -19,13 +19,17 @@ export function containerRef(c: ContainerRecord): ContainerRef {
 /** The protect entry that matched: its key under `protect`, and the pattern as the policy gives it. */
 export type Protection =
   | { kind: 'labels' | 'images' | 'repositories' | 'tags' | 'references'; pattern: string }
-  | { kind: 'youngerThan'; youngerThanMs: number; since: 'created' | 'first-seen' };
+  /** `youngerThan`: the floor as the policy wrote it (plans made before it was recorded lack it). */
+  | { kind: 'youngerThan'; youngerThanMs: number; youngerThan?: string; since: 'created' | 'first-seen' };
 
 /** Reasons that make a whole image immune, with all its references. */
 export type ImmuneWhy =
   | { reason: 'in-use'; container: ContainerRef }
-  /** `stoppedForMs`: with containers.stopped: remove, it stopped less than this long ago; null: containers.stopped: protect. */
-  | { reason: 'in-use-stopped'; container: ContainerRef; stoppedForMs: number | null }
+  /**
+   * `stoppedForMs`: with containers.stopped: remove, it stopped less than this long ago; null: containers.stopped:
+   * protect. `stoppedFor`: the same as the policy wrote it.
+   */
+  | { reason: 'in-use-stopped'; container: ContainerRef; stoppedForMs: number | null; stoppedFor?: string | null }
   | { reason: 'protected-label' | 'protected-id' | 'protected-age'; protection: Protection };
 
 /** A reference protected by pattern (repositories, tags, references): it stays, and so does its image. */

@@ -10,8 +10,8 @@ export type RuleTrace = { rule: string } & (
   | { outcome: 'excluded' }
   /** One of the `newest` newest (by `by`) of `repository` (null: of the untagged images). */
   | { outcome: 'keep-newest'; newest: number; by: 'created' | 'lastUsed'; repository: string | null }
-  | { outcome: 'too-young'; created: string; olderThanMs: number }
-  | { outcome: 'recently-used'; lastUsed: string; lastUsedFrom: LastUsedSource; unusedForMs: number }
+  | { outcome: 'too-young'; created: string; olderThanMs: number; olderThan: string }
+  | { outcome: 'recently-used'; lastUsed: string; lastUsedFrom: LastUsedSource; unusedForMs: number; unusedFor: string }
 );
 
 export interface ImageSelection {
@@ -177,6 +177,7 @@ export function selectReferences(
             outcome: 'too-young',
             created: new Date(f.createdMs).toISOString(),
             olderThanMs: rule.olderThanMs,
+            olderThan: rule.olderThan!,
           });
         continue;
       }
@@ -188,6 +189,7 @@ export function selectReferences(
             lastUsed: new Date(f.lastUsedMs).toISOString(),
             lastUsedFrom: f.lastUsedFrom,
             unusedForMs: rule.unusedForMs,
+            unusedFor: rule.unusedFor!,
           });
         continue;
       }

@@ -114,11 +114,13 @@ export function compilePolicy(
     labels: (p.labels ?? []).map(compileLabel),
     images: (p.images ?? []).map(normalizeIdPrefix),
     youngerThanMs: duration(p.youngerThan, ['protect', 'youngerThan']),
+    youngerThan: p.youngerThan ?? null,
   };
 
   const containers: Policy['containers'] = {
     stopped: raw.containers?.stopped ?? 'protect',
     stoppedForMs: duration(raw.containers?.stoppedFor, ['containers', 'stoppedFor']) ?? 3_600_000,
+    stoppedFor: raw.containers?.stoppedFor ?? '1h',
   };
 
   const seen = new Map<string, number>();
@@ -139,6 +141,8 @@ export function compilePolicy(
       exclude: r.match.exclude ? selector(r.match.exclude, [...path, 'match', 'exclude']) : null,
       olderThanMs: duration(r.olderThan, [...path, 'olderThan']),
       unusedForMs: duration(r.unusedFor, [...path, 'unusedFor']),
+      olderThan: r.olderThan ?? null,
+      unusedFor: r.unusedFor ?? null,
       keep: r.keep ? { newest: r.keep.newest, per: r.keep.per ?? 'repository', by: r.keep.by ?? 'created' } : null,
       action: r.action ?? 'delete',
     };

@@ -38,6 +38,9 @@ export interface Rule {
   exclude: Selector | null;
   olderThanMs: number | null;
   unusedForMs: number | null;
+  /** The durations as the policy wrote them ("60d"), for messages. */
+  olderThan: string | null;
+  unusedFor: string | null;
   keep: { newest: number; per: 'repository'; by: 'created' | 'lastUsed' } | null;
   action: 'delete' | 'untag';
 }
@@ -49,6 +52,8 @@ export interface Protect {
   labels: LabelMatcher[];
   images: string[];
   youngerThanMs: number | null;
+  /** As the policy wrote it. */
+  youngerThan: string | null;
 }
 
 export interface DiskPolicy {
@@ -67,7 +72,8 @@ export interface Policy {
   /** sha256 of the file's bytes, hex. */
   sha256: string;
   protect: Protect;
-  containers: { stopped: 'protect' | 'remove'; stoppedForMs: number };
+  /** stoppedFor: as the policy wrote it ("1h" when it does not). */
+  containers: { stopped: 'protect' | 'remove'; stoppedForMs: number; stoppedFor: string };
   rules: Rule[];
   disk: DiskPolicy | null;
   limits: { maxDeletions: number | null; maxDeletionsPercent: number | null };

@@ -2,7 +2,6 @@ import type { RefFate } from '../plan/decide.js';
 import type { LastUsedSource } from '../plan/facts.js';
 import type { Evaluation } from '../plan/plan.js';
 import type { RuleTrace } from '../plan/select.js';
-import { formatDuration } from '../policy/units.js';
 import { formatBytes, formatEstimate } from './bytes.js';
 import { containerName, keptText } from './kept-text.js';
 import { shortImageId } from './table.js';
@@ -26,9 +25,9 @@ export function traceText(t: RuleTrace): string {
     case 'keep-newest':
       return `one of the ${t.newest} newest (by ${t.by}) in ${t.repository ?? 'untagged images'}`;
     case 'too-young':
-      return `created ${t.created}, not older than ${formatDuration(t.olderThanMs)}`;
+      return `created ${t.created}, not older than ${t.olderThan}`;
     case 'recently-used':
-      return `last used ${t.lastUsed} (${lastUsedText(t.lastUsedFrom)}), within ${formatDuration(t.unusedForMs)}`;
+      return `last used ${t.lastUsed} (${lastUsedText(t.lastUsedFrom)}), within ${t.unusedFor}`;
   }
 }
 

@@ -32,7 +32,7 @@ function protectionText(p: Protection, ref: string | null): string {
     case 'images':
       return `image ID ${p.pattern.slice(0, 12)} (protect.images)`;
     case 'youngerThan':
-      return `${p.since === 'created' ? 'created' : 'first seen'} less than ${formatDuration(p.youngerThanMs)} ago (protect.youngerThan)`;
+      return `${p.since === 'created' ? 'created' : 'first seen'} less than ${p.youngerThan ?? formatDuration(p.youngerThanMs)} ago (protect.youngerThan)`;
     case 'repositories':
       return `repository ${ref ? parseReference(ref).repository : p.pattern} (protect.repositories)`;
     case 'tags':
@@ -49,12 +49,13 @@ export function keptText(why: KeptWhy | RefKeptWhy): string {
       return `used by ${why.container.state} container ${containerName(why.container)}`;
     case 'in-use-stopped': {
       // A container that never ran counts from its creation: say that, not "stopped".
+      const floor = why.stoppedForMs === null ? null : (why.stoppedFor ?? formatDuration(why.stoppedForMs));
       const because =
-        why.stoppedForMs === null
+        floor === null
           ? 'containers.stopped: protect'
           : why.container.state === 'created'
-            ? `created, never started, less than ${formatDuration(why.stoppedForMs)} ago`
-            : `stopped less than ${formatDuration(why.stoppedForMs)} ago`;
+            ? `created, never started, less than ${floor} ago`
+            : `stopped less than ${floor} ago`;
       return `used by ${why.container.state} container ${containerName(why.container)} (${because})`;
     }
     case 'protected-label':

@@ -204,7 +204,7 @@ describe('imgsweep explain: what it says', () => {
       /\ncontainers:\n {2}\S+ \(374264745b57\) exited, finished 2026-11-27T08:00:03Z: stopped, keeps the image\n/,
     );
     expect(verdict(stdout)).toMatch(
-      /^verdict: KEPT \(in-use-stopped\): used by exited container \S+ \(374264745b57\) \(stopped less than 1d ago\)$/,
+      /^verdict: KEPT \(in-use-stopped\): used by exited container \S+ \(374264745b57\) \(stopped less than 24h ago\)$/,
     );
   });
 
@@ -333,5 +333,56 @@ describe('imgsweep explain --json', () => {
       child: expect.stringMatching(/^sha256:1f521c2e1567/),
       detail: 'parent of kept image 1f521c2e1567',
     });
+  });
+});
+
+describe('durations are shown as the policy wrote them', () => {
+  let dir: string;
+  let policy: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'isw-durations-'));
+    policy = join(dir, 'policy.yaml');
+    // Each would read differently in largest-units-first form: 1d12h, 8w4d, 12w6d.
+    await writeFile(
+      policy,
+      [
+        'version: 1',
+        'protect: { youngerThan: 36h }',
+        'containers: { stopped: remove, stoppedFor: 36h }',
+        'rules:',
+        '  - { name: old, match: { repositories: ["**"] }, olderThan: 60d }',
+        '  - { name: idle, match: { repositories: ["**"] }, unusedFor: 90d }',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const run = (...args: string[]) =>
+    runCli([...args, '-p', policy, '--inventory', INVENTORY, '--now', NOW]).then((r) => {
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    });
+
+  it('in explain: olderThan, unusedFor, containers.stoppedFor', async () => {
+    const text = await run('explain', POSTGRES);
+    expect(text).toContain('not older than 60d');
+    expect(text).toContain('within 90d');
+    expect(text).toContain('stopped less than 36h ago');
+    expect(text).not.toMatch(/8w4d|12w6d|1d12h/);
+  });
+
+  it('in the plan, text and JSON: protect.youngerThan and containers.stoppedFor', async () => {
+    const text = await run('plan');
+    expect(text).toMatch(/(created|first seen) less than 36h ago \(protect\.youngerThan\)/);
+    expect(text).toContain('stopped less than 36h ago');
+    expect(text).not.toContain('1d12h');
+    const json = await run('plan', '--format', 'json');
+    expect(json).toContain('"youngerThan": "36h"');
+    expect(json).toContain('"stoppedFor": "36h"');
   });
 });

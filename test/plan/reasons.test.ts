@@ -37,12 +37,14 @@ describe('kept images carry a reason code and its facts', () => {
       reason: 'in-use-stopped',
       container: { id: cid('job'), name: 'job', state: 'exited' },
       stoppedForMs: null,
+      stoppedFor: null,
     });
     const remove = plan(`containers: { stopped: remove, stoppedFor: 1h }\n${ALL}`, images, containers);
     expect(keptOf(remove, 'recent')).toEqual({
       reason: 'in-use-stopped',
       container: { id: cid('new'), name: 'new', state: 'exited' },
       stoppedForMs: 3_600_000,
+      stoppedFor: '1h',
     });
   });
 
@@ -64,7 +66,7 @@ describe('kept images carry a reason code and its facts', () => {
     expect(keptOf(p, 'i')).toEqual({ reason: 'protected-id', protection: { kind: 'images', pattern: prefix } });
     expect(keptOf(p, 'y')).toEqual({
       reason: 'protected-age',
-      protection: { kind: 'youngerThan', youngerThanMs: 3_600_000, since: 'created' },
+      protection: { kind: 'youngerThan', youngerThanMs: 3_600_000, youngerThan: '1h', since: 'created' },
     });
     expect(keptOf(p, 't')).toEqual({
       reason: 'protected-reference',

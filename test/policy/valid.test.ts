@@ -107,7 +107,7 @@ describe('the full example policy', () => {
     expect(matches(p.protect.references, 'nginx:1.25.3')).toBe(true);
     expect(matches(p.protect.references, 'nginx:2.0')).toBe(false);
 
-    expect(p.containers).toEqual({ stopped: 'protect', stoppedForMs: DAY });
+    expect(p.containers).toEqual({ stopped: 'protect', stoppedForMs: DAY, stoppedFor: '24h' });
 
     expect(p.rules.map((r) => [r.index, r.name, r.action])).toEqual([
       [0, 'dangling', 'delete'],
@@ -157,8 +157,9 @@ describe('defaults', () => {
       labels: [],
       images: [],
       youngerThanMs: null,
+      youngerThan: null,
     });
-    expect(p.containers).toEqual({ stopped: 'protect', stoppedForMs: HOUR });
+    expect(p.containers).toEqual({ stopped: 'protect', stoppedForMs: HOUR, stoppedFor: '1h' });
     expect(p.rules).toEqual([]);
     expect(p.disk).toBeNull();
     expect(p.limits).toEqual({ maxDeletions: null, maxDeletionsPercent: null });
@@ -168,6 +169,7 @@ describe('defaults', () => {
     expect(load('version: 1\ncontainers: { stopped: remove }\n').containers).toEqual({
       stopped: 'remove',
       stoppedForMs: HOUR,
+      stoppedFor: '1h',
     });
   });
 

@@ -36,7 +36,7 @@ describe('explain agrees with itself', () => {
       const text = formatExplain(ev, idOf('a'), 'app:1');
       expect(text).toMatch(/^ {2}job \([0-9a-f]{12}\) created: created, never started, keeps the image$/m);
       expect(text).not.toMatch(/stopped less than/);
-      if (stopped === 'remove') expect(text).toMatch(/\(created, never started, less than 142w6d ago\)$/m);
+      if (stopped === 'remove') expect(text).toMatch(/\(created, never started, less than 1000d ago\)$/m);
     }
   });
 });
