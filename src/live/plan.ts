@@ -24,7 +24,13 @@ export async function planLive(
   o: LiveOptions & { trace?: boolean },
 ): Promise<LivePlan> {
   const live = await readLive(engine, o);
-  const input = { policy, inventory: live.inventory, now: o.now, trace: o.trace ?? false };
+  const input = {
+    policy,
+    inventory: live.inventory,
+    now: o.now,
+    trace: o.trace ?? false,
+    usageStarted: live.usageStarted,
+  };
   const first = evaluatePolicy(input);
   if (!policy.disk && reclaimCandidates(first, policy).size === 0) return { ...first, ...live, diskUsage: null };
   const { diskUsage } = await attachLayers(engine, live.inventory, undefined, o.layerProgress);

@@ -59,6 +59,8 @@ export interface LiveInventory {
   listedAt: number;
   /** The usage record's saving, under way while the caller goes on (never rejects): why it failed, or null. */
   saved: Promise<string | null>;
+  /** There was no usage record for this engine: this run started it, and every image is first seen now. */
+  usageStarted: boolean;
 }
 
 /** The live engine's inventory, with the usage record updated from what this run sees (containers, recent events). */
@@ -72,5 +74,5 @@ export async function readLive(engine: Engine, o: LiveOptions): Promise<LiveInve
   ]);
   const { images, saved } = recordUsage(observation, inventory, o.stateDir, o.now, o.warn);
   inventory.usage = images;
-  return { inventory, listedAt, saved };
+  return { inventory, listedAt, saved, usageStarted: observation.record.eventsUntil === null };
 }

@@ -5,7 +5,8 @@ import { evictable, evictForDisk, ReclaimTracker } from './disk.js';
 import { compareText, imageFacts, type ImageFacts } from './facts.js';
 import { orderActions } from './order.js';
 import { selectReferences, type ImageSelection } from './select.js';
-import { PLAN_VERSION, type KeptImage, type Plan, type PlanAction } from './types.js';
+import { formatDuration } from '../policy/units.js';
+import { PLAN_VERSION, type FirstSeenHold, type KeptImage, type Plan, type PlanAction } from './types.js';
 
 export interface PlanInput {
   policy: Policy;
@@ -16,6 +17,8 @@ export interface PlanInput {
   usage?: Record<string, UsageEntry>;
   /** Keep every rule's verdict per reference (for explain). */
   trace?: boolean;
+  /** No usage record existed for this engine before this run: every image is first seen now. */
+  usageStarted?: boolean;
 }
 
 export interface Evaluation {
@@ -113,7 +116,29 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
       estimate: exact ? 'layers' : 'unavailable',
     },
   };
+  const hold = firstSeenHold(input, kept, facts);
+  if (hold) plan.firstSeen = hold;
   return { plan, facts, selections, decisions };
+}
+
+function firstSeenHold(input: PlanInput, kept: KeptImage[], facts: Map<string, ImageFacts>): FirstSeenHold | null {
+  const floor = input.policy.protect.youngerThanMs;
+  if (floor === null) return null;
+  const until = kept.flatMap((k) =>
+    k.reason === 'protected-age' && k.protection.kind === 'youngerThan' && k.protection.since === 'first-seen'
+      ? [facts.get(k.imageId)!.firstSeenMs! + floor]
+      : [],
+  );
+  const started = input.usageStarted ?? false;
+  if (until.length === 0 || !(started || until.length * 2 > kept.length)) return null;
+  return {
+    images: until.length,
+    youngerThan: input.policy.protect.youngerThan ?? formatDuration(floor),
+    // reduce, not Math.min(...): a host may hold a million images.
+    eligibleFrom: new Date(until.reduce((a, b) => Math.min(a, b))).toISOString(),
+    eligibleBy: new Date(until.reduce((a, b) => Math.max(a, b))).toISOString(),
+    recordStarted: started,
+  };
 }
 
 export function makePlan(input: PlanInput): Plan {

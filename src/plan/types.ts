@@ -90,4 +90,22 @@ export interface Plan {
   kept: KeptImage[];
   disk: DiskSummary | null;
   summary: PlanSummary;
+  /** Set when many kept images are young only because imgsweep saw them first lately (a first run on a host). */
+  firstSeen?: FirstSeenHold;
+}
+
+/**
+ * Images kept by protect.youngerThan only because they were first seen within it (created before it): on the
+ * first run on a host every image is first seen, so a full disk can plan nothing. Said whenever the usage
+ * record was started by this run, or such images are most of those kept.
+ */
+export interface FirstSeenHold {
+  images: number;
+  /** protect.youngerThan as written. */
+  youngerThan: string;
+  /** When the first and the last of them become eligible. */
+  eligibleFrom: string;
+  eligibleBy: string;
+  /** No usage record existed for this engine before this run. */
+  recordStarted: boolean;
 }

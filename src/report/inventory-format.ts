@@ -12,14 +12,20 @@ export function formatInventoryText(inv: Inventory): string {
       users.set(id, [...(users.get(id) ?? []), `${c.names[0] ?? shortImageId(c.id)}(${c.state})`]);
   }
   const images = [...inv.images].sort((a, b) => b.created.localeCompare(a.created) || a.id.localeCompare(b.id));
-  const rows = images.map((i) => [
-    shortImageId(i.id),
-    refsCell([...i.repoTags, ...i.repoDigests]),
-    i.created.slice(0, 19).replace('T', ' '),
-    formatBytes(i.size),
-    i.parentId ? shortImageId(i.parentId) : '',
-    (users.get(i.id) ?? []).join(', '),
-  ]);
+  // First seen and last used, as the usage record has them: what unusedFor and LRU eviction go by.
+  const rows = images.map((i) => {
+    const use = inv.usage[i.id];
+    return [
+      shortImageId(i.id),
+      refsCell([...i.repoTags, ...i.repoDigests]),
+      minutes(i.created),
+      use ? minutes(use.firstSeen) : '-',
+      use ? `${minutes(use.lastUsed)}${use.source ? ` (${use.source})` : ''}` : '-',
+      formatBytes(i.size),
+      i.parentId ? shortImageId(i.parentId) : '',
+      (users.get(i.id) ?? []).join(', '),
+    ];
+  });
   const containers = [...inv.containers]
     .sort((a, b) => (a.names[0] ?? a.id).localeCompare(b.names[0] ?? b.id))
     .map((c) => [
@@ -34,7 +40,7 @@ export function formatInventoryText(inv: Inventory): string {
   const out = [
     `${e.name}: ${e.kind} ${e.version} (API ${e.apiVersion}, ${e.driver}, ${e.imageStore} image store) at ${e.host}, captured ${inv.capturedAt}`,
     '',
-    textTable(['IMAGE', 'REFERENCES', 'CREATED', 'SIZE', 'PARENT', 'CONTAINERS'], rows),
+    textTable(['IMAGE', 'REFERENCES', 'CREATED', 'FIRST SEEN', 'LAST USED', 'SIZE', 'PARENT', 'CONTAINERS'], rows),
     '',
     ...(containers.length
       ? ['Containers:', textTable(['NAME', 'ID', 'STATE', 'IMAGE', 'STARTED FROM', 'LAST CHANGE'], containers), '']
@@ -42,6 +48,11 @@ export function formatInventoryText(inv: Inventory): string {
     `${plural(inv.images.length, 'image')}, ${plural(inv.containers.length, 'container')}${inv.disk ? `; ${diskFigures(inv.disk)}` : ''}`,
   ];
   return `${out.join('\n')}\n`;
+}
+
+/** "2026-11-27T08:00:03.000Z" -> "2026-11-27 08:00". */
+function minutes(iso: string): string {
+  return iso.slice(0, 16).replace('T', ' ');
 }
 
 /** The filesystem: "/var/lib/docker: 92.7% used, as df counts it (94.0 GB used, 7.4 GB available, of 107 GB)". */

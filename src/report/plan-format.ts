@@ -9,6 +9,20 @@ import { markdownTable, plural, shortImageId, textTableLines } from './table.js'
 /** About the size of the pieces the text and JSON are written in. */
 const CHUNK = 1 << 20;
 
+/** Why a first run plans little: images kept only because they were just first seen, and when they become eligible. */
+export function firstSeenText(plan: Plan): string | null {
+  const h = plan.firstSeen;
+  if (!h) return null;
+  const one = h.images === 1;
+  const when = h.eligibleFrom === h.eligibleBy ? `at ${h.eligibleBy}` : `from ${h.eligibleFrom} to ${h.eligibleBy}`;
+  return [
+    `Note: ${plural(h.images, 'image is', 'images are')} kept only because imgsweep first saw ${one ? 'it' : 'them'}`,
+    ` less than ${h.youngerThan} ago (protect.youngerThan)`,
+    h.recordStarted ? ', as this run is its first on this engine (it started the usage record)' : '',
+    `; ${one ? 'it becomes' : 'they become'} eligible ${when}.`,
+  ].join('');
+}
+
 export function summaryLine(plan: Plan): string {
   const s = plan.summary;
   const parts = [
@@ -114,6 +128,8 @@ function* planTextLines(plan: Plan): Generator<string> {
   const counts = keptCounts(plan);
   if (counts.length) yield `Kept by reason: ${counts.map(([t, n]) => `${n} ${t}`).join('; ')}`;
   if (plan.disk) yield `Disk: ${diskText(plan.disk)}`;
+  const note = firstSeenText(plan);
+  if (note) yield note;
   if (plan.actions.length === 0) yield 'Nothing to do.';
   yield summaryLine(plan);
 }
@@ -140,6 +156,8 @@ export function formatPlanMarkdown(plan: Plan): string {
       '',
     );
   if (plan.disk) out.push(`Disk: ${markdownText(diskText(plan.disk))}`, '');
+  const note = firstSeenText(plan);
+  if (note) out.push(`> [!NOTE]`, `> ${markdownText(note.replace(/^Note: /, ''))}`, '');
   if (r.containers.length)
     out.push(
       `### Remove stopped containers (${r.containers.length})`,

@@ -26,7 +26,7 @@ describe('imgsweep inventory --inventory FILE', () => {
     expect(lines[0]).toBe(
       'ci-runner-07: docker 20.10.24 (API 1.41, overlay2, classic image store) at unix:///var/run/docker.sock, captured 2026-11-27T11:00:00Z',
     );
-    expect(lines[2]).toMatch(/^ {2}IMAGE +REFERENCES +CREATED +SIZE +PARENT +CONTAINERS$/);
+    expect(lines[2]).toMatch(/^ {2}IMAGE +REFERENCES +CREATED +FIRST SEEN +LAST USED +SIZE +PARENT +CONTAINERS$/);
     const rows = lines.filter((l) => /^ {2}[0-9a-f]{12} {2}/.test(l));
     expect(rows).toHaveLength(example.images.length);
     for (const image of example.images)
@@ -44,7 +44,24 @@ describe('imgsweep inventory --inventory FILE', () => {
     expect(row('c76e693b9067')).toMatch(/ ci-worker-debug\(paused\)$/);
     expect(row('7f921bd25bc5')).toMatch(/ nightly-e2e\(created\)$/);
     expect(row('8d0c2bb9930a')).toMatch(/ migrate-db\(exited\)$/);
-    expect(row('9317d4324b98')).toMatch(/ <none> +\S+ \S+ +[\d.]+ [kMG]?B +4f5dd7c4711a$/);
+    expect(row('9317d4324b98')).toMatch(/ <none> +(\S+ \S+ +){3}(\(\S+\) +)?[\d.]+ [kMG]?B +4f5dd7c4711a$/);
+  });
+
+  it('shows when each image was first seen and last used, as the usage record has them (what LRU goes by)', async () => {
+    const { stdout } = await runCli(['inventory', '--inventory', INVENTORY]);
+    const row = (id: string) => stdout.split('\n').find((l) => l.startsWith(`  ${id}  `)) ?? '';
+    for (const image of example.images) {
+      const use = example.usage[image.id];
+      const cells = row(image.id.slice(7, 19));
+      const at = (iso: string) => iso.slice(0, 16).replace('T', ' ');
+      if (use) expect(cells, image.id).toContain(`  ${at(use.firstSeen)}  ${at(use.lastUsed)} (${use.source})  `);
+      else expect(cells, image.id).toMatch(/ {2}- {2,}- {2,}/);
+    }
+    // In JSON, the same figures are in `usage`, by image ID.
+    const json = JSON.parse((await runCli(['inventory', '--inventory', INVENTORY, '--json'])).stdout) as {
+      usage: Record<string, { firstSeen: string; lastUsed: string }>;
+    };
+    expect(json.usage).toEqual(example.usage);
   });
 
   it('matches the text snapshot', async () => {

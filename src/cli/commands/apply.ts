@@ -13,7 +13,7 @@ import type { Lock } from '../../execute/lock.js';
 import { parseDuration } from '../../policy/units.js';
 import { actionTarget, formatApplySummary, formatStepLine, stepRecord } from '../../report/apply-format.js';
 import { formatMetrics } from '../../report/metrics.js';
-import { formatPlanText, summaryLine } from '../../report/plan-format.js';
+import { firstSeenText, formatPlanText, summaryLine } from '../../report/plan-format.js';
 import { plural } from '../../report/table.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { confirm } from '../confirm.js';
@@ -248,8 +248,10 @@ async function applyRun(args: string[], io: CliIo, record: RunRecord | null): Pr
           io.stdout.write(
             `${JSON.stringify({ summary: EMPTY_SUMMARY, engine: { key: p.identity.key, name: p.identity.name, host: p.identity.host } })}\n`,
           );
-        else if (!values.quiet && !values.json)
-          io.stdout.write(`Nothing to do on ${label(p.identity)}. ${summaryLine(p.plan!)}\n`);
+        else if (!values.quiet && !values.json) {
+          const note = firstSeenText(p.plan!);
+          io.stdout.write(`Nothing to do on ${label(p.identity)}. ${summaryLine(p.plan!)}\n${note ? `${note}\n` : ''}`);
+        }
       }
       const work = runnable.filter((x) => x.plan!.actions.length > 0);
       if (work.length > 0 && !values.yes) {
