@@ -34,7 +34,14 @@ const DURATION_HINT = '(examples: 90m, 3d, 1d12h)';
 
 const ROWS: Row[] = [
   // YAML syntax
-  { file: '01-bad-indentation.yaml', code: 'syntax', path: '(root)', line: 6 },
+  {
+    file: '01-bad-indentation.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 6,
+    col: 6,
+    message: 'this key is indented by 5 spaces, but the keys above it are at 6 (line 5) and one level up at 4',
+  },
   // The quote opens on line 2; the parser only notices at the end of the file (line 4, past the last line).
   { file: '02-unclosed-quote.yaml', code: 'syntax', path: '(root)', line: 2, message: 'quote' },
   // The bracket opens on line 3.
@@ -491,6 +498,194 @@ const ROWS: Row[] = [
     line: 3007,
     col: 8,
     message: 'aliases expand the policy past 250,000 nodes',
+  },
+  // Indentation: the line to change, whatever line the parser stopped at (it often stops a line early, at the value
+  // before, or a line late). Each file's comment says what the parser itself reported.
+  // Parser: 3:11 "Nested mappings are not allowed in compact mappings" (at the value of `name`).
+  {
+    file: '88-key-one-space-too-far-in-list-item.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 4,
+    col: 6,
+    message: 'this key is indented by 5 spaces, more than "name" on line 3 (at 4)',
+  },
+  // Parser: 6:1 "Sequence item without - indicator".
+  {
+    file: '89-key-one-space-too-little-in-list-item.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 6,
+    col: 4,
+    message: 'indented by 3 spaces, but the keys above it are at 4 (line 4) and the list items one level up at 2',
+  },
+  // Parser: 6:16 "Nested mappings are not allowed in compact mappings" (at `3d`).
+  {
+    file: '90-key-indented-past-a-scalar-value.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 7,
+    col: 6,
+    message: 'so it is read as part of its value; line it up with "olderThan"',
+  },
+  // Parser: 7:1 "A block sequence may not be used as an implicit map key".
+  {
+    file: '91-list-item-less-indented-than-siblings.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 7,
+    col: 2,
+    message: 'this list item is indented by 1 space, but the list items above it are at 2 (line 3)',
+  },
+  // Parser: 7:4 "All sequence items must start at the same column".
+  {
+    file: '92-list-item-more-indented-than-siblings.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 7,
+    col: 4,
+    message: 'this list item is indented by 3 spaces',
+  },
+  // Parser: 4:1 "All mapping items must start at the same column".
+  {
+    file: '93-keys-aligned-with-dash.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 4,
+    col: 3,
+    message: 'like the "-" on line 3, but is not a list item; the keys of that item go at 4',
+  },
+  // Valid YAML: the keys under an unindented "-" are top-level keys (and the rule lacks "match", line 3).
+  {
+    file: '94-keys-aligned-with-unindented-dash.yaml',
+    code: 'unknown-key',
+    path: 'match',
+    line: 4,
+    col: 1,
+    message: 'unknown key "match"',
+    pick: 'match',
+  },
+  // Parser: 7:1 "A block sequence may not be used as an implicit map key".
+  {
+    file: '95-rules-items-not-indented-then-indented.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 7,
+    col: 3,
+    message: 'this list item is indented by 2 spaces, but the list items above it are at 0 (line 3)',
+  },
+  // Valid YAML: a key at the column of an unindented rule's keys belongs to the rule.
+  {
+    file: '96-rules-items-not-indented-later-key-indented.yaml',
+    code: 'unknown-key',
+    path: 'rules[0].protect',
+    line: 7,
+    col: 3,
+    message: 'unknown key "protect"',
+  },
+  // Parser: 4:11 "Sequence item without - indicator" (the end of `match:`).
+  {
+    file: '97-value-on-next-line-under-indented.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 5,
+    col: 4,
+    message: '"match" on line 4 is at 4: indent it more to put it inside',
+  },
+  // Valid YAML: `match` is empty (reported first, line 4) and `tags` a key of the rule.
+  {
+    file: '98-value-on-next-line-not-indented.yaml',
+    code: 'unknown-key',
+    path: 'rules[0].tags',
+    line: 5,
+    col: 5,
+    message: 'unknown key "tags"',
+    pick: 'rules[0].tags',
+  },
+  // Parser: 4:1 "All mapping items must start at the same column"; line 3 is the one out of line with the others.
+  {
+    file: '99-first-key-of-block-not-indented.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 3,
+    col: 1,
+    message: 'like "protect" on line 2, which it leaves without a value',
+  },
+  // Parser: 6:1 "All mapping items must start at the same column"; the rest of the file steps by 2.
+  {
+    file: '100-mixed-2-and-4-spaces-in-mapping.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 5,
+    col: 9,
+    message: 'this key is indented by 8 spaces, but the next key (line 6) is at 6',
+  },
+  // Parser: 6:1 "A block sequence may not be used as an implicit map key"; the rest of the file steps by 2.
+  {
+    file: '101-mixed-2-and-4-spaces-in-list.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 3,
+    col: 5,
+    message: 'this list item is indented by 4 spaces, but the next list item (line 6) is at 2',
+  },
+  // Parser: 5:1 "All mapping items must start at the same column"; two keys at 4, one at 2.
+  {
+    file: '102-mixed-2-and-4-spaces-majority.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 5,
+    col: 3,
+    message: 'this key is indented by 2 spaces, but the keys above it are at 4 (line 4)',
+  },
+  // Parser: 5:1 "Tabs are not allowed as indentation".
+  { file: '103-tab-in-the-middle.yaml', code: 'syntax', path: '(root)', line: 5, col: 1, message: 'Tabs' },
+  // Parser: 6:1 "All mapping items must start at the same column"; the tab is the 3rd character.
+  { file: '104-tab-between-spaces.yaml', code: 'syntax', path: '(root)', line: 6, col: 3, message: 'Tabs' },
+  // Parser: 6:5 "Flow sequence in block collection must be sufficiently indented and end with a ]".
+  {
+    file: '105-flow-sequence-continued-under-indented.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 6,
+    col: 5,
+    message: 'continues the [ opened on line 5, so it must be indented by at least 7 spaces (it is 4)',
+  },
+  // Parser: 1:10 "Nested mappings are not allowed in compact mappings" (at the `1` of `version: 1`).
+  {
+    file: '106-stray-space-before-top-level-key.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 2,
+    col: 2,
+    message: 'more than "version" on line 1 (at 0)',
+  },
+  // Parser: 2:1 "Unexpected scalar at node end".
+  {
+    file: '107-first-line-indented.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 1,
+    col: 2,
+    message: 'top-level keys start at column 1',
+  },
+  // Parser: 3:10 "Nested mappings are not allowed in compact mappings".
+  {
+    file: '108-dash-without-space.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 3,
+    col: 3,
+    message: 'a list item needs a space after the "-"',
+  },
+  // Parser: 7:1 "A block sequence may not be used as an implicit map key".
+  {
+    file: '109-nested-list-item-indented-less.yaml',
+    code: 'syntax',
+    path: '(root)',
+    line: 7,
+    col: 8,
+    message: 'the list items above it are at 8 (line 6)',
   },
 ];
 
