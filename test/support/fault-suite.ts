@@ -20,7 +20,7 @@ import type { Plan } from '../../src/plan/types.js';
 import { runCli } from './cli.js';
 import { engineTestsSkipped, startDockerd, type TestEngine } from './dockerd.js';
 import { startFaultProxy, type FaultKind, type FaultProxy, type FaultRule } from './fault-proxy.js';
-import { loadImage } from './fixtures.js';
+import { loadImages } from './fixtures.js';
 import { startPodman } from './podman.js';
 import { recordRun } from './reliability.js';
 
@@ -138,8 +138,8 @@ export function faultSuite(name: EngineKind['name']): void {
       // No engine, or one that does not come up, fails here with the reason: never a silent skip.
       t = await E.start();
       proxy = await startFaultProxy(t.host.replace(/^unix:\/\//, ''), dir);
-      let n = 0;
-      for (const s of E.scenarios) fixtures.set(s.name, await makeFixture(`f${++n}`));
+      const made = await makeFixtures(E.scenarios.map((_, n) => `f${n + 1}`));
+      E.scenarios.forEach((s, n) => fixtures.set(s.name, made[n]!));
       // The containers must have been stopped (created) for the policy's stoppedFor.
       await sleep(1_100);
     }, 120_000);
@@ -150,21 +150,32 @@ export function faultSuite(name: EngineKind['name']): void {
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 
-    async function makeFixture(prefix: string): Promise<Fixture> {
-      const multi = await loadImage(t.docker, { tags: [`${prefix}/multi:1`, `${prefix}/multi:2`], created: OLD });
-      const solo = await loadImage(t.docker, { tags: [`${prefix}/solo:1`], created: OLD });
-      const used = await loadImage(t.docker, { tags: [`${prefix}/used:1`], created: OLD });
-      const keep = await loadImage(t.docker, { tags: [`${prefix}/keep:1`], created: OLD });
-      // Created, never started: a stopped container (its command need not exist).
-      const container = (
-        await t.docker.createContainer({ Image: used, Cmd: ['/never-run'], HostConfig: { NetworkMode: 'none' } })
-      ).id;
-      const policy = join(dir, `${prefix}.yaml`);
-      await writeFile(
-        policy,
-        `version: 1\nname: faults\nprotect: { repositories: ["${prefix}/keep"] }\ncontainers: { stopped: remove, stoppedFor: 1s }\nrules:\n  - name: sel\n    match: { repositories: ["${prefix}/**"] }\n`,
+    /** Every scenario's images, loaded at once (one archive), then each one's stopped container and policy. */
+    async function makeFixtures(prefixes: string[]): Promise<Fixture[]> {
+      const ids = await loadImages(
+        t.docker,
+        prefixes.flatMap((prefix) => [
+          { tags: [`${prefix}/multi:1`, `${prefix}/multi:2`], created: OLD },
+          { tags: [`${prefix}/solo:1`], created: OLD },
+          { tags: [`${prefix}/used:1`], created: OLD },
+          { tags: [`${prefix}/keep:1`], created: OLD },
+        ]),
       );
-      return { prefix, multi, solo, used, keep, container, policy };
+      const out: Fixture[] = [];
+      for (const [n, prefix] of prefixes.entries()) {
+        const [multi, solo, used, keep] = ids.slice(4 * n, 4 * n + 4) as [string, string, string, string];
+        // Created, never started: a stopped container (its command need not exist).
+        const container = (
+          await t.docker.createContainer({ Image: used, Cmd: ['/never-run'], HostConfig: { NetworkMode: 'none' } })
+        ).id;
+        const policy = join(dir, `${prefix}.yaml`);
+        await writeFile(
+          policy,
+          `version: 1\nname: faults\nprotect: { repositories: ["${prefix}/keep"] }\ncontainers: { stopped: remove, stoppedFor: 1s }\nrules:\n  - name: sel\n    match: { repositories: ["${prefix}/**"] }\n`,
+        );
+        out.push({ prefix, multi, solo, used, keep, container, policy });
+      }
+      return out;
     }
 
     /** Every image with its names, and every container, on the engine (straight, not through the proxy). */

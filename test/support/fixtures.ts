@@ -42,44 +42,59 @@ const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm',
 
 /** A docker-save archive (manifest.json, config, layer tars) in memory, and the image ID it loads as. */
 export function imageArchive(opts: LoadImageOptions = {}): { archive: Buffer; id: string } {
-  const created = opts.created ?? new Date().toISOString();
-  const specs =
-    typeof opts.layers === 'number' || opts.layers === undefined
-      ? Array.from({ length: opts.layers ?? 1 }, () => randomLayer(opts.layerBytes))
-      : opts.layers;
-  const layers = specs.map((spec) => {
-    const tar = layerTar(spec);
-    return { tar, digest: sha256(tar) };
-  });
-  const config = JSON.stringify({
-    architecture: ARCH[process.arch] ?? process.arch,
-    os: 'linux',
-    created,
-    config: { Labels: opts.labels ?? null },
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${l.digest}`) },
-    history: layers.map(() => ({ created, created_by: 'imgsweep test fixture' })),
-  });
-  const configName = `${sha256(config)}.json`;
-  const manifest = [
-    {
+  const { archive, ids } = imagesArchive([opts]);
+  return { archive, id: ids[0]! };
+}
+
+/**
+ * One docker-save archive holding several images (a layer they share is stored once), and the IDs they load as, in
+ * order: one `docker load` makes them all, with the same IDs as loading each from imageArchive would.
+ */
+export function imagesArchive(list: LoadImageOptions[]): { archive: Buffer; ids: string[] } {
+  const entries: TarEntry[] = [];
+  const seen = new Set<string>();
+  const manifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
+  const ids: string[] = [];
+  for (const opts of list) {
+    const created = opts.created ?? new Date().toISOString();
+    const specs =
+      typeof opts.layers === 'number' || opts.layers === undefined
+        ? Array.from({ length: opts.layers ?? 1 }, () => randomLayer(opts.layerBytes))
+        : opts.layers;
+    const layers = specs.map((spec) => {
+      const tar = layerTar(spec);
+      return { tar, digest: sha256(tar) };
+    });
+    const config = JSON.stringify({
+      architecture: ARCH[process.arch] ?? process.arch,
+      os: 'linux',
+      created,
+      config: { Labels: opts.labels ?? null },
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${l.digest}`) },
+      history: layers.map(() => ({ created, created_by: 'imgsweep test fixture' })),
+    });
+    const configName = `${sha256(config)}.json`;
+    manifest.push({
       Config: configName,
       RepoTags: opts.tags && opts.tags.length > 0 ? opts.tags : null,
       Layers: layers.map((l) => `${l.digest}/layer.tar`),
-    },
-  ];
-  const entries: TarEntry[] = [];
-  const seen = new Set<string>();
-  for (const layer of layers) {
-    if (seen.has(layer.digest)) continue; // an image may repeat a layer; the archive holds it once
-    seen.add(layer.digest);
-    entries.push(
-      { type: 'dir', name: layer.digest },
-      { type: 'file', name: `${layer.digest}/layer.tar`, data: layer.tar },
-    );
+    });
+    for (const layer of layers) {
+      if (seen.has(layer.digest)) continue; // images may share (or repeat) a layer; the archive holds it once
+      seen.add(layer.digest);
+      entries.push(
+        { type: 'dir', name: layer.digest },
+        { type: 'file', name: `${layer.digest}/layer.tar`, data: layer.tar },
+      );
+    }
+    if (!seen.has(configName)) {
+      seen.add(configName);
+      entries.push({ type: 'file', name: configName, data: config });
+    }
+    ids.push(`sha256:${sha256(config)}`);
   }
-  entries.push({ type: 'file', name: configName, data: config });
   entries.push({ type: 'file', name: 'manifest.json', data: JSON.stringify(manifest) });
-  return { archive: tarArchive(entries), id: `sha256:${sha256(config)}` };
+  return { archive: tarArchive(entries), ids };
 }
 
 /** Loads a hand-built image; returns its full ID ("sha256:…"). */
@@ -87,6 +102,13 @@ export async function loadImage(docker: Docker, opts: LoadImageOptions = {}): Pr
   const { archive, id } = imageArchive(opts);
   await drainProgress(await docker.loadImage(Readable.from([archive]), { quiet: true }), 'docker load');
   return id;
+}
+
+/** Loads hand-built images with one `docker load` (one archive); returns their full IDs, in order. */
+export async function loadImages(docker: Docker, list: LoadImageOptions[]): Promise<string[]> {
+  const { archive, ids } = imagesArchive(list);
+  await drainProgress(await docker.loadImage(Readable.from([archive]), { quiet: true }), 'docker load');
+  return ids;
 }
 
 /** Splits "host:5000/repo:tag" into repo and tag (the tag is after the last ':' that follows the last '/'). */
