@@ -3,7 +3,7 @@
  * identity, Podman's names as policies see them, and apply where Podman answers differently from Docker (IDs
  * without "sha256:", qualified names, RepoDigests on every tagged image, 500 for "several tags", lost concurrent
  * untags, no sharing in /system/df). The execution rules and the hazards between plan and apply are the
- * Docker x Podman matrices of apply.test.ts and apply-safety.test.ts.
+ * suites of test/support/apply-suite.ts and apply-safety-suite.ts (apply-podman.test.ts, apply-safety-podman.test.ts).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -334,7 +334,7 @@ describe.skipIf(engineTestsSkipped())('imgsweep against a real Podman service', 
     expect(difference(before, await imageIds())).toEqual(new Set([id]));
   });
 
-  // Containers, moved tags and images deleted meanwhile: apply.test.ts and apply-safety.test.ts run on Podman too.
+  // Containers, moved tags and images deleted meanwhile: apply-podman.test.ts and apply-safety-podman.test.ts.
 
   it('estimates by layers (Podman reports no sharing): a shared base counts only with its last user', async () => {
     const base = randomLayer(256 * 1024);
