@@ -14,7 +14,7 @@ import { readInventory } from '../../src/live/read.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli } from '../support/cli.js';
 import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
-import { buildChild, importBusybox, loadImage, randomLayer } from '../support/fixtures.js';
+import { buildChild, importBusybox, loadImages, randomLayer } from '../support/fixtures.js';
 import { freedBytes } from '../support/layers.js';
 
 const PER_BASE = 12;
@@ -49,15 +49,27 @@ describe.skipIf(engineTestsSkipped())('layer reads for the reclaim estimate agai
     const a = [randomLayer(300_000), randomLayer(21_000)];
     const b = [randomLayer(410_000), randomLayer(33_000)];
     const top = randomLayer(55_000);
-    for (let k = 0; k < PER_BASE; k++) {
-      ids.a.push(await loadImage(t.docker, { tags: [`isw/lr-a${k}:1`], layers: [...a, randomLayer(1_000 + 37 * k)] }));
-      ids.b.push(await loadImage(t.docker, { tags: [`isw/lr-b${k}:1`], layers: [...b, randomLayer(2_000 + 41 * k)] }));
-    }
-    for (let k = 0; k < 6; k++)
-      ids.copies.push(
-        await loadImage(t.docker, { tags: [`isw/lr-copy${k}:1`], labels: { copy: String(k) }, layers: [...a, top] }),
-      );
-    ids.alone = await loadImage(t.docker, { tags: ['isw/lr-solo:1'], layers: [randomLayer(77_000)] });
+    // All in one docker load (one archive, each shared layer in it once).
+    const loaded = await loadImages(t.docker, [
+      ...Array.from({ length: PER_BASE }, (_, k) => ({
+        tags: [`isw/lr-a${k}:1`],
+        layers: [...a, randomLayer(1_000 + 37 * k)],
+      })),
+      ...Array.from({ length: PER_BASE }, (_, k) => ({
+        tags: [`isw/lr-b${k}:1`],
+        layers: [...b, randomLayer(2_000 + 41 * k)],
+      })),
+      ...Array.from({ length: 6 }, (_, k) => ({
+        tags: [`isw/lr-copy${k}:1`],
+        labels: { copy: String(k) },
+        layers: [...a, top],
+      })),
+      { tags: ['isw/lr-solo:1'], layers: [randomLayer(77_000)] },
+    ]);
+    ids.a.push(...loaded.slice(0, PER_BASE));
+    ids.b.push(...loaded.slice(PER_BASE, 2 * PER_BASE));
+    ids.copies.push(...loaded.slice(2 * PER_BASE, 2 * PER_BASE + 6));
+    ids.alone = loaded.at(-1)!;
   });
 
   afterAll(async () => {
