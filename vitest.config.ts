@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/support/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -6,6 +7,8 @@ export default defineConfig({
     // Two test files at a time, integration ones included: each starts engines of its own (own data root,
     // socket and ports).
     maxWorkers: 2,
+    // The longest files first (a fresh checkout has no cached durations to order them by).
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         test: {
