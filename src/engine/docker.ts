@@ -4,7 +4,7 @@ import { EngineError } from '../errors.js';
 import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
 import { mapLimit } from '../map-limit.js';
 import { bounded, makeClients, readFailure, unavailable } from './client.js';
-import type { Engine, EngineDiskUsage, EngineEvent, ImageRefs, WriteOutcome } from './engine.js';
+import type { CachePruneOutcome, Engine, EngineDiskUsage, EngineEvent, ImageRefs, WriteOutcome } from './engine.js';
 import { targetFor, type ConnectionSettings, type EngineTarget } from './host.js';
 import { compareApi, mapIdentity, negotiateApiVersion } from './identity.js';
 import { parseHistory, rootfsLayers, zipLayers } from './layers.js';
@@ -232,6 +232,37 @@ class DockerEngine implements Engine {
         }
         await sleep(pause);
       }
+    }
+  }
+
+  /**
+   * POST /build/prune naming one record: its `id` filter is a regular expression, so it is anchored; one value
+   * per filter is all the engine takes. `all` lets shared and internal records match too, and `private` (with
+   * keepShared) makes the engine check sharing again at that moment. dockerode's pruneBuilder sends no query
+   * at all (the engine would prune every unused record), so the request is made here.
+   */
+  async pruneBuildCacheRecord(id: string, keepShared: boolean): Promise<CachePruneOutcome> {
+    if (!/^[a-z0-9]+$/.test(id)) throw new EngineError(`not a build-cache record ID: ${JSON.stringify(id)}`);
+    if (this.podman) throw new EngineError('Podman keeps no BuildKit build cache');
+    const filters = { id: { [`^${id}$`]: true }, ...(keepShared ? { private: {} } : {}) };
+    const call = new Promise<unknown>((resolve, reject) =>
+      this.docker.modem.dial(
+        {
+          path: '/build/prune?',
+          method: 'POST',
+          options: { filters, all: true },
+          statusCodes: { 200: true, 400: 'bad parameter', 500: 'server error' },
+        },
+        (error, data) => (error ? reject(error) : resolve(data)),
+      ),
+    );
+    try {
+      const body = asObj(await bounded(call, this.conn.timeoutMs, 'POST /build/prune'), 'build prune');
+      const deleted = Array.isArray(body.CachesDeleted) ? body.CachesDeleted.map(String) : [];
+      return { deleted, reclaimed: typeof body.SpaceReclaimed === 'number' ? body.SpaceReclaimed : 0 };
+    } catch (error) {
+      if (error instanceof EngineError) throw error;
+      throw new EngineError(`removing build-cache record ${id}: ${engineMessage(error)}`, { cause: error });
     }
   }
 

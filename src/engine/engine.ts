@@ -1,4 +1,4 @@
-import type { ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
+import type { BuildCacheRecord, ContainerRecord, EngineIdentity, ImageRecord } from '../inventory/types.js';
 
 /** Outcome of one write call, classified by status code. */
 export type WriteOutcome =
@@ -21,6 +21,14 @@ export interface EngineDiskUsage {
   sharedSize: Map<string, number>;
   /** Image ID -> its size, for every image df lists. */
   sizes: Map<string, number>;
+  /** BuildKit's build-cache records (none when the engine has built nothing with BuildKit). */
+  buildCache: BuildCacheRecord[];
+}
+
+/** What removing one build-cache record did: the records the engine says it removed, and the bytes it freed. */
+export interface CachePruneOutcome {
+  deleted: string[];
+  reclaimed: number;
 }
 
 export interface ImageRefs {
@@ -53,6 +61,11 @@ export interface Engine {
   deleteImage(id: string): Promise<WriteOutcome>;
   /** Remove a stopped container, never with force. */
   removeContainer(id: string): Promise<WriteOutcome>;
+  /**
+   * Removes the one build-cache record `id` (never one in use; with `keepShared`, never one an image shares at that
+   * moment); throws when the engine refuses or cannot be reached. Docker only.
+   */
+  pruneBuildCacheRecord(id: string, keepShared: boolean): Promise<CachePruneOutcome>;
   events(since: Date, until: Date): Promise<EngineEvent[]>;
   /** Follows container events from `since` until the stream ends (engine restart, idle timeout) or `signal` aborts. */
   streamEvents(since: Date, onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void>;

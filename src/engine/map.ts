@@ -1,5 +1,5 @@
 /** Pure mapping of engine responses (Docker 20.10+, API 1.43+ shapes, Podman's compat API) into our types. */
-import type { ContainerRecord, ContainerState, ImageRecord } from '../inventory/types.js';
+import type { BuildCacheRecord, ContainerRecord, ContainerState, ImageRecord } from '../inventory/types.js';
 import type { EngineDiskUsage, EngineEvent, ImageRefs } from './engine.js';
 import { asArray, asObj, fail, isObj, num, optNum, optStr, str, strList, strMap, type Obj } from './shape.js';
 
@@ -42,7 +42,39 @@ export function mapDiskUsage(raw: unknown, where = 'system df'): EngineDiskUsage
     if (shared !== null && shared >= 0) sharedSize.set(id, shared);
     sizes.set(id, optNum(img, 'Size', `${where}.Images[${i}]`) ?? -1);
   }
-  return { layersSize: optNum(o, 'LayersSize', where) ?? 0, sharedSize, sizes };
+  return {
+    layersSize: optNum(o, 'LayersSize', where) ?? 0,
+    sharedSize,
+    sizes,
+    buildCache: mapBuildCache(o.BuildCache, `${where}.BuildCache`),
+  };
+}
+
+/** /system/df's BuildCache (null when the engine has built nothing) -> records. */
+export function mapBuildCache(raw: unknown, where: string): BuildCacheRecord[] {
+  if (raw === null || raw === undefined) return [];
+  return asArray(raw, where).map((item, i) => {
+    const at = `${where}[${i}]`;
+    const o = asObj(item, at);
+    const parent = optStr(o, 'Parent', at);
+    const time = (key: string) => {
+      const text = optStr(o, key, at);
+      // A record of a build under way has no LastUsedAt yet; nanosecond times are kept to the millisecond.
+      return text === null || Number.isNaN(Date.parse(text)) ? null : new Date(Date.parse(text)).toISOString();
+    };
+    return {
+      id: str(o, 'ID', at),
+      parents: Array.isArray(o.Parents) ? strList(o, 'Parents', at) : parent ? [parent] : [],
+      type: optStr(o, 'Type', at) ?? 'regular',
+      description: optStr(o, 'Description', at) ?? '',
+      inUse: o.InUse === true,
+      shared: o.Shared === true,
+      size: optNum(o, 'Size', at) ?? 0,
+      createdAt: time('CreatedAt') ?? fail(at, 'a CreatedAt time', o.CreatedAt),
+      lastUsedAt: time('LastUsedAt'),
+      usageCount: optNum(o, 'UsageCount', at) ?? 0,
+    };
+  });
 }
 
 /** Image inspect -> its ID, references and parent (the fields apply re-checks). */

@@ -7,6 +7,7 @@ import { CHECK_FRESH_MS, ImageChecks } from './checks.js';
 import { runGraph, type Task } from './graph.js';
 import { runStep } from './steps.js';
 import type { StopCause } from './reasons.js';
+import { removeBuildCache, type CacheStepResult } from './build-cache.js';
 import type { ApplyReport, StepResult } from './types.js';
 import { plannedReferences } from './references.js';
 import { verifyPlan } from './verify.js';
@@ -17,6 +18,8 @@ export interface ApplyOptions {
   /** How old the facts a step acts on may be (default CHECK_FRESH_MS); 0 inspects before every step. */
   checkFreshMs?: number;
   onStep?: (result: StepResult, finished: number, total: number) => void;
+  /** A build-cache removal ended. */
+  onCacheStep?: (result: CacheStepResult) => void;
   /** A step is about to act on the engine (after its checks against the listing). */
   onStart?: (action: PlanAction, index: number) => void;
   /** The listing the plan was just made from: while fresh, it is the re-list before executing. */
@@ -222,6 +225,16 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
     () => (stopCause ??= opts.stop?.() ?? null) !== null,
   );
 
+  const cachePlan = plan.buildCache;
+  const cache =
+    cachePlan?.status === 'evaluated' && cachePlan.remove.length > 0
+      ? await removeBuildCache(engine, cachePlan, {
+          keepShared: cachePlan.keepShared,
+          clock: opts.clock,
+          stop: () => (stopCause ??= opts.stop?.() ?? null),
+          onStep: opts.onCacheStep,
+        })
+      : undefined;
   const identity = await engine.identity();
   const dfAfter =
     dfBefore && steps.some((s) => s.status === 'done' && s.action.type === 'delete') ? await diskUsage() : dfBefore;
@@ -231,6 +244,7 @@ export async function applyPlan(plan: Plan, engine: Engine, opts: ApplyOptions):
     engine: { key: identity.key, name: identity.name, host: identity.host },
     policy: { name: plan.policy.name, sha256: plan.policy.sha256 },
     planCreatedAt: plan.createdAt,
+    ...(cache ? { buildCache: cache } : {}),
     startedAt,
     finishedAt: new Date(opts.clock()).toISOString(),
     steps,

@@ -1,4 +1,5 @@
 import type { PlanAction } from '../plan/types.js';
+import type { CacheRunSummary, CacheStepResult } from './build-cache.js';
 import type { StepReason } from './reasons.js';
 
 /** unknown: the request failed in transport and no look could tell whether it happened (the next run settles it). */
@@ -37,6 +38,8 @@ export interface ApplySummary {
 }
 
 export interface ApplyReport {
+  /** The build cache's part of the run, when the plan removes build-cache records. */
+  buildCache?: { steps: CacheStepResult[]; summary: CacheRunSummary };
   engine: { key: string; name: string; host: string };
   policy: { name: string | null; sha256: string };
   planCreatedAt: string;

@@ -33,6 +33,9 @@ export function serializeInventory(inv: Inventory): string {
     };
   }
   if (inv.accountingUnavailable !== undefined) out.accountingUnavailable = inv.accountingUnavailable;
+  if (inv.buildCache !== undefined)
+    out.buildCache = inv.buildCache && [...inv.buildCache].sort(byId).map((r) => ({ ...r, parents: [...r.parents] }));
+  if (inv.buildCacheUnavailable !== undefined) out.buildCacheUnavailable = inv.buildCacheUnavailable;
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 

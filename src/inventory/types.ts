@@ -58,6 +58,23 @@ export interface ImageRecord {
   layers?: { digest: string; size: number }[];
 }
 
+/** One BuildKit build-cache record, as the engine's /system/df lists it. */
+export interface BuildCacheRecord {
+  id: string;
+  parents: string[];
+  /** regular, exec.cachemount, source.local, source.git.checkout, frontend, internal. */
+  type: string;
+  description: string;
+  /** A build is using it now: it is never removed. */
+  inUse: boolean;
+  /** An image shares its data. */
+  shared: boolean;
+  size: number;
+  createdAt: string;
+  lastUsedAt: string | null;
+  usageCount: number;
+}
+
 export interface UsageEntry {
   firstSeen: string;
   lastUsed: string;
@@ -79,4 +96,11 @@ export interface Inventory {
   disk?: { totalBytes: number; usedBytes: number; availableBytes?: number; path: string } | null;
   /** Why the images carry no layers: the engine's disk accounting could not be had, so no estimate can be made. */
   accountingUnavailable?: string;
+  /**
+   * The engine's BuildKit build cache; null: it keeps none imgsweep can read (Podman); absent: not read (an older
+   * snapshot, or a plan with no buildCache section).
+   */
+  buildCache?: BuildCacheRecord[] | null;
+  /** Why the build cache could not be read (the engine's /system/df failed): nothing of it may be removed. */
+  buildCacheUnavailable?: string;
 }

@@ -32,14 +32,47 @@ export async function planLive(
     usageStarted: live.usageStarted,
   };
   const first = evaluatePolicy(input);
-  if (!policy.disk && reclaimCandidates(first, policy).size === 0) return { ...first, ...live, diskUsage: null };
+  if (!policy.disk && reclaimCandidates(first, policy).size === 0) {
+    if (!policy.buildCache) return { ...first, ...live, diskUsage: null };
+    await attachBuildCache(engine, live.inventory, undefined);
+    return { ...evaluatePolicy(input), ...live, diskUsage: null };
+  }
   const { diskUsage } = await attachLayers(engine, live.inventory, undefined, o.layerProgress);
+  if (policy.buildCache) await attachBuildCache(engine, live.inventory, diskUsage);
   return { ...evaluatePolicy(input), ...live, diskUsage };
+}
+
+/**
+ * Gives the inventory the engine's build cache: from the disk accounting already read (`df`), else read now.
+ * Podman keeps none (null); a Docker engine whose accounting cannot be had leaves it unread, saying why.
+ */
+async function attachBuildCache(
+  engine: Engine,
+  inventory: LiveInventory['inventory'],
+  df: EngineDiskUsage | null | undefined,
+): Promise<void> {
+  if (inventory.engine.kind === 'podman') {
+    inventory.buildCache = null;
+    return;
+  }
+  // The accounting was just asked for and could not be had: asking again would only wait as long again.
+  if (df === null && inventory.accountingUnavailable !== undefined) {
+    inventory.buildCacheUnavailable = inventory.accountingUnavailable;
+    return;
+  }
+  try {
+    const usage = df ?? (await engine.diskUsage());
+    if (usage) inventory.buildCache = usage.buildCache;
+    else inventory.buildCacheUnavailable = 'the engine gave no disk accounting';
+  } catch (error) {
+    inventory.buildCacheUnavailable = (error as Error).message;
+  }
 }
 
 /** A snapshot to plan from later, anywhere: every image with its layers, as a live plan would read them. */
 export async function snapshotLive(engine: Engine, o: LiveOptions): Promise<LiveInventory> {
   const live = await readLive(engine, o);
-  await attachLayers(engine, live.inventory, undefined, o.layerProgress);
+  const { diskUsage } = await attachLayers(engine, live.inventory, undefined, o.layerProgress);
+  await attachBuildCache(engine, live.inventory, diskUsage);
   return live;
 }

@@ -1,5 +1,6 @@
 import type { Inventory, UsageEntry } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
+import { planBuildCache } from './build-cache.js';
 import { decideImages, planDelete, type ImageDecision } from './decide.js';
 import { evictable, evictForDisk, ReclaimTracker } from './disk.js';
 import { compareText, imageFacts, type ImageFacts } from './facts.js';
@@ -118,6 +119,13 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
   };
   const hold = firstSeenHold(input, kept, facts);
   if (hold) plan.firstSeen = hold;
+  if (policy.buildCache)
+    plan.buildCache = planBuildCache(
+      policy.buildCache,
+      inventory.buildCache,
+      now,
+      inventory.buildCacheUnavailable ?? null,
+    );
   return { plan, facts, selections, decisions };
 }
 

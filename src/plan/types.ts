@@ -55,6 +55,45 @@ export interface DiskSummary {
   cause: string | null;
 }
 
+/** Why a build-cache record stays. */
+export type BuildCacheKeptReason =
+  | 'in-use'
+  | 'shared'
+  | 'type-not-selected'
+  | 'recently-used'
+  | 'within-keep-bytes'
+  /** A record under it stays: the engine removes a record only once nothing is built on it. */
+  | 'parent-of-kept';
+
+/** A build-cache record the plan removes, and which condition of the buildCache section (or the disk budget) took it. */
+export interface BuildCacheRemoval {
+  id: string;
+  type: string;
+  description: string;
+  size: number;
+  /** LastUsedAt, else CreatedAt. */
+  lastUsedAt: string;
+  reason: 'unused-for' | 'keep-bytes' | 'disk';
+}
+
+export interface BuildCachePlan {
+  /**
+   * not-applicable: the engine keeps no BuildKit cache imgsweep can read (Podman); unavailable: the cache could not
+   * be read (`cause` says why). Either way nothing of it changes.
+   */
+  status: 'evaluated' | 'not-applicable' | 'unavailable';
+  cause: string | null;
+  /** buildCache.keepShared: apply has the engine check sharing again as it removes. */
+  keepShared: boolean;
+  remove: BuildCacheRemoval[];
+  kept: (Omit<BuildCacheRemoval, 'reason'> & { reason: BuildCacheKeptReason })[];
+  records: number;
+  /** Bytes the removals free (each record's own size). */
+  bytes: number;
+  /** The whole cache's size before the run. */
+  totalBytes: number;
+}
+
 export interface PlanSummary {
   images: number;
   containers: number;
@@ -92,6 +131,8 @@ export interface Plan {
   summary: PlanSummary;
   /** Set when many kept images are young only because imgsweep saw them first lately (a first run on a host). */
   firstSeen?: FirstSeenHold;
+  /** The build cache's part, when the policy has a buildCache section: records to remove, children first. */
+  buildCache?: BuildCachePlan;
 }
 
 /**

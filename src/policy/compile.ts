@@ -1,7 +1,17 @@
 import { formatPath } from '../format-path.js';
 import type { PolicyProblem, ProblemCode } from './problems.js';
 import { compileGlob, compileLabel, compileReferenceGlob, normalizeIdPrefix } from './patterns.js';
-import type { DiskPolicy, Glob, Policy, ReferenceGlob, Rule, Selector } from './types.js';
+import {
+  BUILD_CACHE_TYPES,
+  type BuildCachePolicy,
+  type BuildCacheType,
+  type DiskPolicy,
+  type Glob,
+  type Policy,
+  type ReferenceGlob,
+  type Rule,
+  type Selector,
+} from './types.js';
 import { DURATION_EXAMPLES, parseDuration, parsePercent, parseSize } from './units.js';
 import type { PathSegment, YamlSource } from './yaml-source.js';
 
@@ -30,6 +40,7 @@ interface RawPolicy {
   protect?: Omit<RawSelector, 'untagged' | 'unused' | 'exclude'> & { youngerThan?: string };
   containers?: { stopped?: 'protect' | 'remove'; stoppedFor?: string };
   rules?: RawRule[];
+  buildCache?: { unusedFor?: string; keepBytes?: string; types?: BuildCacheType[]; keepShared?: boolean };
   disk?: { maxUsage?: string; targetUsage?: string; maxImageBytes?: string; targetImageBytes?: string; order?: 'lru' };
   limits?: { maxDeletions?: number; maxDeletionsPercent?: number };
 }
@@ -148,6 +159,7 @@ export function compilePolicy(
     };
   });
 
+  const buildCache = raw.buildCache ? compileBuildCache(raw.buildCache, report) : null;
   const disk = raw.disk ? compileDisk(raw.disk, report) : null;
   const limits = {
     maxDeletions: raw.limits?.maxDeletions ?? null,
@@ -155,7 +167,39 @@ export function compilePolicy(
   };
 
   if (problems.length > 0) return { problems };
-  return { policy: { version: 1, name: raw.name ?? null, file, sha256, protect, containers, rules, disk, limits } };
+  return {
+    policy: { version: 1, name: raw.name ?? null, file, sha256, protect, containers, rules, buildCache, disk, limits },
+  };
+}
+
+function compileBuildCache(
+  b: NonNullable<RawPolicy['buildCache']>,
+  report: (path: PathSegment[], code: ProblemCode, message: string, at?: 'key' | 'value') => void,
+): BuildCachePolicy {
+  const unusedForMs = b.unusedFor === undefined ? null : parseDuration(b.unusedFor);
+  if (b.unusedFor !== undefined && unusedForMs === null)
+    report(['buildCache', 'unusedFor'], 'format', `${JSON.stringify(b.unusedFor)} is not a duration`);
+  const keepBytes = b.keepBytes === undefined ? null : parseSize(b.keepBytes);
+  if (b.keepBytes !== undefined && keepBytes === null)
+    report(
+      ['buildCache', 'keepBytes'],
+      'format',
+      `${JSON.stringify(b.keepBytes)} is not a size (examples: 500MB, 2GiB; at most 8 PiB)`,
+    );
+  if (b.unusedFor === undefined && b.keepBytes === undefined)
+    report(
+      ['buildCache'],
+      'required',
+      'set unusedFor (how long a record may go unused) or keepBytes (how much cache to keep), or remove the buildCache section',
+      'key',
+    );
+  return {
+    unusedForMs,
+    unusedFor: b.unusedFor ?? null,
+    keepBytes,
+    types: b.types ?? BUILD_CACHE_TYPES.filter((t) => t !== 'internal'),
+    keepShared: b.keepShared ?? true,
+  };
 }
 
 function compileDisk(

@@ -64,6 +64,27 @@ export interface DiskPolicy {
   order: 'lru';
 }
 
+/** BuildKit's cache record types, as the engine's /system/df names them. */
+export const BUILD_CACHE_TYPES = [
+  'regular',
+  'exec.cachemount',
+  'source.local',
+  'source.git.checkout',
+  'frontend',
+  'internal',
+] as const;
+export type BuildCacheType = (typeof BUILD_CACHE_TYPES)[number];
+
+/** Which build-cache records may go: only unused ones ever; shared ones only without keepShared. */
+export interface BuildCachePolicy {
+  unusedForMs: number | null;
+  /** As the policy wrote it. */
+  unusedFor: string | null;
+  keepBytes: number | null;
+  types: BuildCacheType[];
+  keepShared: boolean;
+}
+
 export interface Policy {
   version: 1;
   name: string | null;
@@ -75,6 +96,8 @@ export interface Policy {
   /** stoppedFor: as the policy wrote it ("1h" when it does not). */
   containers: { stopped: 'protect' | 'remove'; stoppedForMs: number; stoppedFor: string };
   rules: Rule[];
+  /** null: the policy has no buildCache section, and the build cache is left alone. */
+  buildCache: BuildCachePolicy | null;
   disk: DiskPolicy | null;
   limits: { maxDeletions: number | null; maxDeletionsPercent: number | null };
 }

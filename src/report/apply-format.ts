@@ -1,6 +1,7 @@
 import type { StepReason, StepTarget } from '../execute/reasons.js';
 import type { ApplyReport, StepResult } from '../execute/types.js';
 import type { PlanAction } from '../plan/types.js';
+import { cacheRunText } from './build-cache-text.js';
 import { formatBytes, formatEstimate } from './bytes.js';
 import { plural, shortImageId } from './table.js';
 
@@ -119,5 +120,6 @@ export function formatApplySummary(report: ApplyReport): string {
   const tail = [`${s.skipped} skipped`, `${s.failed} failed`, ...(s.unknown > 0 ? [`${s.unknown} unknown`] : [])].join(
     ', ',
   );
-  return `Applied on ${report.engine.name}: ${parts.join(', ')}; ${tail}; ${secs.toFixed(1)} s.`;
+  const cache = report.buildCache ? `; ${cacheRunText(report.buildCache.summary)}` : '';
+  return `Applied on ${report.engine.name}: ${parts.join(', ')}; ${tail}${cache}; ${secs.toFixed(1)} s.`;
 }

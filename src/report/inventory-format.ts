@@ -46,8 +46,19 @@ export function formatInventoryText(inv: Inventory): string {
       ? ['Containers:', textTable(['NAME', 'ID', 'STATE', 'IMAGE', 'STARTED FROM', 'LAST CHANGE'], containers), '']
       : []),
     `${plural(inv.images.length, 'image')}, ${plural(inv.containers.length, 'container')}${inv.disk ? `; ${diskFigures(inv.disk)}` : ''}`,
+    ...(inv.buildCache !== undefined || inv.buildCacheUnavailable !== undefined ? [buildCacheLine(inv)] : []),
   ];
   return `${out.join('\n')}\n`;
+}
+
+/** The build cache in one line: records and bytes, what is in use or shared, and what may be reclaimed. */
+function buildCacheLine(inv: Inventory): string {
+  if (inv.buildCacheUnavailable !== undefined) return `build cache: cannot be read (${inv.buildCacheUnavailable})`;
+  if (!inv.buildCache) return 'build cache: none (the engine keeps no BuildKit build cache)';
+  const records = inv.buildCache;
+  const bytes = (pick: (r: (typeof records)[number]) => boolean) =>
+    formatBytes(records.filter(pick).reduce((n, r) => n + r.size, 0));
+  return `build cache: ${plural(records.length, 'record')}, ${bytes(() => true)}; ${bytes((r) => r.inUse)} in use, ${bytes((r) => r.shared)} shared with images, ${bytes((r) => !r.inUse && !r.shared)} reclaimable`;
 }
 
 /** "2026-11-27T08:00:03.000Z" -> "2026-11-27 08:00". */

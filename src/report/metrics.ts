@@ -55,6 +55,16 @@ const METRICS: [name: string, help: string, value: (m: RunMetrics) => number | n
     'Steps whose outcome the last apply could not learn (the engine stopped answering); the next run settles them.',
     (m) => m.report?.summary.unknown ?? 0,
   ],
+  [
+    'imgsweep_last_run_build_cache_records_removed',
+    'Build-cache records the last apply removed.',
+    (m) => m.report?.buildCache?.summary.removed ?? 0,
+  ],
+  [
+    'imgsweep_last_run_build_cache_bytes_reclaimed',
+    'Bytes the engine reports freed by the build-cache records the last apply removed (its SpaceReclaimed).',
+    (m) => m.report?.buildCache?.summary.bytesReclaimed ?? 0,
+  ],
 ];
 
 /** Prometheus text exposition (node_exporter textfile collector), one sample per metric and engine. */

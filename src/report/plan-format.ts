@@ -1,6 +1,7 @@
 import type { KeptReason, Refusal } from '../plan/reasons.js';
 import type { Plan, PlanAction } from '../plan/types.js';
 import { formatEstimate } from './bytes.js';
+import { CACHE_HEAD, cacheHeadline, cacheKeptLine, cacheRows, cacheSummary } from './build-cache-text.js';
 import { diskText } from './disk-text.js';
 import { KEPT_REASON_TEXT, keptText } from './kept-text.js';
 import { markdownCode, markdownText } from './escape.js';
@@ -30,6 +31,7 @@ export function summaryLine(plan: Plan): string {
     `untag ${plural(s.untags, 'reference')}`,
   ];
   if (s.removeContainers > 0) parts.push(`remove ${plural(s.removeContainers, 'stopped container')}`);
+  if (plan.buildCache) parts.push(cacheSummary(plan.buildCache));
   return `Plan: ${parts.join(', ')}; keep ${plural(s.kept, 'image')} of ${s.images}.`;
 }
 
@@ -127,10 +129,16 @@ function* planTextLines(plan: Plan): Generator<string> {
   yield* table((n) => `Kept (${n} with a reason to show):`, ['IMAGE', 'REFERENCES', 'WHY'], r.kept());
   const counts = keptCounts(plan);
   if (counts.length) yield `Kept by reason: ${counts.map(([t, n]) => `${n} ${t}`).join('; ')}`;
+  if (plan.buildCache) {
+    yield cacheHeadline(plan.buildCache);
+    if (plan.buildCache.remove.length > 0) yield* textTableLines(CACHE_HEAD, cacheRows(plan.buildCache));
+    const kept = cacheKeptLine(plan.buildCache);
+    if (kept) yield kept;
+  }
   if (plan.disk) yield `Disk: ${diskText(plan.disk)}`;
   const note = firstSeenText(plan);
   if (note) yield note;
-  if (plan.actions.length === 0) yield 'Nothing to do.';
+  if (plan.actions.length === 0 && !plan.buildCache?.remove.length) yield 'Nothing to do.';
   yield summaryLine(plan);
 }
 
@@ -156,6 +164,13 @@ export function formatPlanMarkdown(plan: Plan): string {
       '',
     );
   if (plan.disk) out.push(`Disk: ${markdownText(diskText(plan.disk))}`, '');
+  if (plan.buildCache) {
+    out.push(markdownText(cacheHeadline(plan.buildCache)), '');
+    const rows = cacheRows(plan.buildCache);
+    if (rows.length) out.push(markdownTable(CACHE_HEAD, code(rows, [0])), '');
+    const kept = cacheKeptLine(plan.buildCache);
+    if (kept) out.push(markdownText(kept), '');
+  }
   const note = firstSeenText(plan);
   if (note) out.push(`> [!NOTE]`, `> ${markdownText(note.replace(/^Note: /, ''))}`, '');
   if (r.containers.length)

@@ -85,6 +85,7 @@ describe('diskUsage (/system/df)', () => {
         layersSize: 300,
         sharedSize: new Map([[`sha256:${HEX}`, 0]]),
         sizes: new Map([[`sha256:${HEX}`, 300]]),
+        buildCache: [],
       });
       expect(s.df.calls).toBe(4);
     } finally {

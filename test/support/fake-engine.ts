@@ -1,4 +1,11 @@
-import type { Engine, EngineDiskUsage, EngineEvent, ImageRefs, WriteOutcome } from '../../src/engine/engine.js';
+import type {
+  CachePruneOutcome,
+  Engine,
+  EngineDiskUsage,
+  EngineEvent,
+  ImageRefs,
+  WriteOutcome,
+} from '../../src/engine/engine.js';
 import type { ContainerRecord, EngineIdentity, ImageRecord, Inventory } from '../../src/inventory/types.js';
 
 /**
@@ -123,7 +130,7 @@ export class FakeEngine implements Engine {
         listed.map((i) => [i.id, stacks(i).reduce((s, l) => s + (users.get(l.key)! > 1 ? l.size : 0), 0)]),
       );
       const sizes = new Map(listed.map((i) => [i.id, i.size]));
-      return { layersSize: [...bytes.values()].reduce((a, b) => a + b, 0), sharedSize, sizes };
+      return { layersSize: [...bytes.values()].reduce((a, b) => a + b, 0), sharedSize, sizes, buildCache: [] };
     });
   }
 
@@ -216,6 +223,11 @@ export class FakeEngine implements Engine {
       this.containers = this.containers.filter((x) => x !== c);
       return { status: 'done', deleted: [id], untagged: [] };
     });
+  }
+
+  /** The fake keeps no build cache: the planner's tests give records as plain data. */
+  pruneBuildCacheRecord(id: string): Promise<CachePruneOutcome> {
+    return Promise.reject(new Error(`no build-cache record ${id} in the fake engine`));
   }
 
   /** By full ID or by reference, as the engine resolves a name. */

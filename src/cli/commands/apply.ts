@@ -12,6 +12,7 @@ import type { EngineIdentity } from '../../inventory/types.js';
 import type { Lock } from '../../execute/lock.js';
 import { parseDuration } from '../../policy/units.js';
 import { actionTarget, formatApplySummary, formatStepLine, stepRecord } from '../../report/apply-format.js';
+import { cacheStepRecord, formatCacheStepLine } from '../../report/build-cache-text.js';
 import { formatMetrics } from '../../report/metrics.js';
 import { firstSeenText, formatPlanText, summaryLine } from '../../report/plan-format.js';
 import { plural } from '../../report/table.js';
@@ -234,7 +235,8 @@ async function applyRun(args: string[], io: CliIo, record: RunRecord | null): Pr
           });
       });
       const runnable = ready.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-      for (const p of runnable.filter((x) => x.plan!.actions.length === 0)) {
+      const hasWork = (plan: Plan) => plan.actions.length > 0 || (plan.buildCache?.remove.length ?? 0) > 0;
+      for (const p of runnable.filter((x) => !hasWork(x.plan!))) {
         outcomes.push({
           name: p.identity.host,
           identity: p.identity,
@@ -253,7 +255,7 @@ async function applyRun(args: string[], io: CliIo, record: RunRecord | null): Pr
           io.stdout.write(`Nothing to do on ${label(p.identity)}. ${summaryLine(p.plan!)}\n${note ? `${note}\n` : ''}`);
         }
       }
-      const work = runnable.filter((x) => x.plan!.actions.length > 0);
+      const work = runnable.filter((x) => hasWork(x.plan!));
       if (work.length > 0 && !values.yes) {
         for (const p of work) io.stderr.write(formatPlanText(p.plan!));
         const steps = work.reduce((n, p) => n + p.plan!.actions.length, 0);
@@ -300,7 +302,11 @@ async function applyRun(args: string[], io: CliIo, record: RunRecord | null): Pr
             name,
             ...about,
             exitCode:
-              report.summary.failed + report.summary.unknown > 0 || auditFailed || interrupt.caught !== null ? 1 : 0,
+              report.summary.failed + report.summary.unknown + (report.buildCache?.summary.failed ?? 0) > 0 ||
+              auditFailed ||
+              interrupt.caught !== null
+                ? 1
+                : 0,
             report,
             error: null,
             seconds: (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000,
@@ -378,6 +384,14 @@ function writeJsonReport(io: CliIo, exitCode: number, { outcomes, errors, signal
       finishedAt: report?.finishedAt ?? null,
       summary: report?.summary ?? EMPTY_SUMMARY,
       steps: report ? report.steps.map((s) => stepRecord(s, report)) : [],
+      ...(report?.buildCache
+        ? {
+            buildCache: {
+              summary: report.buildCache.summary,
+              steps: report.buildCache.steps.map((s) => cacheStepRecord(s, report)),
+            },
+          }
+        : {}),
     };
   });
   const doc = {
@@ -466,6 +480,15 @@ async function execute(
       return o.interrupt.caught ? { by: 'signal', signal: o.interrupt.caught } : null;
     },
     onStart: (action, index) => o.progress?.begin(`${o.prefix}${index}`, `${o.prefix}${actionTarget(action)}`),
+    onCacheStep: (step) => {
+      const record = cacheStepRecord(step, header);
+      audit?.append(`${JSON.stringify(record)}\n`);
+      if (o.output === 'json-lines') say(`${JSON.stringify(record)}\n`);
+      else if (step.status === 'failed') {
+        lines?.flush();
+        io.stderr.write(`${o.prefix}${formatCacheStepLine(step)}\n`);
+      } else if (o.output === 'text' && !o.quiet) say(`${o.prefix}${formatCacheStepLine(step)}\n`);
+    },
     onStep: (step) => {
       const record = stepRecord(step, header);
       audit?.append(`${JSON.stringify(record)}\n`);

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { BuildCacheRecord } from '../../src/inventory/types.js';
+import { planBuildCache } from '../../src/plan/build-cache.js';
+import { NOW, ago, policy } from '../support/builders.js';
+
+function record(id: string, o: Partial<BuildCacheRecord> & { used?: string } = {}): BuildCacheRecord {
+  const { used, ...rest } = o;
+  return {
+    id,
+    parents: [],
+    type: 'regular',
+    description: `step ${id}`,
+    inUse: false,
+    shared: false,
+    size: 1_000,
+    createdAt: ago('30d'),
+    lastUsedAt: used === undefined ? null : ago(used),
+    usageCount: 1,
+    ...rest,
+  };
+}
+
+const section = (yaml: string) => policy(`version: 1\nbuildCache:\n${yaml}`).buildCache!;
+const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+
+describe('planning the build cache', () => {
+  it('unusedFor: records not used for that long go (LastUsedAt, else CreatedAt)', () => {
+    const p = planBuildCache(
+      section('  unusedFor: 72h\n'),
+      [record('old', { used: '4d' }), record('recent', { used: '1d' }), record('never', { createdAt: ago('5d') })],
+      NOW,
+      null,
+    );
+    expect(ids(p.remove)).toEqual(['never', 'old']);
+    expect(p.remove.every((r) => r.reason === 'unused-for')).toBe(true);
+    expect(p.kept).toEqual([expect.objectContaining({ id: 'recent', reason: 'recently-used' })]);
+    expect(p.bytes).toBe(2_000);
+  });
+
+  it('never a record in use, nor one an image shares with keepShared, nor a type not selected', () => {
+    const records = [
+      record('busy', { used: '9d', inUse: true }),
+      record('shared', { used: '9d', shared: true }),
+      record('mount', { used: '9d', type: 'exec.cachemount' }),
+      record('internal', { used: '9d', type: 'internal' }),
+      record('plain', { used: '9d' }),
+    ];
+    const p = planBuildCache(section('  unusedFor: 1h\n  types: [regular]\n'), records, NOW, null);
+    expect(ids(p.remove)).toEqual(['plain']);
+    expect(Object.fromEntries(p.kept.map((k) => [k.id, k.reason]))).toEqual({
+      busy: 'in-use',
+      shared: 'shared',
+      mount: 'type-not-selected',
+      internal: 'type-not-selected',
+    });
+    // keepShared: false lets shared records go; in-use ones never; internal only when named.
+    const loose = planBuildCache(section('  unusedFor: 1h\n  keepShared: false\n'), records, NOW, null);
+    expect(ids(loose.remove).sort()).toEqual(['mount', 'plain', 'shared']);
+  });
+
+  it('keepBytes: least recently used first until the cache is at most keepBytes (shared records not counted)', () => {
+    const records = [
+      record('a', { used: '5h', size: 400 }),
+      record('b', { used: '4h', size: 300 }),
+      record('c', { used: '3h', size: 200 }),
+      record('d', { used: '1h', size: 100 }),
+      record('img', { used: '9h', size: 5_000, shared: true }),
+      record('run', { used: '1m', size: 50, inUse: true }),
+    ];
+    // 1050 counted; down to 500: a (400) then b (300) go -> 350.
+    const p = planBuildCache(section('  keepBytes: 500B\n'), records, NOW, null);
+    expect(ids(p.remove)).toEqual(['a', 'b']);
+    expect(p.remove.every((r) => r.reason === 'keep-bytes')).toBe(true);
+    expect(p.kept.filter((k) => k.reason === 'within-keep-bytes').map((k) => k.id)).toEqual(['c', 'd']);
+    // With unusedFor first: a goes for its age, then keepBytes counts what is left.
+    const both = planBuildCache(section('  unusedFor: 270m\n  keepBytes: 300B\n'), records, NOW, null);
+    expect(both.remove.map((r) => [r.id, r.reason])).toEqual([
+      ['a', 'unused-for'],
+      ['b', 'keep-bytes'],
+      ['c', 'keep-bytes'],
+    ]);
+  });
+
+  it('no cache to read (Podman): not applicable, nothing removed', () => {
+    const p = planBuildCache(section('  unusedFor: 1h\n'), null, NOW, 'Podman keeps no BuildKit build cache');
+    expect(p).toMatchObject({ status: 'not-applicable', remove: [], bytes: 0 });
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { makePlan } from '../../src/plan/plan.js';
+import { formatPlanMarkdown, formatPlanText, summaryLine } from '../../src/report/plan-format.js';
+import { NOW, inventory, policy } from '../support/builders.js';
+
+const POLICY = policy('version: 1\nbuildCache: { unusedFor: 1h }\n');
+const record = (id: string, o: { shared?: boolean; inUse?: boolean } = {}) => ({
+  id,
+  parents: [],
+  type: 'regular',
+  description: `mount / from exec ${id}`,
+  inUse: o.inUse ?? false,
+  shared: o.shared ?? false,
+  size: 2_000_000,
+  createdAt: '2026-11-20T00:00:00.000Z',
+  lastUsedAt: '2026-11-21T00:00:00.000Z',
+  usageCount: 1,
+});
+
+describe('the build cache in the plan text', () => {
+  it('lists what goes and counts what stays, by reason; the summary counts its bytes apart from images', () => {
+    const plan = makePlan({
+      policy: POLICY,
+      inventory: inventory([], [], {
+        buildCache: [record('aaa111'), record('bbb222', { shared: true }), record('ccc333', { inUse: true })],
+      }),
+      now: NOW,
+    });
+    const text = formatPlanText(plan);
+    expect(text).toContain('Build cache: 3 records, 6.0 MB; remove 1 record (2.0 MB).');
+    expect(text).toMatch(/^ {2}aaa111 +regular +2\.0 MB +2026-11-21 00:00 +unusedFor +mount \/ from exec aaa111$/m);
+    expect(text).toContain('Build cache kept: 1 shared with an image (keepShared); 1 in use by a build');
+    expect(text).not.toContain('Nothing to do.');
+    expect(summaryLine(plan)).toContain('remove 1 build-cache record (2.0 MB)');
+    expect(formatPlanMarkdown(plan)).toContain('| `aaa111` | regular | 2.0 MB |');
+  });
+
+  it('Podman: not applicable, nothing changes; a snapshot without the cache: not read, nothing removed', () => {
+    const podman = makePlan({ policy: POLICY, inventory: inventory([], [], { buildCache: null }), now: NOW });
+    expect(formatPlanText(podman)).toContain(
+      'Build cache: not applicable: the engine keeps no BuildKit build cache (Podman); nothing changes.',
+    );
+    const old = makePlan({ policy: POLICY, inventory: inventory([]), now: NOW });
+    expect(formatPlanText(old)).toContain('Build cache: cannot be read (the inventory does not hold it)');
+    expect(old.buildCache!.remove).toEqual([]);
+  });
+});
