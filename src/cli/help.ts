@@ -105,7 +105,7 @@ On a terminal a live line shows steps done, bytes freed so far, elapsed time and
     common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet'],
     summary: 'why an image or reference is kept or removed',
     details: `REF is a reference (nginx:1.25, repo@sha256:...), a full image ID, or an ID prefix of at least 12 hex
-digits. Prints the image's references with each one's fate and the rule or protection that decided it, its
+digits, or a build-cache record's ID (with a buildCache section: whether it is removed, or kept and why). Prints the image's references with each one's fate and the rule or protection that decided it, its
 containers, and whether the image is deleted and, if not, why not.`,
   },
   watch: {

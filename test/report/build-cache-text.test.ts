@@ -1,4 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { serializeInventory } from '../../src/inventory/serialize.js';
+import { runCli } from '../support/cli.js';
 import { makePlan } from '../../src/plan/plan.js';
 import { formatPlanMarkdown, formatPlanText, summaryLine } from '../../src/report/plan-format.js';
 import { NOW, inventory, policy } from '../support/builders.js';
@@ -43,5 +48,34 @@ describe('the build cache in the plan text', () => {
     const old = makePlan({ policy: POLICY, inventory: inventory([]), now: NOW });
     expect(formatPlanText(old)).toContain('Build cache: cannot be read (the inventory does not hold it)');
     expect(old.buildCache!.remove).toEqual([]);
+  });
+});
+
+describe('explain names a build-cache record', () => {
+  it('removed, and by which condition; kept, and why', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'isw-cache-explain-'));
+    try {
+      const inv = join(dir, 'inventory.json');
+      const file = join(dir, 'policy.yaml');
+      await writeFile(file, 'version: 1\nbuildCache: { unusedFor: 1h }\n');
+      await writeFile(
+        inv,
+        serializeInventory(
+          inventory([], [], { buildCache: [record('aaa111bbb222ccc'), record('ddd444eee555fff', { shared: true })] }),
+        ),
+      );
+      const explain = (id: string) =>
+        runCli(['explain', id, '-p', file, '--inventory', inv, '--now', new Date(NOW).toISOString()]);
+      const gone = await explain('aaa111bbb222');
+      expect(gone.code, gone.stderr).toBe(0);
+      expect(gone.stdout).toMatch(
+        /^build-cache record aaa111bbb222ccc \(regular, 2\.0 MB, last used 2026-11-21T00:00:00\.000Z\)/,
+      );
+      expect(gone.stdout).toContain('verdict: REMOVED (buildCache.unusedFor)');
+      const kept = await explain('ddd444eee555fff');
+      expect(kept.stdout).toContain('verdict: KEPT (shared): shared with an image (keepShared)');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,6 +3,9 @@ import { findImage } from '../../plan/find-image.js';
 import { formatExplain, refFateText, traceText } from '../../report/explain-format.js';
 import { keptText } from '../../report/kept-text.js';
 import type { RuleTrace } from '../../plan/select.js';
+import type { BuildCacheKeptReason, Plan } from '../../plan/types.js';
+import { CACHE_KEPT_TEXT } from '../../report/build-cache-text.js';
+import { formatBytes } from '../../report/bytes.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { enginesOf, evaluate, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
@@ -21,6 +24,11 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
   if ((values.host?.length ?? 0) + (values.context?.length ?? 0) > 1)
     throw new UsageError('explain: looks at one engine at a time; give one --host or --context');
   const ev = await evaluate(policy, { ...values, ...enginesOf(values, io)[0]! }, io, now, true);
+  const cache = cacheRecordOf(ev.plan, positionals[0]!);
+  if (cache) {
+    io.stdout.write(values.json ? `${JSON.stringify(cache, null, 2)}\n` : `${cacheExplainText(cache)}\n`);
+    return 0;
+  }
   const found = findImage(
     [...ev.facts.values()].map((f) => f.image),
     positionals[0]!,
@@ -53,4 +61,23 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
     io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } else io.stdout.write(formatExplain(ev, found.image.id, found.ref));
   return 0;
+}
+
+/** A build-cache record the plan decided on, named by its ID or a prefix of at least 12 characters of it. */
+function cacheRecordOf(plan: Plan, text: string) {
+  const c = plan.buildCache;
+  if (!c || !/^[a-z0-9]{12,}$/.test(text)) return null;
+  const match = (id: string) => id === text || (text.length >= 12 && id.startsWith(text));
+  const removed = c.remove.find((r) => match(r.id));
+  if (removed) return { buildCacheRecord: removed.id, removed: true, ...removed };
+  const kept = c.kept.find((r) => match(r.id));
+  return kept ? { buildCacheRecord: kept.id, removed: false, ...kept } : null;
+}
+
+function cacheExplainText(r: NonNullable<ReturnType<typeof cacheRecordOf>>): string {
+  const head = `build-cache record ${r.id} (${r.type}, ${formatBytes(r.size)}, last used ${r.lastUsedAt})${r.description ? `: ${r.description}` : ''}`;
+  const verdict = r.removed
+    ? `verdict: REMOVED (buildCache.${r.reason === 'unused-for' ? 'unusedFor' : r.reason === 'keep-bytes' ? 'keepBytes' : 'disk budget'})`
+    : `verdict: KEPT (${r.reason}): ${CACHE_KEPT_TEXT[r.reason as BuildCacheKeptReason]}`;
+  return `${head}\n${verdict}`;
 }
