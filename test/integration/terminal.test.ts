@@ -162,4 +162,26 @@ describe.skipIf(engineTestsSkipped())('apply at a terminal', () => {
       await proxy.close();
     }
   });
+
+  it('a first run on a host says why it plans nothing for images it has just seen, and when they become eligible', async () => {
+    const old = new Date(Date.now() - 30 * 86_400_000).toISOString();
+    await Promise.all([1, 2].map((n) => loadImage(t.docker, { tags: [`first/app:${n}`], created: old })));
+    const file = join(dir, 'first.yaml');
+    await writeFile(
+      file,
+      'version: 1\nprotect: { youngerThan: 1h }\nrules:\n  - name: old\n    match: { repositories: ["first/**"] }\n    olderThan: 7d\n',
+    );
+    const state = join(dir, 'first-state');
+    const first = await runCli(['plan', '-p', file, '--host', t.host, '--state-dir', state]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(
+      /^Note: \d+ images are kept only because imgsweep first saw them less than 1h ago \(protect\.youngerThan\), as this run is its first on this engine \(it started the usage record\); they become eligible at \S+\.$/m,
+    );
+    expect(first.stdout).toContain('Nothing to do.');
+    // An hour and a minute later (the record kept), the same images are planned.
+    const later = new Date(Date.now() + 3_660_000).toISOString();
+    const again = await runCli(['plan', '-p', file, '--host', t.host, '--state-dir', state, '--now', later]);
+    expect(again.stdout).not.toContain('Note:');
+    expect(again.stdout).toMatch(/Delete \(2, /);
+  });
 });
