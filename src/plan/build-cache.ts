@@ -1,5 +1,6 @@
 import type { BuildCacheRecord } from '../inventory/types.js';
 import type { BuildCachePolicy } from '../policy/types.js';
+import type { CacheBudget } from './disk.js';
 import type { BuildCacheKeptReason, BuildCachePlan, BuildCacheRemoval } from './types.js';
 
 /** A record's last use: LastUsedAt, else CreatedAt (a record never used since it was made). */
@@ -73,9 +74,7 @@ export function planBuildCache(
   } else for (const r of candidates) kept.set(r.id, 'recently-used');
   const byId = new Map(records.map((r) => [r.id, r]));
   holdParents(remove, kept, records);
-  // Children before parents: the engine removes a record only once nothing is built on it.
-  const depth = depthsOf(records);
-  remove.sort((a, b) => depth.get(b.id)! - depth.get(a.id)! || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  childrenFirst(remove, records);
   return {
     status: 'evaluated',
     cause: null,
@@ -92,6 +91,45 @@ export function planBuildCache(
 export function evictableCache(policy: BuildCachePolicy, records: BuildCacheRecord[], plan: BuildCachePlan) {
   const gone = new Set(plan.remove.map((x) => x.id));
   return records.filter((r) => !gone.has(r.id) && immune(r, policy) === null).sort(lruOrder);
+}
+
+/** Children before parents: the engine removes a record only once nothing is built on it. */
+function childrenFirst(remove: BuildCacheRemoval[], records: BuildCacheRecord[]): void {
+  const depth = depthsOf(records);
+  remove.sort((a, b) => depth.get(b.id)! - depth.get(a.id)! || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** What a disk budget may take of the cache: the records buildCache allows, not yet removed, once nothing stays on them. */
+export function cacheBudget(policy: BuildCachePolicy, records: BuildCacheRecord[], plan: BuildCachePlan): CacheBudget {
+  const gone = new Set(plan.remove.map((x) => x.id));
+  const taken = new Set<string>();
+  const children = new Map<string, string[]>();
+  for (const r of records) for (const p of r.parents) children.set(p, [...(children.get(p) ?? []), r.id]);
+  return {
+    totalBytes: plan.totalBytes,
+    plannedBytes: plan.bytes,
+    evictable: evictableCache(policy, records, plan),
+    taken,
+    childrenGone: (r) => (children.get(r.id) ?? []).every((c) => gone.has(c) || taken.has(c)),
+    take: (r) => taken.add(r.id),
+  };
+}
+
+/** The cache plan with the records a disk budget took added (reason "disk"), children still first. */
+export function withDiskRemovals(
+  plan: BuildCachePlan,
+  records: BuildCacheRecord[],
+  taken: Set<string>,
+): BuildCachePlan {
+  if (taken.size === 0) return plan;
+  const remove = [...plan.remove, ...records.filter((r) => taken.has(r.id)).map((r) => removal(r, 'disk'))];
+  childrenFirst(remove, records);
+  return {
+    ...plan,
+    remove,
+    kept: plan.kept.filter((k) => !taken.has(k.id)),
+    bytes: remove.reduce((s, x) => s + x.size, 0),
+  };
 }
 
 /** A record some kept record is built on stays too, and so on down its parents. */

@@ -1,4 +1,4 @@
-import type { Inventory } from '../inventory/types.js';
+import type { BuildCacheRecord, Inventory } from '../inventory/types.js';
 import type { DiskPolicy } from '../policy/types.js';
 import type { ImageDecision } from './decide.js';
 import { compareText, type ImageFacts } from './facts.js';
@@ -81,6 +81,19 @@ export class ReclaimTracker {
   }
 }
 
+/** The build cache's part in a disk budget: what buildCache allows the budget to take, and how it takes it. */
+export interface CacheBudget {
+  /** The whole cache's bytes before the run (counted toward maxImageBytes). */
+  totalBytes: number;
+  /** Bytes the buildCache section already removes. */
+  plannedBytes: number;
+  /** Records the budget may take, least recently used first. */
+  evictable: BuildCacheRecord[];
+  taken: Set<string>;
+  childrenGone(r: BuildCacheRecord): boolean;
+  take(r: BuildCacheRecord): void;
+}
+
 export interface Eviction {
   summary: DiskSummary;
   evicted: { decision: ImageDecision; bytes: number }[];
@@ -100,6 +113,7 @@ export function evictForDisk(
   inventory: Inventory,
   decisions: Map<string, ImageDecision>,
   tracker: ReclaimTracker | null,
+  cache: CacheBudget | null = null,
 ): Eviction {
   const usageUnmeasured = disk.maxUsage !== null && !inventory.disk;
   const summary = (status: DiskSummary['status'], more: Partial<DiskSummary> = {}): DiskSummary => ({
@@ -123,6 +137,8 @@ export function evictForDisk(
       evicted: [],
     };
 
+  // Cache bytes the rules' section already removes count as freed from the start.
+  let cacheFreed = cache?.plannedBytes ?? 0;
   const goals: Goal[] = [];
   if (disk.maxUsage !== null && inventory.disk) {
     const { usedBytes } = inventory.disk;
@@ -139,11 +155,12 @@ export function evictForDisk(
       target,
       over: before > limit,
       filesystem: { path, usedBytes, availableBytes: availableBytes ?? null, totalBytes },
-      reached: () => (usedBytes - tracker.freed) / capacity <= target,
+      reached: () => (usedBytes - tracker.freed - cacheFreed) / capacity <= target,
     });
   }
   if (disk.maxImageBytes !== null) {
-    const before = tracker.total();
+    // With a buildCache section, the build cache counts toward the budget as the images do.
+    const before = tracker.total() + (cache?.totalBytes ?? 0);
     const limit = disk.maxImageBytes;
     const target = disk.targetImageBytes ?? limit;
     // Judged, like maxUsage, on the state before this run: that is what the plan reports.
@@ -153,12 +170,28 @@ export function evictForDisk(
       limit,
       target,
       over: before > limit,
-      reached: () => before - tracker.freed <= target,
+      reached: () => before - tracker.freed - cacheFreed <= target,
     });
   }
   const active = goals.filter((g) => g.over);
   const evicted: Eviction['evicted'] = [];
-  if (active.length > 0) {
+  const done = () => active.every((g) => g.reached());
+  // The build cache goes first: records buildCache allows, least recently used first, each once nothing is
+  // built on it any more.
+  if (active.length > 0 && cache) {
+    const left = [...cache.evictable];
+    for (let progress = true; progress && !done();) {
+      progress = false;
+      for (const r of left) {
+        if (done()) break;
+        if (cache.taken.has(r.id) || !cache.childrenGone(r)) continue;
+        cache.take(r);
+        cacheFreed += r.size;
+        progress = true;
+      }
+    }
+  }
+  if (active.length > 0 && !done()) {
     const candidates = [...decisions.values()].filter(evictable).sort((a, b) => lru(a.facts, b.facts));
     const gone = new Set([...decisions.values()].filter((d) => d.deleteRule !== null).map((d) => d.facts.image.id));
     const waiting = new Set<ImageDecision>();
@@ -171,7 +204,6 @@ export function evictForDisk(
         evict(parent);
       }
     };
-    const done = () => active.every((g) => g.reached());
     for (const d of candidates) {
       if (done()) break;
       if (childrenGone(d, gone)) evict(d);
@@ -183,6 +215,7 @@ export function evictForDisk(
       goals: goals.map(({ reached: _reached, ...goal }) => goal),
       evicted: evicted.length,
       evictedBytes: evicted.reduce((s, e) => s + e.bytes, 0),
+      ...(cache ? { cacheEvicted: cache.taken.size, cacheEvictedBytes: cacheFreed - cache.plannedBytes } : {}),
       targetReached: active.every((g) => g.reached()),
     }),
     evicted,

@@ -1,6 +1,6 @@
 import type { Inventory, UsageEntry } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
-import { planBuildCache } from './build-cache.js';
+import { cacheBudget, planBuildCache, withDiskRemovals } from './build-cache.js';
 import { decideImages, planDelete, type ImageDecision } from './decide.js';
 import { evictable, evictForDisk, ReclaimTracker } from './disk.js';
 import { compareText, imageFacts, type ImageFacts } from './facts.js';
@@ -43,9 +43,15 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
     const ruleDeleted = [...decisions.values()].filter((d) => d.deleteRule !== null).sort(byDepthThenId);
     for (const d of ruleDeleted) bytes.set(d.facts.image.id, tracker.remove(d.facts));
   }
+  let cache = policy.buildCache
+    ? planBuildCache(policy.buildCache, inventory.buildCache, now, inventory.buildCacheUnavailable ?? null)
+    : undefined;
   let disk: Plan['disk'] = null;
   if (policy.disk) {
-    const eviction = evictForDisk(policy.disk, inventory, decisions, tracker);
+    const records = inventory.buildCache ?? [];
+    const budget = cache?.status === 'evaluated' ? cacheBudget(policy.buildCache!, records, cache) : null;
+    const eviction = evictForDisk(policy.disk, inventory, decisions, tracker, budget);
+    if (cache && budget) cache = withDiskRemovals(cache, records, budget.taken);
     for (const { decision, bytes: b } of eviction.evicted) {
       planDelete(decision, 'disk');
       bytes.set(decision.facts.image.id, b);
@@ -119,13 +125,7 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
   };
   const hold = firstSeenHold(input, kept, facts);
   if (hold) plan.firstSeen = hold;
-  if (policy.buildCache)
-    plan.buildCache = planBuildCache(
-      policy.buildCache,
-      inventory.buildCache,
-      now,
-      inventory.buildCacheUnavailable ?? null,
-    );
+  if (cache) plan.buildCache = cache;
   return { plan, facts, selections, decisions };
 }
 

@@ -49,6 +49,9 @@ export interface DiskSummary {
   usageUnmeasured: boolean;
   evicted: number;
   evictedBytes: number;
+  /** With a buildCache section: build-cache records the budget removes (before any image), and their bytes. */
+  cacheEvicted?: number;
+  cacheEvictedBytes?: number;
   /** Every over-limit goal reaches its target (false: nothing else may be evicted). */
   targetReached: boolean;
   /** accounting-unavailable: what the engine said, when the inventory records it. */

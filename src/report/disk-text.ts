@@ -9,8 +9,8 @@ function amount(g: DiskGoal, v: number): string {
   return g.measure === 'usage' ? `${Math.round(v * 1000) / 10}%` : formatBytes(v);
 }
 
-function measured(g: DiskGoal): string {
-  if (g.measure !== 'usage') return 'images';
+function measured(g: DiskGoal, withCache: boolean): string {
+  if (g.measure !== 'usage') return withCache ? 'images and build cache' : 'images';
   const f = g.filesystem;
   if (!f) return 'disk';
   return f.availableBytes === null
@@ -29,18 +29,22 @@ export function diskText(d: DiskSummary): string {
       text = 'disk limits not evaluated';
       break;
     case 'over-limit': {
-      const evicting = `evicting ${plural(d.evicted, 'image')}, est. ${formatBytes(d.evictedBytes)}`;
+      const cache =
+        d.cacheEvicted === undefined
+          ? ''
+          : `removing ${plural(d.cacheEvicted, 'build-cache record')} (${formatBytes(d.cacheEvictedBytes ?? 0)}) first, then `;
+      const evicting = `${cache}evicting ${plural(d.evicted, 'image')}, est. ${formatBytes(d.evictedBytes)}`;
       const over = d.goals
         .filter((g) => g.over)
         .map(
           (g) =>
-            `${measured(g)} ${amount(g, g.before)} > ${amount(g, g.limit)}: ${evicting}, to reach ${amount(g, g.target)}`,
+            `${measured(g, d.cacheEvicted !== undefined)} ${amount(g, g.before)} > ${amount(g, g.limit)}: ${evicting}, to reach ${amount(g, g.target)}`,
         );
       text = over.join('; ') + (d.targetReached ? '' : ' (target not reachable: nothing else may be evicted)');
       break;
     }
     case 'under-limit':
-      text = `${d.goals.map((g) => `${measured(g)} ${amount(g, g.before)} <= ${amount(g, g.limit)}`).join('; ')}: nothing to evict`;
+      text = `${d.goals.map((g) => `${measured(g, d.cacheEvicted !== undefined)} ${amount(g, g.before)} <= ${amount(g, g.limit)}`).join('; ')}: nothing to evict`;
       break;
   }
   return d.usageUnmeasured ? `${text}. ${USAGE_UNMEASURED}` : text;

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { BuildCacheRecord } from '../../src/inventory/types.js';
 import { planBuildCache } from '../../src/plan/build-cache.js';
-import { NOW, ago, policy } from '../support/builders.js';
+import { makePlan } from '../../src/plan/plan.js';
+import { formatPlanText } from '../../src/report/plan-format.js';
+import { NOW, ago, image, inventory, layered, policy } from '../support/builders.js';
 
 function record(id: string, o: Partial<BuildCacheRecord> & { used?: string } = {}): BuildCacheRecord {
   const { used, ...rest } = o;
@@ -84,5 +86,48 @@ describe('planning the build cache', () => {
   it('no cache to read (Podman): not applicable, nothing removed', () => {
     const p = planBuildCache(section('  unusedFor: 1h\n'), null, NOW, 'Podman keeps no BuildKit build cache');
     expect(p).toMatchObject({ status: 'not-applicable', remove: [], bytes: 0 });
+  });
+});
+
+describe('a disk budget over images and build cache', () => {
+  const images = layered([image('a', { tags: ['a:1'], size: 1_000 }), image('b', { tags: ['b:1'], size: 1_000 })]);
+  const cache = [
+    record('c1', { used: '3d', size: 600 }),
+    record('c2', { used: '2d', size: 600 }),
+    record('c3', { used: '1d', size: 600, inUse: true }),
+  ];
+  const plan = (yaml: string) =>
+    makePlan({
+      policy: policy(`version: 1\n${yaml}`),
+      inventory: inventory(images, [], { buildCache: cache }),
+      now: NOW,
+    });
+
+  it('counts the cache toward maxImageBytes, and takes what buildCache allows first, least recently used first', () => {
+    // 2000 image bytes + 1800 cache = 3800 > 3000; down to 3000: c1 (600) then c2 (600) -> 2600; no image goes.
+    const p = plan('buildCache: { unusedFor: 30d }\ndisk: { maxImageBytes: 3000B }\n');
+    expect(p.buildCache!.remove.map((r) => [r.id, r.reason]).sort()).toEqual([
+      ['c1', 'disk'],
+      ['c2', 'disk'],
+    ]);
+    expect(p.actions).toEqual([]);
+    expect(p.disk).toMatchObject({ status: 'over-limit', cacheEvicted: 2, cacheEvictedBytes: 1_200, evicted: 0 });
+    expect(formatPlanText(p)).toMatch(
+      /images and build cache 3\.8 kB > 3\.0 kB: removing 2 build-cache records \(1\.2 kB\) first, then evicting 0 images/,
+    );
+  });
+
+  it('then images, when the cache it may take is not enough; never a record in use', () => {
+    const p = plan('buildCache: { unusedFor: 30d }\ndisk: { maxImageBytes: 2000B }\n');
+    expect(p.buildCache!.remove.map((r) => r.id).sort()).toEqual(['c1', 'c2']);
+    expect(p.actions.filter((a) => a.type === 'delete')).toHaveLength(1);
+    expect(p.disk).toMatchObject({ cacheEvicted: 2, evicted: 1 });
+  });
+
+  it('without a buildCache section the budget counts and takes images only', () => {
+    const p = plan('disk: { maxImageBytes: 1500B }\n');
+    expect(p.buildCache).toBeUndefined();
+    expect(p.disk!.cacheEvicted).toBeUndefined();
+    expect(p.disk!.goals[0]!.before).toBe(2_000);
   });
 });
