@@ -10,7 +10,8 @@ import type { Plan } from '../../src/plan/types.js';
 import { buildCacheRecords, buildWithCache, startSlowBuild, type BuildCacheRecord } from '../support/buildkit.js';
 import { runCli } from '../support/cli.js';
 import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
-import { importBusybox } from '../support/fixtures.js';
+import { importBusybox, loadImage } from '../support/fixtures.js';
+import { startPodman } from '../support/podman.js';
 
 /** What the planner may take: not in use, not shared with an image (keepShared), not internal. */
 const removable = (r: BuildCacheRecord) => !r.InUse && !r.Shared && r.Type !== 'internal';
@@ -207,5 +208,26 @@ describe.skipIf(engineTestsSkipped())('the build cache on a real dockerd', () =>
       live.buildCache!.remove.map((r) => r.id).sort(),
     );
     expect(fromFile.buildCache!.remove.length).toBeGreaterThan(0);
+  });
+
+  it('on Podman the section is not applicable: said, nothing changes, not an error', async () => {
+    const podman = await startPodman();
+    try {
+      const id = await loadImage(podman.docker, { tags: ['bc/podman:1'] });
+      const file = join(dir, 'podman.yaml');
+      await writeFile(file, 'version: 1\nbuildCache: { unusedFor: 1s, keepBytes: 1B }\n');
+      const args = ['-p', file, '--host', podman.host, '--state-dir', join(dir, 'podman-state')];
+      const planned = await runCli(['plan', ...args]);
+      expect(planned.code, planned.stderr).toBe(0);
+      expect(planned.stdout).toContain(
+        'Build cache: not applicable: the engine keeps no BuildKit build cache (Podman); nothing changes.',
+      );
+      const applied = await runCli(['apply', ...args, '--yes']);
+      expect(applied.code, applied.stderr).toBe(0);
+      expect(applied.stdout).toMatch(/^Nothing to do on /m);
+      expect((await podman.docker.listImages()).some((i) => i.Id === id || `sha256:${i.Id}` === id)).toBe(true);
+    } finally {
+      await podman.stop();
+    }
   });
 });
