@@ -95,9 +95,12 @@ async function main() {
         const state = join(work, `state-${stateN++}`);
         const r = await withCpu('imgsweep', async () =>
           check(
-            await imgsweep(['apply', '-p', policy, '--yes', '--json-lines', '--host', engine.host, '--state-dir', state], {
-              cpu: true,
-            }),
+            await imgsweep(
+              ['apply', '-p', policy, '--yes', '--json-lines', '--host', engine.host, '--state-dir', state],
+              {
+                cpu: true,
+              },
+            ),
             'imgsweep apply',
           ),
         );
