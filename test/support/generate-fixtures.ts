@@ -355,8 +355,10 @@ export async function generateInventory(engine: TestEngine, opts: GenerateOption
   );
   const parentOf = new Map<string, string | null>(specs.map((sp) => [sp.role, sp.parent]));
 
+  // The digest-only image goes through the registry while the builds run: the two touch different images.
   const digestSeed = specs.find((sp) => sp.kind === 'digest-seed');
-  if (digestSeed) {
+  const digestOnly = async () => {
+    if (!digestSeed) return;
     const ref = digestSeed.tags[0]!;
     await pushImage(docker, ref);
     const pushed = (await docker.getImage(ref).inspect()).RepoDigests[0];
@@ -364,11 +366,12 @@ export async function generateInventory(engine: TestEngine, opts: GenerateOption
     await docker.getImage(ref).remove(); // its only tag: deletes the image
     const id = await pullImage(docker, pushed);
     if (id !== digestSeed.id) throw new Error(`generate: pulled ${pushed} as ${id}, expected ${digestSeed.id}`);
-  }
+  };
 
   const withBusybox = specs.some((sp) => sp.role === 'bb-base');
   const containers: GenContainer[] = [];
-  if (withBusybox && (opts.builds ?? true)) {
+  const builds = async () => {
+    if (!withBusybox || !(opts.builds ?? true)) return;
     const base = `isw/busybox:${s}`;
     const build = async (role: string, tag: string | undefined, steps: string[]) => {
       const out = await buildChild(engine, { from: base, tag, steps });
@@ -385,25 +388,35 @@ export async function generateInventory(engine: TestEngine, opts: GenerateOption
     };
     // LABEL steps commit one image each without running anything, and still make a real ParentId chain.
     // (Each step still costs a container create and a commit on vfs: keep the number of steps small.)
-    await build('build-tagged', `isw/built:${s}`, [`LABEL isw.chain=${s}-a`, 'LABEL isw.final=tagged']);
-    // Same first step: the cache gives build-tagged's intermediate a second child.
-    await build('build-branch', undefined, [`LABEL isw.chain=${s}-a`, 'LABEL isw.final=branch']);
-    await build('build-dangling', undefined, [`LABEL isw.chain=${s}-d`, 'LABEL isw.final=dangling']);
-    await build('build-used', `isw/built-used:${s}`, [`LABEL isw.chain=${s}-u`, 'LABEL isw.final=used']);
-  }
+    // The three chains side by side; within the first, one build after the other.
+    await Promise.all([
+      (async () => {
+        await build('build-tagged', `isw/built:${s}`, [`LABEL isw.chain=${s}-a`, 'LABEL isw.final=tagged']);
+        // Same first step: the cache gives build-tagged's intermediate a second child.
+        await build('build-branch', undefined, [`LABEL isw.chain=${s}-a`, 'LABEL isw.final=branch']);
+      })(),
+      build('build-dangling', undefined, [`LABEL isw.chain=${s}-d`, 'LABEL isw.final=dangling']),
+      build('build-used', `isw/built-used:${s}`, [`LABEL isw.chain=${s}-u`, 'LABEL isw.final=used']),
+    ]);
+  };
+  await Promise.all([digestOnly(), builds()]);
 
   if (withBusybox) {
     const byRoleId = new Map([...roleOf].map(([id, role]) => [role, id]));
-    const run = async (imageRole: string, running: boolean) => {
+    const run = async (imageRole: string, running: boolean): Promise<GenContainer> => {
       const name = `isw-${s}-${imageRole}-${running ? 'running' : 'stopped'}`;
       const id = await runContainer(docker, byRoleId.get(imageRole)!, { running, name });
-      containers.push({ role: name, id, name, imageRole, running });
+      return { role: name, id, name, imageRole, running };
     };
-    await run('bb-base', true);
-    await run('bb-stopped', false);
-    await run('bb-dangling-running', true);
-    await run('bb-dangling-stopped', false);
-    if (byRoleId.has('build-used')) await run('build-used', false);
+    // Side by side; listed in this order.
+    const runs: [string, boolean][] = [
+      ['bb-base', true],
+      ['bb-stopped', false],
+      ['bb-dangling-running', true],
+      ['bb-dangling-stopped', false],
+    ];
+    if (byRoleId.has('build-used')) runs.push(['build-used', false]);
+    containers.push(...(await Promise.all(runs.map(([role, running]) => run(role, running)))));
   }
 
   // Read everything back from the engine: the inventory is what the engine says, checked against the specs.
