@@ -13,7 +13,7 @@ import type { Plan } from '../../src/plan/types.js';
 import { busyDiskUsageProxy, hammerDiskUsage } from '../support/busy-df.js';
 import { runCli } from '../support/cli.js';
 import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
-import { loadImage, randomLayer } from '../support/fixtures.js';
+import { loadImages, randomLayer } from '../support/fixtures.js';
 
 const NOW = '2026-11-27T12:00:00Z';
 const IMAGES = 26;
@@ -46,23 +46,23 @@ describe.skipIf(engineTestsSkipped())('the disk budget while /system/df is busy,
     socket = t.host.slice('unix://'.length);
     dir = await mkdtemp(join(tmpdir(), 'imgsweep-int-busy-'));
     // Images on one 2 MB base, each with a layer of its own, created a day apart (the LRU order's tie-break).
+    // All with one docker load (one archive, holding the base once).
     const base = randomLayer(2_000_000);
-    for (let k = 0; k < IMAGES; k++) {
-      const created = new Date(Date.parse('2020-01-01T00:00:00Z') + k * 86_400_000).toISOString();
-      shared.push(
-        await loadImage(t.docker, {
-          tags: [`isw/busy-${k}:1`],
-          created,
-          layers: [base, randomLayer(150_000 + 1_000 * k)],
-        }),
-      );
-    }
-    ruleImage = await loadImage(t.docker, {
-      tags: ['isw/rule-old:1'],
-      created: '2019-01-01T00:00:00Z',
-      labels: { 'isw.rule': 'yes' },
-      layers: [randomLayer(50_000)],
-    });
+    const loaded = await loadImages(t.docker, [
+      ...Array.from({ length: IMAGES }, (_, k) => ({
+        tags: [`isw/busy-${k}:1`],
+        created: new Date(Date.parse('2020-01-01T00:00:00Z') + k * 86_400_000).toISOString(),
+        layers: [base, randomLayer(150_000 + 1_000 * k)],
+      })),
+      {
+        tags: ['isw/rule-old:1'],
+        created: '2019-01-01T00:00:00Z',
+        labels: { 'isw.rule': 'yes' },
+        layers: [randomLayer(50_000)],
+      },
+    ]);
+    shared.push(...loaded.slice(0, IMAGES));
+    ruleImage = loaded[IMAGES]!;
     budget = join(dir, 'budget.yaml');
     await writeFile(
       budget,

@@ -35,7 +35,7 @@ import {
   startDockerd,
   type TestEngine,
 } from '../support/dockerd.js';
-import { importBusybox, loadImage, randomLayer, runContainer } from '../support/fixtures.js';
+import { importBusybox, loadImage, loadImages, randomLayer, runContainer } from '../support/fixtures.js';
 import { startPodman, type TestPodman } from '../support/podman.js';
 import { exited, killGroup, mountsUnder, runCommand, stopChild, tailFile, waitFor, which } from '../support/process.js';
 
@@ -95,32 +95,19 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
     dir = await mkdtemp(join(tmpdir(), 'imgsweep-int-disk-'));
     const { docker } = t;
     // Four 1 MiB images created in the order e1..e4, a protected one, and one a running container uses.
-    ids.keep = await loadImage(docker, {
-      tags: ['isw/keep:1'],
-      created: '2019-01-01T00:00:00Z',
-      labels: { 'com.example.keep': 'yes' },
-      layers: [randomLayer(MiB)],
-    });
-    ids.e1 = await loadImage(docker, {
-      tags: ['isw/e1:1'],
-      created: '2020-01-01T00:00:00Z',
-      layers: [randomLayer(MiB)],
-    });
-    ids.e2 = await loadImage(docker, {
-      tags: ['isw/e2:1'],
-      created: '2021-01-01T00:00:00Z',
-      layers: [randomLayer(MiB)],
-    });
-    ids.e3 = await loadImage(docker, {
-      tags: ['isw/e3:1'],
-      created: '2022-01-01T00:00:00Z',
-      layers: [randomLayer(MiB)],
-    });
-    ids.e4 = await loadImage(docker, {
-      tags: ['isw/e4:1'],
-      created: '2023-01-01T00:00:00Z',
-      layers: [randomLayer(MiB)],
-    });
+    [ids.keep, ids.e1, ids.e2, ids.e3, ids.e4] = (await loadImages(docker, [
+      {
+        tags: ['isw/keep:1'],
+        created: '2019-01-01T00:00:00Z',
+        labels: { 'com.example.keep': 'yes' },
+        layers: [randomLayer(MiB)],
+      },
+      ...[1, 2, 3, 4].map((k) => ({
+        tags: [`isw/e${k}:1`],
+        created: `${2019 + k}-01-01T00:00:00Z`,
+        layers: [randomLayer(MiB)],
+      })),
+    ])) as [string, string, string, string, string];
     ids.run = await importBusybox(docker, 'isw/disk-run:1');
     await runContainer(docker, 'isw/disk-run:1', { running: true });
     const inv = await c.live('inventory', '--format', 'json');
@@ -372,6 +359,8 @@ describe.skipIf(engineTestsSkipped())('disk.maxUsage on a dockerd whose data roo
     }
     d = started;
     // Eight 6 MiB images created a year apart (f[0] oldest, protected by label): about 48 of the 64 MiB.
+    // One load at a time: a docker load unpacks its archive on the data root first, and the tmpfs holds one
+    // 6 MiB image's archive beside the images, not all eight's.
     for (let i = 0; i < 8; i++) {
       f.push(
         await loadImage(d.docker, {
@@ -592,27 +581,19 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a Podman servi
   beforeAll(async () => {
     p = await startPodman();
     dir = await mkdtemp(join(tmpdir(), 'imgsweep-int-disk-podman-'));
-    ids.keep = await loadImage(p.docker, {
-      tags: ['isw/pkeep:1'],
-      created: '2019-01-01T00:00:00Z',
-      labels: { 'com.example.keep': 'yes' },
-      layers: [randomLayer(MiB)],
-    });
-    ids.e1 = await loadImage(p.docker, {
-      tags: ['isw/pe1:1'],
-      created: '2020-01-01T00:00:00Z',
-      layers: [randomLayer(MiB)],
-    });
-    ids.e2 = await loadImage(p.docker, {
-      tags: ['isw/pe2:1'],
-      created: '2021-01-01T00:00:00Z',
-      layers: [randomLayer(MiB)],
-    });
-    ids.e3 = await loadImage(p.docker, {
-      tags: ['isw/pe3:1'],
-      created: '2022-01-01T00:00:00Z',
-      layers: [randomLayer(MiB)],
-    });
+    [ids.keep, ids.e1, ids.e2, ids.e3] = (await loadImages(p.docker, [
+      {
+        tags: ['isw/pkeep:1'],
+        created: '2019-01-01T00:00:00Z',
+        labels: { 'com.example.keep': 'yes' },
+        layers: [randomLayer(MiB)],
+      },
+      ...[1, 2, 3].map((k) => ({
+        tags: [`isw/pe${k}:1`],
+        created: `${2019 + k}-01-01T00:00:00Z`,
+        layers: [randomLayer(MiB)],
+      })),
+    ])) as [string, string, string, string];
     const inv = await c.live('inventory', '--format', 'json');
     key = (JSON.parse(inv.stdout) as Inventory).engine.key;
   });

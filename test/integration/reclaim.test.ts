@@ -10,7 +10,7 @@ import type { ApplyReport } from '../../src/execute/types.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli } from '../support/cli.js';
 import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
-import { buildChild, importBusybox, loadImage, randomLayer } from '../support/fixtures.js';
+import { buildChild, importBusybox, loadImages, randomLayer } from '../support/fixtures.js';
 
 const MiB = 1024 * 1024;
 
@@ -69,15 +69,18 @@ describe.skipIf(engineTestsSkipped())('reclaim estimate with shared layers again
     const { docker } = t;
     // Three loaded images on one 4 MiB base layer; a and b add a layer of their own.
     const base = randomLayer(4 * MiB);
-    ids.a = await loadImage(docker, { tags: ['isw/shared-a:1'], layers: [base, randomLayer(1 * MiB)] });
-    ids.b = await loadImage(docker, { tags: ['isw/shared-b:1'], layers: [base, randomLayer(2 * MiB)] });
-    ids.c = await loadImage(docker, { tags: ['isw/shared-c:1'], layers: [base] });
     // One base, then a layer of each image's own, then one 2 MiB diff (the same COPY, say) on top of each: the
     // base is shared, the two copies are two layers on disk.
     const copyBase = randomLayer(1 * MiB);
     const copy = randomLayer(2 * MiB);
-    ids.copyD = await loadImage(docker, { tags: ['isw/copy-d:1'], layers: [copyBase, randomLayer(MiB / 2), copy] });
-    ids.copyE = await loadImage(docker, { tags: ['isw/copy-e:1'], layers: [copyBase, randomLayer(MiB / 4), copy] });
+    // All five with one docker load (one archive, each shared layer in it once).
+    [ids.a, ids.b, ids.c, ids.copyD, ids.copyE] = (await loadImages(docker, [
+      { tags: ['isw/shared-a:1'], layers: [base, randomLayer(1 * MiB)] },
+      { tags: ['isw/shared-b:1'], layers: [base, randomLayer(2 * MiB)] },
+      { tags: ['isw/shared-c:1'], layers: [base] },
+      { tags: ['isw/copy-d:1'], layers: [copyBase, randomLayer(MiB / 2), copy] },
+      { tags: ['isw/copy-e:1'], layers: [copyBase, randomLayer(MiB / 4), copy] },
+    ])) as [string, string, string, string, string];
     // Two legacy-builder children of one busybox image, each adding one RUN layer on top of a LABEL step.
     ids.base = await importBusybox(docker, 'isw/rbase:1');
     ids.childA = await buildChild(t, {
