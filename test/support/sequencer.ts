@@ -3,11 +3,15 @@
  * worker finishing alone while the other idles. vitest's own order is by the durations it cached in an earlier run
  * (none on a fresh CI checkout) and else by file size, which says little here: apply-podman.test.ts is four lines
  * that run a two-minute suite. So files are ranked by the seconds below (measured in a full run, two workers on two
- * cores); a file not listed is ranked by its cached duration, or after the listed ones when it has none (the unit
- * files, a second or so each, fill the gaps at the end); ties keep vitest's order.
+ * cores); a file not listed is ranked by its cached duration, or when it has none, an integration file as one of a
+ * minute (a new one is likely slow: started last, it would run alone at the end) and any other after all these (the
+ * unit files, a second or so each, fill the gaps at the end); ties keep vitest's order.
  */
 import { relative } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/** An integration file neither listed nor cached: ranked as one of a minute. */
+const UNKNOWN_INTEGRATION_SECONDS = 60;
 
 /** Seconds per file in a full run (`npm test`); only the order matters, so rough figures do. */
 export const EXPECTED_SECONDS: Record<string, number> = {
@@ -43,7 +47,8 @@ export default class LongestFirst extends BaseSequencer {
       base.map((spec, index) => {
         const path = relative(this.ctx.config.root, spec.moduleId).split('\\').join('/');
         const cached = this.ctx.cache.getFileTestResults(`${spec.project.name}:${path}`)?.duration;
-        const seconds = EXPECTED_SECONDS[path] ?? (cached === undefined ? -1 : cached / 1000);
+        const unknown = spec.project.name === 'integration' ? UNKNOWN_INTEGRATION_SECONDS : -1;
+        const seconds = EXPECTED_SECONDS[path] ?? (cached === undefined ? unknown : cached / 1000);
         return [spec, { seconds, index }] as const;
       }),
     );
