@@ -5,7 +5,17 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { exited, mountsUnder, runCommand, stopChild, tailFile, waitFor, which, type CommandResult } from './process.js';
+import {
+  exited,
+  killGroup,
+  mountsUnder,
+  runCommand,
+  stopChild,
+  tailFile,
+  waitFor,
+  which,
+  type CommandResult,
+} from './process.js';
 
 export interface TestEngine {
   /** unix:///tmp/isw-XXXXXX/docker.sock */
@@ -110,7 +120,18 @@ async function startDockerdWith(bin: string, driver: string): Promise<TestEngine
   };
   process.on('exit', killOnExit);
 
-  const cleanup = async (): Promise<void> => {
+  /**
+   * Stops the daemon and removes its folder. `hard`: with no container left, dockerd and its containerd are killed
+   * (SIGKILL to the group) rather than asked to stop: a graceful stop takes a second, waiting on containerd, for a
+   * data root that is removed next. Any container left (a removal that failed) gets the graceful stop, which stops
+   * it: killed, the daemon would leave its shim and process running.
+   */
+  const cleanup = async (hard = false): Promise<void> => {
+    if (hard && !exited(child)) {
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      killGroup(child, 'SIGKILL');
+      await gone;
+    }
     await stopChild(child, STOP_GRACE_MS);
     if (child.pid !== undefined) {
       try {
@@ -139,6 +160,7 @@ async function startDockerdWith(bin: string, driver: string): Promise<TestEngine
     docker,
     cli,
     stop: async () => {
+      let noContainers = false;
       try {
         const containers = await docker.listContainers({ all: true });
         for (const c of containers)
@@ -146,10 +168,11 @@ async function startDockerdWith(bin: string, driver: string): Promise<TestEngine
             .getContainer(c.Id)
             .remove({ force: true })
             .catch(() => undefined);
+        noContainers = (await docker.listContainers({ all: true })).length === 0;
       } catch {
         // the daemon may already be gone; stopping it is what matters
       }
-      await cleanup();
+      await cleanup(noContainers);
     },
   };
 }
