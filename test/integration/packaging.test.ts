@@ -224,6 +224,21 @@ function imgsweepCommandOfCron(): string[] {
 
 // ---------------------------------------------------------------------------------------------------------
 
+/**
+ * Starts the image tests' setup (engine, base image, prebuilt context, build: half a minute of mostly waiting on the
+ * engine) with the file's first hook, so that it runs while npm packs and installs the package for the first tests;
+ * the image tests' own hook waits for it. Set by that describe block, as is the teardown, which the file's last hook
+ * runs too (the image tests' own hooks do not run when a filter leaves none of them).
+ */
+let startImageSetup: (() => void) | undefined;
+let tearDownImageSetup: (() => Promise<void>) | undefined;
+beforeAll(() => {
+  if (!engineTestsSkipped()) startImageSetup?.();
+});
+afterAll(async () => {
+  await tearDownImageSetup?.();
+});
+
 describe('npm package', () => {
   let dir: string;
   let files: string[];
@@ -665,7 +680,7 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
     return d;
   };
 
-  beforeAll(async () => {
+  const setUp = async (): Promise<void> => {
     work = await mkdtemp(join(tmpdir(), 'isw-pkg-'));
     const context = join(work, 'context');
     const [engine, prebuilt] = await Promise.all([
@@ -687,12 +702,29 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
         env: { DOCKER_BUILDKIT: '0' },
       },
     );
+  };
+  let setup: Promise<void> | undefined;
+  startImageSetup = () => {
+    setup ??= setUp();
+    setup.catch(() => undefined); // reported by the hook below
+  };
+
+  let tornDown: Promise<void> | undefined;
+  tearDownImageSetup = () => {
+    tornDown ??= (async () => {
+      await setup?.catch(() => undefined);
+      await t?.stop();
+      if (work) await rm(work, { recursive: true, force: true });
+    })();
+    return tornDown;
+  };
+
+  beforeAll(async () => {
+    startImageSetup?.();
+    await setup;
   }, 240_000);
 
-  afterAll(async () => {
-    await t?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
-  });
+  afterAll(() => tearDownImageSetup?.());
 
   it('builds with the legacy builder from a prebuilt context, on a base image made without a registry', async () => {
     expect(build.code, show(build)).toBe(0);
@@ -886,7 +918,10 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise((r) => setTimeout(r, 1_500));
+    // SIGTERM once it follows the engine's events (a fixed pause was too short on a loaded machine: the signal
+    // came before the command had set up its handler).
+    for (const until = Date.now() + 30_000; !stderr.includes('following container events') && Date.now() < until;)
+      await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
     if (code === 'timeout') child.kill('SIGKILL');
