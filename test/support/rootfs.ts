@@ -15,7 +15,18 @@ export function parseLdd(output: string): string[] {
   return paths;
 }
 
-export async function busyboxRootfs(): Promise<Buffer> {
+let rootfs: Promise<Buffer> | null = null;
+
+/** The rootfs as a tar archive; made once per test file (worker), every busybox import sends the same bytes. */
+export function busyboxRootfs(): Promise<Buffer> {
+  if (rootfs === null) {
+    rootfs = makeBusyboxRootfs();
+    rootfs.catch(() => (rootfs = null)); // a failure is not kept: the next call tries again
+  }
+  return rootfs;
+}
+
+async function makeBusyboxRootfs(): Promise<Buffer> {
   if (!existsSync(BUSYBOX)) {
     throw new Error('/bin/busybox not found: run `node scripts/ensure-engine.mjs` (apt-get install -y busybox)');
   }
