@@ -236,15 +236,18 @@ class DockerEngine implements Engine {
   }
 
   /**
-   * POST /build/prune naming one record: its `id` filter is a regular expression, so it is anchored; one value
-   * per filter is all the engine takes. `all` lets shared and internal records match too, and `private` (with
-   * keepShared) makes the engine check sharing again at that moment. dockerode's pruneBuilder sends no query
-   * at all (the engine would prune every unused record), so the request is made here.
+   * POST /build/prune naming the records: its `id` filter is a regular expression, so the IDs go in one anchored
+   * alternation, which matches those records and no other (one value per filter is all the engine takes). `all`
+   * lets shared and internal records match too, and `private` (with keepShared) makes the engine check sharing
+   * again at that moment. dockerode's pruneBuilder sends no query at all (the engine would prune every unused
+   * record), so the request is made here.
    */
-  async pruneBuildCacheRecord(id: string, keepShared: boolean): Promise<CachePruneOutcome> {
-    if (!/^[a-z0-9]+$/.test(id)) throw new EngineError(`not a build-cache record ID: ${JSON.stringify(id)}`);
+  async pruneBuildCacheRecords(ids: string[], keepShared: boolean): Promise<CachePruneOutcome> {
+    if (ids.length === 0) throw new EngineError('no build-cache record named to remove');
+    const bad = ids.find((id) => !/^[a-z0-9]+$/.test(id));
+    if (bad !== undefined) throw new EngineError(`not a build-cache record ID: ${JSON.stringify(bad)}`);
     if (this.podman) throw new EngineError('Podman keeps no BuildKit build cache');
-    const filters = { id: { [`^${id}$`]: true }, ...(keepShared ? { private: {} } : {}) };
+    const filters = { id: { [`^(${ids.join('|')})$`]: true }, ...(keepShared ? { private: {} } : {}) };
     const call = new Promise<unknown>((resolve, reject) =>
       this.docker.modem.dial(
         {
@@ -262,7 +265,8 @@ class DockerEngine implements Engine {
       return { deleted, reclaimed: typeof body.SpaceReclaimed === 'number' ? body.SpaceReclaimed : 0 };
     } catch (error) {
       if (error instanceof EngineError) throw error;
-      throw new EngineError(`removing build-cache record ${id}: ${engineMessage(error)}`, { cause: error });
+      const what = ids.length === 1 ? `record ${ids[0]}` : `${ids.length} records`;
+      throw new EngineError(`removing build-cache ${what}: ${engineMessage(error)}`, { cause: error });
     }
   }
 

@@ -25,7 +25,7 @@ export interface EngineDiskUsage {
   buildCache: BuildCacheRecord[];
 }
 
-/** What removing one build-cache record did: the records the engine says it removed, and the bytes it freed. */
+/** What a build-cache removal did: the records the engine says it removed, and the bytes it freed. */
 export interface CachePruneOutcome {
   deleted: string[];
   reclaimed: number;
@@ -62,10 +62,11 @@ export interface Engine {
   /** Remove a stopped container, never with force. */
   removeContainer(id: string): Promise<WriteOutcome>;
   /**
-   * Removes the one build-cache record `id` (never one in use; with `keepShared`, never one an image shares at that
-   * moment); throws when the engine refuses or cannot be reached. Docker only.
+   * Removes the build-cache records `ids` in one request that names them and matches no other record (never one
+   * in use; with `keepShared`, never one an image shares at that moment); throws when the engine refuses or cannot
+   * be reached. Docker only.
    */
-  pruneBuildCacheRecord(id: string, keepShared: boolean): Promise<CachePruneOutcome>;
+  pruneBuildCacheRecords(ids: string[], keepShared: boolean): Promise<CachePruneOutcome>;
   events(since: Date, until: Date): Promise<EngineEvent[]>;
   /** Follows container events from `since` until the stream ends (engine restart, idle timeout) or `signal` aborts. */
   streamEvents(since: Date, onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void>;

@@ -106,7 +106,6 @@ export function cacheStepRecord(
     outcome: s.status,
     reason: s.reason,
     message: s.reason ? cacheReasonText(s.reason) : '',
-    reclaimed: s.reclaimed,
     ms: Math.round(s.ms),
   };
 }

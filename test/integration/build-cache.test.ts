@@ -210,6 +210,82 @@ describe.skipIf(engineTestsSkipped())('the build cache on a real dockerd', () =>
     expect(fromFile.buildCache!.remove.length).toBeGreaterThan(0);
   });
 
+  it('removes a chain longer than one request (25 records each), and exactly the planned part of the cache', async () => {
+    // One build of 30 COPY steps: a chain of 30 regular records on the base; its image removed, so they are private.
+    const files = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`f${i}`, `chain ${i}\n`]));
+    const earlier = ids(await buildCacheRecords(t.docker));
+    const iid = await buildWithCache(t, {
+      tag: 'bc/chain:1',
+      base,
+      files,
+      steps: Object.keys(files).map((f) => `COPY ${f} /${f}`),
+    });
+    await t.docker.getImage(iid).remove();
+    const before = await buildCacheRecords(t.docker);
+    const chain = before.filter((r) => !earlier.has(r.ID) && r.Type === 'regular' && removable(r));
+    expect(chain.length).toBe(30);
+
+    // Only regular records: the source.local ones (and the shared and in-use ones) stay.
+    const policy = 'version: 1\nbuildCache: { unusedFor: 30m, types: [regular] }\n';
+    const plan = JSON.parse((await cli(policy, 'plan', '--format', 'json')).stdout) as Plan;
+    const planned = new Set(plan.buildCache!.remove.map((r) => r.id));
+    for (const r of chain) expect(planned.has(r.ID)).toBe(true);
+    expect(before.some((r) => r.Type === 'source.local' && removable(r))).toBe(true);
+
+    const applied = await cli(policy, 'apply', '--yes', '--json');
+    expect(applied.code, applied.stderr).toBe(0);
+    const report = JSON.parse(applied.stdout) as {
+      engines: { buildCache: { summary: { removed: number; failed: number; skipped: number; othersGone: number } } }[];
+    };
+    expect(report.engines[0]!.buildCache.summary).toMatchObject({
+      removed: planned.size,
+      failed: 0,
+      skipped: 0,
+      othersGone: 0,
+    });
+    expect(ids(await buildCacheRecords(t.docker))).toEqual(new Set([...ids(before)].filter((id) => !planned.has(id))));
+  });
+
+  it('over maxImageBytes, the budget removes build-cache records first and evicts images only when they are not enough', async () => {
+    await buildWithCache(t, { tag: 'bc/budget:1', base, files: { 'h.txt': 'nine' }, cacheMount: 'budget' });
+    await buildWithCache(t, { tag: 'bc/budget:2', base, files: { 'i.txt': 'ten' } });
+    await buildCacheRecords(t.docker); // the first read after a cache-mount build counts as a use (see above)
+    const budget = (max: number, target: number) =>
+      `version: 1\nbuildCache: { unusedFor: 1000d }\ndisk: { maxImageBytes: ${max}B, targetImageBytes: ${target}B }\nlimits: { maxDeletionsPercent: 100 }\n`;
+    const planFor = async (max: number, target: number) => {
+      const r = await cli(budget(max, target), 'plan', '--format', 'json');
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Plan;
+    };
+    const total = (await planFor(2 ** 50, 2 ** 49)).disk!.goals[0]!.before;
+    const cacheBytes = (await buildCacheRecords(t.docker)).filter(removable).reduce((n, r) => n + r.Size, 0);
+    expect(cacheBytes).toBeGreaterThan(0);
+
+    // Half the removable cache is enough: no image goes.
+    const half = await planFor(total - 1, total - Math.floor(cacheBytes / 2));
+    expect(half.disk).toMatchObject({ status: 'over-limit', evicted: 0, targetReached: true });
+    expect(half.disk!.cacheEvicted).toBeGreaterThan(0);
+    expect(half.actions.filter((a) => a.type === 'delete')).toEqual([]);
+
+    // More than the whole cache: every removable record, then images.
+    const max = total - 1;
+    const target = total - cacheBytes - 1;
+    const both = await planFor(max, target);
+    expect(both.disk!.cacheEvictedBytes).toBe(cacheBytes);
+    expect(both.disk!.evicted).toBeGreaterThan(0);
+    const text = await cli(budget(max, target), 'plan');
+    expect(text.stdout).toMatch(/removing \d+ build-cache records \(.*\) first, then evicting \d+ images?/);
+
+    const applied = await cli(budget(max, target), 'apply', '--yes', '--json');
+    expect(applied.code, applied.stderr).toBe(0);
+    const left = ids(await buildCacheRecords(t.docker));
+    for (const r of both.buildCache!.remove) expect(left.has(r.id)).toBe(false);
+    const images = new Set((await t.docker.listImages({ all: true })).map((i) => i.Id));
+    const evicted = both.actions.filter((a) => a.type === 'delete').map((a) => a.imageId);
+    expect(evicted.length).toBe(both.disk!.evicted);
+    for (const id of evicted) expect(images.has(id)).toBe(false);
+  });
+
   it('on Podman the section is not applicable: said, nothing changes, not an error', async () => {
     const podman = await startPodman();
     try {

@@ -226,8 +226,8 @@ export class FakeEngine implements Engine {
   }
 
   /** The fake keeps no build cache: the planner's tests give records as plain data. */
-  pruneBuildCacheRecord(id: string): Promise<CachePruneOutcome> {
-    return Promise.reject(new Error(`no build-cache record ${id} in the fake engine`));
+  pruneBuildCacheRecords(ids: string[]): Promise<CachePruneOutcome> {
+    return Promise.reject(new Error(`no build-cache records ${ids.join(', ')} in the fake engine`));
   }
 
   /** By full ID or by reference, as the engine resolves a name. */
