@@ -150,6 +150,58 @@ describe.skipIf(engineTestsSkipped())('the build cache on a real dockerd', () =>
     expect(theirs, JSON.stringify(plan.buildCache, null, 1)).toEqual(ours);
   });
 
+  it('removes the records `docker builder prune --keep-storage` removes, for the equivalent keepBytes policy', async () => {
+    // An empty cache first: records an earlier test used twice would weigh differently in the engine's order.
+    expect((await t.cli(['builder', 'prune', '--all', '--force'])).code).toBe(0);
+    // Six records of one use each (FROM scratch, one COPY), of different sizes, used one after the other; with
+    // equal use counts the engine's order is least recently used first, as keepBytes's always is.
+    for (let i = 0; i < 6; i++) {
+      const iid = await buildWithCache(t, {
+        tag: `bc/keep:${i}`,
+        base: 'scratch',
+        files: { [`k${i}`]: `keep ${i}\n`.padEnd(20_000 * (1 + ((i * 5) % 6)), '.') },
+        steps: [`COPY k${i} /k${i}`],
+      });
+      await t.docker.getImage(iid).remove();
+    }
+    const records = await buildCacheRecords(t.docker);
+    const regular = records
+      .filter((r) => r.Type === 'regular')
+      .sort((a, b) => a.LastUsedAt!.localeCompare(b.LastUsedAt!));
+    expect(regular.length).toBe(6);
+    // Keep all but the three least recently used (and a little over): both sides stop after those three.
+    const total = records.filter((r) => !r.Shared).reduce((n, r) => n + r.Size, 0);
+    const keep = total - regular.slice(0, 3).reduce((n, r) => n + r.Size, 0) + 1_000;
+    const file = join(dir, 'keep.yaml');
+    await writeFile(file, `version: 1\nbuildCache:\n  keepBytes: ${keep}B\n  types: [regular]\n`);
+    const planned = await runCli([
+      'plan',
+      '-p',
+      file,
+      '--host',
+      t.host,
+      '--state-dir',
+      join(dir, 'keep-state'),
+      '--format',
+      'json',
+    ]);
+    expect(planned.code, planned.stderr).toBe(0);
+    const ours = new Set((JSON.parse(planned.stdout) as Plan).buildCache!.remove.map((r) => r.id));
+    expect(ours).toEqual(ids(regular.slice(0, 3)));
+    const pruned = await t.cli([
+      'builder',
+      'prune',
+      '--force',
+      '--filter',
+      'type=regular',
+      '--keep-storage',
+      String(keep),
+    ]);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const theirs = new Set([...pruned.stdout.matchAll(/^([a-z0-9]{20,})$/gm)].map((m) => m[1]!));
+    expect(theirs).toEqual(ours);
+  });
+
   it('a record used again after planning is skipped when the saved plan is applied', async () => {
     await buildWithCache(t, { tag: 'bc/again:1', base, files: { 'd.txt': 'four' }, cacheMount: 'again' });
     const policy = 'version: 1\nbuildCache: { unusedFor: 30m, types: [exec.cachemount] }\n';
