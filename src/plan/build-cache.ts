@@ -105,10 +105,14 @@ export function cacheBudget(policy: BuildCachePolicy, records: BuildCacheRecord[
   const taken = new Set<string>();
   const children = new Map<string, string[]>();
   for (const r of records) for (const p of r.parents) children.set(p, [...(children.get(p) ?? []), r.id]);
+  // A record an image shares is that image's layer: its bytes are counted with the images, and removing it frees
+  // none of them. So the budget counts, and takes, only the private records.
+  const privateBytes = (ids: Set<string> | null) =>
+    records.reduce((s, r) => s + (r.shared || (ids !== null && !ids.has(r.id)) ? 0 : r.size), 0);
   return {
-    totalBytes: plan.totalBytes,
-    plannedBytes: plan.bytes,
-    evictable: evictableCache(policy, records, plan),
+    totalBytes: privateBytes(null),
+    plannedBytes: privateBytes(gone),
+    evictable: evictableCache(policy, records, plan).filter((r) => !r.shared),
     taken,
     childrenGone: (r) => (children.get(r.id) ?? []).every((c) => gone.has(c) || taken.has(c)),
     take: (r) => taken.add(r.id),

@@ -83,9 +83,9 @@ export class ReclaimTracker {
 
 /** The build cache's part in a disk budget: what buildCache allows the budget to take, and how it takes it. */
 export interface CacheBudget {
-  /** The whole cache's bytes before the run (counted toward maxImageBytes). */
+  /** The cache's bytes before the run that no image shares (counted toward maxImageBytes). */
   totalBytes: number;
-  /** Bytes the buildCache section already removes. */
+  /** Bytes the buildCache section already frees (its records no image shares). */
   plannedBytes: number;
   /** Records the budget may take, least recently used first. */
   evictable: BuildCacheRecord[];

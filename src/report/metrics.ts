@@ -1,4 +1,5 @@
 import type { ApplyReport } from '../execute/types.js';
+import type { Plan } from '../plan/types.js';
 
 export interface RunMetrics {
   /** The engine's address (unix:///var/run/docker.sock, tcp://host:2376): unique where names are not. */
@@ -8,7 +9,12 @@ export interface RunMetrics {
   finishedAt: number;
   durationSeconds: number;
   report: ApplyReport | null;
+  /** The plan the run carried out (its disk and build-cache figures are from when it was made). */
+  plan?: Plan | null;
 }
+
+const goal = (m: RunMetrics, measure: 'usage' | 'image-bytes') =>
+  m.plan?.disk?.goals.find((g) => g.measure === measure)?.before ?? null;
 
 function esc(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -64,6 +70,21 @@ const METRICS: [name: string, help: string, value: (m: RunMetrics) => number | n
     'imgsweep_last_run_build_cache_bytes_reclaimed',
     'Bytes the engine reports freed by the build-cache records the last apply removed (its SpaceReclaimed).',
     (m) => m.report?.buildCache?.summary.bytesReclaimed ?? 0,
+  ],
+  [
+    'imgsweep_last_run_build_cache_bytes',
+    'Size of the BuildKit build cache (every record) when the last apply planned; no sample without a buildCache section.',
+    (m) => (m.plan?.buildCache?.status === 'evaluated' ? m.plan.buildCache.totalBytes : null),
+  ],
+  [
+    'imgsweep_last_run_disk_image_bytes',
+    'What maxImageBytes measured when the last apply planned: the images, and the build cache with a buildCache section.',
+    (m) => goal(m, 'image-bytes'),
+  ],
+  [
+    'imgsweep_last_run_disk_usage_ratio',
+    "What maxUsage measured when the last apply planned: the used fraction of the engine's filesystem (0 to 1).",
+    (m) => goal(m, 'usage'),
   ],
 ];
 

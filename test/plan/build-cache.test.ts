@@ -124,6 +124,22 @@ describe('a disk budget over images and build cache', () => {
     expect(p.disk).toMatchObject({ cacheEvicted: 2, evicted: 1 });
   });
 
+  it('a record an image shares is counted once, with the images, and never taken (removing it frees nothing)', () => {
+    const withShared = (yaml: string) =>
+      makePlan({
+        policy: policy(`version: 1\n${yaml}`),
+        inventory: inventory(images, [], {
+          buildCache: [...cache, record('s1', { used: '9d', size: 900, shared: true })],
+        }),
+        now: NOW,
+      });
+    // 2000 image bytes + 1800 private cache = 3800 (not 4700); the shared record is the oldest but stays.
+    const p = withShared('buildCache: { unusedFor: 30d, keepShared: false }\ndisk: { maxImageBytes: 3000B }\n');
+    expect(p.disk!.goals[0]!.before).toBe(3_800);
+    expect(p.buildCache!.remove.map((r) => r.id).sort()).toEqual(['c1', 'c2']);
+    expect(p.disk).toMatchObject({ cacheEvicted: 2, cacheEvictedBytes: 1_200, evicted: 0 });
+  });
+
   it('without a buildCache section the budget counts and takes images only', () => {
     const p = plan('disk: { maxImageBytes: 1500B }\n');
     expect(p.buildCache).toBeUndefined();

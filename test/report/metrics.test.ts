@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatMetrics, type RunMetrics } from '../../src/report/metrics.js';
+import { makePlan } from '../../src/plan/plan.js';
+import { ago, image, inventory, layered, NOW, policy } from '../support/builders.js';
 import { mixedReport } from './report-fixture.js';
 
 const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*\{engine="(\\.|[^"\\])*"\} -?[0-9.e+]+$/;
@@ -62,6 +64,13 @@ function parseExposition(text: string): Map<string, Family> {
   return families;
 }
 
+/** Figures from the plan a run carried out: a sample only when the plan had them. */
+const PLAN_FIGURES = new Set([
+  'imgsweep_last_run_build_cache_bytes',
+  'imgsweep_last_run_disk_image_bytes',
+  'imgsweep_last_run_disk_usage_ratio',
+]);
+
 const value = (families: Map<string, Family>, name: string, engine: string) =>
   families.get(name)!.samples.find((s) => s.engine === engine)!.value;
 
@@ -84,7 +93,7 @@ describe('formatMetrics', () => {
       expect(name).toMatch(/^imgsweep_/);
       expect(f.help).not.toBeNull();
       expect(f.type).toBe('gauge');
-      expect(f.samples).toHaveLength(1);
+      expect(f.samples).toHaveLength(PLAN_FIGURES.has(name) ? 0 : 1);
     }
     const v = (name: string) => value(families, name, 'build-01');
     expect(v('imgsweep_last_run_timestamp_seconds')).toBe(1795780800);
@@ -133,7 +142,7 @@ describe('formatMetrics', () => {
     expect(families.size).toBeGreaterThanOrEqual(10);
     // Bytes the engine reported freed: no figure, so no sample (rather than a misleading 0).
     for (const [name, f] of families)
-      expect(f.samples).toHaveLength(name === 'imgsweep_last_run_bytes_reclaimed' ? 0 : 1);
+      expect(f.samples).toHaveLength(name === 'imgsweep_last_run_bytes_reclaimed' || PLAN_FIGURES.has(name) ? 0 : 1);
     expect(value(families, 'imgsweep_last_run_images_deleted', 'e')).toBe(0);
     expect(value(families, 'imgsweep_last_run_steps_failed', 'e')).toBe(0);
     expect(value(families, 'imgsweep_last_run_duration_seconds', 'e')).toBe(0.003);
@@ -148,6 +157,7 @@ describe('formatMetrics', () => {
     ];
     const families = parseExposition(formatMetrics(runs));
     for (const [name, f] of families) {
+      if (PLAN_FIGURES.has(name)) continue;
       const engines =
         name === 'imgsweep_last_run_bytes_reclaimed' ? ['build-01'] : ['build-01', 'build-02', 'podman.example:2376'];
       if (name !== 'imgsweep_last_run_bytes_reclaimed' || report.summary.bytesActual !== null)
@@ -169,6 +179,36 @@ describe('formatMetrics', () => {
     expect(text).toContain(`imgsweep_last_run_success{engine="${escaped}"} 1\n`);
     const families = parseExposition(text);
     expect(value(families, 'imgsweep_last_run_success', engine)).toBe(1);
+  });
+
+  it("the plan's figures: the build cache's size, and what maxImageBytes and maxUsage measured (cache included)", () => {
+    const images = layered([image('a', { tags: ['a:1'], size: 1_000 }), image('b', { tags: ['b:1'], size: 1_000 })]);
+    const record = (id: string, size: number, shared = false) => ({
+      id,
+      parents: [],
+      type: 'regular',
+      description: id,
+      inUse: false,
+      shared,
+      size,
+      createdAt: ago('30d'),
+      lastUsedAt: ago('1d'),
+      usageCount: 1,
+    });
+    const inv = inventory(images, [], { buildCache: [record('c1', 600), record('c2', 400), record('s1', 900, true)] });
+    inv.disk = { path: '/var/lib/docker', totalBytes: 10_000, usedBytes: 4_000, availableBytes: 6_000 };
+    const plan = makePlan({
+      policy: policy('version: 1\nbuildCache: { unusedFor: 30d }\ndisk: { maxImageBytes: 1GB, maxUsage: 90% }\n'),
+      inventory: inv,
+      now: NOW,
+    });
+    const families = parseExposition(
+      formatMetrics([{ engine: 'e', success: true, finishedAt: 1, durationSeconds: 1, report: null, plan }]),
+    );
+    expect(value(families, 'imgsweep_last_run_build_cache_bytes', 'e')).toBe(1_900);
+    // Images 2000 and the cache no image shares 1000: the shared record is an image's layer, counted once.
+    expect(value(families, 'imgsweep_last_run_disk_image_bytes', 'e')).toBe(3_000);
+    expect(value(families, 'imgsweep_last_run_disk_usage_ratio', 'e')).toBe(0.4);
   });
 
   it('no runs: only HELP and TYPE lines, still valid', () => {

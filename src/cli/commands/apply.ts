@@ -334,6 +334,7 @@ async function applyRun(args: string[], io: CliIo, record: RunRecord | null): Pr
           finishedAt,
           durationSeconds: o.seconds || (Date.now() - started) / 1000,
           report: o.report,
+          plan: o.plan ?? null,
         }));
         await writeFileAtomic(values['metrics-file'], formatMetrics(runs)).catch((err: unknown) =>
           writeFailure(message(err)),
