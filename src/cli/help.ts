@@ -108,6 +108,19 @@ On a terminal a live line shows steps done, bytes freed so far, elapsed time and
 digits, or a build-cache record's ID (with a buildCache section: whether it is removed, or kept and why). Prints the image's references with each one's fate and the rule or protection that decided it, its
 containers, and whether the image is deleted and, if not, why not.`,
   },
+  diff: {
+    usage: 'imgsweep diff -p OLD.yaml -p NEW.yaml [--inventory FILE] | imgsweep diff OLD-PLAN.json NEW-PLAN.json',
+    common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet'],
+    summary: 'what a policy change does: every image, reference, container and cache record whose fate changes',
+    details: `With two policies, plans both against one inventory (--inventory FILE, or the engine read once) at one
+time; with two saved plans, compares them as they are. Lists each image whose fate changes (kept, deleted, some
+references untagged, or not in the plan) with the rule and reason on each side and the change in bytes, then
+references, stopped containers and build-cache records that change, and the totals before and after.
+  -p, --policy FILE    the old policy, then the new one (give it twice)
+  --format FMT         text (default), json or markdown (for a pull-request comment)
+  --exit-code          exit 1 when anything changes (as git diff --exit-code does)
+Exit 0 (with --exit-code: 0 when nothing changes, 1 when something does); 2 on bad input.`,
+  },
   watch: {
     usage: 'imgsweep watch [--host URL | --context NAME] [--state-dir DIR] [--flush-interval 5s]',
     common: [...TLS, 'timeout', 'state-dir', 'quiet'],

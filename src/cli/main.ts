@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('./commands/explain.js')).explainCommand,
   apply: async () => (await import('./commands/apply.js')).applyCommand,
   watch: async () => (await import('./commands/watch.js')).watchCommand,
+  diff: async () => (await import('./commands/diff.js')).diffCommand,
 };
 
 export function packageVersion(): string {

@@ -1013,6 +1013,60 @@ describe.skipIf(engineTestsSkipped())('the image and the deployment command line
     expect(apply.code, apply.stdout + apply.stderr).toBe(0);
   });
 
+  it("the policy-diff workflow's steps, run in a git checkout, write the pull request's Markdown diff", async () => {
+    const wf = parseYaml(readFileSync(join(DEPLOY, 'ci', 'github-policy-diff.yml'), 'utf8')) as {
+      on: { pull_request: { paths: string[] } };
+      permissions: Record<string, string>;
+      jobs: Record<string, { env: Record<string, string>; steps: { name?: string; run?: string }[] }>;
+    };
+    const [job] = Object.values(wf.jobs);
+    expect(wf.on.pull_request.paths).toEqual(expect.arrayContaining([job!.env.POLICY, job!.env.INVENTORY]));
+    expect(wf.permissions['pull-requests']).toBe('write');
+    const step = (name: string) => job!.steps.find((x) => x.name === name)!.run!;
+    // A repository whose main branch has the example policy and inventory; the pull request protects pr-1* tags.
+    const repo = join(work, 'policy-diff');
+    const shim = join(work, 'policy-diff-bin');
+    await mkdir(join(repo, '.github'), { recursive: true });
+    await mkdir(shim, { recursive: true });
+    await writeFile(
+      join(shim, 'imgsweep'),
+      `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'bin', 'imgsweep.js')}" "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const git = async (...args: string[]) => {
+      const r = await exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo });
+      expect(r.code, show(r)).toBe(0);
+    };
+    const policy = readFileSync(join(ROOT, 'policies', 'ci-runner.yaml'), 'utf8');
+    await git('init', '-q', '-b', 'main');
+    await writeFile(join(repo, job!.env.POLICY!), policy);
+    await copyFile(join(ROOT, 'examples', 'inventory.json'), join(repo, job!.env.INVENTORY!));
+    await git('add', '.');
+    await git('commit', '-q', '-m', 'base');
+    await git('update-ref', 'refs/remotes/origin/main', 'HEAD');
+    await writeFile(join(repo, job!.env.POLICY!), policy.replace('"v*.*.*"]', '"v*.*.*", "pr-1*"]'));
+    const env = {
+      ...process.env,
+      ...job!.env,
+      PATH: `${shim}:${process.env.PATH ?? ''}`,
+      GITHUB_BASE_REF: 'main',
+      GITHUB_STEP_SUMMARY: join(work, 'policy-diff-summary.md'),
+    };
+    for (const name of ["The base branch's policy", 'Diff']) {
+      const r = await exec('bash', ['-e', '-c', step(name)], { cwd: repo, env });
+      expect(r.code, show(r)).toBe(0);
+    }
+    const md = readFileSync(join(repo, 'diff.md'), 'utf8');
+    expect(md).toMatch(/^### imgsweep: what the policy change does\n/);
+    expect(md).toMatch(
+      /^\| `[0-9a-f]{12}` \| `registry\.acme\.io\/ci\/[a-z]+:pr-1\d+` \| deleted by .* \| kept: tag pr-1\d+ /m,
+    );
+    expect(readFileSync(env.GITHUB_STEP_SUMMARY, 'utf8')).toBe(md);
+    expect(step('Comment on the pull request')).toContain('--body-file diff.md');
+  });
+
   it('the GitLab runner cron script runs with its paths moved by environment variables', async () => {
     const dir = join(work, 'gitlab');
     const shim = join(dir, 'bin');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Inventory } from '../../src/inventory/types.js';
 import { planProblems } from '../../src/execute/plan-file.js';
+import type { PlanDiff } from '../../src/diff/plan-diff.js';
 import type { Plan } from '../../src/plan/types.js';
 import { runCli } from '../support/cli.js';
 import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
@@ -280,6 +281,20 @@ describe.skipIf(engineTestsSkipped())('plan, inventory and explain against a rea
     it('is the same plan every time', async () => {
       const [a, b] = [await planJson(), await planJson()];
       expect(b.text).toBe(a.text);
+    });
+
+    it('diff of two policies reads the engine once and shows what protecting isw/two changes', async () => {
+      const kept = join(dir, 'protect-two.yaml');
+      await writeFile(
+        kept,
+        POLICY.replace('  labels: ["com.example.keep"]', '  labels: ["com.example.keep"]\n  repositories: ["isw/two"]'),
+      );
+      const r = await live('diff', '-p', policy, '-p', kept, '--json', '--exit-code');
+      expect(r.code, r.stderr).toBe(1);
+      const d = JSON.parse(r.stdout) as PlanDiff;
+      expect(d.images.map((c) => [c.imageId, c.before.fate, c.after.fate])).toEqual([[f.twoTags, 'deleted', 'kept']]);
+      expect(d.after.engine.host).toBe(t.host);
+      expect(d.notes).toEqual([]);
     });
 
     it('prints the text plan', async () => {
