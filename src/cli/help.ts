@@ -121,6 +121,18 @@ references, stopped containers and build-cache records that change, and the tota
   --exit-code          exit 1 when anything changes (as git diff --exit-code does)
 Exit 0 (with --exit-code: 0 when nothing changes, 1 when something does); 2 on bad input.`,
   },
+  test: {
+    usage: 'imgsweep test DIR|FILE... [--format text|junit]',
+    common: ['quiet'],
+    summary: 'policy unit tests: what a policy must delete, untag or keep, checked against a plan',
+    details: `Each test file (YAML; in a folder, every *.test.yaml) names a policy, an inventory (a saved one, or images
+and containers written in the file), a time (now), and expectations about references or images: deleted,
+untagged or kept, optionally with the rule, the kept reason and the bytes reclaimed. Each failure is printed with
+the expected and actual fate and the explanation of the image, then "N passed, M failed". A test file is validated
+like a policy, with positioned errors (schema: schemas/policy-test.schema.json).
+  --format FMT         text (default) or junit (JUnit XML, for CI systems; printed also with --quiet)
+Exit 0 when every expectation holds, 1 when one fails, 2 when a test file, its policy or its inventory is invalid.`,
+  },
   watch: {
     usage: 'imgsweep watch [--host URL | --context NAME] [--state-dir DIR] [--flush-interval 5s]',
     common: [...TLS, 'timeout', 'state-dir', 'quiet'],

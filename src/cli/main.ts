@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   apply: async () => (await import('./commands/apply.js')).applyCommand,
   watch: async () => (await import('./commands/watch.js')).watchCommand,
   diff: async () => (await import('./commands/diff.js')).diffCommand,
+  test: async () => (await import('./commands/test.js')).testCommand,
 };
 
 export function packageVersion(): string {

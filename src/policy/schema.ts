@@ -4,7 +4,7 @@ import type { PolicyProblem, ProblemCode } from './problems.js';
 import { DURATION_EXAMPLES, SIZE_EXAMPLES } from './units.js';
 import type { PathSegment, YamlSource } from './yaml-source.js';
 import { didYouMean } from './suggest.js';
-import { readSchema, validatorFor } from '../validation/validators.js';
+import { readSchema, validatorFor, type SchemaName } from '../validation/validators.js';
 
 export function policySchema(): Record<string, unknown> {
   return readSchema('policy');
@@ -29,9 +29,9 @@ const FORMAT_MESSAGES: Record<string, (v: string) => string> = {
     `${JSON.stringify(v)} is not a rule name (letters, digits, . _ -, starting with a letter or digit, at most 100)`,
 };
 
-/** Validates against schemas/policy.schema.json; one problem per key path, positioned. */
-export function schemaProblems(source: YamlSource, file: string): PolicyProblem[] {
-  const validate = validatorFor('policy');
+/** Validates against schemas/NAME.schema.json (a policy by default); one problem per key path, positioned. */
+export function schemaProblems(source: YamlSource, file: string, name: SchemaName = 'policy'): PolicyProblem[] {
+  const validate = validatorFor(name);
   if (validate(source.value)) return [];
   const byPath = new Map<string, PolicyProblem>();
   for (const err of validate.errors ?? []) {

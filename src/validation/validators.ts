@@ -8,13 +8,14 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ValidateFunction } from 'ajv';
 
-export type SchemaName = 'policy' | 'plan' | 'inventory';
+export type SchemaName = 'policy' | 'plan' | 'inventory' | 'policy-test';
 
 /** ajv options per schema (shared by the build and the fallback, so both validate alike). */
 export const SCHEMA_OPTIONS: Record<SchemaName, { options: Record<string, unknown>; formats: string[] }> = {
   policy: { options: { allErrors: true, strict: true, verbose: true }, formats: [] },
   plan: { options: { allErrors: true, strict: true, strictRequired: false }, formats: ['date-time'] },
   inventory: { options: { allErrors: true, strict: true, allowUnionTypes: true }, formats: ['date-time'] },
+  'policy-test': { options: { allErrors: true, strict: true, verbose: true }, formats: [] },
 };
 
 const require = createRequire(import.meta.url);

@@ -11,6 +11,7 @@ const USAGE: Record<string, string[]> = {
   apply: ['imgsweep apply -p POLICY [--yes]', 'imgsweep apply PLAN.json'],
   inventory: ['imgsweep inventory [-o inventory.json] [--format text|json]'],
   explain: ['imgsweep explain REF -p POLICY'],
+  test: ['imgsweep test DIR|FILE...', '--format text|junit'],
   diff: ['imgsweep diff -p OLD.yaml -p NEW.yaml', 'imgsweep diff OLD-PLAN.json NEW-PLAN.json', '--exit-code'],
   schema: ['imgsweep schema [policy|plan'],
 };
@@ -109,6 +110,7 @@ describe("each command's help lists the shared options it takes, and only those"
     watch: import('../../src/cli/commands/watch.js'),
     validate: import('../../src/cli/commands/validate.js'),
     diff: import('../../src/cli/commands/diff.js'),
+    test: import('../../src/cli/commands/test.js'),
   };
   // apply parses --inventory only to say why it cannot be applied.
   const takes = (command: string, option: string, parsed: Record<string, unknown>) =>
