@@ -82,6 +82,17 @@ export interface UsageEntry {
   source?: string;
 }
 
+/** What a registry said of one repository digest (repo@sha256:…): whether it still serves it. */
+export interface RegistryAnswer {
+  status: 'present' | 'absent' | 'unknown';
+  /** The registry asked, as the Docker CLI names it (docker.io for Docker Hub). */
+  registry: string;
+  /** unknown: why it could not be asked (never a credential). */
+  reason: string | null;
+  /** When it was asked (ISO). */
+  at: string;
+}
+
 export interface Inventory {
   kind: 'imgsweep-inventory';
   version: 1;
@@ -96,6 +107,8 @@ export interface Inventory {
   disk?: { totalBytes: number; usedBytes: number; availableBytes?: number; path: string } | null;
   /** Why the images carry no layers: the engine's disk accounting could not be had, so no estimate can be made. */
   accountingUnavailable?: string;
+  /** Registries' answers for the repository digests of the images a policy asked about, by digest reference. */
+  registry?: { answers: Record<string, RegistryAnswer> };
   /**
    * The engine's BuildKit build cache; null: it keeps none imgsweep can read (Podman); absent: not read (an older
    * snapshot, or a plan with no buildCache section).

@@ -55,6 +55,8 @@ function immunity(f: ImageFacts, policy: Policy, now: number): ImmuneWhy | null 
         protection: { kind: 'youngerThan', youngerThanMs: floor, youngerThan: policy.protect.youngerThan!, since },
       };
   }
+  if (policy.protect.unrestorable && (f.restorable.state === 'no' || f.restorable.state === 'unknown'))
+    return { reason: 'protected-unrestorable', restorable: f.restorable.state, detail: f.restorable.detail };
   const stopped = f.containers.find((u) => !u.running && !u.removable);
   if (stopped) {
     const remove = policy.containers.stopped === 'remove';
@@ -79,6 +81,7 @@ function refProtection(policy: Policy): (ref: Reference) => Protection | null {
     images: null,
     untagged: null,
     unused: null,
+    restorable: null,
   });
   const tag = new CompiledSelector({
     repositories: null,
@@ -88,6 +91,7 @@ function refProtection(policy: Policy): (ref: Reference) => Protection | null {
     images: null,
     untagged: null,
     unused: null,
+    restorable: null,
   });
   const full = new CompiledSelector({
     repositories: null,
@@ -97,6 +101,7 @@ function refProtection(policy: Policy): (ref: Reference) => Protection | null {
     images: null,
     untagged: null,
     unused: null,
+    restorable: null,
   });
   // The compiled selectors cache their answers per text; which pattern matched is looked up only on a hit.
   return (ref) => {

@@ -7,6 +7,7 @@ import {
   type UsageEntry,
 } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
+import { restorabilityOf, type Restorability } from './restorable.js';
 
 const NO_CONTAINERS: ContainerUse[] = [];
 
@@ -43,6 +44,8 @@ export interface ImageFacts {
   parent: ImageFacts | null;
   children: ImageFacts[];
   depth: number;
+  /** Whether a registry still serves it (for protect.unrestorable and match.restorable). */
+  restorable: Restorability;
 }
 
 function ms(iso: string | null | undefined): number | null {
@@ -74,6 +77,8 @@ export function imageFacts(
   policy: Policy,
   now: number,
   usage: Record<string, UsageEntry>,
+  /** Plan as if every image with a digest might be restorable: to learn which images to ask registries about. */
+  assumeRestorableAny = false,
 ): Map<string, ImageFacts> {
   const uses = new Map<string, ContainerUse[]>();
   for (const c of inventory.containers) {
@@ -114,6 +119,7 @@ export function imageFacts(
       lastUsedMs,
       firstSeenMs: ms(entry?.firstSeen),
       lastUsedFrom,
+      restorable: restorabilityOf(image, inventory.registry?.answers, assumeRestorableAny),
       containers,
       running,
       heldByStopped,

@@ -18,6 +18,8 @@ export interface PlanInput {
   usage?: Record<string, UsageEntry>;
   /** Keep every rule's verdict per reference (for explain). */
   trace?: boolean;
+  /** Plan as if a registry might serve any image with a digest: the deletions then name the images to ask about. */
+  assumeRestorableAny?: boolean;
   /** No usage record existed for this engine before this run: every image is first seen now. */
   usageStarted?: boolean;
 }
@@ -32,7 +34,7 @@ export interface Evaluation {
 /** policy + inventory + now -> plan. Pure: no I/O, no clock. */
 export function evaluatePolicy(input: PlanInput): Evaluation {
   const { policy, inventory, now } = input;
-  const facts = imageFacts(inventory, policy, now, input.usage ?? inventory.usage);
+  const facts = imageFacts(inventory, policy, now, input.usage ?? inventory.usage, input.assumeRestorableAny ?? false);
   const selections = selectReferences(policy.rules, facts.values(), now, input.trace ?? false);
   const decisions = decideImages(policy, facts, selections, now);
 

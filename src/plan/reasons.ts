@@ -30,7 +30,9 @@ export type ImmuneWhy =
    * protect. `stoppedFor`: the same as the policy wrote it.
    */
   | { reason: 'in-use-stopped'; container: ContainerRef; stoppedForMs: number | null; stoppedFor?: string | null }
-  | { reason: 'protected-label' | 'protected-id' | 'protected-age'; protection: Protection };
+  | { reason: 'protected-label' | 'protected-id' | 'protected-age'; protection: Protection }
+  /** protect.unrestorable: no registry serves it (no), or one could not be asked (unknown); `detail` says which. */
+  | { reason: 'protected-unrestorable'; restorable: 'no' | 'unknown'; detail: string };
 
 /** A reference protected by pattern (repositories, tags, references): it stays, and so does its image. */
 export interface ProtectedRefWhy {

@@ -63,7 +63,7 @@ export class CompiledSelector {
     this.refLevel = Boolean(s.repositories || s.tags || s.references);
   }
 
-  /** Image-level criteria: labels, image IDs, untagged, unused. */
+  /** Image-level criteria: labels, image IDs, untagged, unused, restorable. */
   matchesImage(f: ImageFacts): boolean {
     const s = this.s;
     if (s.labels && !labelsMatch(s.labels, f.image.labels)) return false;
@@ -73,6 +73,9 @@ export class CompiledSelector {
     }
     if (s.untagged !== null && s.untagged !== (f.tags.length === 0)) return false;
     if (s.unused !== null && s.unused !== f.unused) return false;
+    // Not known either way matches neither: a deletion is never decided on a registry that could not be asked.
+    if (s.restorable !== null && f.restorable.state !== 'any' && f.restorable.state !== (s.restorable ? 'yes' : 'no'))
+      return false;
     return true;
   }
 

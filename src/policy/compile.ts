@@ -24,6 +24,7 @@ interface RawSelector {
   images?: string[];
   untagged?: boolean;
   unused?: boolean;
+  restorable?: boolean;
   exclude?: RawSelector;
 }
 interface RawRule {
@@ -37,7 +38,10 @@ interface RawRule {
 interface RawPolicy {
   version: 1;
   name?: string;
-  protect?: Omit<RawSelector, 'untagged' | 'unused' | 'exclude'> & { youngerThan?: string };
+  protect?: Omit<RawSelector, 'untagged' | 'unused' | 'restorable' | 'exclude'> & {
+    youngerThan?: string;
+    unrestorable?: boolean;
+  };
   containers?: { stopped?: 'protect' | 'remove'; stoppedFor?: string };
   rules?: RawRule[];
   buildCache?: { unusedFor?: string; keepBytes?: string; types?: BuildCacheType[]; keepShared?: boolean };
@@ -45,7 +49,16 @@ interface RawPolicy {
   limits?: { maxDeletions?: number; maxDeletionsPercent?: number };
 }
 
-const POSITIVE_KEYS = ['repositories', 'tags', 'references', 'labels', 'images', 'untagged', 'unused'] as const;
+const POSITIVE_KEYS = [
+  'repositories',
+  'tags',
+  'references',
+  'labels',
+  'images',
+  'untagged',
+  'unused',
+  'restorable',
+] as const;
 
 /** Semantic checks and conversion of a schema-valid document into a typed Policy. */
 export function compilePolicy(
@@ -98,12 +111,13 @@ export function compilePolicy(
       images: s.images ? s.images.map(normalizeIdPrefix) : null,
       untagged: s.untagged ?? null,
       unused: s.unused ?? null,
+      restorable: s.restorable ?? null,
     };
     if (!POSITIVE_KEYS.some((k) => s[k] !== undefined)) {
       report(
         path,
         'empty-value',
-        'names nothing to match: besides exclude, name repositories, tags, references, labels, images, untagged or unused',
+        'names nothing to match: besides exclude, name repositories, tags, references, labels, images, untagged, unused or restorable',
         'key',
       );
     } else if (s.untagged === true && (s.tags || s.references)) {
@@ -126,6 +140,7 @@ export function compilePolicy(
     images: (p.images ?? []).map(normalizeIdPrefix),
     youngerThanMs: duration(p.youngerThan, ['protect', 'youngerThan']),
     youngerThan: p.youngerThan ?? null,
+    unrestorable: p.unrestorable ?? false,
   };
 
   const containers: Policy['containers'] = {

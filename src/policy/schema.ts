@@ -171,6 +171,6 @@ function allowedKeys(schema: unknown): string[] {
   const s = schema as { properties?: Record<string, unknown>; $ref?: string };
   const keys = Object.keys(s.properties ?? {});
   if (s.$ref === '#/$defs/selector')
-    keys.push('repositories', 'tags', 'references', 'labels', 'images', 'untagged', 'unused');
+    keys.push('repositories', 'tags', 'references', 'labels', 'images', 'untagged', 'unused', 'restorable');
   return [...new Set(keys)].sort();
 }

@@ -28,6 +28,8 @@ export interface Selector {
   images: string[] | null;
   untagged: boolean | null;
   unused: boolean | null;
+  /** Whether a registry still serves one of the image's digests; an image not known either way matches neither. */
+  restorable: boolean | null;
 }
 
 export interface Rule {
@@ -54,6 +56,8 @@ export interface Protect {
   youngerThanMs: number | null;
   /** As the policy wrote it. */
   youngerThan: string | null;
+  /** Keep every image not known to be restorable (no digest a registry still serves, or a registry not asked). */
+  unrestorable: boolean;
 }
 
 export interface DiskPolicy {

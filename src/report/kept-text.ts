@@ -10,6 +10,7 @@ export const KEPT_REASON_TEXT: Record<KeptReason, string> = {
   'protected-label': 'protected by label',
   'protected-id': 'protected by image ID',
   'protected-age': 'too young (protect.youngerThan)',
+  'protected-unrestorable': 'cannot be pulled again (protect.unrestorable)',
   'protected-reference': 'a reference is protected',
   'parent-of-kept': 'parent of a kept image',
   'keep-newest': 'among the newest (keep.newest)',
@@ -64,6 +65,8 @@ export function keptText(why: KeptWhy | RefKeptWhy): string {
       return protectionText(why.protection, null);
     case 'protected-reference':
       return protectionText(why.protection, why.ref);
+    case 'protected-unrestorable':
+      return `${why.restorable === 'no' ? 'cannot be pulled again' : 'not known to be restorable'}: ${why.detail} (protect.unrestorable)`;
     case 'parent-of-kept':
       return `parent of kept image ${shortImageId(why.child)}`;
     case 'keep-newest':

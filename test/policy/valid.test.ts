@@ -74,6 +74,7 @@ const EMPTY_SELECTOR: Selector = {
   images: null,
   untagged: null,
   unused: null,
+  restorable: null,
 };
 
 describe('the full example policy', () => {
@@ -158,6 +159,7 @@ describe('defaults', () => {
       images: [],
       youngerThanMs: null,
       youngerThan: null,
+      unrestorable: false,
     });
     expect(p.containers).toEqual({ stopped: 'protect', stoppedForMs: HOUR, stoppedFor: '1h' });
     expect(p.rules).toEqual([]);
