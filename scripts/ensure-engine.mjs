@@ -37,6 +37,8 @@ if (process.env.IMGSWEEP_SKIP_ENGINE_TESTS === '1' && !process.env.CI) process.e
 const missing = [];
 if (!onPath('dockerd')) missing.push('docker.io');
 if (!onPath('docker-registry')) missing.push('docker-registry');
+if (!onPath('htpasswd')) missing.push('apache2-utils'); // bcrypt htpasswd files for the registry client's tests
+if (!onPath('openssl')) missing.push('openssl'); // the registry client's tests make a CA and certificates
 if (!executable('/bin/busybox')) missing.push('busybox-static');
 if (!onPath('podman')) missing.push('podman');
 if (!onPath('promtool')) missing.push('prometheus'); // promtool checks the metrics textfile
