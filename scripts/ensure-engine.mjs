@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Makes sure the real-engine tests can run: dockerd, docker-registry, /bin/busybox (a runnable rootfs), podman,
-// promtool and sshd (the ssh:// engine test runs its own OpenSSH server).
+// promtool, sshd (the ssh:// engine test runs its own OpenSSH server) and chromium (the HTML report's browser test).
 // Installs Debian's packages for what is missing when it can (root + apt-get), after one line naming them; it
 // never removes or replaces an installed package (apt-get --no-remove). Otherwise it says what to do in one line.
 import { spawnSync } from 'node:child_process';
@@ -8,12 +8,14 @@ import { accessSync, constants, existsSync, readdirSync, rmSync, writeFileSync }
 import { delimiter, join } from 'node:path';
 
 // The engines in full; the tools without their recommended packages. busybox-static, not busybox: a static
-// binary runs in any rootfs, and either one gives /bin/busybox (what is there already is used).
-const TOOLS = new Set(['prometheus', 'openssh-server']);
+// binary runs in any rootfs, and either one gives /bin/busybox (what is there already is used). chromium's
+// screenshots need a font: its libfontconfig1 depends on fontconfig-config, which brings fonts-dejavu-core.
+const TOOLS = new Set(['prometheus', 'openssh-server', 'chromium']);
 
 const HINT =
-  "imgsweep tests need real engines, promtool and sshd: install Debian's docker.io, docker-registry, busybox-static, podman, " +
-  'prometheus and openssh-server (sudo apt-get install -y docker.io docker-registry busybox-static podman prometheus openssh-server) ' +
+  "imgsweep tests need real engines, promtool, sshd and chromium: install Debian's docker.io, docker-registry, busybox-static, " +
+  'podman, prometheus, openssh-server and chromium (sudo apt-get install -y docker.io docker-registry busybox-static podman ' +
+  'prometheus openssh-server chromium) ' +
   'or set IMGSWEEP_SKIP_ENGINE_TESTS=1';
 
 function executable(path) {
@@ -43,6 +45,7 @@ if (!executable('/bin/busybox')) missing.push('busybox-static');
 if (!onPath('podman')) missing.push('podman');
 if (!onPath('promtool')) missing.push('prometheus'); // promtool checks the metrics textfile
 if (!executable('/usr/sbin/sshd')) missing.push('openssh-server'); // test/support/sshd.ts runs this path
+if (!executable('/usr/bin/chromium')) missing.push('chromium'); // test/integration/html-report.test.ts runs this path
 if (missing.length === 0) process.exit(0);
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -8,6 +8,7 @@ import {
   formatPlanText,
   formatPlanTextChunks,
 } from '../../report/plan-format.js';
+import { formatPlanHtml, imageTimesOf, type HtmlReportInput } from '../../report/html/page.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { enginesOf, evaluate, refName, requirePolicy, type EngineRef } from '../context.js';
 import type { CliIo } from '../io.js';
@@ -27,7 +28,7 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
     throw new UsageError(`plan: unexpected argument "${positionals[0]}" (the policy goes after -p)`);
   const format = parseFormat(
     values.format ?? (values.json ? 'json' : undefined),
-    ['text', 'json', 'markdown'] as const,
+    ['text', 'json', 'markdown', 'html'] as const,
     'text',
   );
   const policy = await requirePolicy(values.policy, 'plan', { io, quiet: values.quiet });
@@ -35,16 +36,23 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   const engines = enginesOf(values, io);
   // A plan remembers a context it was made through, so that applying it (a set above all) reaches the engine
   // the same way, with the context's TLS files.
-  const planOn = async (ref: EngineRef): Promise<Plan> => {
-    const { plan } = await evaluate(policy, { ...values, ...ref }, io, now);
-    return ref.context === undefined ? plan : { ...plan, engine: { ...plan.engine, context: ref.context } };
+  // The HTML report also shows each image's age, last use and size, which the plan itself does not hold.
+  const planOn = async (ref: EngineRef): Promise<HtmlReportInput> => {
+    const { plan, facts } = await evaluate(policy, { ...values, ...ref }, io, now);
+    const images = format === 'html' ? imageTimesOf(facts) : undefined;
+    return {
+      plan: ref.context === undefined ? plan : { ...plan, engine: { ...plan.engine, context: ref.context } },
+      images,
+    };
   };
   if (engines.length === 1) {
-    const plan = await planOn(engines[0]!);
+    const report = await planOn(engines[0]!);
+    const { plan } = report;
     if (values.output) await writeFileAtomic(values.output, formatPlanJsonChunks(plan));
     // Text and JSON go out in pieces as they are made: for a million images, the JSON is longer than one
     // string may be, and the text is hundreds of MB.
     if (!values.quiet && format === 'markdown') io.stdout.write(formatPlanMarkdown(plan));
+    else if (!values.quiet && format === 'html') io.stdout.write(formatPlanHtml(report));
     else if (!values.quiet)
       for (const chunk of format === 'json' ? formatPlanJsonChunks(plan) : formatPlanTextChunks(plan))
         io.stdout.write(chunk);
@@ -52,12 +60,14 @@ export async function planCommand(args: string[], io: CliIo): Promise<number> {
   }
   // Several engines: planned in parallel; one plan set; an engine that fails does not stop the others.
   const results = await settleLimited(engines, ENGINES_IN_PARALLEL, planOn);
-  const plans: Plan[] = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const reports = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const plans: Plan[] = reports.map((r) => r.plan);
   const set: PlanSet = { kind: 'imgsweep-plan-set', version: PLAN_VERSION, plans };
   const json = `${JSON.stringify(set, null, 2)}\n`;
   if (values.output && plans.length > 0) await writeFileAtomic(values.output, json);
   if (!values.quiet) {
     if (format === 'json') io.stdout.write(json);
+    else if (format === 'html') io.stdout.write(formatPlanHtml(reports));
     else
       io.stdout.write(
         plans
