@@ -8,7 +8,7 @@ import type { ImageFacts } from '../../plan/facts.js';
 import type { DiskSummary, Plan } from '../../plan/types.js';
 import { firstSeenText, refusalText, summaryLine } from '../plan-format.js';
 import { diskText } from '../disk-text.js';
-import { keptText } from '../kept-text.js';
+import { planTables, type Table } from './tables.js';
 
 /** What a plan does not say about an image and the charts need: when it was made and last used, its size. */
 export interface ImageTimes {
@@ -63,15 +63,6 @@ export interface Gauge {
   after: number | null;
 }
 
-export type Cell = string | number | null | string[];
-
-export interface Table {
-  key: string;
-  title: string;
-  columns: { name: string; type: 'id' | 'text' | 'refs' | 'bytes' | 'time' }[];
-  rows: Cell[][];
-}
-
 export interface PageSection {
   engine: string;
   about: string;
@@ -98,14 +89,6 @@ export interface PageSection {
   ages: { buckets: string[]; created: number[][]; lastUsed: number[][] } | null;
   disk: { text: string; gauges: Gauge[] } | null;
   tables: Table[];
-}
-
-const bare = (id: string) => (id.startsWith('sha256:') ? id.slice(7) : id);
-
-/** An image's tags, or its digests when it has none, as the text report lists them (digests follow their tags). */
-export function shownRefs(refs: readonly string[]): string[] {
-  const tags = refs.filter((r) => !r.includes('@'));
-  return tags.length > 0 ? tags : [...refs];
 }
 
 export function bucketOf(ageMs: number): number {
@@ -212,103 +195,6 @@ export function gauges(plan: Plan): Gauge[] {
   });
 }
 
-const CACHE_REASON = { 'unused-for': 'unusedFor', 'keep-bytes': 'keepBytes', disk: 'disk budget' } as const;
-
-function tables(plan: Plan, images: ReadonlyMap<string, ImageTimes> | undefined): Table[] {
-  const times = (id: string): Cell[] => {
-    const t = images?.get(id);
-    return images ? [t?.createdMs ?? null, t?.lastUsedMs ?? null] : [];
-  };
-  const timeCols = images
-    ? ([
-        { name: 'Created', type: 'time' },
-        { name: 'Last used', type: 'time' },
-      ] as const)
-    : [];
-  const of = (type: string) => plan.actions.filter((a) => a.type === type);
-  const out: Table[] = [
-    {
-      key: 'deletes',
-      title: 'Delete',
-      columns: [
-        { name: 'Image', type: 'id' },
-        { name: 'References', type: 'refs' },
-        { name: 'Rule', type: 'text' },
-        { name: 'Est. size', type: 'bytes' },
-        ...timeCols,
-      ],
-      rows: of('delete').map((a) => [
-        bare(a.imageId),
-        shownRefs(a.refs ?? []),
-        a.rule,
-        a.bytes ?? null,
-        ...times(a.imageId),
-      ]),
-    },
-    {
-      key: 'untags',
-      title: 'Untag',
-      columns: [
-        { name: 'Reference', type: 'text' },
-        { name: 'Image', type: 'id' },
-        { name: 'Rule', type: 'text' },
-      ],
-      rows: of('untag').map((a) => [a.ref ?? '', bare(a.imageId), a.rule]),
-    },
-    {
-      key: 'containers',
-      title: 'Remove stopped containers',
-      columns: [
-        { name: 'Container', type: 'id' },
-        { name: 'Image', type: 'id' },
-        { name: 'Rule', type: 'text' },
-      ],
-      rows: of('remove-container').map((a) => [a.containerId ?? '', bare(a.imageId), a.rule]),
-    },
-    {
-      key: 'kept',
-      title: 'Kept',
-      columns: [
-        { name: 'Image', type: 'id' },
-        { name: 'References', type: 'refs' },
-        { name: 'Why', type: 'text' },
-        ...(images ? ([{ name: 'Size', type: 'bytes' }] as const) : []),
-        ...timeCols,
-      ],
-      rows: plan.kept.map((k) => [
-        bare(k.imageId),
-        shownRefs(k.refs),
-        keptText(k),
-        ...(images ? [images.get(k.imageId)?.size ?? null] : []),
-        ...times(k.imageId),
-      ]),
-    },
-  ];
-  const cache = plan.buildCache;
-  if (cache && cache.remove.length > 0)
-    out.push({
-      key: 'cache',
-      title: 'Remove build-cache records',
-      columns: [
-        { name: 'Record', type: 'id' },
-        { name: 'Type', type: 'text' },
-        { name: 'Size', type: 'bytes' },
-        { name: 'Last used', type: 'time' },
-        { name: 'By', type: 'text' },
-        { name: 'Description', type: 'text' },
-      ],
-      rows: cache.remove.map((r) => [
-        r.id,
-        r.type,
-        r.size,
-        Date.parse(r.lastUsedAt),
-        CACHE_REASON[r.reason],
-        r.description,
-      ]),
-    });
-  return out;
-}
-
 /** One engine's plan as the page shows it. */
 export function pageSection({ plan, images }: HtmlReportInput): PageSection {
   const e = plan.engine;
@@ -339,7 +225,7 @@ export function pageSection({ plan, images }: HtmlReportInput): PageSection {
     keptSizes: images !== undefined,
     ages: images ? { buckets: BUCKETS.map((b) => b.label), ...ageBuckets(plan, images) } : null,
     disk: plan.disk ? { text: diskText(plan.disk), gauges: gauges(plan) } : null,
-    tables: tables(plan, images),
+    tables: planTables(plan, images),
   };
 }
 

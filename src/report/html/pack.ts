@@ -3,7 +3,8 @@
  * rows hold its index; times become whole seconds before the plan. At 10,000 images this takes the embedded JSON
  * from about 3.0 MB to 2.1 MB: most of a big report's load time is the browser reading it.
  */
-import type { Cell, PageSection } from './data.js';
+import type { PageSection } from './data.js';
+import type { Cell } from './tables.js';
 
 export interface PackedPage {
   strings: string[];
