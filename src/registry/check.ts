@@ -50,6 +50,14 @@ export async function checkDigests(
   const timeoutMs = o.timeoutMs ?? 10_000;
   const concurrency = Math.max(1, o.concurrencyPerRegistry ?? 4);
   const answers = new Map<string, DigestAnswer>();
+  let calls = 0;
+  const secrets = new Set<string>();
+  function redact(reason: string): string {
+    let text = reason;
+    for (const secret of secrets) if (secret.length >= 4) text = text.split(secret).join('***');
+    return text;
+  }
+
   const answer = (registry: string, outcome: Outcome): DigestAnswer => ({
     status: outcome.status,
     registry,
@@ -71,14 +79,6 @@ export async function checkDigests(
     const entry = work.get(key) ?? { target, refs: [] };
     work.set(key, entry);
     entry.refs.push(ref);
-  }
-
-  let calls = 0;
-  const secrets = new Set<string>();
-  function redact(reason: string): string {
-    let text = reason;
-    for (const secret of secrets) if (secret.length >= 4) text = text.split(secret).join('***');
-    return text;
   }
 
   await Promise.all(

@@ -45,30 +45,41 @@ export function runCredentialHelper(
 ): Promise<CredentialsResult> {
   const program = `docker-credential-${helper}`;
   return new Promise((resolve) => {
-    const child = spawn(program, ['get'], { env: o.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // In a process group of its own, so that the deadline ends what the helper started too.
+    const child = spawn(program, ['get'], { env: o.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const out: Buffer[] = [];
-    let timedOut = false;
+    let settled = false;
+    const settle = (result: CredentialsResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
+    // At the deadline the helper is killed and the answer given at once: a process it started may hold its output open.
     const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+      child.stdout.destroy();
+      child.stderr.destroy();
+      settle({ error: `credential helper ${program} gave no answer in ${o.timeoutMs / 1000} s` });
     }, o.timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => out.push(chunk));
     child.on('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
       const why = error.code === 'ENOENT' ? 'not found on PATH' : (error.code ?? error.message);
-      resolve({ error: `credential helper ${program}: ${why}` });
+      settle({ error: `credential helper ${program}: ${why}` });
     });
     child.on('close', (code) => {
-      clearTimeout(timer);
       const output = Buffer.concat(out).toString('utf8').trim();
-      if (timedOut) return resolve({ error: `credential helper ${program} gave no answer in ${o.timeoutMs / 1000} s` });
       if (code !== 0) {
-        if (NOT_FOUND.test(output)) return resolve({ credentials: null });
+        if (NOT_FOUND.test(output)) return settle({ credentials: null });
         const line = (output.split('\n')[0] ?? '').slice(0, 200);
-        return resolve({ error: `credential helper ${program} failed (exit ${code})${line ? `: ${line}` : ''}` });
+        return settle({ error: `credential helper ${program} failed (exit ${code})${line ? `: ${line}` : ''}` });
       }
-      resolve(helperAnswer(program, output));
+      settle(helperAnswer(program, output));
     });
     child.stdin.on('error', () => undefined); // the helper may exit without reading its input
     child.stdin.end(serverAddress);
