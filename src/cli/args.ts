@@ -27,6 +27,8 @@ export const COMMON_OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
   verbose: { type: 'boolean' },
   timeout: { type: 'string' },
+  'registry-check': { type: 'string' },
+  'registry-timeout': { type: 'string' },
 } as const satisfies Options;
 
 /** parseArgs with usage errors that name the command. */

@@ -24,6 +24,8 @@ import { defaultStateDir } from '../state-dir.js';
 import { snapshotUsage } from '../usage/fold.js';
 import { planLive, snapshotLive } from '../live/plan.js';
 import type { LiveOptions } from '../live/read.js';
+import { attachRegistryAnswers, type RegistryCheck } from '../live/registry.js';
+import { usesRegistry } from '../plan/restorable.js';
 
 /** Loads the policy or fails (exit 2); its warnings go to stderr, unless quiet, and change nothing else. */
 export async function requirePolicy(
@@ -167,6 +169,28 @@ export interface InventoryOptions extends EngineOptions {
   inventory?: string;
   'state-dir'?: string;
   quiet?: boolean;
+  'registry-check'?: string;
+  'registry-timeout'?: string;
+}
+
+/**
+ * --registry-check live (ask the registries now: the default with an engine), saved (the answers a saved
+ * inventory carries: the default with --inventory) or off (ask none: an image with a digest is then not known to
+ * be restorable); --registry-timeout bounds each request (default 10s).
+ */
+export function registryCheckOf(opts: InventoryOptions): { mode: 'live' | 'saved' | 'off'; timeoutMs?: number } {
+  const text = opts['registry-check'] ?? (opts.inventory ? 'saved' : 'live');
+  if (text !== 'live' && text !== 'saved' && text !== 'off')
+    throw new UsageError(`--registry-check: expected live, saved or off, not ${JSON.stringify(text)}`);
+  if (text === 'saved' && !opts.inventory)
+    throw new UsageError(
+      '--registry-check saved: the answers are those a saved inventory carries (give --inventory FILE)',
+    );
+  const t = opts['registry-timeout'];
+  if (t === undefined) return { mode: text };
+  const ms = parseDuration(t);
+  if (ms === null || ms <= 0) throw new UsageError(`--registry-timeout: "${t}" is not a duration (examples: 5s, 1m)`);
+  return { mode: text, timeoutMs: ms };
 }
 
 /** What reading a live engine needs from the command line. */
@@ -176,11 +200,23 @@ export function liveOptions(opts: InventoryOptions, io: CliIo, now: number): Liv
     now,
     warn: (m) => io.stderr.write(`imgsweep: warning: ${m}\n`),
     ...(io.status && !opts.quiet ? { layerProgress: layerReadProgress(io.status) } : {}),
+    registry: liveRegistryCheck(opts),
   };
 }
 
+function liveRegistryCheck(opts: InventoryOptions): RegistryCheck {
+  const r = registryCheckOf(opts);
+  return { mode: r.mode === 'off' ? 'off' : 'live', ...(r.timeoutMs !== undefined ? { timeoutMs: r.timeoutMs } : {}) };
+}
+
 /** The inventory to show or save: a saved snapshot, or the live engine's with every image's layers. */
-export async function loadInventory(opts: InventoryOptions, io: CliIo, now: number): Promise<Inventory> {
+export async function loadInventory(
+  opts: InventoryOptions,
+  io: CliIo,
+  now: number,
+  /** For a live engine: also ask registries what this policy's decision needs (restorable). */
+  policy?: Policy,
+): Promise<Inventory> {
   if (opts.inventory) {
     if (opts.host || opts.context) {
       throw new UsageError(
@@ -191,7 +227,7 @@ export async function loadInventory(opts: InventoryOptions, io: CliIo, now: numb
   }
   const engine = await openEngine(opts, io);
   try {
-    const { inventory, saved } = await snapshotLive(engine, liveOptions(opts, io, now));
+    const { inventory, saved } = await snapshotLive(engine, liveOptions(opts, io, now), policy);
     await saved;
     return inventory;
   } finally {
@@ -209,7 +245,15 @@ export async function evaluate(
 ): Promise<Evaluation> {
   if (opts.inventory) {
     const inventory = await loadInventory(opts, io, now);
-    return evaluatePolicy({ policy, inventory: { ...inventory, usage: snapshotUsage(inventory) }, now, trace });
+    const input = { policy, inventory: { ...inventory, usage: snapshotUsage(inventory) }, now, trace };
+    const check = registryCheckOf(opts);
+    // A saved inventory has no engine to say which registries are insecure: none then.
+    if (check.mode !== 'saved' && usesRegistry(policy))
+      await attachRegistryAnswers([], input, {
+        mode: check.mode,
+        ...(check.timeoutMs ? { timeoutMs: check.timeoutMs } : {}),
+      });
+    return evaluatePolicy(input);
   }
   const engine = await openEngine(opts, io);
   try {

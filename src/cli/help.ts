@@ -36,12 +36,19 @@ const COMMON: [name: string, text: string][] = [
   ['now', '  --now ISO            fix the clock (e.g. 2026-11-27T12:00:00Z), for reproducible plans'],
   ['state-dir', '  --state-dir DIR      where last-used data and the lock live'],
   ['timeout', '  --timeout DUR        bound on every engine call (default 60s)'],
+  [
+    'registry-check',
+    `  --registry-check M   for restorable / protect.unrestorable: live (ask the registries now; the default with
+                       an engine), saved (the answers a saved inventory carries; its default) or off (ask none)`,
+  ],
+  ['registry-timeout', '  --registry-timeout DUR  bound on each registry request (default 10s)'],
   ['json', '  --json               machine-readable output'],
   ['quiet', '  --quiet, --verbose   less or more output (--verbose shows error causes)'],
 ];
 
 const TLS = ['tls-verify', 'tls-ca', 'tls-cert', 'tls-key'];
 const ENGINE = ['host', 'context', ...TLS, 'timeout'];
+const REGISTRY = ['registry-check', 'registry-timeout'];
 
 export const COMMANDS: Record<string, CommandHelp> = {
   validate: {
@@ -59,7 +66,7 @@ explain print it too, unless --quiet. A warning never changes a plan.
   },
   plan: {
     usage: 'imgsweep plan -p POLICY [-o plan.json] [--format text|json|markdown] [--inventory FILE]',
-    common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet'],
+    common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet', ...REGISTRY],
     summary: 'evaluate a policy into a removal plan; changes nothing',
     details: `Reads the engine's inventory (or --inventory FILE), evaluates the policy and prints the plan: what would
 be untagged, deleted or removed, what is kept and why, and the estimated bytes reclaimed.
@@ -72,7 +79,7 @@ bad input.`,
   },
   apply: {
     usage: 'imgsweep apply -p POLICY [--yes] | imgsweep apply PLAN.json [-p POLICY]',
-    common: [...ENGINE, 'now', 'state-dir', 'quiet'],
+    common: [...ENGINE, 'now', 'state-dir', 'quiet', ...REGISTRY],
     summary: 'plan and execute, or execute a saved plan after re-verifying it',
     details: `Executes a plan safely: re-lists the engine first, untags before
 deleting, deletes by full ID without force, children before parents, never touches images of running
@@ -102,7 +109,7 @@ On a terminal a live line shows steps done, bytes freed so far, elapsed time and
   },
   explain: {
     usage: 'imgsweep explain REF -p POLICY [--inventory FILE]',
-    common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet'],
+    common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet', ...REGISTRY],
     summary: 'why an image or reference is kept or removed',
     details: `REF is a reference (nginx:1.25, repo@sha256:...), a full image ID, or an ID prefix of at least 12 hex
 digits, or a build-cache record's ID (with a buildCache section: whether it is removed, or kept and why). Prints the image's references with each one's fate and the rule or protection that decided it, its
@@ -110,7 +117,7 @@ containers, and whether the image is deleted and, if not, why not.`,
   },
   diff: {
     usage: 'imgsweep diff -p OLD.yaml -p NEW.yaml [--inventory FILE] | imgsweep diff OLD-PLAN.json NEW-PLAN.json',
-    common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet'],
+    common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet', ...REGISTRY],
     summary: 'what a policy change does: every image, reference, container and cache record whose fate changes',
     details: `With two policies, plans both against one inventory (--inventory FILE, or the engine read once) at one
 time; with two saved plans, compares them as they are. Lists each image whose fate changes (kept, deleted, some

@@ -60,6 +60,7 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
     return new DockerEngine(docker, clients.docker(apiVersion, undefined), {
       target,
       identity,
+      insecureRegistries: insecureRegistriesOf(info),
       timeoutMs,
       close: () => clients.close(),
     });
@@ -67,6 +68,24 @@ export async function connectEngine(opts: ConnectOptions): Promise<Engine> {
     clients.close();
     throw error;
   }
+}
+
+/**
+ * The registries the engine reaches over plain HTTP, as /info's RegistryConfig lists them: names marked not
+ * secure, and the CIDRs (127.0.0.0/8 by default). Podman lists none there: none then.
+ */
+function insecureRegistriesOf(info: unknown): string[] {
+  const config = isObj(info) && isObj(info.RegistryConfig) ? info.RegistryConfig : null;
+  if (!config) return [];
+  const cidrs = Array.isArray(config.InsecureRegistryCIDRs)
+    ? config.InsecureRegistryCIDRs.filter((c): c is string => typeof c === 'string')
+    : [];
+  const names = isObj(config.IndexConfigs)
+    ? Object.values(config.IndexConfigs).flatMap((c) =>
+        isObj(c) && c.Secure === false && typeof c.Name === 'string' ? [c.Name] : [],
+      )
+    : [];
+  return [...names, ...cidrs];
 }
 
 // dockerode puts names into paths as they are.
@@ -97,6 +116,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 interface Connection {
   target: EngineTarget;
   identity: EngineIdentity;
+  insecureRegistries: string[];
   timeoutMs: number;
   close(): void;
 }
@@ -143,6 +163,10 @@ class DockerEngine implements Engine {
 
   identity(): Promise<EngineIdentity> {
     return Promise.resolve({ ...this.conn.identity });
+  }
+
+  insecureRegistries(): string[] {
+    return [...this.conn.insecureRegistries];
   }
 
   async listImages(): Promise<ImageRecord[]> {

@@ -67,6 +67,8 @@ export interface Engine {
    * be reached. Docker only.
    */
   pruneBuildCacheRecords(ids: string[], keepShared: boolean): Promise<CachePruneOutcome>;
+  /** Registries the engine reaches over plain HTTP (its insecure-registries: names and CIDRs), from /info. */
+  insecureRegistries(): string[];
   events(since: Date, until: Date): Promise<EngineEvent[]>;
   /** Follows container events from `since` until the stream ends (engine restart, idle timeout) or `signal` aborts. */
   streamEvents(since: Date, onEvent: (event: EngineEvent) => void, signal: AbortSignal): Promise<void>;

@@ -36,6 +36,17 @@ export function serializeInventory(inv: Inventory): string {
   if (inv.buildCache !== undefined)
     out.buildCache = inv.buildCache && [...inv.buildCache].sort(byId).map((r) => ({ ...r, parents: [...r.parents] }));
   if (inv.buildCacheUnavailable !== undefined) out.buildCacheUnavailable = inv.buildCacheUnavailable;
+  if (inv.registry !== undefined) {
+    out.registry = {
+      answers: sortedObject(inv.registry.answers, (a) => ({
+        status: a.status,
+        registry: a.registry,
+        reason: a.reason,
+        at: a.at,
+      })),
+      ...(inv.registry.calls === undefined ? {} : { calls: inv.registry.calls }),
+    };
+  }
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 

@@ -108,7 +108,11 @@ export interface Inventory {
   /** Why the images carry no layers: the engine's disk accounting could not be had, so no estimate can be made. */
   accountingUnavailable?: string;
   /** Registries' answers for the repository digests of the images a policy asked about, by digest reference. */
-  registry?: { answers: Record<string, RegistryAnswer> };
+  registry?: {
+    answers: Record<string, RegistryAnswer>;
+    /** Requests made to registries for them (token requests included). */
+    calls?: number;
+  };
   /**
    * The engine's BuildKit build cache; null: it keeps none imgsweep can read (Podman); absent: not read (an older
    * snapshot, or a plan with no buildCache section).

@@ -8,6 +8,8 @@ import { evaluatePolicy, reclaimCandidates, type Evaluation } from '../plan/plan
 import type { Policy } from '../policy/types.js';
 import { attachLayers } from './layers.js';
 import { readLive, type LiveInventory, type LiveOptions } from './read.js';
+import { usesRegistry } from '../plan/restorable.js';
+import { attachRegistryAnswers } from './registry.js';
 
 export interface LivePlan extends Evaluation, LiveInventory {
   /** The engine's disk accounting read for the estimate (null: none read, or none to be had). */
@@ -31,6 +33,8 @@ export async function planLive(
     trace: o.trace ?? false,
     usageStarted: live.usageStarted,
   };
+  if (usesRegistry(policy))
+    await attachRegistryAnswers(engine.insecureRegistries(), input, o.registry ?? { mode: 'live' });
   const first = evaluatePolicy(input);
   if (!policy.disk && reclaimCandidates(first, policy).size === 0) {
     if (!policy.buildCache) return { ...first, ...live, diskUsage: null };
@@ -70,9 +74,13 @@ async function attachBuildCache(
 }
 
 /** A snapshot to plan from later, anywhere: every image with its layers, as a live plan would read them. */
-export async function snapshotLive(engine: Engine, o: LiveOptions): Promise<LiveInventory> {
+export async function snapshotLive(engine: Engine, o: LiveOptions, policy?: Policy): Promise<LiveInventory> {
   const live = await readLive(engine, o);
   const { diskUsage } = await attachLayers(engine, live.inventory, undefined, o.layerProgress);
   await attachBuildCache(engine, live.inventory, diskUsage);
+  if (policy && usesRegistry(policy)) {
+    const input = { policy, inventory: live.inventory, now: o.now, usageStarted: live.usageStarted };
+    await attachRegistryAnswers(engine.insecureRegistries(), input, o.registry ?? { mode: 'live' });
+  }
   return live;
 }

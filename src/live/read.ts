@@ -1,4 +1,5 @@
 /** Reading a live engine: its images and containers, the filesystem under its data root, and the usage record. */
+import type { RegistryCheck } from './registry.js';
 import { statfs } from 'node:fs/promises';
 import type { Engine } from '../engine/engine.js';
 import type { Inventory } from '../inventory/types.js';
@@ -45,6 +46,8 @@ export interface LiveOptions {
   warn: (message: string) => void;
   /** Told as image layers are read, for a progress display. */
   layerProgress?: LayerProgress;
+  /** Whether registries are asked for a policy that needs to know what can be pulled again (default live). */
+  registry?: RegistryCheck;
 }
 
 /** Images whose layers were read so far, of those to read (more may be added as reads settle what is shared). */

@@ -1,4 +1,5 @@
-import type { Inventory, UsageEntry } from '../inventory/types.js';
+import { registrySummary, usesRegistry } from './restorable.js';
+import type { Inventory, RegistryAnswer, UsageEntry } from '../inventory/types.js';
 import type { Policy } from '../policy/types.js';
 import { cacheBudget, planBuildCache, withDiskRemovals } from './build-cache.js';
 import { decideImages, planDelete, type ImageDecision } from './decide.js';
@@ -26,6 +27,8 @@ export interface PlanInput {
 
 export interface Evaluation {
   plan: Plan;
+  /** The registries' answers the plan was made with (for explain). */
+  registryAnswers?: Readonly<Record<string, RegistryAnswer>>;
   facts: Map<string, ImageFacts>;
   selections: Map<string, ImageSelection>;
   decisions: Map<string, ImageDecision>;
@@ -128,7 +131,14 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
   const hold = firstSeenHold(input, kept, facts);
   if (hold) plan.firstSeen = hold;
   if (cache) plan.buildCache = cache;
-  return { plan, facts, selections, decisions };
+  if (usesRegistry(policy)) plan.registry = registrySummary(inventory);
+  return {
+    plan,
+    facts,
+    selections,
+    decisions,
+    ...(inventory.registry ? { registryAnswers: inventory.registry.answers } : {}),
+  };
 }
 
 function firstSeenHold(input: PlanInput, kept: KeptImage[], facts: Map<string, ImageFacts>): FirstSeenHold | null {

@@ -1,5 +1,6 @@
 import type { EngineIdentity } from '../inventory/types.js';
 import type { KeptWhy, Refusal } from './reasons.js';
+import type { RegistrySummary } from './restorable.js';
 
 /** The plan format's version: a plan of another version is not read. */
 export const PLAN_VERSION = 3;
@@ -136,6 +137,8 @@ export interface Plan {
   firstSeen?: FirstSeenHold;
   /** The build cache's part, when the policy has a buildCache section: records to remove, children first. */
   buildCache?: BuildCachePlan;
+  /** What registries said of the images' digests, when the policy uses restorable or protect.unrestorable. */
+  registry?: RegistrySummary;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { digestAnswers, type Restorability } from '../plan/restorable.js';
 import type { RefFate } from '../plan/decide.js';
 import type { LastUsedSource } from '../plan/facts.js';
 import type { Evaluation } from '../plan/plan.js';
@@ -46,6 +47,16 @@ export function refFateText(fate: RefFate | undefined): string {
   }
 }
 
+function restorableText(r: Restorability): string {
+  return r.state === 'yes'
+    ? `yes: a registry serves ${r.digest}`
+    : r.state === 'no'
+      ? `no: ${r.detail}`
+      : r.state === 'unknown'
+        ? `not known: ${r.detail}`
+        : 'not asked';
+}
+
 /** Why one image (and each of its references) is kept or removed, for a person. */
 export function formatExplain(ev: Evaluation, imageId: string, askedRef: string | null): string {
   const f = ev.facts.get(imageId)!;
@@ -62,6 +73,15 @@ export function formatExplain(ev: Evaluation, imageId: string, askedRef: string 
   if (f.children.length) out.push(`  children ${f.children.map((c) => shortImageId(c.image.id)).join(', ')}`);
   const labels = Object.entries(img.labels);
   if (labels.length) out.push(`  labels ${labels.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+  if (ev.plan.registry) {
+    out.push(`  restorable: ${restorableText(f.restorable)}`);
+    for (const { ref, answer } of digestAnswers(img, ev.registryAnswers)) {
+      const said = answer
+        ? `${answer.status === 'present' ? 'served' : answer.status === 'absent' ? 'not served (404)' : `not known (${answer.reason ?? 'no answer'})`} by ${answer.registry}, asked ${answer.at}`
+        : 'not asked';
+      out.push(`    ${ref}: ${said}`);
+    }
+  }
   out.push('');
   out.push(f.refs.length ? 'references:' : 'references: none (untagged)');
   const keys = f.refs.length ? f.refs.map((r) => r.text) : [''];

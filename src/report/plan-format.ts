@@ -11,6 +11,17 @@ import { markdownTable, plural, shortImageId, textTableLines } from './table.js'
 const CHUNK = 1 << 20;
 
 /** Why a first run plans little: images kept only because they were just first seen, and when they become eligible. */
+/** "Registries: asked about 12 digests (14 requests): 8 served, 3 gone, 1 not known (down.example: …)". */
+export function registryText(plan: Plan): string | null {
+  const r = plan.registry;
+  if (!r) return null;
+  if (r.digests === 0)
+    return 'Registries: no digest asked about (an image with a digest not asked about counts as not known to be restorable).';
+  const calls = r.calls === null ? '' : ` (${plural(r.calls, 'request')})`;
+  const down = r.unreachable.map((u) => `${u.registry}: ${u.reason}`).join('; ');
+  return `Registries: asked about ${plural(r.digests, 'digest')}${calls}: ${r.present} served, ${r.absent} gone, ${r.unknown} not known${down ? ` (could not ask ${down})` : ''}.`;
+}
+
 export function firstSeenText(plan: Plan): string | null {
   const h = plan.firstSeen;
   if (!h) return null;
@@ -136,6 +147,8 @@ function* planTextLines(plan: Plan): Generator<string> {
     if (kept) yield kept;
   }
   if (plan.disk) yield `Disk: ${diskText(plan.disk)}`;
+  const registry = registryText(plan);
+  if (registry) yield registry;
   const note = firstSeenText(plan);
   if (note) yield note;
   if (plan.actions.length === 0 && !plan.buildCache?.remove.length) yield 'Nothing to do.';
@@ -164,6 +177,8 @@ export function formatPlanMarkdown(plan: Plan): string {
       '',
     );
   if (plan.disk) out.push(`Disk: ${markdownText(diskText(plan.disk))}`, '');
+  const registry = registryText(plan);
+  if (registry) out.push(markdownText(registry), '');
   if (plan.buildCache) {
     out.push(markdownText(cacheHeadline(plan.buildCache)), '');
     const rows = cacheRows(plan.buildCache);

@@ -225,6 +225,10 @@ export class FakeEngine implements Engine {
     });
   }
 
+  insecureRegistries(): string[] {
+    return [];
+  }
+
   /** The fake keeps no build cache: the planner's tests give records as plain data. */
   pruneBuildCacheRecords(ids: string[]): Promise<CachePruneOutcome> {
     return Promise.reject(new Error(`no build-cache records ${ids.join(', ')} in the fake engine`));

@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.js';
 import { findImage } from '../../plan/find-image.js';
+import { digestAnswers } from '../../plan/restorable.js';
 import { formatExplain, refFateText, traceText } from '../../report/explain-format.js';
 import { keptText } from '../../report/kept-text.js';
 import type { RuleTrace } from '../../plan/select.js';
@@ -55,6 +56,7 @@ export async function explainCommand(args: string[], io: CliIo): Promise<number>
       })),
       rules: f.refs.length === 0 ? rules('') : undefined,
       containers: f.containers.map((u) => ({ id: u.container.id, state: u.container.state, removable: u.removable })),
+      ...(ev.plan.registry ? { restorable: f.restorable, registry: digestAnswers(f.image, ev.registryAnswers) } : {}),
       lastUsed: new Date(f.lastUsedMs).toISOString(),
       firstSeen: f.firstSeenMs === null ? null : new Date(f.firstSeenMs).toISOString(),
     };

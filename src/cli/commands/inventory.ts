@@ -4,7 +4,7 @@ import { formatInventoryText } from '../../report/inventory-format.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
 import { ENGINES_IN_PARALLEL, reportFailures, settleLimited } from '../several.js';
 import type { EngineRef, InventoryOptions } from '../context.js';
-import { enginesOf, loadInventory, refName } from '../context.js';
+import { enginesOf, loadInventory, refName, requirePolicy } from '../context.js';
 import type { CliIo } from '../io.js';
 import { parseFormat } from '../output.js';
 
@@ -13,6 +13,7 @@ export const OPTIONS = {
   ...COMMON_OPTIONS,
   output: { type: 'string', short: 'o' },
   format: { type: 'string' },
+  policy: { type: 'string', short: 'p' },
 } as const;
 
 export async function inventoryCommand(args: string[], io: CliIo): Promise<number> {
@@ -23,7 +24,11 @@ export async function inventoryCommand(args: string[], io: CliIo): Promise<numbe
   const engines = enginesOf(values, io);
   if (engines.length > 1)
     return severalInventories(engines, { ...values, host: undefined, context: undefined }, io, now, format);
-  const inventory = await loadInventory({ ...values, ...engines[0]! }, io, now);
+  // With a policy that uses restorable: the registries' answers for the images it may delete, saved with the rest.
+  const policy = values.policy
+    ? await requirePolicy(values.policy, 'inventory', { io, quiet: values.quiet })
+    : undefined;
+  const inventory = await loadInventory({ ...values, ...engines[0]! }, io, now, policy);
   if (values.output) {
     await writeInventoryFile(values.output, inventory);
     if (!values.quiet)
