@@ -47,11 +47,15 @@ export class RegistrySession {
 
   async check(target: DigestTarget): Promise<Outcome> {
     try {
-      const access = await this.access(target.name);
-      const url = `${this.o.transport.base}/v2/${target.name}/manifests/${target.digest}`;
-      const headers: OutgoingHttpHeaders = { accept: MANIFEST_ACCEPT };
-      if (access.header !== null) headers.authorization = access.header;
-      const answer = await this.request(url, 'HEAD', headers);
+      let access = await this.access(target.name);
+      let answer = await this.head(target, access.header);
+      // A registry that lets anyone ping /v2/ may still challenge for the repository: learn that, and ask again.
+      const challenge = chooseChallenge(answer);
+      if (answer.status === 401 && access.header === null && challenge) {
+        this.ping = Promise.resolve(challenge);
+        access = await this.access(target.name);
+        if (access.header !== null) answer = await this.head(target, access.header);
+      }
       if (answer.status === 200) return { status: 'present', reason: null };
       if (answer.status === 404) return { status: 'absent', reason: null };
       if (answer.status === 401 || answer.status === 403) {
@@ -67,6 +71,13 @@ export class RegistrySession {
         return { status: 'unknown', reason: error.message };
       throw error;
     }
+  }
+
+  private head(target: DigestTarget, authorization: string | null): Promise<HttpAnswer> {
+    const url = `${this.o.transport.base}/v2/${target.name}/manifests/${target.digest}`;
+    const headers: OutgoingHttpHeaders = { accept: MANIFEST_ACCEPT };
+    if (authorization !== null) headers.authorization = authorization;
+    return this.request(url, 'HEAD', headers);
   }
 
   private async request(url: string, method: string, headers: OutgoingHttpHeaders, body?: string): Promise<HttpAnswer> {
@@ -96,10 +107,8 @@ export class RegistrySession {
   private async challenge(): Promise<Challenge | null> {
     const answer = await this.request(`${this.o.transport.base}/v2/`, 'GET', {});
     if (answer.status !== 401) return null;
-    const challenges = parseChallenges(answer.headers['www-authenticate']);
-    const chosen = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
-    if (!chosen) throw new Unknown('HTTP 401 without a Bearer or Basic challenge');
-    if (chosen.scheme === 'bearer' && !chosen.params.realm) throw new Unknown('Bearer challenge without a realm');
+    const chosen = chooseChallenge(answer);
+    if (!chosen) throw new Unknown('HTTP 401 without a usable Bearer or Basic challenge');
     return chosen;
   }
 
@@ -162,6 +171,14 @@ export class RegistrySession {
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     return { header: `Bearer ${token}`, expires: this.o.clock() + lifetime * 1000 - TOKEN_MARGIN_MS };
   }
+}
+
+/** The challenge of a 401 answer to follow: Bearer (with a realm) before Basic. */
+function chooseChallenge(answer: HttpAnswer): Challenge | null {
+  if (answer.status !== 401) return null;
+  const challenges = parseChallenges(answer.headers['www-authenticate']);
+  const bearer = challenges.find((c) => c.scheme === 'bearer' && c.params.realm);
+  return bearer ?? challenges.find((c) => c.scheme === 'basic') ?? null;
 }
 
 function basicHeader(c: Credentials): string {

@@ -20,11 +20,15 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** A registry: HEAD of manifests answered by `status(digest)` after `delayMs`; with `bearer`, a token realm of its own. */
+/**
+ * A registry: HEAD of manifests answered by `status(digest)` after `delayMs`; with `bearer`, a token realm of its own
+ * (and with `openPing`, /v2/ answers 200 to anyone).
+ */
 async function fakeRegistry(o: {
   status: (digest: string) => number;
   delayMs?: number;
   bearer?: { expiresIn: number };
+  openPing?: boolean;
 }) {
   const fake: Fake = { address: '', heads: [], tokens: 0, maxInFlight: 0, accepts: [] };
   let inFlight = 0;
@@ -36,7 +40,8 @@ async function fakeRegistry(o: {
       res.end(JSON.stringify({ access_token: `t${fake.tokens}`, expires_in: o.bearer!.expiresIn }));
       return;
     }
-    const authorized = !o.bearer || /^Bearer t\d+$/.test(req.headers.authorization ?? '');
+    const open = o.openPing && url.pathname === '/v2/';
+    const authorized = open || !o.bearer || /^Bearer t\d+$/.test(req.headers.authorization ?? '');
     if (!authorized) {
       res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${fake.address}/token",service="fake"` });
       res.end();
@@ -139,5 +144,14 @@ describe('checkDigests', () => {
     const moving = () => (now += 40_000); // every reading of the clock is 40 s later: each token outlives one use
     await checkDigests(refs, { ...options(fake), concurrencyPerRegistry: 1, clock: moving });
     expect(fake.tokens).toBe(1 + 3);
+  });
+
+  it('follows a challenge on the manifest when the ping of /v2/ needed none', async () => {
+    const fake = await fakeRegistry({ status: () => 200, bearer: { expiresIn: 300 }, openPing: true });
+    const refs = [1, 2].map((n) => `${fake.address}/isw/app@${digest(n)}`);
+    const { answers, calls } = await checkDigests(refs, { ...options(fake), concurrencyPerRegistry: 1 });
+    expect([...answers.values()].map((a) => a.status)).toEqual(['present', 'present']);
+    expect(fake.tokens).toBe(1);
+    expect(calls).toBe(1 + 1 + 1 + 1 + 1); // ping, refused HEAD, token, HEAD; then the second HEAD with the token
   });
 });
