@@ -44,3 +44,6 @@ export { formatMetrics } from './report/metrics.js';
 
 export { run } from './cli/main.js';
 export * from './errors.js';
+export { formatPlanHtml, imageTimesOf, type HtmlReportInput, type ImageTimes } from './report/html/page.js';
+export { diffPlans, type PlanDiff } from './diff/plan-diff.js';
+export { formatDiffJson, formatDiffMarkdown, formatDiffText } from './report/diff-format.js';

@@ -65,14 +65,15 @@ explain print it too, unless --quiet. A warning never changes a plan.
   --strict   a warning fails its file as a problem does: exit 2, no "ok: FILE" (ok: false with --json)`,
   },
   plan: {
-    usage: 'imgsweep plan -p POLICY [-o plan.json] [--format text|json|markdown] [--inventory FILE]',
+    usage: 'imgsweep plan -p POLICY [-o plan.json] [--format text|json|markdown|html] [--inventory FILE]',
     common: [...ENGINE, 'inventory', 'now', 'state-dir', 'json', 'quiet', ...REGISTRY],
     summary: 'evaluate a policy into a removal plan; changes nothing',
     details: `Reads the engine's inventory (or --inventory FILE), evaluates the policy and prints the plan: what would
 be untagged, deleted or removed, what is kept and why, and the estimated bytes reclaimed.
   -p, --policy FILE    the policy
   -o, --output FILE    also write the plan as JSON (for "imgsweep apply PLAN.json")
-  --format FMT         text (default), json or markdown (for a CI step summary or a PR comment)
+  --format FMT         text (default), json, markdown (for a CI step summary or a PR comment) or html (a
+                       self-contained page: --format html > report.html)
 Exit 0 when evaluated (even if the plan exceeds a limit: the plan says so); 1 when the disk budget was
 skipped because the engine's disk accounting was unavailable (the rules' deletions are still planned); 2 on
 bad input.`,

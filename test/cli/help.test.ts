@@ -7,7 +7,7 @@ const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: strin
 /** Each command and what its help must show of the usage there. */
 const USAGE: Record<string, string[]> = {
   validate: ['imgsweep validate POLICY...'],
-  plan: ['imgsweep plan -p POLICY', '[-o plan.json]', '[--format text|json|markdown]'],
+  plan: ['imgsweep plan -p POLICY', '[-o plan.json]', '[--format text|json|markdown|html]'],
   apply: ['imgsweep apply -p POLICY [--yes]', 'imgsweep apply PLAN.json'],
   inventory: ['imgsweep inventory [-o inventory.json] [--format text|json]'],
   explain: ['imgsweep explain REF -p POLICY'],
