@@ -200,13 +200,21 @@ export function liveOptions(opts: InventoryOptions, io: CliIo, now: number): Liv
     now,
     warn: (m) => io.stderr.write(`imgsweep: warning: ${m}\n`),
     ...(io.status && !opts.quiet ? { layerProgress: layerReadProgress(io.status) } : {}),
-    registry: liveRegistryCheck(opts),
+    registry: liveRegistryCheck(opts, io),
   };
 }
 
-function liveRegistryCheck(opts: InventoryOptions): RegistryCheck {
+/** Without an engine to ask, the registries reached over plain HTTP are the engine's default: loopback. */
+export const DEFAULT_INSECURE = ['127.0.0.0/8'];
+
+/** The registries are asked with the command's environment (DOCKER_CONFIG, HOME, PATH for credential helpers). */
+export function liveRegistryCheck(opts: InventoryOptions, io: CliIo): RegistryCheck {
   const r = registryCheckOf(opts);
-  return { mode: r.mode === 'off' ? 'off' : 'live', ...(r.timeoutMs !== undefined ? { timeoutMs: r.timeoutMs } : {}) };
+  return {
+    mode: r.mode === 'off' ? 'off' : 'live',
+    ...(r.timeoutMs !== undefined ? { timeoutMs: r.timeoutMs } : {}),
+    options: { env: io.env },
+  };
 }
 
 /** The inventory to show or save: a saved snapshot, or the live engine's with every image's layers. */
@@ -246,13 +254,8 @@ export async function evaluate(
   if (opts.inventory) {
     const inventory = await loadInventory(opts, io, now);
     const input = { policy, inventory: { ...inventory, usage: snapshotUsage(inventory) }, now, trace };
-    const check = registryCheckOf(opts);
-    // A saved inventory has no engine to say which registries are insecure: none then.
-    if (check.mode !== 'saved' && usesRegistry(policy))
-      await attachRegistryAnswers([], input, {
-        mode: check.mode,
-        ...(check.timeoutMs ? { timeoutMs: check.timeoutMs } : {}),
-      });
+    if (registryCheckOf(opts).mode !== 'saved' && usesRegistry(policy))
+      await attachRegistryAnswers(DEFAULT_INSECURE, input, liveRegistryCheck(opts, io));
     return evaluatePolicy(input);
   }
   const engine = await openEngine(opts, io);

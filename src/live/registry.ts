@@ -31,9 +31,14 @@ export async function attachRegistryAnswers(
   }
   const optimistic = evaluatePolicy({ ...input, trace: false, assumeRestorableAny: true }).plan;
   const candidates = new Set(optimistic.actions.filter((a) => a.type === 'delete').map((a) => a.imageId));
-  const refs = [...new Set(inventory.images.filter((i) => candidates.has(i.id)).flatMap((i) => i.repoDigests))].sort();
+  // Answers had already (another policy's, in a diff) are kept and not asked again.
+  const known = inventory.registry?.answers ?? {};
+  const before = inventory.registry?.calls ?? 0;
+  const refs = [...new Set(inventory.images.filter((i) => candidates.has(i.id)).flatMap((i) => i.repoDigests))]
+    .filter((ref) => known[ref] === undefined)
+    .sort();
   if (refs.length === 0) {
-    inventory.registry = { answers: {}, calls: 0 };
+    inventory.registry = { answers: { ...known }, calls: before };
     return;
   }
   const { answers, calls } = await checkDigests(refs, {
@@ -41,5 +46,5 @@ export async function attachRegistryAnswers(
     ...(check.timeoutMs !== undefined ? { timeoutMs: check.timeoutMs } : {}),
     ...check.options,
   });
-  inventory.registry = { answers: Object.fromEntries(answers), calls };
+  inventory.registry = { answers: { ...known, ...Object.fromEntries(answers) }, calls: before + calls };
 }

@@ -3,16 +3,19 @@
  * 127.0.0.1, which the engine reaches over plain HTTP): an image a registry serves, one built here, one whose
  * manifest was deleted from its registry, and one whose registry is down.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serializeInventory } from '../../src/inventory/serialize.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import type { Plan } from '../../src/plan/types.js';
+import { inlineInventory } from '../../src/policytest/inline.js';
 import { runCli } from '../support/cli.js';
 import { engineTestsSkipped, startDockerd, type TestEngine } from '../support/dockerd.js';
 import { loadImage, pushImage, startRegistry } from '../support/fixtures.js';
+import { pushTestImage, startTestRegistry, writeHtpasswd, type RunningRegistry } from '../support/registries.js';
 
 type Registry = Awaited<ReturnType<typeof startRegistry>>;
 
@@ -153,5 +156,82 @@ describe.skipIf(engineTestsSkipped())('restorable images against real registries
     const left = new Set((await t.docker.listImages()).map((i) => i.Id));
     expect(left.has(id.served!)).toBe(false);
     for (const name of ['built', 'gone', 'down']) expect(left.has(id[name]!), name).toBe(true);
+  });
+});
+
+describe.skipIf(engineTestsSkipped())('restorable images, registry credentials through the command line', () => {
+  const USER = 'isw-user';
+  const PASSWORD = 'S3cret-p4ss-for-imgsweep';
+  let dir: string;
+  let registry: RunningRegistry;
+  let digestRef: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'isw-restorable-auth-'));
+    await writeHtpasswd(join(dir, 'htpasswd'), USER, PASSWORD);
+    registry = await startTestRegistry(join(dir, 'registry'), { htpasswd: join(dir, 'htpasswd') });
+    const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
+    digestRef = await pushTestImage(registry, 'acme/private', { authorization: basic });
+    // A saved inventory holding that image (pulled once, so it carries the digest) and one built here.
+    const inv = inlineInventory(
+      [
+        { refs: [digestRef], created: '2026-01-01T00:00:00Z' },
+        { refs: ['acme/built:1'], created: '2026-01-01T00:00:00Z' },
+      ],
+      [],
+      Date.parse('2026-11-27T12:00:00Z'),
+    );
+    await writeFile(join(dir, 'inventory.json'), serializeInventory(inv));
+    await writeFile(join(dir, 'policy.yaml'), PROTECT_ALL);
+  });
+
+  afterAll(async () => {
+    await registry?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const PROTECT_ALL =
+    'version: 1\nprotect: { unrestorable: true }\nrules:\n  - name: all\n    match: { repositories: ["**"] }\n';
+
+  async function withConfig(name: string, password: string) {
+    const config = join(dir, name);
+    await mkdir(config, { recursive: true });
+    const auth = Buffer.from(`${USER}:${password}`).toString('base64');
+    await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [registry.address]: { auth } } }));
+    const env = { DOCKER_CONFIG: config, PATH: process.env.PATH ?? '' };
+    const args = [
+      '-p',
+      join(dir, 'policy.yaml'),
+      '--inventory',
+      join(dir, 'inventory.json'),
+      '--registry-check',
+      'live',
+    ];
+    const runs = [
+      await runCli(['plan', ...args, '--format', 'json'], { env }),
+      await runCli(['plan', ...args], { env }),
+      await runCli(['explain', digestRef, ...args], { env }),
+      await runCli(['diff', '-p', join(dir, 'policy.yaml'), ...args, '--json'], { env }),
+    ];
+    return { runs, plan: JSON.parse(runs[0]!.stdout) as Plan };
+  }
+
+  it('with the credentials in config.json: served, so it may go; no output holds the password', async () => {
+    const { runs, plan } = await withConfig('good', PASSWORD);
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    expect(plan.actions.filter((a) => a.type === 'delete').map((a) => a.refs)).toEqual([[digestRef]]);
+    expect(plan.registry).toMatchObject({ digests: 1, present: 1 });
+    const everything = runs.map((r) => r.stdout + r.stderr).join('\n');
+    expect(everything).not.toContain(PASSWORD);
+    expect(everything).not.toContain(Buffer.from(`${USER}:${PASSWORD}`).toString('base64'));
+  });
+
+  it('with a wrong password: not known, kept, and the refusal said without the password', async () => {
+    const { runs, plan } = await withConfig('bad', 'wrong-password-xyz');
+    expect(plan.actions.filter((a) => a.type === 'delete')).toEqual([]);
+    expect(plan.registry!.unreachable[0]!.reason).toMatch(/credentials refused/);
+    const everything = runs.map((r) => r.stdout + r.stderr).join('\n');
+    expect(everything).toContain('credentials refused');
+    expect(everything).not.toContain('wrong-password-xyz');
   });
 });

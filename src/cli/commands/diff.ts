@@ -6,7 +6,16 @@ import type { Plan } from '../../plan/types.js';
 import { formatDiffJson, formatDiffMarkdown, formatDiffText } from '../../report/diff-format.js';
 import { snapshotUsage } from '../../usage/fold.js';
 import { COMMON_OPTIONS, parseCommandArgs, parseNow } from '../args.js';
-import { enginesOf, loadInventory, requirePolicy } from '../context.js';
+import {
+  DEFAULT_INSECURE,
+  enginesOf,
+  liveRegistryCheck,
+  loadInventory,
+  registryCheckOf,
+  requirePolicy,
+} from '../context.js';
+import { attachRegistryAnswers } from '../../live/registry.js';
+import { usesRegistry } from '../../plan/restorable.js';
 import type { CliIo } from '../io.js';
 import { parseFormat } from '../output.js';
 
@@ -42,8 +51,15 @@ export async function diffCommand(args: string[], io: CliIo): Promise<number> {
     ];
     const now = parseNow(values.now);
     // One inventory for both: the engine is read once, so only the policies differ.
-    const inventory = await loadInventory({ ...values, ...enginesOf(values, io)[0]! }, io, now);
+    const opts = { ...values, ...enginesOf(values, io)[0]! };
+    const inventory = await loadInventory(opts, io, now);
     const input = { inventory: { ...inventory, usage: snapshotUsage(inventory) }, now };
+    // Registries are asked once for what either policy needs (restorable), unless a saved inventory's answers stand.
+    if (registryCheckOf(opts).mode !== 'saved') {
+      for (const policy of [oldPolicy, newPolicy])
+        if (usesRegistry(policy))
+          await attachRegistryAnswers(DEFAULT_INSECURE, { ...input, policy }, liveRegistryCheck(opts, io));
+    }
     before = evaluatePolicy({ ...input, policy: oldPolicy }).plan;
     after = evaluatePolicy({ ...input, policy: newPolicy }).plan;
   } else {
