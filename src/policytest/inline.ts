@@ -69,6 +69,16 @@ export function inlineInventory(images: InlineImage[], containers: InlineContain
       mountImageIds: [],
     };
   });
+  // What the test says registries answer for each image's digests; an image without `restorable` is not asked.
+  const answers: NonNullable<Inventory['registry']>['answers'] = {};
+  images.forEach((img, i) => {
+    if (img.restorable === undefined) return;
+    for (const ref of records[i]!.repoDigests) {
+      const registry =
+        ref.includes('/') && /[.:]|^localhost$/.test(ref.split('/')[0]!) ? ref.split('/')[0]! : 'docker.io';
+      answers[ref] = { status: img.restorable ? 'present' : 'absent', registry, reason: null, at: iso(now) };
+    }
+  });
   return {
     kind: 'imgsweep-inventory',
     version: 1,
@@ -88,5 +98,6 @@ export function inlineInventory(images: InlineImage[], containers: InlineContain
     images: records,
     containers: containerRecords,
     usage,
+    registry: { answers },
   };
 }

@@ -20,6 +20,7 @@ export interface InlineImage {
   labels?: Record<string, string>;
   lastUsed?: string;
   firstSeen?: string;
+  restorable?: boolean;
 }
 
 export interface InlineContainer {
@@ -122,6 +123,10 @@ function semanticProblems(raw: RawCase, source: YamlSource, file: string): Polic
   (raw.images ?? []).forEach((img, i) => {
     if (img.parent !== undefined && !refs.has(img.parent))
       at(['images', i, 'parent'], `no image here has the reference or ID ${JSON.stringify(img.parent)}`, 'value');
+  });
+  (raw.images ?? []).forEach((img, i) => {
+    if (img.restorable !== undefined && !(img.refs ?? []).some((r) => r.includes('@')))
+      at(['images', i, 'restorable'], 'a registry answers for a digest: add one (repo@sha256:…) to refs');
   });
   (raw.containers ?? []).forEach((c, i) => {
     if (!refs.has(c.image))

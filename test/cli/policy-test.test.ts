@@ -151,4 +151,39 @@ describe('imgsweep test', () => {
     expect(r.stdout).toMatch(/^3 passed, 0 failed$/m);
     expect(r.code).toBe(0);
   });
+
+  it('restorable images written out: what a registry says of each digest, or nothing (not asked)', async () => {
+    const policy = join(dir, 'last-copy.yaml');
+    await writeFile(
+      policy,
+      'version: 1\nprotect: { unrestorable: true }\nrules:\n  - name: all\n    match: { repositories: ["**"] }\n',
+    );
+    const d = (n: number) => `sha256:${String(n).repeat(64)}`;
+    const file = await testFile(
+      'restorable.test.yaml',
+      [
+        `policy: ${policy}`,
+        'now: 2026-11-27T12:00:00Z',
+        'images:',
+        `  - { refs: ["registry.acme.io/app:1", "registry.acme.io/app@${d(1)}"], restorable: true }`,
+        `  - { refs: ["registry.acme.io/gone:1", "registry.acme.io/gone@${d(2)}"], restorable: false }`,
+        `  - { refs: ["registry.acme.io/unasked:1", "registry.acme.io/unasked@${d(3)}"] }`,
+        '  - { refs: ["local/built:1"] }',
+        'expect:',
+        '  - { ref: "registry.acme.io/app:1", fate: deleted, rule: all }',
+        '  - { ref: "registry.acme.io/gone:1", fate: kept, reason: protected-unrestorable }',
+        '  - { ref: "registry.acme.io/unasked:1", fate: kept, reason: protected-unrestorable }',
+        '  - { ref: "local/built:1", fate: kept, reason: protected-unrestorable }',
+      ].join('\n'),
+    );
+    const r = await runCli(['test', file]);
+    expect(r.stdout).toMatch(/^4 passed, 0 failed$/m);
+    const bad = await testFile(
+      'restorable-bad.test.yaml',
+      `policy: ${policy}\nimages:\n  - { refs: ["local/x:1"], restorable: true }\nexpect:\n  - { ref: "local/x:1", fate: kept }\n`,
+    );
+    const b = await runCli(['test', bad]);
+    expect(b.code).toBe(2);
+    expect(b.stdout).toMatch(new RegExp(`${bad}:3:\\d+ images\\[0\\]\\.restorable: a registry answers for a digest`));
+  });
 });
