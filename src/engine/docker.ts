@@ -238,12 +238,28 @@ class DockerEngine implements Engine {
     return call;
   }
 
+  /** From API 1.52 the per-image and per-record lists come only with verbose (1.53 drops the old fields). */
+  private dfCall(): Promise<unknown> {
+    if (compareApi(this.conn.identity.apiVersion, '1.52') < 0) return this.docker.df() as Promise<unknown>;
+    return new Promise((resolve, reject) =>
+      this.docker.modem.dial(
+        {
+          path: '/system/df?',
+          method: 'GET',
+          options: { verbose: true },
+          statusCodes: { 200: true, 500: 'server error' },
+        },
+        (error, data) => (error ? reject(error) : resolve(data)),
+      ),
+    );
+  }
+
   private async askDiskUsage(): Promise<EngineDiskUsage> {
     const deadline = performance.now() + this.conn.timeoutMs;
     for (let attempt = 1, pause = 100; ; attempt++, pause = Math.min(pause * 2, 2_000)) {
       const left = deadline - performance.now();
       try {
-        return mapDiskUsage(await bounded(this.docker.df(), Math.max(1, Math.round(left)), 'GET /system/df'));
+        return mapDiskUsage(await bounded(this.dfCall(), Math.max(1, Math.round(left)), 'GET /system/df'));
       } catch (error) {
         // A busy engine answers 500. Anything else (a refusal, an engine gone) will not change by asking again.
         const retry = statusOf(error) === 500 && performance.now() + pause < deadline;

@@ -1,10 +1,14 @@
 /** API version negotiation, Docker/Podman detection and the engine's identity, from /version and /info. */
 import { createHash } from 'node:crypto';
 import type { EngineIdentity, EngineKind } from '../inventory/types.js';
+import { EngineError } from '../errors.js';
 import { asObj, fail, isObj, optStr, type Obj } from './shape.js';
 
-/** The newest API whose response shapes imgsweep knows. */
-export const OUR_API_VERSION = '1.45';
+/**
+ * The newest API whose response shapes imgsweep knows (/system/df's new fields and verbose lists, events without
+ * status/id/from, an image inspect without an empty Parent, no VirtualSize, no <none>:<none> placeholders).
+ */
+export const OUR_API_VERSION = '1.52';
 
 function parseVersion(v: string): [number, number] | null {
   const m = /^v?(\d+)\.(\d+)$/.exec(v.trim());
@@ -24,8 +28,11 @@ export function negotiateApiVersion(version: unknown, ours = OUR_API_VERSION): s
   if (server === null || parseVersion(server) === null)
     fail('GET /version.ApiVersion', 'an API version like "1.41"', server);
   const min = optStr(o, 'MinAPIVersion', 'GET /version');
-  let pinned = compareApi(ours, server) < 0 ? ours : server;
-  if (min !== null && parseVersion(min) !== null && compareApi(pinned, min) < 0) pinned = min;
+  const pinned = compareApi(ours, server) < 0 ? ours : server;
+  if (min !== null && parseVersion(min) !== null && compareApi(pinned, min) < 0)
+    throw new EngineError(
+      `the engine accepts API ${min} and newer; this imgsweep speaks API ${ours} at most: upgrade imgsweep (or set the engine's DOCKER_MIN_API_VERSION)`,
+    );
   return pinned.replace(/^v/, '');
 }
 

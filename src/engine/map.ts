@@ -31,22 +31,39 @@ const NO_TAG = '<none>:<none>';
 const NO_DIGEST = '<none>@<none>';
 
 /** /system/df -> total layer bytes, per-image sizes and shared bytes (-1 or missing: unknown, left out). */
+/**
+ * /system/df in either shape: up to API 1.51 LayersSize, Images and BuildCache at the top; from 1.52
+ * ImageUsage {TotalSize, Items} and BuildCacheUsage {Items} (1.52 sends both unless asked with verbose; 1.53 only
+ * the new ones, whose Items come only with verbose, which imgsweep asks for from 1.52).
+ */
 export function mapDiskUsage(raw: unknown, where = 'system df'): EngineDiskUsage {
   const o = asObj(raw, where);
+  const imageUsage = isObj(o.ImageUsage) ? o.ImageUsage : null;
+  const cacheUsage = isObj(o.BuildCacheUsage) ? o.BuildCacheUsage : null;
+  const [images, imagesAt] =
+    o.Images !== undefined && o.Images !== null
+      ? [o.Images, `${where}.Images`]
+      : [imageUsage?.Items ?? [], `${where}.ImageUsage.Items`];
   const sharedSize = new Map<string, number>();
   const sizes = new Map<string, number>();
-  for (const [i, image] of asArray(o.Images ?? [], `${where}.Images`).entries()) {
-    const img = asObj(image, `${where}.Images[${i}]`);
-    const id = normalizeId(str(img, 'Id', `${where}.Images[${i}]`));
-    const shared = optNum(img, 'SharedSize', `${where}.Images[${i}]`);
+  for (const [i, image] of asArray(images, imagesAt).entries()) {
+    const img = asObj(image, `${imagesAt}[${i}]`);
+    const id = normalizeId(str(img, 'Id', `${imagesAt}[${i}]`));
+    const shared = optNum(img, 'SharedSize', `${imagesAt}[${i}]`);
     if (shared !== null && shared >= 0) sharedSize.set(id, shared);
-    sizes.set(id, optNum(img, 'Size', `${where}.Images[${i}]`) ?? -1);
+    sizes.set(id, optNum(img, 'Size', `${imagesAt}[${i}]`) ?? -1);
   }
+  const legacyCache = o.BuildCache !== undefined && o.BuildCache !== null;
   return {
-    layersSize: optNum(o, 'LayersSize', where) ?? 0,
+    layersSize:
+      optNum(o, 'LayersSize', where) ??
+      (imageUsage ? optNum(imageUsage, 'TotalSize', `${where}.ImageUsage`) : null) ??
+      0,
     sharedSize,
     sizes,
-    buildCache: mapBuildCache(o.BuildCache, `${where}.BuildCache`),
+    buildCache: legacyCache
+      ? mapBuildCache(o.BuildCache, `${where}.BuildCache`)
+      : mapBuildCache(cacheUsage?.Items, `${where}.BuildCacheUsage.Items`),
   };
 }
 
@@ -83,10 +100,14 @@ export function mapInspectRefs(raw: unknown, where = 'image inspect'): ImageRefs
   const parent = optStr(o, 'Parent', where);
   return {
     id: normalizeId(str(o, 'Id', where)),
-    repoTags: strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG),
-    repoDigests: strList(o, 'RepoDigests', where).filter((d) => d !== NO_DIGEST),
+    repoTags: strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG && !isDanglingName(t)),
+    repoDigests: strList(o, 'RepoDigests', where).filter((d) => d !== NO_DIGEST && !isDanglingName(d)),
     parentId: parent === null || parent === '' ? null : normalizeId(parent),
   };
+}
+
+function isDanglingName(ref: string): boolean {
+  return ref.startsWith('moby-dangling@');
 }
 
 export function mapImage(raw: unknown, where = 'image'): ImageRecord {
@@ -97,8 +118,11 @@ export function mapImage(raw: unknown, where = 'image'): ImageRecord {
   const shared = optNum(o, 'SharedSize', where);
   // Podman's listing also puts a name pulled by digest (repo@sha256:…) among RepoTags, and again among
   // RepoDigests. It is a name (Podman refuses to delete by ID while it is there): kept once, as a name.
-  const names = strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG);
-  const digests = strList(o, 'RepoDigests', where).filter((d) => d !== NO_DIGEST && !names.includes(d));
+  // The containerd store names an untagged leftover "moby-dangling@sha256:…": no reference anyone wrote.
+  const names = strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG && !isDanglingName(t));
+  const digests = strList(o, 'RepoDigests', where).filter(
+    (d) => d !== NO_DIGEST && !names.includes(d) && !isDanglingName(d),
+  );
   return {
     id: normalizeId(str(o, 'Id', where)),
     parentId: parent === null || parent === '' ? null : normalizeId(parent),

@@ -331,8 +331,14 @@ describe('identity', () => {
 
   it('pins min(ours, server), respecting the server minimum', () => {
     expect(negotiateApiVersion(docker2010)).toBe('1.41');
-    expect(negotiateApiVersion({ ApiVersion: '1.51', MinAPIVersion: '1.24' })).toBe('1.45');
-    expect(negotiateApiVersion({ ApiVersion: '1.52', MinAPIVersion: '1.46' })).toBe('1.46');
+    expect(negotiateApiVersion({ ApiVersion: '1.51', MinAPIVersion: '1.24' })).toBe('1.51');
+    // Docker 29.0–29.2: minimum 1.44.
+    expect(negotiateApiVersion({ ApiVersion: '1.52', MinAPIVersion: '1.44' })).toBe('1.52');
+    expect(negotiateApiVersion({ ApiVersion: '1.54', MinAPIVersion: '1.44' })).toBe('1.52');
+    // An engine that no longer speaks any API this imgsweep knows: said in one line, not guessed at.
+    expect(() => negotiateApiVersion({ ApiVersion: '1.60', MinAPIVersion: '1.55' })).toThrow(
+      /^the engine accepts API 1\.55 and newer; this imgsweep speaks API 1\.52 at most: upgrade imgsweep/,
+    );
     expect(() => negotiateApiVersion({ Version: 'x' })).toThrow(EngineError);
   });
 
@@ -448,5 +454,62 @@ describe('mapDiskUsage (/system/df)', () => {
       ]),
     );
     expect(df.sharedSize).toEqual(new Map([[`sha256:${HEX}`, 500]]));
+  });
+});
+
+describe('mapDiskUsage across API versions', () => {
+  const image = { Id: `sha256:${HEX}`, Created: 0, Size: 700, SharedSize: 200, RepoTags: ['a:1'], RepoDigests: [] };
+  const record = {
+    ID: 'abcdefghijklmnopqrstuvwxy',
+    Parents: [],
+    Type: 'regular',
+    Description: 'COPY . /src',
+    InUse: false,
+    Shared: false,
+    Size: 4096,
+    CreatedAt: '2026-11-01T00:00:00Z',
+    LastUsedAt: '2026-11-02T00:00:00Z',
+    UsageCount: 1,
+  };
+  const legacy = { LayersSize: 900, Images: [image], Containers: [], Volumes: [], BuildCache: [record] };
+  const current = {
+    ImageUsage: { ActiveCount: 0, TotalCount: 1, Reclaimable: 700, TotalSize: 900, Items: [image] },
+    ContainerUsage: { ActiveCount: 0, TotalCount: 0, Reclaimable: 0, TotalSize: 0 },
+    VolumeUsage: { ActiveCount: 0, TotalCount: 0, Reclaimable: 0, TotalSize: 0 },
+    BuildCacheUsage: { ActiveCount: 0, TotalCount: 1, Reclaimable: 4096, TotalSize: 4096, Items: [record] },
+  };
+
+  it('1.52 (both shapes), 1.53 verbose (the new one only) and 1.41 (the old one) read alike', () => {
+    const old = mapDiskUsage(legacy);
+    expect(mapDiskUsage({ ...legacy, ...current })).toEqual(old);
+    expect(mapDiskUsage(current)).toEqual(old);
+    expect(old.layersSize).toBe(900);
+    expect(old.sizes).toEqual(new Map([[`sha256:${HEX}`, 700]]));
+    expect(old.buildCache.map((r) => r.id)).toEqual([record.ID]);
+  });
+
+  it('without verbose lists (1.53 not asked with verbose): totals only, no per-image figures, no records', () => {
+    const bare = {
+      ImageUsage: { ...current.ImageUsage, Items: undefined },
+      BuildCacheUsage: { ...current.BuildCacheUsage, Items: undefined },
+    };
+    const df = mapDiskUsage(bare);
+    expect(df.layersSize).toBe(900);
+    expect(df.sizes.size).toBe(0);
+    expect(df.buildCache).toEqual([]);
+  });
+});
+
+describe("the containerd store's moby-dangling@ records", () => {
+  it('are no reference anyone wrote: an image left with only them is untagged', () => {
+    const img = mapImage({
+      Id: `sha256:${HEX}`,
+      Created: 0,
+      Size: 10,
+      RepoTags: [],
+      RepoDigests: [`moby-dangling@sha256:${HEX}`],
+    });
+    expect(img.repoTags).toEqual([]);
+    expect(img.repoDigests).toEqual([]);
   });
 });
