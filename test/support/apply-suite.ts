@@ -754,7 +754,13 @@ function engineSuite(E: EngineKind): void {
     // Podman's freed bytes are unknown (its /system/df answers zeros, so imgsweep does not ask it): that family is
     // declared with no sample, never a made-up 0. Docker's is sampled.
     const reclaimed = 'imgsweep_last_run_bytes_reclaimed';
-    expectValidPrometheusText(text, E.reclaimKnown ? [] : [reclaimed]);
+    // The plan's own figures: this policy has no buildCache or disk section, so they have no sample.
+    const planFigures = [
+      'imgsweep_last_run_build_cache_bytes',
+      'imgsweep_last_run_disk_image_bytes',
+      'imgsweep_last_run_disk_usage_ratio',
+    ];
+    expectValidPrometheusText(text, [...(E.reclaimKnown ? [] : [reclaimed]), ...planFigures]);
     if (E.reclaimKnown) expect(text).toMatch(new RegExp(`^${reclaimed}\\{engine="[^"]*"\\} \\d+$`, 'm'));
     else expect(text).not.toMatch(new RegExp(`^${reclaimed}\\{`, 'm'));
     // Samples are labelled by the engine's address: names repeat across daemons of one host.
