@@ -81,7 +81,15 @@ export function mapBuildCache(raw: unknown, where: string): BuildCacheRecord[] {
     };
     return {
       id: str(o, 'ID', at),
-      parents: Array.isArray(o.Parents) ? strList(o, 'Parents', at) : parent ? [parent] : [],
+      // From API 1.42 the engine's JSON key is " Parents", with a space (its struct tag has one); "Parents" too,
+      // should that ever be fixed, and the deprecated single "Parent" before 1.42.
+      parents: Array.isArray(o[' Parents'])
+        ? strList(o, ' Parents', at)
+        : Array.isArray(o.Parents)
+          ? strList(o, 'Parents', at)
+          : parent
+            ? [parent]
+            : [],
       type: optStr(o, 'Type', at) ?? 'regular',
       description: optStr(o, 'Description', at) ?? '',
       inUse: o.InUse === true,
@@ -120,8 +128,10 @@ export function mapImage(raw: unknown, where = 'image'): ImageRecord {
   // RepoDigests. It is a name (Podman refuses to delete by ID while it is there): kept once, as a name.
   // The containerd store names an untagged leftover "moby-dangling@sha256:…": no reference anyone wrote.
   const names = strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG && !isDanglingName(t));
+  // The containerd store lists an index with no platform content left under its bare digest ("sha256:…"):
+  // no repository, so no digest reference.
   const digests = strList(o, 'RepoDigests', where).filter(
-    (d) => d !== NO_DIGEST && !names.includes(d) && !isDanglingName(d),
+    (d) => d !== NO_DIGEST && !names.includes(d) && !isDanglingName(d) && d.includes('@'),
   );
   return {
     id: normalizeId(str(o, 'Id', where)),

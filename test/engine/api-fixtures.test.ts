@@ -1,8 +1,6 @@
 /**
  * Recorded Engine API responses (test/fixtures/engine-api/<api>/<store>, sources in SOURCES.md there) run through the
  * mapping the way src/engine/docker.ts does. The same facts must come out of every API version and image store.
- * Where today's mapping gets a newer shape wrong, the test says what should hold and is marked `it.fails`, naming
- * the gap: when the mapping is fixed, vitest reports it and the marker comes off.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,8 +28,6 @@ const FOLDERS: { api: string; store: Store; engine: string }[] = [
 ];
 
 const at = (api: string, version: string) => compareApi(api, version) >= 0;
-/** `it`, or `it.fails` where a known mapping gap makes the test fail on this folder. */
-const itUnless = (gap: boolean) => (gap ? it.fails : it);
 
 /** A delete answer that must be a success: its deleted IDs and untagged names. */
 function done(body: unknown): { deleted: string[]; untagged: string[] } {
@@ -129,12 +125,10 @@ describe.each(FOLDERS)('API $api, $store image store (Docker $engine)', ({ api, 
     if (c8d) for (const name of ['app', 'base', 'web', 'multi']) expect(image(name).repoDigests).not.toEqual([]);
   });
 
-  // GAP (mapImage, RepoDigests/Created; containerd store, Docker 28.2+ where DELETE ?platforms= can remove the only
-  // pulled platform): an index with no platform content left is listed by daemon/containerd/image_list.go with
-  // RepoDigests ["sha256:…"] (a bare digest, no repository) and Created 0. mapImage keeps the bare digest as a
-  // repository digest (a reference imgsweep could untag or ask a registry about); it should keep only
-  // repo@digest entries. (Created 0 becomes 1970-01-01, which makes the image look as old as can be.)
-  itUnless(c8d && at(api, '1.50'))('images: every repository digest is repo@digest', () => {
+  // Containerd store, Docker 28.2+ (DELETE ?platforms= can remove the only pulled platform): an index with no
+  // platform content left is listed by daemon/containerd/image_list.go with RepoDigests ["sha256:…"] (a bare
+  // digest, no repository) and Created 0; only repo@digest entries are references. (Created 0 reads as 1970.)
+  it('images: every repository digest is repo@digest', () => {
     for (const img of images) for (const d of img.repoDigests) expect(d).toMatch(/^[^@]+@sha256:[0-9a-f]{64}$/);
   });
 
@@ -188,11 +182,9 @@ describe.each(FOLDERS)('API $api, $store image store (Docker $engine)', ({ api, 
     expect(df.sharedSize.get(idOf('app'))).toBe(7_200_000);
   });
 
-  // GAP (mapBuildCache, BuildCache[].Parents and BuildCacheUsage.Items[].Parents, API 1.42+, so on every engine
-  // newer than Docker 20.10): api/types/build/cache.go tags the field `json:" Parents,omitempty"`, with a space, so the key on the wire
-  // is " Parents". mapBuildCache reads `Parents` (and `Parent`, gone since 1.42) and gives every record no parents.
-  // It should read " Parents" (and `Parents`, should the tag ever be fixed).
-  itUnless(at(api, '1.42'))('system df: build-cache records with their parents', () => {
+  // From API 1.42 api/types/build/cache.go tags the field `json:" Parents,omitempty"`, with a space: the key on the
+  // wire is " Parents" (the deprecated single Parent before that).
+  it('system df: build-cache records with their parents', () => {
     const df = mapDiskUsage(json(at(api, '1.52') ? 'system-df-verbose.json' : 'system-df.json'));
     expect(df.buildCache.map((r) => [r.id, r.type, r.inUse, r.shared, r.size])).toEqual([
       ['q1w2e3r4t5y6u7i8o9p0a1s2d', 'regular', false, true, 7_200_000],
