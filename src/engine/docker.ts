@@ -171,9 +171,17 @@ class DockerEngine implements Engine {
 
   async listImages(): Promise<ImageRecord[]> {
     const sharedSize = compareApi(this.conn.identity.apiVersion, '1.42') >= 0;
+    // The containerd store lists each image's platforms with manifests=1 (API 1.47+): a delete removes them all.
+    const platforms =
+      this.conn.identity.imageStore === 'containerd' && compareApi(this.conn.identity.apiVersion, '1.47') >= 0;
     const images = mapImages(
       await this.read(
-        (d) => d.listImages({ all: true, ...(sharedSize ? { 'shared-size': true } : {}) }),
+        (d) =>
+          d.listImages({
+            all: true,
+            ...(sharedSize ? { 'shared-size': true } : {}),
+            ...(platforms ? { manifests: true } : {}),
+          } as Docker.ListImagesOptions),
         'listing images',
       ),
     );

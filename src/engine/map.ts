@@ -143,6 +143,17 @@ export function mapImage(raw: unknown, where = 'image'): ImageRecord {
     size: size >= 0 ? size : Math.max(virtual, 0),
     sharedSize: shared === null || shared < 0 ? null : shared,
     labels: strMap(o, 'Labels', where),
+    ...platformsOf(o.Manifests),
+  };
+}
+
+/** The containerd store's Manifests (API 1.47+, asked with manifests=1): image manifests, attestations left out. */
+function platformsOf(raw: unknown): { platforms?: { total: number; available: number } } {
+  if (!Array.isArray(raw)) return {};
+  const images = raw.filter((m) => isObj(m) && m.Kind === 'image');
+  if (images.length === 0) return {};
+  return {
+    platforms: { total: images.length, available: images.filter((m) => isObj(m) && m.Available === true).length },
   };
 }
 

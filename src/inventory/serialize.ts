@@ -63,6 +63,7 @@ function canonicalImage(img: ImageRecord): Record<string, unknown> {
   };
   // Layer order is the image's RootFS order: never sorted.
   if (img.layers) out.layers = img.layers.map((l) => ({ digest: l.digest, size: l.size }));
+  if (img.platforms) out.platforms = { total: img.platforms.total, available: img.platforms.available };
   return out;
 }
 

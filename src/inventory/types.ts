@@ -56,6 +56,11 @@ export interface ImageRecord {
   labels: Record<string, string>;
   /** RootFS layer digests with their sizes, when fetched (reclaim estimate). */
   layers?: { digest: string; size: number }[];
+  /**
+   * The containerd store's platforms of a multi-platform image (its index): how many it lists, and how many were
+   * pulled. Deleting the image deletes every one of them.
+   */
+  platforms?: { total: number; available: number };
 }
 
 /** One BuildKit build-cache record, as the engine's /system/df lists it. */

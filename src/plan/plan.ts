@@ -87,6 +87,8 @@ export function evaluatePolicy(input: PlanInput): Evaluation {
         rule: d.deleteRule,
       };
       if (tracker) del.bytes = bytes.get(id) ?? 0;
+      const platforms = d.facts.image.platforms?.total ?? 1;
+      if (platforms > 1) del.platforms = platforms;
       actions.push(del);
     }
     for (const u of d.untags) actions.push({ type: 'untag', imageId: id, ref: u.ref.text, rule: u.rule });

@@ -23,6 +23,8 @@ export interface PlanAction {
   rule: string;
   /** delete: estimated bytes reclaimed (absent when the estimate is unavailable). */
   bytes?: number;
+  /** delete, containerd store: the platforms of a multi-platform image, all deleted with it (absent: one). */
+  platforms?: number;
 }
 
 export type KeptImage = { imageId: string; refs: string[] } & KeptWhy;

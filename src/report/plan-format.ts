@@ -78,7 +78,12 @@ function rowsFor(plan: Plan) {
       of(plan, 'remove-container').map((a) => [shortImageId(a.containerId ?? ''), shortImageId(a.imageId), a.rule]),
     untags: () => of(plan, 'untag').map((a) => [a.ref ?? '', shortImageId(a.imageId), a.rule]),
     deletes: () =>
-      of(plan, 'delete').map((a) => [shortImageId(a.imageId), formatEstimate(a.bytes), a.rule, refsCell(a.refs ?? [])]),
+      of(plan, 'delete').map((a) => [
+        shortImageId(a.imageId),
+        formatEstimate(a.bytes),
+        a.rule,
+        refsCell(a.refs ?? []) + (a.platforms ? ` (${a.platforms} platforms)` : ''),
+      ]),
     kept: () =>
       plan.kept
         .filter((k) => k.reason !== 'not-selected')
