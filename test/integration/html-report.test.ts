@@ -19,7 +19,6 @@ const CHROMIUM_NOT_FOUND =
   "chromium not found at /usr/bin/chromium: install Debian's chromium (apt-get install -y --no-install-recommends chromium; " +
   'npm test installs it as root) or set IMGSWEEP_SKIP_ENGINE_TESTS=1';
 const ARTIFACTS = 'test-artifacts';
-const RENDER_BUDGET_MS = 2_000;
 /** What chromium and playwright put in the temp folder: none of it may be left there. */
 const BROWSER_LEFTOVERS = /chrom|playwright|scoped_dir|\.pki/i;
 
@@ -171,12 +170,11 @@ describe.skipIf(engineTestsSkipped())('the HTML report in headless chromium', ()
     await page.close();
   });
 
-  it(`renders 10,000 images in under ${RENDER_BUDGET_MS} ms`, async () => {
-    const { page, renderedMs, requests, errors } = await open(big);
+  // How fast it renders is measured by bench/html.bench.mjs (a timed test would measure the machine's load).
+  it('renders 10,000 images, with no request leaving the page, and stays usable', async () => {
+    const { page, requests, errors } = await open(big);
     expect(errors).toEqual([]);
     expect(requests).toEqual([pathToFileURL(big).href]);
-    console.log(`html report, 10,000 images: rendered ${renderedMs} ms after navigation`);
-    expect(renderedMs).toBeLessThan(RENDER_BUDGET_MS);
     await page.screenshot({ path: join(ARTIFACTS, 'html-report-10k.png') });
     // Each table shows its first rows; the rest come with "Show more". Kept images start folded.
     expect(await page.locator('[data-table="kept"] tbody tr').count()).toBe(200);
