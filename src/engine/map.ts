@@ -109,7 +109,9 @@ export function mapInspectRefs(raw: unknown, where = 'image inspect'): ImageRefs
   return {
     id: normalizeId(str(o, 'Id', where)),
     repoTags: strList(o, 'RepoTags', where).filter((t) => t !== NO_TAG && !isDanglingName(t)),
-    repoDigests: strList(o, 'RepoDigests', where).filter((d) => d !== NO_DIGEST && !isDanglingName(d)),
+    repoDigests: strList(o, 'RepoDigests', where).filter(
+      (d) => d !== NO_DIGEST && !isDanglingName(d) && d.includes('@'),
+    ),
     parentId: parent === null || parent === '' ? null : normalizeId(parent),
   };
 }
