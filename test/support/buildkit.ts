@@ -3,7 +3,7 @@
  * records as GET /system/df lists them, a build held open by a slow RUN step (its records InUse), and a POST
  * /build/prune that sends its arguments (dockerode's pruneBuilder sends none: it would prune everything prunable).
  *
- * Facts these rely on (dockerd 20.10, API 1.41; see /work/scratch/buildkit-notes.md):
+ * Facts these rely on (dockerd 20.10, API 1.41):
  * - the Dockerfile frontend built into 20.10 takes `RUN --mount=type=cache` with no `# syntax` line (which would
  *   need the dockerfile frontend image from a registry);
  * - `--network none` for RUN steps: test engines have no bridge network;
