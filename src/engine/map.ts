@@ -30,11 +30,11 @@ export function engineTime(value: string | null): string | null {
 const NO_TAG = '<none>:<none>';
 const NO_DIGEST = '<none>@<none>';
 
-/** /system/df -> total layer bytes, per-image sizes and shared bytes (-1 or missing: unknown, left out). */
 /**
- * /system/df in either shape: up to API 1.51 LayersSize, Images and BuildCache at the top; from 1.52
- * ImageUsage {TotalSize, Items} and BuildCacheUsage {Items} (1.52 sends both unless asked with verbose; 1.53 only
- * the new ones, whose Items come only with verbose, which imgsweep asks for from 1.52).
+ * /system/df -> total layer bytes, per-image sizes and shared bytes (-1 or missing: unknown, left out), and the
+ * build cache. Either shape: up to API 1.51 LayersSize, Images and BuildCache at the top; from 1.52 also
+ * ImageUsage {TotalSize, Items} and BuildCacheUsage {Items}. Asked with verbose (as imgsweep does from 1.52), the
+ * engine sends only the new fields, with their lists.
  */
 export function mapDiskUsage(raw: unknown, where = 'system df'): EngineDiskUsage {
   const o = asObj(raw, where);
