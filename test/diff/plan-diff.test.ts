@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diffPlans } from '../../src/diff/plan-diff.js';
 import { makePlan } from '../../src/plan/plan.js';
 import { formatDiffMarkdown, formatDiffText } from '../../src/report/diff-format.js';
-import { NOW, ago, container, idOf, image, inventory, layered, policy } from '../support/builders.js';
+import { NOW, ago, cacheRecord, container, idOf, image, inventory, layered, policy } from '../support/builders.js';
 
 const images = layered([
   image('app-old', { tags: ['ci/app:pr-1'], age: '20d', size: 300_000_000 }),
@@ -88,18 +88,7 @@ describe('diffPlans', () => {
   });
 
   it('build-cache records removed in one plan only', () => {
-    const record = (id: string, used: string) => ({
-      id,
-      parents: [],
-      type: 'regular',
-      description: `step ${id}`,
-      inUse: false,
-      shared: false,
-      size: 1_000,
-      createdAt: ago('30d'),
-      lastUsedAt: ago(used),
-      usageCount: 1,
-    });
+    const record = (id: string, used: string) => cacheRecord(id, { used });
     const withCache = inventory(images, [], { buildCache: [record('r1', '5d'), record('r2', '1d')] });
     const p = (yaml: string) => makePlan({ policy: policy(`version: 1\n${yaml}`), inventory: withCache, now: NOW });
     const d = diffPlans(p('buildCache: { unusedFor: 7d }\n'), p('buildCache: { unusedFor: 3d }\n'));

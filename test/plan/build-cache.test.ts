@@ -1,26 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { BuildCacheRecord } from '../../src/inventory/types.js';
 import { planBuildCache } from '../../src/plan/build-cache.js';
 import { makePlan } from '../../src/plan/plan.js';
 import { formatPlanText } from '../../src/report/plan-format.js';
-import { NOW, ago, image, inventory, layered, policy } from '../support/builders.js';
+import { NOW, ago, cacheRecord, image, inventory, layered, policy } from '../support/builders.js';
 
-function record(id: string, o: Partial<BuildCacheRecord> & { used?: string } = {}): BuildCacheRecord {
-  const { used, ...rest } = o;
-  return {
-    id,
-    parents: [],
-    type: 'regular',
-    description: `step ${id}`,
-    inUse: false,
-    shared: false,
-    size: 1_000,
-    createdAt: ago('30d'),
-    lastUsedAt: used === undefined ? null : ago(used),
-    usageCount: 1,
-    ...rest,
-  };
-}
+const record = cacheRecord;
 
 const section = (yaml: string) => policy(`version: 1\nbuildCache:\n${yaml}`).buildCache!;
 const ids = (xs: { id: string }[]) => xs.map((x) => x.id);

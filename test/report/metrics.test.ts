@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatMetrics, type RunMetrics } from '../../src/report/metrics.js';
 import { makePlan } from '../../src/plan/plan.js';
-import { ago, image, inventory, layered, NOW, policy } from '../support/builders.js';
+import { cacheRecord, image, inventory, layered, NOW, policy } from '../support/builders.js';
 import { mixedReport } from './report-fixture.js';
 
 const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*\{engine="(\\.|[^"\\])*"\} -?[0-9.e+]+$/;
@@ -183,18 +183,8 @@ describe('formatMetrics', () => {
 
   it("the plan's figures: the build cache's size, and what maxImageBytes and maxUsage measured (cache included)", () => {
     const images = layered([image('a', { tags: ['a:1'], size: 1_000 }), image('b', { tags: ['b:1'], size: 1_000 })]);
-    const record = (id: string, size: number, shared = false) => ({
-      id,
-      parents: [],
-      type: 'regular',
-      description: id,
-      inUse: false,
-      shared,
-      size,
-      createdAt: ago('30d'),
-      lastUsedAt: ago('1d'),
-      usageCount: 1,
-    });
+    const record = (id: string, size: number, shared = false) =>
+      cacheRecord(id, { size, shared, description: id, used: '1d' });
     const inv = inventory(images, [], { buildCache: [record('c1', 600), record('c2', 400), record('s1', 900, true)] });
     inv.disk = { path: '/var/lib/docker', totalBytes: 10_000, usedBytes: 4_000, availableBytes: 6_000 };
     const plan = makePlan({

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { ContainerRecord, ContainerState, ImageRecord, Inventory } from '../../src/inventory/types.js';
+import type {
+  BuildCacheRecord,
+  ContainerRecord,
+  ContainerState,
+  ImageRecord,
+  Inventory,
+} from '../../src/inventory/types.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import type { Policy } from '../../src/policy/types.js';
 
@@ -109,4 +115,22 @@ export function layered(images: ImageRecord[]): ImageRecord[] {
     return layers;
   };
   return images.map((i) => ({ ...i, layers: layersOf(i) }));
+}
+
+/** A BuildKit build-cache record: regular, private, unused, 1 kB, created 30 days ago; `used` as for ago(). */
+export function cacheRecord(id: string, o: Partial<BuildCacheRecord> & { used?: string } = {}): BuildCacheRecord {
+  const { used, ...rest } = o;
+  return {
+    id,
+    parents: [],
+    type: 'regular',
+    description: `step ${id}`,
+    inUse: false,
+    shared: false,
+    size: 1_000,
+    createdAt: ago('30d'),
+    lastUsedAt: used === undefined ? null : ago(used),
+    usageCount: 1,
+    ...rest,
+  };
 }
