@@ -56,6 +56,23 @@ export function imageStoreOf(info: Obj): 'classic' | 'containerd' {
   return containerd ? 'containerd' : 'classic';
 }
 
+/**
+ * Where containerd keeps its data, when /info names it: a DriverStatus "Root Dir" pair, or a root among the
+ * Containerd fields. Docker 27 to 29 name neither (the containerd store's DriverStatus is only its driver type,
+ * and Containerd only its address and namespaces), and containerd's root cannot be told from its address.
+ */
+export function containerdRootOf(info: Obj): string | null {
+  const status = Array.isArray(info.DriverStatus) ? info.DriverStatus : [];
+  for (const pair of status) {
+    if (Array.isArray(pair) && /^root ?dir$/i.test(String(pair[0])) && isAbsolute(pair[1])) return pair[1];
+  }
+  const c = isObj(info.Containerd) ? info.Containerd : {};
+  const root = [c.Root, c.RootDir].find(isAbsolute);
+  return root ?? null;
+}
+
+const isAbsolute = (v: unknown): v is string => typeof v === 'string' && v.startsWith('/');
+
 export function mapIdentity(version: unknown, info: unknown, apiVersion: string, host: string): EngineIdentity {
   const v = asObj(version, 'GET /version');
   const i = asObj(info, 'GET /info');
@@ -65,7 +82,7 @@ export function mapIdentity(version: unknown, info: unknown, apiVersion: string,
   const id = kind === 'podman' ? '' : (optStr(i, 'ID', 'GET /info') ?? '');
   const name = optStr(i, 'Name', 'GET /info') ?? '';
   const rootDir = optStr(i, 'DockerRootDir', 'GET /info') ?? '';
-  return {
+  const identity: EngineIdentity = {
     key: engineKey(kind === 'podman' ? 'podman' : id, rootDir, name),
     id,
     name,
@@ -77,4 +94,6 @@ export function mapIdentity(version: unknown, info: unknown, apiVersion: string,
     imageStore: imageStoreOf(i),
     host,
   };
+  const containerdRoot = identity.imageStore === 'containerd' ? containerdRootOf(i) : null;
+  return containerdRoot ? { ...identity, containerdRoot } : identity;
 }

@@ -18,6 +18,7 @@ export function serializeInventory(inv: Inventory): string {
       rootDir: inv.engine.rootDir,
       driver: inv.engine.driver,
       imageStore: inv.engine.imageStore,
+      ...(inv.engine.containerdRoot === undefined ? {} : { containerdRoot: inv.engine.containerdRoot }),
       host: inv.engine.host,
     },
     images: [...inv.images].sort(byId).map(canonicalImage),
@@ -32,6 +33,7 @@ export function serializeInventory(inv: Inventory): string {
       path: inv.disk.path,
     };
   }
+  if (inv.diskUnmeasured !== undefined) out.diskUnmeasured = inv.diskUnmeasured;
   if (inv.accountingUnavailable !== undefined) out.accountingUnavailable = inv.accountingUnavailable;
   if (inv.buildCache !== undefined)
     out.buildCache = inv.buildCache && [...inv.buildCache].sort(byId).map((r) => ({ ...r, parents: [...r.parents] }));

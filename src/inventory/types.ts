@@ -14,6 +14,8 @@ export interface EngineIdentity {
   driver: string;
   /** "classic" graph-driver image store or containerd's snapshotter store. */
   imageStore: 'classic' | 'containerd';
+  /** The containerd store: where containerd keeps the images, when the engine says (absent: it does not). */
+  containerdRoot?: string;
   /** Where the engine was reached (unix:///var/run/docker.sock, tcp://host:2376, ...). */
   host: string;
 }
@@ -107,9 +109,13 @@ export interface Inventory {
   containers: ContainerRecord[];
   /** The usage record the snapshot was taken with, by image ID. */
   usage: Record<string, UsageEntry>;
-  /** Filesystem holding the engine's data root, when measurable. */
-  /** availableBytes: what ordinary users may still write (as df's Avail; absent in older snapshots). */
+  /**
+   * The filesystem holding the engine's images (its data root; containerd's root on the containerd store), when
+   * measurable. availableBytes: what ordinary users may still write (as df's Avail; absent in older snapshots).
+   */
   disk?: { totalBytes: number; usedBytes: number; availableBytes?: number; path: string } | null;
+  /** Why `disk` is null: what kept it from being measured. */
+  diskUnmeasured?: string;
   /** Why the images carry no layers: the engine's disk accounting could not be had, so no estimate can be made. */
   accountingUnavailable?: string;
   /** Registries' answers for the repository digests of the images a policy asked about, by digest reference. */

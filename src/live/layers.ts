@@ -96,7 +96,12 @@ async function readLayers(
     inventory.accountingUnavailable = `reading image layers: ${(error as Error).message}`;
     return { fetched: 0, calls: 1 + tried * 2, diskUsage: df };
   }
-  inventory.images = inventory.images.map((i) => ({ ...i, layers: layers.get(i.id) ?? [privateLayer(i.id, i.size)] }));
+  const containerd = inventory.engine.imageStore === 'containerd';
+  inventory.images = inventory.images.map((i) => {
+    const own = layers.get(i.id);
+    if (!own) return { ...i, layers: [privateLayer(i.id, i.size)] };
+    return { ...i, layers: containerd ? withContent(i.id, i.size, own) : own };
+  });
   delete inventory.accountingUnavailable;
   return { fetched: read.size, calls: 1 + tried * 2, diskUsage: df };
 }
@@ -152,6 +157,18 @@ function bottom(layers: Layer[], size: number): Layer[] | null {
     if (n < layers.length) running += layers[n]!.size;
   }
   return null;
+}
+
+/**
+ * The containerd store keeps each layer twice: unpacked (the snapshots its history sizes) and compressed (its
+ * content store), and an image's listed size is its disk usage: both, for every platform pulled (a platform
+ * never pulled holds nothing). What the listed size holds beyond the unpacked layers read becomes one layer of
+ * the image's own. A compressed layer two images share is counted with each: the estimate can come out high,
+ * so a disk budget evicts fewer images, never more.
+ */
+function withContent(id: string, size: number, unpacked: Layer[]): Layer[] {
+  const rest = size - unpacked.reduce((s, l) => s + l.size, 0);
+  return rest > 0 ? [...unpacked, privateLayer(id, rest)] : unpacked;
 }
 
 /** An image's own bytes as one layer, with a digest no real layer has. */

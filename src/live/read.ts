@@ -2,22 +2,35 @@
 import type { RegistryCheck } from './registry.js';
 import { statfs } from 'node:fs/promises';
 import type { Engine } from '../engine/engine.js';
-import type { Inventory } from '../inventory/types.js';
+import type { EngineIdentity, Inventory } from '../inventory/types.js';
 import { readObservation, recordUsage } from '../usage/observe.js';
 
-/** Measures the filesystem holding the engine's data root; null when it is not on this machine. */
-export async function measureDisk(engine: Engine, rootDir: string): Promise<Inventory['disk']> {
-  if (!engine.host.startsWith('unix://') || !rootDir) return null;
+type Disk = NonNullable<Inventory['disk']>;
+
+/**
+ * Measures the filesystem holding the engine's images: its data root, or containerd's root on the containerd
+ * store (outside the data root). Otherwise says why it cannot.
+ */
+export async function measureDisk(engine: Engine, identity: EngineIdentity): Promise<Disk | { why: string }> {
+  if (!engine.host.startsWith('unix://')) return { why: 'the engine is not on this machine' };
+  const dir = identity.imageStore === 'classic' ? identity.rootDir : identity.containerdRoot;
+  if (!dir) {
+    return identity.imageStore === 'classic'
+      ? { why: 'the engine does not name its data root' }
+      : { why: 'the engine keeps its images in containerd, and does not say where containerd keeps its data' };
+  }
   try {
-    const s = await statfs(rootDir);
+    const s = await statfs(dir);
     const totalBytes = s.blocks * s.bsize;
     // As df counts: used = total - free; available = what ordinary users may still write (root's reserve
     // left out). df's Use% is used / (used + available).
     const usedBytes = (s.blocks - s.bfree) * s.bsize;
     const availableBytes = s.bavail * s.bsize;
-    return totalBytes > 0 ? { totalBytes, usedBytes, availableBytes, path: rootDir } : null;
-  } catch {
-    return null;
+    return totalBytes > 0 ? { totalBytes, usedBytes, availableBytes, path: dir } : { why: `${dir} reports no size` };
+  } catch (error) {
+    return {
+      why: `${dir} cannot be measured here (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    };
   }
 }
 
@@ -25,7 +38,7 @@ export async function measureDisk(engine: Engine, rootDir: string): Promise<Inve
 export async function readInventory(engine: Engine, now: number, usage: Inventory['usage'] = {}): Promise<Inventory> {
   const identity = await engine.identity();
   const [images, containers] = await Promise.all([engine.listImages(), engine.listContainers()]);
-  const disk = identity.imageStore === 'classic' ? await measureDisk(engine, identity.rootDir) : null;
+  const disk = await measureDisk(engine, identity);
   return {
     kind: 'imgsweep-inventory',
     version: 1,
@@ -34,7 +47,7 @@ export async function readInventory(engine: Engine, now: number, usage: Inventor
     images,
     containers,
     usage,
-    disk,
+    ...('why' in disk ? { disk: null, diskUnmeasured: disk.why } : { disk }),
   };
 }
 

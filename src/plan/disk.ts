@@ -120,6 +120,9 @@ export function evictForDisk(
     status,
     goals: [],
     usageUnmeasured,
+    ...(usageUnmeasured
+      ? { usageUnmeasuredWhy: inventory.diskUnmeasured ?? 'the inventory holds no disk figures' }
+      : {}),
     evicted: 0,
     evictedBytes: 0,
     targetReached: true,

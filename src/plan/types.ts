@@ -48,8 +48,10 @@ export interface DiskSummary {
    */
   status: 'over-limit' | 'under-limit' | 'not-evaluated' | 'accounting-unavailable';
   goals: DiskGoal[];
-  /** maxUsage is set, but the filesystem holding the engine's data root cannot be measured here. */
+  /** maxUsage is set, but the filesystem holding the engine's images cannot be measured here. */
   usageUnmeasured: boolean;
+  /** Why it cannot (with usageUnmeasured). */
+  usageUnmeasuredWhy?: string;
   evicted: number;
   evictedBytes: number;
   /** With a buildCache section: build-cache records the budget removes (before any image), and their bytes. */

@@ -2,8 +2,8 @@ import type { DiskGoal, DiskSummary } from '../plan/types.js';
 import { formatBytes } from './bytes.js';
 import { plural } from './table.js';
 
-const USAGE_UNMEASURED =
-  "maxUsage not evaluated: the filesystem holding the engine's data root cannot be measured here (remote engine, containerd image store or saved inventory without disk data); only maxImageBytes applies";
+const usageUnmeasured = (d: DiskSummary) =>
+  `maxUsage not evaluated: ${d.usageUnmeasuredWhy ?? "the filesystem holding the engine's images cannot be measured here"}; only maxImageBytes applies`;
 
 function amount(g: DiskGoal, v: number): string {
   return g.measure === 'usage' ? `${Math.round(v * 1000) / 10}%` : formatBytes(v);
@@ -47,5 +47,5 @@ export function diskText(d: DiskSummary): string {
       text = `${d.goals.map((g) => `${measured(g, d.cacheEvicted !== undefined)} ${amount(g, g.before)} <= ${amount(g, g.limit)}`).join('; ')}: nothing to evict`;
       break;
   }
-  return d.usageUnmeasured ? `${text}. ${USAGE_UNMEASURED}` : text;
+  return d.usageUnmeasured ? `${text}. ${usageUnmeasured(d)}` : text;
 }

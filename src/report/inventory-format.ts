@@ -45,7 +45,7 @@ export function formatInventoryText(inv: Inventory): string {
     ...(containers.length
       ? ['Containers:', textTable(['NAME', 'ID', 'STATE', 'IMAGE', 'STARTED FROM', 'LAST CHANGE'], containers), '']
       : []),
-    `${plural(inv.images.length, 'image')}, ${plural(inv.containers.length, 'container')}${inv.disk ? `; ${diskFigures(inv.disk)}` : ''}`,
+    `${plural(inv.images.length, 'image')}, ${plural(inv.containers.length, 'container')}${inv.disk ? `; ${diskFigures(inv.disk)}` : inv.diskUnmeasured ? `; disk not measured: ${inv.diskUnmeasured}` : ''}`,
     ...(inv.buildCache !== undefined || inv.buildCacheUnavailable !== undefined ? [buildCacheLine(inv)] : []),
   ];
   return `${out.join('\n')}\n`;

@@ -366,6 +366,30 @@ describe('identity', () => {
       'x',
     );
     expect(containerd.imageStore).toBe('containerd');
+    expect(containerd.containerdRoot).toBeUndefined();
+  });
+
+  it("containerd's root: read where /info names it, never guessed from the data root or the socket", () => {
+    const info = {
+      ID: 'x',
+      Name: 'vm',
+      DockerRootDir: '/var/lib/docker',
+      Driver: 'overlayfs',
+      DriverStatus: [['driver-type', 'io.containerd.snapshotter.v1']],
+      Containerd: {
+        Address: '/run/containerd/containerd.sock',
+        Namespaces: { Containers: 'moby', Plugins: 'plugins.moby' },
+      },
+    };
+    const root = (i: object) => mapIdentity(docker2010, i, '1.52', 'unix:///var/run/docker.sock').containerdRoot;
+    expect(root(info)).toBeUndefined();
+    expect(root({ ...info, DriverStatus: [...info.DriverStatus, ['Root Dir', '/srv/containerd']] })).toBe(
+      '/srv/containerd',
+    );
+    expect(root({ ...info, Containerd: { ...info.Containerd, Root: '/data/containerd' } })).toBe('/data/containerd');
+    // Not a path, or a classic store's driver root: no containerd root.
+    expect(root({ ...info, Containerd: { ...info.Containerd, Root: 'containerd' } })).toBeUndefined();
+    expect(root({ ...info, DriverStatus: [['Root Dir', '/var/lib/docker/aufs']] })).toBeUndefined();
   });
 });
 

@@ -206,8 +206,15 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
       expect(r).toMatchObject({ code: 0, stderr: '' });
       const p = JSON.parse(r.stdout) as Plan;
       expect(deleted(p)).toEqual([]);
-      expect(p.disk).toMatchObject({ status: 'not-evaluated', usageUnmeasured: true, evicted: 0 });
-      expect(diskText(p.disk!)).toMatch(/maxUsage not evaluated: .*remote engine.*only maxImageBytes applies/);
+      expect(p.disk).toMatchObject({
+        status: 'not-evaluated',
+        usageUnmeasured: true,
+        usageUnmeasuredWhy: 'the engine is not on this machine',
+        evicted: 0,
+      });
+      expect(diskText(p.disk!)).toMatch(
+        /maxUsage not evaluated: the engine is not on this machine; only maxImageBytes applies/,
+      );
     } finally {
       server.close();
     }
@@ -230,7 +237,11 @@ describe.skipIf(engineTestsSkipped())('disk.maxImageBytes against a real dockerd
     expect(r.code).toBe(0);
     const p = JSON.parse(r.stdout) as Plan;
     expect(deleted(p)).toEqual([]);
-    expect(p.disk).toMatchObject({ status: 'not-evaluated', usageUnmeasured: true });
+    expect(p.disk).toMatchObject({
+      status: 'not-evaluated',
+      usageUnmeasured: true,
+      usageUnmeasuredWhy: 'the inventory holds no disk figures',
+    });
   });
 });
 

@@ -155,6 +155,29 @@ describe('layer reads for the reclaim estimate', () => {
     expectSameEstimate(truth, containerd.inv.images, []);
   });
 
+  it('containerd store: an image frees its disk usage (compressed content and every pulled platform), not only the unpacked layers its history sizes', async () => {
+    // The engine reads history for one platform: unpacked sizes. Its listed size adds the compressed blobs
+    // (and other pulled platforms); a platform never pulled adds nothing.
+    const shared = [layer('base', 7_200_000)];
+    const app = image('app', {
+      tags: ['app:1'],
+      size: 7_800_000 + 3_400_000,
+      layers: [...shared, layer('app', 600_000)],
+    });
+    const base = image('base', { tags: ['base:1'], size: 7_200_000 + 3_100_000, layers: shared });
+    const { inv } = await attach([app, base], { store: 'containerd' });
+    const gone = (...ids: string[]) => freedBytes(inv.images, new Set(ids));
+    expect(gone(app.id)).toBe(600_000 + 3_400_000);
+    expect(gone(base.id)).toBe(3_100_000);
+    expect(gone(app.id, base.id)).toBe(7_800_000 + 3_400_000 + 3_100_000);
+    // The classic store lists the unpacked size only: nothing is added.
+    const classic = await attach([
+      { ...app, size: 7_800_000 },
+      { ...base, size: 7_200_000 },
+    ]);
+    expect(freedBytes(classic.inv.images, new Set([app.id, base.id]))).toBe(7_800_000);
+  });
+
   it('property: for any images on any stacks, what the estimate frees is what the real layers free', async () => {
     // Few distinct sizes (zeros among them) make equal running sizes on different stacks, and chance matches.
     const sizes = fc.oneof(fc.constantFrom(0, 100, 200, 300), fc.integer({ min: 1, max: 1_000_000 }));

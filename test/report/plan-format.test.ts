@@ -137,8 +137,13 @@ describe('diskText', () => {
       {
         goals: [{ measure: 'image-bytes', before: 200, limit: 1000, target: 1000, over: false }],
         usageUnmeasured: true,
+        usageUnmeasuredWhy: 'the engine is not on this machine',
       },
-      "images 200 B <= 1.0 kB: nothing to evict. maxUsage not evaluated: the filesystem holding the engine's data root cannot be measured here (remote engine, containerd image store or saved inventory without disk data); only maxImageBytes applies",
+      'images 200 B <= 1.0 kB: nothing to evict. maxUsage not evaluated: the engine is not on this machine; only maxImageBytes applies',
+    ],
+    [
+      { goals: [], status: 'not-evaluated', usageUnmeasured: true },
+      "disk limits not evaluated. maxUsage not evaluated: the filesystem holding the engine's images cannot be measured here; only maxImageBytes applies",
     ],
     [{ status: 'not-evaluated' }, 'disk limits not evaluated'],
     [
