@@ -1,16 +1,27 @@
 /**
  * A fake Docker Engine of the test harness's own: an HTTP server on a unix socket (in a temp dir, removed on
- * stop) that answers the Engine API from one folder of recorded response shapes (test/fixtures/engine-api,
- * SOURCES.md there; default 1.52/containerd), keeps state (a deleted image or removed container is gone from
- * later listings and inspects), and records every request in order so a test can assert the calls a client
- * made. It is not an engine: what it does beyond replaying a fixture (conflicts, untagging, removal) follows the
- * containerd store's code paths as SOURCES.md describes them, simplified; real-engine suites stay the authority.
+ * stop) that answers the Engine API from one folder of recorded response shapes (test/fixtures/engine-api/<api>/
+ * <store>, SOURCES.md there; default 1.52/containerd), keeps state (an untagged name, a deleted image or a removed
+ * container is gone from later listings and inspects), and records every request in order so a test can assert
+ * the calls a client made. It is not an engine: what it does beyond replaying a fixture follows the moby sources
+ * as SOURCES.md names them, simplified; real-engine suites stay the authority.
+ *
+ * The image store is the folder's (/info DriverStatus): classic or containerd, each with its own delete
+ * semantics (fake-image-store.ts). A Podman folder (version.json) is refused at start: its semantics are not
+ * built here.
  *
  * Served (with or without the /vX.Y prefix that dockerode adds after negotiation): GET|HEAD /_ping, GET /version,
  * /info, /images/json (manifests=1: images-manifests.json), /images/{name}/json, /images/{name}/history,
  * /containers/json, /containers/{id}/json, /system/df (verbose=1: system-df-verbose.json), /events (the lines of
  * events.jsonl within since/until, then the end), DELETE /images/{name}, DELETE /containers/{id}. Anything else
- * answers 501 with a message, and is recorded too.
+ * answers 501 with a message, and is recorded too. A versioned call newer than the folder's API or older than its
+ * MinAPIVersion answers the engine's 400; one at another accepted version answers 501 (the folder holds one
+ * version's shapes).
+ *
+ * Simplified: the image list is always the all=1 list; on API < 1.43 it has the classic store's null and
+ * `<none>:<none>` placeholders, from 1.43 `[]`. /events replays the recorded lines as they are (with the legacy
+ * status/id/from fields below 1.52, as recorded): what the server itself untags, deletes or removes adds no event.
+ * /system/df drops deleted images and subtracts their own bytes; the references it lists stay as recorded.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -18,6 +29,19 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import {
+  HttpError,
+  imageStore,
+  repositoryOf,
+  running,
+  truthy,
+  type ContainerSummary,
+  type Json,
+  type StoreKind,
+  type StoredImage,
+} from './fake-image-store.js';
+
+export type { ContainerSummary, StoreKind } from './fake-image-store.js';
 
 export const DEFAULT_FIXTURES = fileURLToPath(new URL('../fixtures/engine-api/1.52/containerd/', import.meta.url));
 
@@ -32,22 +56,14 @@ export interface RecordedRequest {
   status: number;
 }
 
-/** A container as GET /containers/json lists it (the fields this server reads; the rest are passed through). */
-export interface ContainerSummary {
-  Id: string;
-  Names: string[];
-  Image: string;
-  ImageID: string;
-  State: string;
-  Created: number;
-  [key: string]: unknown;
-}
-
 export interface FakeEngineServer {
   /** unix://… to give as --host. */
   host: string;
   socketPath: string;
-  /** Every request, in the order they arrived (recorded when answered). */
+  /** The folder's image store (from /info DriverStatus) and API version (version.json). */
+  store: StoreKind;
+  apiVersion: string;
+  /** Every request, in the order it was handled (recorded when answered; see delayRequests). */
   requests: RecordedRequest[];
   /** IDs of the images still present. */
   imageIds(): string[];
@@ -55,38 +71,40 @@ export interface FakeEngineServer {
   addContainer(container: ContainerSummary): void;
   /** Called after each request is answered and recorded (to change the state between two calls). */
   onAnswered(listener: (request: RecordedRequest) => void): void;
+  /**
+   * Handles the requests `ms` names (by method and decoded path without /vX.Y) that many milliseconds after they
+   * arrive, as an engine busy that long would: a client that sends a call before an earlier one is answered
+   * then has it handled first.
+   */
+  delayRequests(ms: (method: string, path: string) => number): void;
   stop(): Promise<void>;
 }
 
-type Json = Record<string, unknown>;
-
-interface StoredImage {
-  id: string;
-  /** The names it carries now (RepoTags); digests are derived from them, as the containerd store does. */
-  tags: string[];
-  list: Json;
-  manifests: Json | null;
-  inspect: Json;
-  history: Json[];
-  /** The recorded DELETE-by-ID answer for this image, if a fixture has one. */
-  deleteAnswer: Json[] | null;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const VERSIONED = /^\/v(\d+\.\d+)(\/.*)$/;
-const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
-/** Docker's httputils.BoolValue: anything but "", "0", "no", "false", "none". */
-const truthy = (v: string | undefined) =>
-  v !== undefined && !['', '0', 'no', 'false', 'none'].includes(v.trim().toLowerCase());
-const repositoryOf = (ref: string) => ref.replace(/@.*$/, '').replace(/:[^:/]+$/, '');
+const PLACEHOLDERS_BEFORE = '1.43';
+
+/** Numeric comparison of "1.9" and "1.41". */
+function compareApi(a: string, b: string): number {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am - bm || an - bn;
+}
+
+/** The engine kind as imgsweep tells it (Platform.Name or a component's name says Podman). */
+function isPodman(version: Json): boolean {
+  const platform = isObj(version.Platform) ? version.Platform.Name : undefined;
+  const components = Array.isArray(version.Components) ? version.Components : [];
+  const names = [platform, ...components.map((c) => (isObj(c) ? c.Name : undefined))];
+  return names.some((n) => typeof n === 'string' && /podman/i.test(n));
+}
+
+/** The containerd store says so in DriverStatus (daemon/containerd/service.go LayerStoreStatus). */
+function storeOf(info: Json): StoreKind {
+  const status = Array.isArray(info.DriverStatus) ? info.DriverStatus : [];
+  return status.some((p) => Array.isArray(p) && p[0] === 'driver-type' && p[1] === 'io.containerd.snapshotter.v1')
+    ? 'containerd'
+    : 'classic';
+}
 
 export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise<FakeEngineServer> {
   const dir = opts.fixtures ?? DEFAULT_FIXTURES;
@@ -96,8 +114,14 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
   const byId = <T>(items: T[], key: (t: T) => unknown) => new Map(items.map((t) => [String(key(t)), t] as const));
 
   const version = read('version.json') as Json;
+  if (isPodman(version))
+    throw new Error(
+      `fake engine: ${dir} is a Podman engine (version.json), whose delete answers and conflicts differ from Docker's; only Docker's classic and containerd image stores are built (fake-image-store.ts)`,
+    );
   const apiVersion = String(version.ApiVersion);
+  const minVersion = typeof version.MinAPIVersion === 'string' ? version.MinAPIVersion : null;
   const info = read('info.json') as Json;
+  const kind = storeOf(info);
   const listed = read('images.json') as Json[];
   const manifests = has('images-manifests.json') ? byId(read('images-manifests.json') as Json[], (i) => i.Id) : null;
   const inspects = byId(
@@ -115,21 +139,22 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
       .filter((b): b is Json[] => Array.isArray(b)),
     (b) => b.find((e) => typeof e.Deleted === 'string')?.Deleted,
   );
-  // The recorded 409 wordings of this version, used as templates: their IDs and names are replaced by the ones
-  // of the image and container at hand.
-  const conflict = (name: string) => String((read(`delete-conflict-${name}.json`) as Json).message);
 
+  const refsIn = (v: unknown) => (Array.isArray(v) ? v.map(String).filter((r) => !r.startsWith('<none>')) : []);
   const images = new Map<string, StoredImage>();
   for (const item of listed) {
     const id = String(item.Id);
-    const tags = (Array.isArray(item.RepoTags) ? item.RepoTags : []).map(String);
+    const tags = refsIn(item.RepoTags);
+    const inspect = inspects.get(id);
     images.set(id, {
       id,
+      parentId: typeof item.ParentId === 'string' && item.ParentId !== '' ? item.ParentId : null,
       tags,
+      digests: refsIn((inspect ?? item).RepoDigests),
       list: item,
       manifests: manifests?.get(id) ?? null,
       // No fixture inspects every listed image (1.50+ containerd's `multi:old` has none): built from its listing.
-      inspect: inspects.get(id) ?? inspectFromList(item),
+      inspect: inspect ?? inspectFromList(item),
       history: histories.get(id) ?? [
         { Comment: '', Created: item.Created, CreatedBy: '', Id: id, Size: 0, Tags: tags.length ? tags : null },
       ],
@@ -140,88 +165,28 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
   const events = readFileSync(join(dir, 'events.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '');
+  const store = imageStore(kind, images, containers, (name) =>
+    String((read(`delete-conflict-${name}.json`) as Json).message),
+  );
 
-  /** The image a name or ID points at (full ID, ID prefix, repo:tag, a name without tag, repo@digest). */
-  function resolve(name: string): StoredImage | null {
-    const hex = name.replace(/^sha256:/, '');
-    if (/^[0-9a-f]{12,64}$/.test(hex)) {
-      const found = [...images.values()].filter((i) => i.id.slice(7).startsWith(hex));
-      if (found.length === 1) return found[0]!;
-    }
-    const familiar = name.replace(/^docker\.io\/(library\/)?/, '');
-    if (familiar.includes('@')) {
-      const [repo, digest] = familiar.split('@') as [string, string];
-      return (
-        [...images.values()].find((i) => i.id === digest && digestsOf(i, true).includes(`${repo}@${digest}`)) ?? null
-      );
-    }
-    const tagged = /:[^:/]+$/.test(familiar) ? familiar : `${familiar}:latest`;
-    return [...images.values()].find((i) => i.tags.includes(tagged)) ?? null;
+  /** The references as the list (inspect false) or an inspect shows them, in this API version's form. */
+  function current(image: StoredImage, body: Json, inspect: boolean): Json {
+    const tags = image.tags;
+    const digests = store.digestsOf(image, inspect);
+    if (inspect || compareApi(apiVersion, PLACEHOLDERS_BEFORE) >= 0)
+      return { ...body, RepoTags: tags, RepoDigests: digests };
+    // daemon/images/images.go (20.10): nil lists, and placeholders when there are no references at all.
+    if (tags.length === 0 && digests.length === 0)
+      return { ...body, RepoTags: ['<none>:<none>'], RepoDigests: ['<none>@<none>'] };
+    return { ...body, RepoTags: tags.length ? tags : null, RepoDigests: digests.length ? digests : null };
   }
 
-  /**
-   * RepoDigests as the record has them now: the recorded ones of repositories that still carry a name. The
-   * containerd store derives them from the names (inspect lists one per name, the list one); a bare digest
-   * (an index with no platform left) has no repository and stays.
-   */
-  function digestsOf(image: StoredImage, inspect: boolean): string[] {
-    const recorded = (inspect ? image.inspect : image.list).RepoDigests;
-    const repos = new Set(image.tags.map(repositoryOf));
-    return (Array.isArray(recorded) ? recorded.map(String) : []).filter(
-      (d) => !d.includes('@') || repos.has(repositoryOf(d)),
-    );
-  }
-
-  const current = (image: StoredImage, body: Json, inspect: boolean): Json => ({
-    ...body,
-    RepoTags: image.tags,
-    RepoDigests: digestsOf(image, inspect),
-  });
-
-  const usersOf = (image: StoredImage) => containers.filter((c) => c.ImageID === image.id);
-  const running = (c: ContainerSummary) => ['running', 'paused', 'restarting'].includes(c.State);
-
-  /** DELETE /images/{name}: by ID deletes the image (refused while used or named in several repositories); by name untags. */
-  function deleteImage(name: string, query: Record<string, string>): Json[] {
-    // A forced or per-platform delete (delete-platform*.json) is not modelled: answered 501, so it shows.
-    if (truthy(query.force) || query.platforms !== undefined)
-      throw new HttpError(501, 'fake engine: DELETE /images with force or platforms is not served');
-    const image = resolve(name);
-    if (!image) throw new HttpError(404, `No such image: ${name}`);
-    const asId = /^(sha256:)?[0-9a-f]{12,64}$/.test(name);
-    const users = usersOf(image);
-    if (asId) {
-      const user = users.find(running) ?? users[0];
-      if (user) {
-        const template = conflict(running(user) ? 'running' : 'stopped');
-        throw new HttpError(409, fill(template, short(image.id), image.id, user.Id));
-      }
-      if (new Set(image.tags.map(repositoryOf)).size > 1)
-        throw new HttpError(409, fill(conflict('multiple-repositories'), short(image.id), image.id, null));
-      return remove(image);
-    }
-    const ref = name.replace(/^docker\.io\/(library\/)?/, '');
-    const removed = ref.includes('@')
-      ? image.tags.filter((t) => repositoryOf(t) === repositoryOf(ref))
-      : [/:[^:/]+$/.test(ref) ? ref : `${ref}:latest`];
-    const left = image.tags.filter((t) => !removed.includes(t));
-    if (left.length === 0 && users.length > 0)
-      throw new HttpError(409, fill(conflict('in-use'), ref, image.id, users[0]!.Id));
-    if (left.length === 0) return remove(image);
-    image.tags = left;
-    return [{ Untagged: ref }];
-  }
-
-  /** Deletes an image: the recorded answer when it fits what the image still carries, else one in its shape. */
-  function remove(image: StoredImage): Json[] {
-    images.delete(image.id);
-    const recorded = image.deleteAnswer;
-    const untagged = recorded?.filter((e) => typeof e.Untagged === 'string').map((e) => String(e.Untagged));
-    if (recorded && untagged!.length === image.tags.length && image.tags.every((t) => untagged!.includes(t)))
-      return recorded;
-    // containerd's shape (daemon/containerd/image_delete.go): one Untagged per name, then the image ID only.
-    return [...image.tags.map((t) => ({ Untagged: t })), { Deleted: image.id }];
-  }
+  /** History entries that name a present image carry its tags now (a child's history names its parent). */
+  const history = (image: StoredImage) =>
+    image.history.map((h) => {
+      const named = images.get(String(h.Id));
+      return named ? { ...h, Tags: named.tags.length ? named.tags : null } : h;
+    });
 
   function containerInspect(c: ContainerSummary): Json {
     // No fixture has GET /containers/{id}/json: this is built from the container's listing (fields after
@@ -261,11 +226,31 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
   const findContainer = (idOrName: string) =>
     containers.find((c) => c.Id === idOrName || c.Id.startsWith(idOrName) || c.Names.includes(`/${idOrName}`));
 
+  /** DELETE /containers/{id} without force: the engine's 409 for a running one, in its version's wording. */
+  function removeContainer(c: ContainerSummary, query: Record<string, string>): void {
+    if (running(c) && !truthy(query.force)) {
+      // daemon/delete.go cleanupContainer: 20.10's wording, then 25.0's (container.Name has its slash).
+      const message =
+        compareApi(apiVersion, '1.44') < 0
+          ? `You cannot remove a ${c.State} container ${c.Id}. Stop the container before attempting removal or force remove`
+          : `cannot remove container ${JSON.stringify(c.Names[0] ?? c.Id)}: container is ${c.State}: stop the container before removing or force remove`;
+      throw new HttpError(409, message);
+    }
+    containers.splice(containers.indexOf(c), 1);
+  }
+
   function diskUsage(verbose: boolean): Json {
     const body = read(verbose && has('system-df-verbose.json') ? 'system-df-verbose.json' : 'system-df.json') as Json;
     const gone = listed.filter((i) => !images.has(String(i.Id)));
+    // SharedSize is -1 in a list that did not compute it (API < 1.42): /system/df's own figure then.
+    const dfItems = [
+      ...(Array.isArray(body.Images) ? (body.Images as Json[]) : []),
+      ...(isObj(body.ImageUsage) && Array.isArray(body.ImageUsage.Items) ? (body.ImageUsage.Items as Json[]) : []),
+    ];
+    const sharedOf = (i: Json) =>
+      Number(i.SharedSize) >= 0 ? Number(i.SharedSize) : Number(dfItems.find((d) => d.Id === i.Id)?.SharedSize ?? 0);
     // Layer bytes freed by the deleted images: plausible (their own bytes), not what the daemon computes.
-    const freed = gone.reduce((sum, i) => sum + Math.max(0, Number(i.Size) - Number(i.SharedSize ?? 0)), 0);
+    const freed = gone.reduce((sum, i) => sum + Math.max(0, Number(i.Size) - Math.max(0, sharedOf(i))), 0);
     const keep = (items: unknown) =>
       Array.isArray(items) ? (items as Json[]).filter((i) => images.has(String(i.Id))) : items;
     const out: Json = { ...body };
@@ -298,9 +283,27 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
     });
   }
 
+  /** api/server/middleware/version.go: outside [MinAPIVersion, ApiVersion] is a 400 (errdefs.InvalidParameter). */
+  function checkVersion(asked: string | null): void {
+    if (asked === null || asked === apiVersion) return;
+    if (compareApi(asked, apiVersion) > 0)
+      throw new HttpError(400, `client version ${asked} is too new. Maximum supported API version is ${apiVersion}`);
+    if (minVersion !== null && compareApi(asked, minVersion) < 0)
+      throw new HttpError(
+        400,
+        `client version ${asked} is too old. Minimum supported API version is ${minVersion}, please upgrade your client to a newer version`,
+      );
+    throw new HttpError(501, `fake engine: serves the shapes of API ${apiVersion} only, not ${asked}`);
+  }
+
   function route(method: string, path: string, query: Record<string, string>): { status: number; body: unknown } {
     const ok = (body: unknown) => ({ status: 200, body });
     const seg = (re: RegExp) => re.exec(path);
+    const imageNamed = (encoded: string) => {
+      const image = store.resolve(decodeURIComponent(encoded));
+      if (!image) throw new HttpError(404, `No such image: ${decodeURIComponent(encoded)}`);
+      return image;
+    };
     let m: RegExpExecArray | null;
     if ((method === 'GET' || method === 'HEAD') && path === '/_ping') return { status: 200, body: 'OK' };
     if (method === 'GET') {
@@ -316,15 +319,10 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
         );
       }
       if ((m = seg(/^\/images\/(.+)\/json$/))) {
-        const image = resolve(decodeURIComponent(m[1]!));
-        if (!image) throw new HttpError(404, `No such image: ${decodeURIComponent(m[1]!)}`);
+        const image = imageNamed(m[1]!);
         return ok(current(image, image.inspect, true));
       }
-      if ((m = seg(/^\/images\/(.+)\/history$/))) {
-        const image = resolve(decodeURIComponent(m[1]!));
-        if (!image) throw new HttpError(404, `No such image: ${decodeURIComponent(m[1]!)}`);
-        return ok(image.history.map((h, i) => (i === 0 ? { ...h, Tags: image.tags.length ? image.tags : null } : h)));
-      }
+      if ((m = seg(/^\/images\/(.+)\/history$/))) return ok(history(imageNamed(m[1]!)));
       if (path === '/containers/json') {
         if (query.filters !== undefined) throw new HttpError(501, 'fake engine: container list filters are not served');
         return ok(truthy(query.all) ? containers : containers.filter(running));
@@ -338,17 +336,11 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
       if (path === '/events') return { status: 200, body: eventLines(query) };
     }
     if (method === 'DELETE') {
-      if ((m = seg(/^\/images\/(.+)$/))) return ok(deleteImage(decodeURIComponent(m[1]!), query));
+      if ((m = seg(/^\/images\/(.+)$/))) return ok(store.deleteImage(decodeURIComponent(m[1]!), query));
       if ((m = seg(/^\/containers\/([^/]+)$/))) {
-        // Not in the fixtures: the engine's 204, and its 409 for a running container (daemon/delete.go wording).
         const c = findContainer(decodeURIComponent(m[1]!));
         if (!c) throw new HttpError(404, `No such container: ${decodeURIComponent(m[1]!)}`);
-        if (running(c) && !truthy(query.force))
-          throw new HttpError(
-            409,
-            `cannot remove container "${c.Names[0] ?? c.Id}": container is running: stop the container before removing or force remove`,
-          );
-        containers.splice(containers.indexOf(c), 1);
+        removeContainer(c, query);
         return { status: 204, body: null };
       }
     }
@@ -368,6 +360,7 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
     let payload: string;
     let type = 'application/json';
     try {
+      checkVersion(versioned ? versioned[1]! : null);
       const answer = route(method, path, query);
       status = answer.status;
       if (path === '/_ping') [payload, type] = ['OK', 'text/plain; charset=utf-8'];
@@ -392,23 +385,37 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
 
   const tempDir = mkdtempSync(join(tmpdir(), 'imgsweep-fake-engine-'));
   const socketPath = join(tempDir, `docker-${randomBytes(3).toString('hex')}.sock`);
+  let delay: (method: string, path: string) => number = () => 0;
   const server = createServer((req, res) => {
     // Bodies are not read by any served call; drained so the connection can be reused.
     req.resume();
-    req.on('end', () => handle(req, res));
+    req.on('end', () => {
+      const path = new URL(req.url ?? '/', 'http://engine').pathname.replace(VERSIONED, '$2');
+      const ms = delay(req.method ?? 'GET', decodeURIComponent(path));
+      if (ms > 0) setTimeout(() => handle(req, res), ms);
+      else handle(req, res);
+    });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(socketPath, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+  } catch (error) {
+    rmSync(tempDir, { recursive: true, force: true });
+    throw error;
+  }
 
   return {
     host: `unix://${socketPath}`,
     socketPath,
+    store: kind,
+    apiVersion,
     requests,
     imageIds: () => [...images.keys()],
     addContainer: (c) => void containers.push({ ...c }),
     onAnswered: (listener) => void listeners.push(listener),
+    delayRequests: (ms) => void (delay = ms),
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -431,14 +438,6 @@ function asSet(v: unknown): Record<string, true> {
 function stripManifests(item: Json): Json {
   const { Manifests: _omitted, ...rest } = item;
   return rest;
-}
-
-/** A recorded conflict message with what it names (a reference or short ID), its container and image replaced. */
-function fill(template: string, subject: string, imageId: string, containerId: string | null): string {
-  return template
-    .replace(/unable to delete \S+/, `unable to delete ${subject}`)
-    .replace(/container [0-9a-f]{12}/, (was) => (containerId === null ? was : `container ${short(containerId)}`))
-    .replace(/referenced image [0-9a-f]{12}/, `referenced image ${short(imageId)}`);
 }
 
 /**
