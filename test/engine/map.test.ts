@@ -6,6 +6,8 @@ import { detectKind, engineKey, mapIdentity, negotiateApiVersion } from '../../s
 import { parseHistory, zipLayers } from '../../src/engine/layers.js';
 import { engineTime, mapContainer, mapDiskUsage, mapImage, mapImages, parseEvents } from '../../src/engine/map.js';
 import { doneFromDeleteResponse, outcomeFromError } from '../../src/engine/outcome.js';
+import { makePlan } from '../../src/plan/plan.js';
+import { ago, image, inventory, NOW, policy } from '../support/builders.js';
 
 const HEX = 'a'.repeat(64);
 const HEX2 = 'b'.repeat(64);
@@ -535,5 +537,14 @@ describe("the containerd store's moby-dangling@ records", () => {
     });
     expect(img.repoTags).toEqual([]);
     expect(img.repoDigests).toEqual([]);
+    // So `untagged: true` selects it, and the plan names no reference of it.
+    const kept = image('kept', { tags: ['kept:1'] });
+    const plan = makePlan({
+      policy: policy('version: 1\nrules:\n  - name: leftovers\n    match: { untagged: true }\n'),
+      inventory: inventory([{ ...img, created: ago('30d') }, kept]),
+      now: NOW,
+    });
+    expect(plan.actions).toEqual([expect.objectContaining({ type: 'delete', imageId: img.id, rule: 'leftovers' })]);
+    expect(JSON.stringify(plan)).not.toContain('moby-dangling');
   });
 });
