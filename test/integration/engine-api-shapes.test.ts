@@ -3,11 +3,11 @@
  * folder added later is covered too) served by the fake engine (test/support/fake-engine-server.ts), and
  * imgsweep's command line run against it: inventory, plan, explain, and the calls apply makes.
  *
- * This is NOT a real engine: the fixtures were written from the moby sources, and the server's untagging,
- * deleting and conflicts are a simplification of each image store's code. The real-engine suites remain the
- * authority; this file checks that imgsweep reads every version's shapes and sends the calls each store needs
+ * This is NOT a real engine: the fixtures were written from the moby and Podman sources, and the server's
+ * untagging, deleting and conflicts are a simplification of each image store's code. The real-engine suites remain
+ * the authority; this file checks that imgsweep reads every version's shapes and sends the calls each store needs
  * (untag before delete, children before parents, deletes by full ID with noprune, never force). It needs no
- * dockerd. A folder whose engine the fake engine does not serve (Podman) fails here rather than being skipped.
+ * dockerd. A folder whose engine the fake engine does not serve fails here rather than being skipped.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -63,6 +63,9 @@ interface Listed {
   Id: string;
   ParentId?: string;
   RepoTags: string[] | null;
+  RepoDigests: string[] | null;
+  /** Podman: the digest the image was pulled by. */
+  Digest?: string;
   Manifests?: { Kind: string; Available: boolean }[];
 }
 interface Summary {
@@ -128,13 +131,13 @@ interface PlanJson {
     rule?: string;
     platforms?: number;
   }[];
-  kept: { imageId: string; reason: string; container?: { name: string; state: string } }[];
+  kept: { imageId: string; reason: string; container?: { name: string; state: string }; parent?: string }[];
 }
 interface ExplainJson {
   imageId: string;
   deleted: boolean;
   rule: string | null;
-  kept: { reason: string; container?: { name: string; state: string } } | null;
+  kept: { reason: string; container?: { name: string; state: string }; parent?: string } | null;
   references: { ref: string; fate: string }[];
 }
 interface ReportJson {
@@ -146,6 +149,7 @@ const line = (r: RecordedRequest) => `${r.method} ${decodeURIComponent(r.path)}`
 const withQuery = (r: RecordedRequest) => `${line(r)} ${JSON.stringify(r.query)}`;
 const isWrite = (r: RecordedRequest) => r.method !== 'GET' && r.method !== 'HEAD';
 const byIdPath = (id: string) => `DELETE /images/${id}`;
+const repositoryOf = (ref: string) => ref.replace(/@.*$/, '').replace(/:[^:/]+$/, '');
 
 /** One request over the server's socket: status and parsed body. */
 const call = (server: FakeEngineServer, method: string, path: string) =>
@@ -174,12 +178,19 @@ it('finds every fixture folder, the ones added later too', () => {
       '1.50/graph',
       '1.52/containerd',
       '1.52/graph',
+      '1.41/podman',
+      '1.44/podman',
     ]),
   );
 });
 
 describe.each(FOLDERS)('API $api, $store store', ({ api, store, dir }) => {
   const containerd = store === 'containerd';
+  const podman = store === 'podman';
+  // Podman names a local tag localhost/…, a Docker Hub image docker.io/library/… (SOURCES.md).
+  const appName = podman ? 'docker.io/library/app:1.4' : 'app:1.4';
+  const webName = podman ? 'localhost/web:2' : 'web:2';
+  const baseLatest = podman ? 'localhost/base:latest' : 'base:latest';
   let server: FakeEngineServer;
   let facts: ReturnType<typeof factsOf>;
   let common: string[];
@@ -188,10 +199,10 @@ describe.each(FOLDERS)('API $api, $store store', ({ api, store, dir }) => {
   const cleanups: (() => Promise<void> | void)[] = [];
 
   beforeEach(async () => {
-    // A store the fake engine does not serve (Podman) throws here, failing every test of the folder.
+    // A store the fake engine does not serve throws here, failing every test of the folder.
     server = await startFakeEngine({ fixtures: dir });
     cleanups.push(() => server.stop());
-    expect(server.store).toBe(containerd ? 'containerd' : 'classic');
+    expect(server.store).toBe(podman ? 'podman' : containerd ? 'containerd' : 'classic');
     expect(server.apiVersion).toBe(api);
     facts = factsOf(dir);
     const tmp = mkdtempSync(join(tmpdir(), 'imgsweep-shapes-'));
@@ -239,7 +250,8 @@ describe.each(FOLDERS)('API $api, $store store', ({ api, store, dir }) => {
     }
     const old = inventory.images.find((i) => i.id === facts.idOf('old'))!;
     expect(old).toMatchObject({ repoTags: [], repoDigests: [], parentId: null });
-    // The classic store records the legacy builder's parent; the containerd store has none here.
+    // The classic store records the legacy builder's parent, Podman's layer tree makes tool base's child; the
+    // containerd store has none here.
     const parents = inventory.images.filter((i) => i.parentId !== null).map((i) => [i.id, i.parentId]);
     expect(parents).toEqual(containerd ? [] : [[facts.idOf('tool'), facts.idOf('base')]]);
     if (containerd) {
@@ -253,12 +265,13 @@ describe.each(FOLDERS)('API $api, $store store', ({ api, store, dir }) => {
     );
 
     // The removed tmp-web container's last event marks web:2 used then, read with or without the legacy fields.
-    const webDied = facts.events.find((e) => e.Action === 'die' && e.Actor.Attributes.image === 'web:2')!;
+    const webDied = facts.events.find((e) => e.Action === 'die' && e.Actor.Attributes.image === webName)!;
     expect(inventory.usage[facts.idOf('web')]).toMatchObject({
       lastUsed: new Date(webDied.timeNano / 1e6).toISOString(),
       source: expect.stringMatching(/^event die/),
     });
-    expect(facts.events.some((e) => 'status' in e)).toBe(byApi(api, '1.52') < 0);
+    // Podman sends them at every version.
+    expect(facts.events.some((e) => 'status' in e)).toBe(podman || byApi(api, '1.52') < 0);
 
     // Every call at the folder's API version (the server refuses others), the events among them.
     for (const r of server.requests.filter((r) => r.path !== '/version')) expect(r.version, line(r)).toBe(api);
@@ -315,8 +328,18 @@ describe.each(FOLDERS)('API $api, $store store', ({ api, store, dir }) => {
     });
     const web = await runJson<ExplainJson>(['explain', 'web:2', '-p', policy, '--json']);
     expect(web).toMatchObject({ imageId: facts.idOf('web'), deleted: true, rule: 'unused', kept: null });
-    // One of its two names is untagged first, the other goes with the image (and its digest reference too).
-    expect(web.references.map((r) => r.fate).toSorted()).toEqual(['delete', 'delete', 'untag']);
+    // One of its two names is untagged first, the other goes with the image. A digest reference goes with its
+    // repository's tag: deleted with the image if that tag is the one left, else when it is untagged (Podman
+    // lists one per named repository, derived from the names: it is never untagged itself).
+    const listed = facts.listed.find((i) => i.Id === facts.idOf('web'))!;
+    const fate = new Map(web.references.map((r) => [r.ref, r.fate]));
+    expect([...fate.keys()].toSorted()).toEqual([...listed.RepoTags!, ...listed.RepoDigests!].toSorted());
+    const tags = listed.RepoTags!;
+    expect(tags.map((t) => fate.get(t)).toSorted()).toEqual(['delete', 'untag']);
+    const last = tags.find((t) => fate.get(t) === 'delete')!;
+    for (const d of listed.RepoDigests!)
+      expect(fate.get(d), d).toBe(repositoryOf(d) === repositoryOf(last) ? 'delete' : 'with-tag');
+    expect(listed.RepoDigests).toHaveLength(podman ? 2 : 1);
   });
 
   it('apply --yes --json: the stopped container, then untags, then deletes by full ID with noprune only; children before parents; only the image in use is left', async () => {
@@ -371,41 +394,140 @@ describe.each(FOLDERS)('API $api, $store store', ({ api, store, dir }) => {
     });
   }
 
+  if (podman) {
+    it('Podman: a name pulled by digest is untagged before the delete by ID; an image whose delete would take its kept untagged parent is kept', async () => {
+      const { idOf } = facts;
+      const [app, web, base, tool, old] = [idOf('app'), idOf('web'), idOf('base'), idOf('tool'), idOf('old')];
+      const digest = facts.listed.find((i) => i.Id === web)!.Digest!;
+      // web pulled by digest from the mirror, then tagged (the newest name first); base's names all taken away
+      // (`podman untag`), so tool is built on an untagged parent, which the policy protects.
+      const pulled = `mirror.local:5000/web@${digest}`;
+      server.setImageNames(web, ['localhost/web:2', pulled]);
+      server.setImageNames(base, []);
+      writeFileSync(policy, `${POLICY}protect:\n  images: ["${base}"]\n`);
+
+      // The digest name is a name, listed once; the repository digests are one per named repository.
+      const inventory = await runJson<InventoryJson>(['inventory', '--json']);
+      const listed = inventory.images.find((i) => i.id === web)!;
+      expect(listed.repoTags.toSorted()).toEqual(['localhost/web:2', pulled]);
+      expect(listed.repoDigests).toEqual([`localhost/web@${digest}`]);
+      expect(inventory.images.find((i) => i.id === base)).toMatchObject({ repoTags: [], repoDigests: [] });
+
+      const plan = await runJson<PlanJson>(['plan', '-p', policy, '--format', 'json']);
+      expect(plan.refused).toBeNull();
+      // The digest name goes by name first (Podman refuses to delete by ID an image with two names); the digest
+      // of the tag's repository goes with the image.
+      expect(plan.actions.filter((a) => a.type === 'untag')).toEqual([
+        expect.objectContaining({ imageId: web, ref: pulled }),
+      ]);
+      const deletes = plan.actions.filter((a) => a.type === 'delete');
+      expect(deletes.map((d) => d.imageId).toSorted()).toEqual([old, web].toSorted());
+      expect(deletes.find((d) => d.imageId === web)!.refs!.toSorted()).toEqual([
+        'localhost/web:2',
+        `localhost/web@${digest}`,
+      ]);
+      // Deleting tool would remove its untagged parent on Podman before 4.6 (imgsweep keeps such images on every
+      // Podman): tool stays whole, and so does its stopped container.
+      expect(plan.kept.map((k) => `${k.reason} ${k.imageId}`).toSorted()).toEqual(
+        [`engine-prunes-parent ${tool}`, `in-use ${app}`, `protected-id ${base}`].toSorted(),
+      );
+      expect(plan.kept.find((k) => k.imageId === tool)).toMatchObject({ parent: base });
+      expect(plan.actions.filter((a) => a.type === 'remove-container')).toEqual([]);
+      expect(await runJson<ExplainJson>(['explain', 'tool:dev', '-p', policy, '--json'])).toMatchObject({
+        imageId: tool,
+        deleted: false,
+        kept: { reason: 'engine-prunes-parent', parent: base },
+      });
+
+      const report = await runJson<ReportJson>(['apply', '-p', policy, '--yes', '--json']);
+      expect(report.exitCode).toBe(0);
+      expect(report.engines[0]!.steps.filter((s) => s.outcome !== 'done')).toEqual([]);
+      const writes = server.requests.filter(isWrite);
+      expect(writes.map(withQuery).toSorted()).toEqual(
+        [pulled, web, old].map((ref) => `DELETE /images/${ref} {"noprune":"true"}`).toSorted(),
+      );
+      for (const w of writes) expect(w.status, withQuery(w)).toBe(200);
+      const at = (text: string) => writes.findIndex((w) => line(w) === text);
+      expect(at(`DELETE /images/${pulled}`)).toBeLessThan(at(byIdPath(web)));
+      expect(server.imageIds().toSorted()).toEqual([app, base, tool].toSorted());
+    });
+  }
+
   it('the fake engine: conflicts and answers as recorded for this store and version', async () => {
     const v = `/v${api}`;
-    const recorded = (name: string) => ({ status: 409, body: facts.json(`delete-conflict-${name}.json`) });
+    const recorded = (name: string) => {
+      const body = facts.json<{ response?: number }>(`delete-conflict-${name}.json`);
+      // Podman's body carries its status; it answers 500 for several names.
+      return { status: body.response ?? 409, body };
+    };
     const del = (name: string) => call(server, 'DELETE', `${v}/images/${encodeURIComponent(name)}?noprune=1`);
     const stoppedImage = facts.idOf(containerd ? 'multi' : 'tool');
 
-    // No references at all: placeholders below API 1.43 on the list, [] from 1.43 (and always on inspect).
+    // No references at all: placeholders below API 1.43 on the list (not on Podman), [] from 1.43 (and always on
+    // inspect).
     const list = (await call(server, 'GET', `${v}/images/json?all=1`)).body as Listed[];
     const oldListed = list.find((i) => i.Id === facts.idOf('old')) as unknown as Record<string, unknown>;
-    if (byApi(api, '1.43') < 0)
+    if (!podman && byApi(api, '1.43') < 0)
       expect(oldListed).toMatchObject({ RepoTags: ['<none>:<none>'], RepoDigests: ['<none>@<none>'] });
     else expect(oldListed).toMatchObject({ RepoTags: [], RepoDigests: [] });
-    // Events as recorded: the legacy status/id/from below API 1.52 only.
-    const events = (await call(server, 'GET', `${v}/events?since=0&until=1764633700`)).body as object[];
-    expect(events).toHaveLength(6);
-    for (const e of events) expect('status' in e).toBe(byApi(api, '1.52') < 0);
+    // Events as recorded: the legacy status/id/from below API 1.52 only, and on Podman always; Podman logs a
+    // container's removal as remove (Docker: destroy), with cleanup after each exit.
+    const events = (await call(server, 'GET', `${v}/events?since=0&until=1764633700`)).body as {
+      Type: string;
+      Action: string;
+    }[];
+    expect(events).toHaveLength(podman ? 9 : 6);
+    for (const e of events) expect('status' in e).toBe(podman || byApi(api, '1.52') < 0);
+    expect(events.filter((e) => e.Type === 'container').map((e) => e.Action)).toEqual(
+      podman ? ['start', 'die', 'cleanup', 'die', 'cleanup', 'remove'] : ['start', 'die', 'die', 'destroy'],
+    );
 
     expect(await del(facts.idOf('web'))).toEqual(recorded('multiple-repositories'));
-    expect(await del('app:1.4')).toEqual(recorded('in-use'));
+    expect(await del(appName)).toEqual(recorded('in-use'));
     expect(await del(facts.idOf('app'))).toEqual(recorded('running'));
     expect(await del(stoppedImage)).toEqual(recorded('stopped'));
-    if (!containerd) expect(await del(facts.idOf('base'))).toEqual(recorded('child'));
-    expect(await del('base:latest')).toEqual({ status: 200, body: facts.json('delete-untag.json') });
-    expect(await del('web:2')).toEqual({ status: 200, body: [{ Untagged: 'web:2' }] });
+    if (!containerd && !podman) expect(await del(facts.idOf('base'))).toEqual(recorded('child'));
+    expect(await del(baseLatest)).toEqual({ status: 200, body: facts.json('delete-untag.json') });
+    // Podman finds a short name under localhost/ and answers with the name it found.
+    expect(await del('web:2')).toEqual({ status: 200, body: [{ Untagged: webName }] });
     expect(await del(facts.idOf('web'))).toEqual({ status: 200, body: facts.json('delete-image.json') });
     expect(await del(facts.idOf('old'))).toEqual({ status: 200, body: facts.json('delete-dangling.json') });
-    expect(await del(facts.idOf('old'))).toMatchObject({ status: 404 });
-    // Forced deletes are not modelled; a client newer than the engine is refused as the engine does.
-    expect(await call(server, 'DELETE', `${v}/images/app:1.4?force=1`)).toMatchObject({ status: 501 });
-    expect(await call(server, 'GET', '/v1.99/info')).toEqual({
-      status: 400,
-      body: { message: `client version 1.99 is too new. Maximum supported API version is ${api}` },
+    expect(await del(facts.idOf('old'))).toMatchObject({
+      status: 404,
+      ...(podman ? { body: { cause: 'image not known', response: 404 } } : {}),
     });
-    expect(server.imageIds().toSorted()).toEqual(
-      facts.ids.filter((id) => id !== facts.idOf('web') && id !== facts.idOf('old')),
+    // A running container is not removed without force: 409 from Docker, 500 from Podman (imgsweep counts both
+    // as a conflict).
+    const app1 = facts.containers.find((c) => c.State === 'running')!;
+    expect(await call(server, 'DELETE', `${v}/containers/${app1.Id}`)).toMatchObject(
+      podman ? { status: 500, body: { cause: 'container state improper', response: 500 } } : { status: 409 },
     );
+    // Forced deletes are not modelled; a client newer than Docker is refused as Docker does (Podman checks no
+    // version range, and the folder holds one version's shapes).
+    expect(await call(server, 'DELETE', `${v}/images/${appName}?force=1`)).toMatchObject({ status: 501 });
+    expect(await call(server, 'GET', '/v1.99/info')).toEqual(
+      podman
+        ? { status: 501, body: { message: `fake engine: serves the shapes of API ${api} only, not 1.99` } }
+        : {
+            status: 400,
+            body: { message: `client version 1.99 is too new. Maximum supported API version is ${api}` },
+          },
+    );
+    let gone = [facts.idOf('web'), facts.idOf('old')];
+    if (podman) {
+      // No child conflict: by ID with its last name, base goes from the list though tool is built on it; the
+      // answer has no Deleted (the layers stay for tool), and tool shows no parent.
+      const base = facts.idOf('base');
+      expect(await del(base)).toMatchObject({ status: 500, body: { response: 500 } });
+      expect(await del('mirror.local:5000/base:3.20')).toEqual({
+        status: 200,
+        body: [{ Untagged: 'mirror.local:5000/base:3.20' }],
+      });
+      expect(await del(base)).toEqual({ status: 200, body: [{ Untagged: 'localhost/base:3.20' }] });
+      const after = (await call(server, 'GET', `${v}/images/json?all=1`)).body as Listed[];
+      expect(after.find((i) => i.Id === facts.idOf('tool'))).toMatchObject({ ParentId: '' });
+      gone = [...gone, base];
+    }
+    expect(server.imageIds().toSorted()).toEqual(facts.ids.filter((id) => !gone.includes(id)));
   });
 });

@@ -1,14 +1,14 @@
 /**
- * A fake Docker Engine of the test harness's own: an HTTP server on a unix socket (in a temp dir, removed on
- * stop) that answers the Engine API from one folder of recorded response shapes (test/fixtures/engine-api/<api>/
- * <store>, SOURCES.md there; default 1.52/containerd), keeps state (an untagged name, a deleted image or a removed
- * container is gone from later listings and inspects), and records every request in order so a test can assert
- * the calls a client made. It is not an engine: what it does beyond replaying a fixture follows the moby sources
- * as SOURCES.md names them, simplified; real-engine suites stay the authority.
+ * A fake Docker Engine (or Podman's Docker-compatible API) of the test harness's own: an HTTP server on a unix
+ * socket (in a temp dir, removed on stop) that answers the Engine API from one folder of recorded response shapes
+ * (test/fixtures/engine-api/<api>/<store>, SOURCES.md there; default 1.52/containerd), keeps state (an untagged
+ * name, a deleted image or a removed container is gone from later listings and inspects), and records every
+ * request in order so a test can assert the calls a client made. It is not an engine: what it does beyond
+ * replaying a fixture follows the moby (or Podman) sources as SOURCES.md names them, simplified; real-engine
+ * suites stay the authority.
  *
- * The image store is the folder's (/info DriverStatus): classic or containerd, each with its own delete
- * semantics (fake-image-store.ts). A Podman folder (version.json) is refused at start: its semantics are not
- * built here.
+ * The image store is the folder's: Podman's when version.json names Podman, else classic or containerd (/info
+ * DriverStatus), each with its own delete semantics (fake-image-store.ts).
  *
  * Served (with or without the /vX.Y prefix that dockerode adds after negotiation): GET|HEAD /_ping, GET /version,
  * /info, /images/json (manifests=1: images-manifests.json), /images/{name}/json, /images/{name}/history,
@@ -22,6 +22,16 @@
  * `<none>:<none>` placeholders, from 1.43 `[]`. /events replays the recorded lines as they are (with the legacy
  * status/id/from fields below 1.52, as recorded): what the server itself untags, deletes or removes adds no event.
  * /system/df drops deleted images and subtracts their own bytes; the references it lists stay as recorded.
+ * The list's `Containers` counts stay as recorded.
+ *
+ * Podman (pkg/api/handlers/compat at the tags SOURCES.md names): errors are `{cause, message, response}`; the list
+ * keeps `Names` and `Dangling` (no names and no child) with the names, and a child whose parent went shows no
+ * parent; DELETE /containers/{id} of a running (paused, stopping) container answers 500 "container state improper"
+ * (Docker: 409). Served as recorded, not with the state: events (status/id/from at every version, a container's
+ * removal is `remove`), /system/df (one entry per name, bare IDs; imgsweep does
+ * not ask Podman for it) and the history's IDs (Podman gives a layer the ID of the first image on it; its `Tags`
+ * drop the names no image has any more). Podman checks no version range on compat paths: no 400, another version
+ * answers 501. Unversioned calls get the folder's shapes (Podman would answer its newest API's).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -32,6 +42,8 @@ import { fileURLToPath } from 'node:url';
 import {
   HttpError,
   imageStore,
+  podmanError,
+  qualified,
   repositoryOf,
   running,
   truthy,
@@ -60,7 +72,7 @@ export interface FakeEngineServer {
   /** unix://… to give as --host. */
   host: string;
   socketPath: string;
-  /** The folder's image store (from /info DriverStatus) and API version (version.json). */
+  /** The folder's image store (Podman's, else from /info DriverStatus) and API version (version.json). */
   store: StoreKind;
   apiVersion: string;
   /** Every request, in the order it was handled (recorded when answered; see delayRequests). */
@@ -69,6 +81,11 @@ export interface FakeEngineServer {
   imageIds(): string[];
   /** A container appears (e.g. someone ran one after a plan was made). */
   addContainer(container: ContainerSummary): void;
+  /**
+   * Podman only: an image's names become `names`, as `podman pull repo@digest`, `podman tag` or `podman untag`
+   * would leave them (no Docker-API call can name an image by digest or take its last name and keep it).
+   */
+  setImageNames(id: string, names: string[]): void;
   /** Called after each request is answered and recorded (to change the state between two calls). */
   onAnswered(listener: (request: RecordedRequest) => void): void;
   /**
@@ -114,23 +131,27 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
   const byId = <T>(items: T[], key: (t: T) => unknown) => new Map(items.map((t) => [String(key(t)), t] as const));
 
   const version = read('version.json') as Json;
-  if (isPodman(version))
-    throw new Error(
-      `fake engine: ${dir} is a Podman engine (version.json), whose delete answers and conflicts differ from Docker's; only Docker's classic and containerd image stores are built (fake-image-store.ts)`,
-    );
   const apiVersion = String(version.ApiVersion);
   const minVersion = typeof version.MinAPIVersion === 'string' ? version.MinAPIVersion : null;
   const info = read('info.json') as Json;
-  const kind = storeOf(info);
+  const podman = isPodman(version);
+  const kind: StoreKind = podman ? 'podman' : storeOf(info);
   const listed = read('images.json') as Json[];
   const manifests = has('images-manifests.json') ? byId(read('images-manifests.json') as Json[], (i) => i.Id) : null;
   const inspects = byId(
     files.filter((f) => f.startsWith('image-inspect-')).map((f) => read(f) as Json),
     (i) => i.Id,
   );
-  const histories = byId(
-    files.filter((f) => f.startsWith('image-history-')).map((f) => read(f) as Json[]),
-    (h) => h[0]?.Id,
+  // Keyed by the image of the same name's inspect: Podman gives a layer the ID of the first image on it, so
+  // tool's top entry carries base's ID.
+  const histories = new Map(
+    files
+      .filter((f) => f.startsWith('image-history-'))
+      .map((f) => {
+        const h = read(f) as Json[];
+        const inspect = f.replace('image-history-', 'image-inspect-');
+        return [String(has(inspect) ? (read(inspect) as Json).Id : h[0]?.Id), h] as const;
+      }),
   );
   const deleteAnswers = byId(
     files
@@ -148,7 +169,11 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
     const inspect = inspects.get(id);
     images.set(id, {
       id,
-      parentId: typeof item.ParentId === 'string' && item.ParentId !== '' ? item.ParentId : null,
+      // Podman's list gives a bare parent ID.
+      parentId:
+        typeof item.ParentId === 'string' && item.ParentId !== ''
+          ? item.ParentId.replace(/^(?!sha256:)/, 'sha256:')
+          : null,
       tags,
       digests: refsIn((inspect ?? item).RepoDigests),
       list: item,
@@ -165,12 +190,11 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
   const events = readFileSync(join(dir, 'events.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '');
-  const store = imageStore(kind, images, containers, (name) =>
-    String((read(`delete-conflict-${name}.json`) as Json).message),
-  );
+  const store = imageStore(kind, images, containers, (name) => read(`delete-conflict-${name}.json`) as Json);
 
   /** The references as the list (inspect false) or an inspect shows them, in this API version's form. */
   function current(image: StoredImage, body: Json, inspect: boolean): Json {
+    if (podman) return podmanCurrent(image, body, inspect);
     const tags = image.tags;
     const digests = store.digestsOf(image, inspect);
     if (inspect || compareApi(apiVersion, PLACEHOLDERS_BEFORE) >= 0)
@@ -181,12 +205,36 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
     return { ...body, RepoTags: tags.length ? tags : null, RepoDigests: digests.length ? digests : null };
   }
 
+  /** Podman: `[]` for no names at any version; Names and Dangling (omitempty) follow; a parent that went is "". */
+  function podmanCurrent(image: StoredImage, body: Json, inspect: boolean): Json {
+    const { Names: _names, Dangling: _dangling, ...rest } = body;
+    const parent = image.parentId !== null && images.has(image.parentId) ? image.parentId.slice(7) : '';
+    const refs = { RepoTags: image.tags, RepoDigests: store.digestsOf(image, inspect) };
+    if (inspect) return { ...body, ...refs, Parent: parent };
+    const dangling = image.tags.length === 0 && ![...images.values()].some((i) => i.parentId === image.id);
+    return {
+      ...rest,
+      ...refs,
+      ParentId: parent,
+      ...(image.tags.length > 0 ? { Names: image.tags } : {}),
+      ...(dangling ? { Dangling: true } : {}),
+    };
+  }
+
+  /** Names any image still has (Podman's history lists every name of the images on a layer). */
+  const names = () => new Set([...images.values()].flatMap((i) => i.tags));
+
   /** History entries that name a present image carry its tags now (a child's history names its parent). */
   const history = (image: StoredImage) =>
-    image.history.map((h) => {
-      const named = images.get(String(h.Id));
-      return named ? { ...h, Tags: named.tags.length ? named.tags : null } : h;
-    });
+    podman
+      ? image.history.map((h) => {
+          const left = Array.isArray(h.Tags) ? h.Tags.filter((t) => names().has(String(t))) : [];
+          return { ...h, Tags: left.length ? left : null };
+        })
+      : image.history.map((h) => {
+          const named = images.get(String(h.Id));
+          return named ? { ...h, Tags: named.tags.length ? named.tags : null } : h;
+        });
 
   function containerInspect(c: ContainerSummary): Json {
     // No fixture has GET /containers/{id}/json: this is built from the container's listing (fields after
@@ -228,7 +276,14 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
 
   /** DELETE /containers/{id} without force: the engine's 409 for a running one, in its version's wording. */
   function removeContainer(c: ContainerSummary, query: Record<string, string>): void {
-    if (running(c) && !truthy(query.force)) {
+    // libpod checkReadyForRemoval, answered by utils.InternalServerError.
+    if (podman && ['running', 'paused', 'stopping'].includes(c.State) && !truthy(query.force))
+      throw podmanError(
+        500,
+        `cannot remove container ${c.Id} as it is ${c.State} - running or paused containers cannot be removed without force: container state improper`,
+        'container state improper',
+      );
+    if (!podman && running(c) && !truthy(query.force)) {
       // daemon/delete.go cleanupContainer: 20.10's wording, then 25.0's (container.Name has its slash).
       const message =
         compareApi(apiVersion, '1.44') < 0
@@ -240,6 +295,7 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
   }
 
   function diskUsage(verbose: boolean): Json {
+    if (podman) return read('system-df.json') as Json;
     const body = read(verbose && has('system-df-verbose.json') ? 'system-df-verbose.json' : 'system-df.json') as Json;
     const gone = listed.filter((i) => !images.has(String(i.Id)));
     // SharedSize is -1 in a list that did not compute it (API < 1.42): /system/df's own figure then.
@@ -286,9 +342,9 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
   /** api/server/middleware/version.go: outside [MinAPIVersion, ApiVersion] is a 400 (errdefs.InvalidParameter). */
   function checkVersion(asked: string | null): void {
     if (asked === null || asked === apiVersion) return;
-    if (compareApi(asked, apiVersion) > 0)
+    if (!podman && compareApi(asked, apiVersion) > 0)
       throw new HttpError(400, `client version ${asked} is too new. Maximum supported API version is ${apiVersion}`);
-    if (minVersion !== null && compareApi(asked, minVersion) < 0)
+    if (!podman && minVersion !== null && compareApi(asked, minVersion) < 0)
       throw new HttpError(
         400,
         `client version ${asked} is too old. Minimum supported API version is ${minVersion}, please upgrade your client to a newer version`,
@@ -300,8 +356,11 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
     const ok = (body: unknown) => ({ status: 200, body });
     const seg = (re: RegExp) => re.exec(path);
     const imageNamed = (encoded: string) => {
-      const image = store.resolve(decodeURIComponent(encoded));
-      if (!image) throw new HttpError(404, `No such image: ${decodeURIComponent(encoded)}`);
+      const name = decodeURIComponent(encoded);
+      const image = store.resolve(name);
+      // Podman: compat GetImage's wording (the history handler's differs a little).
+      if (!image && podman) throw podmanError(404, `failed to find image ${name}: ${qualified(name)}: No such image`);
+      if (!image) throw new HttpError(404, `No such image: ${name}`);
       return image;
     };
     let m: RegExpExecArray | null;
@@ -338,8 +397,16 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
     if (method === 'DELETE') {
       if ((m = seg(/^\/images\/(.+)$/))) return ok(store.deleteImage(decodeURIComponent(m[1]!), query));
       if ((m = seg(/^\/containers\/([^/]+)$/))) {
-        const c = findContainer(decodeURIComponent(m[1]!));
-        if (!c) throw new HttpError(404, `No such container: ${decodeURIComponent(m[1]!)}`);
+        const name = decodeURIComponent(m[1]!);
+        const c = findContainer(name);
+        // Podman: RemoveStorageContainer's answer for a name it does not know.
+        if (!c && podman)
+          throw podmanError(
+            404,
+            `no container with ID or name ${JSON.stringify(name)} found: no such container`,
+            'no such container',
+          );
+        if (!c) throw new HttpError(404, `No such container: ${name}`);
         removeContainer(c, query);
         return { status: 204, body: null };
       }
@@ -368,16 +435,17 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
       else payload = answer.body === null ? '' : `${JSON.stringify(answer.body)}\n`;
     } catch (error) {
       status = error instanceof HttpError ? error.status : 500;
-      payload = `${JSON.stringify({ message: error instanceof Error ? error.message : String(error) })}\n`;
+      const body = error instanceof HttpError ? error.body : undefined;
+      payload = `${JSON.stringify(body ?? { message: error instanceof Error ? error.message : String(error) })}\n`;
     }
     const record: RecordedRequest = { method, path, version: versioned ? versioned[1]! : null, query, status };
     requests.push(record);
     for (const listener of listeners) listener(record);
     res.writeHead(status, {
       'Api-Version': apiVersion,
-      'Docker-Experimental': 'false',
-      Ostype: 'linux',
-      Server: `Docker/${String(version.Version)} (linux)`,
+      ...(podman
+        ? { 'Libpod-Api-Version': String(version.Version), Server: `Libpod/${String(version.Version)} (linux)` }
+        : { 'Docker-Experimental': 'false', Ostype: 'linux', Server: `Docker/${String(version.Version)} (linux)` }),
       ...(status === 204 ? {} : { 'Content-Type': type }),
     });
     res.end(method === 'HEAD' || status === 204 ? undefined : payload);
@@ -414,6 +482,11 @@ export async function startFakeEngine(opts: { fixtures?: string } = {}): Promise
     requests,
     imageIds: () => [...images.keys()],
     addContainer: (c) => void containers.push({ ...c }),
+    setImageNames(id, names) {
+      const image = images.get(id);
+      if (!image) throw new Error(`fake engine: no image ${id}`);
+      store.setNames(image, names);
+    },
     onAnswered: (listener) => void listeners.push(listener),
     delayRequests: (ms) => void (delay = ms),
     async stop() {
