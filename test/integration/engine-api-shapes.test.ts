@@ -451,6 +451,22 @@ describe.each(FOLDERS)('API $api, $store store', ({ api, store, dir }) => {
       expect(at(`DELETE /images/${pulled}`)).toBeLessThan(at(byIdPath(web)));
       expect(server.imageIds().toSorted()).toEqual([app, base, tool].toSorted());
     });
+
+    it("Podman: an untag rule that selects a name pulled by digest untags it too (it does not go with its repository's tag there)", async () => {
+      const web = facts.idOf('web');
+      const pulled = `mirror.local:5000/web@${facts.listed.find((i) => i.Id === web)!.Digest!}`;
+      server.setImageNames(web, ['localhost/web:2', 'mirror.local:5000/web:2', pulled]);
+      writeFileSync(
+        policy,
+        'version: 1\nname: mirror\nrules:\n  - name: mirror\n    match: { repositories: ["mirror.local:5000/**"] }\n    action: untag\n',
+      );
+      // Untagging mirror.local:5000/web:2 takes only that name (libimage Untag): the digest name would stay.
+      const explained = await runJson<ExplainJson>(['explain', 'localhost/web:2', '-p', policy, '--json']);
+      expect(new Map(explained.references.map((r) => [r.ref, r.fate])).get(pulled)).toBe('untag');
+      await runJson<ReportJson>(['apply', '-p', policy, '--yes', '--json']);
+      const inventory = await runJson<InventoryJson>(['inventory', '--json']);
+      expect(inventory.images.find((i) => i.id === web)?.repoTags).toEqual(['localhost/web:2']);
+    });
   }
 
   it('the fake engine: conflicts and answers as recorded for this store and version', async () => {
