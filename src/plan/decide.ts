@@ -211,8 +211,7 @@ export function planDelete(d: ImageDecision, rule = d.deleteRule!): void {
   const finalTag = f.tags[0];
   // A digest listed as a name (Podman, after a pull by digest) is removed by name like a tag: Podman refuses
   // to delete by ID an image that holds more than one name. An image with no tag keeps it for the delete.
-  const namedDigest = (r: Reference) =>
-    r.kind === 'digest' && finalTag !== undefined && f.image.repoTags.includes(r.text);
+  const namedDigest = (r: Reference) => finalTag !== undefined && isNamedDigest(f, r);
   for (const r of f.refs) {
     const chosen =
       !namedDigest(r) &&
@@ -231,14 +230,21 @@ export function planDelete(d: ImageDecision, rule = d.deleteRule!): void {
   d.removeContainers = f.containers.filter((u) => u.removable);
 }
 
+/** A digest listed as a name of its own (Podman, after a pull by digest): it stays until removed by name. */
+function isNamedDigest(f: ImageFacts, r: Reference): boolean {
+  return r.kind === 'digest' && f.image.repoTags.includes(r.text);
+}
+
 function planKeep(d: ImageDecision, sel: ImageSelection): void {
   const f = d.facts;
   const taggedRepos = new Set(f.tags.map((t) => t.normalized));
   const untag: Reference[] = [];
+  // A repository's digests go with its last tag, except one that is a name of its own.
+  const dependentOf = (r: Reference) => r.kind === 'digest' && !isNamedDigest(f, r) && taggedRepos.has(r.normalized);
   for (const r of f.refs) {
     if (d.fates.has(r.text)) continue; // protected
     const rule = sel.byRef.get(r.text);
-    const dependent = r.kind === 'digest' && taggedRepos.has(r.normalized);
+    const dependent = dependentOf(r);
     if (rule && !dependent) untag.push(r);
     else if (!dependent) {
       const spared = sel.sparedRefs.get(r.text);
@@ -250,7 +256,7 @@ function planKeep(d: ImageDecision, sel: ImageSelection): void {
   }
   // Never remove the last reference: that would delete the image. A tag (or a digest of a repository
   // without tags) must survive; digests of a repository go with its last tag.
-  const survives = (r: Reference) => !untag.includes(r) && (r.kind === 'tag' || !taggedRepos.has(r.normalized));
+  const survives = (r: Reference) => !untag.includes(r) && !dependentOf(r);
   let lastKept: Reference | null = null;
   if (untag.length > 0 && !f.refs.some(survives)) {
     lastKept = untag.find((r) => r.kind === 'tag') ?? untag[0]!;

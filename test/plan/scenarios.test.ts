@@ -60,6 +60,16 @@ describe('references and images', () => {
     expect(p.actions[0]!.refs).toEqual(['app:1', d]);
   });
 
+  it('a digest that is a name of its own (Podman, pulled by digest) is untagged by name, not left to its tag', () => {
+    const d = `mirror.local:5000/web@sha256:${'e'.repeat(64)}`;
+    const rule = `rules:\n  - name: mirror\n    action: untag\n    match: { repositories: ["mirror.local:5000/**"] }\n`;
+    const podman = img('w', { tags: ['localhost/web:2', 'mirror.local:5000/web:2', d] });
+    expect(outcome(plan(rule, [podman]))).toMatchObject({ deleted: [], untagged: ['mirror.local:5000/web:2', d] });
+    // On Docker the same digest is no name: it goes with its repository's last tag.
+    const docker = img('w', { tags: ['localhost/web:2', 'mirror.local:5000/web:2'], digests: [d] });
+    expect(outcome(plan(rule, [docker]))).toMatchObject({ deleted: [], untagged: ['mirror.local:5000/web:2'] });
+  });
+
   it('a digest-only image is untagged: `untagged: true` selects it', () => {
     const p = plan(`rules:\n  - name: d\n    match: { untagged: true }\n`, [
       img('a', { digests: [`app@sha256:${'b'.repeat(64)}`] }),
