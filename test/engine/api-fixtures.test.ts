@@ -2,18 +2,13 @@
  * Recorded Engine API responses (test/fixtures/engine-api/<api>/<store>, sources in SOURCES.md there) run through the
  * mapping the way src/engine/docker.ts does. The same facts must come out of every API version and image store.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { compareApi, mapIdentity, negotiateApiVersion, OUR_API_VERSION } from '../../src/engine/identity.js';
 import { parseHistory, rootfsLayers, zipLayers } from '../../src/engine/layers.js';
 import { mapContainer, mapDiskUsage, mapImages, mapInspectRefs, parseEvents, unixToIso } from '../../src/engine/map.js';
 import { doneFromDeleteResponse, outcomeFromError } from '../../src/engine/outcome.js';
 import type { ImageRecord } from '../../src/inventory/types.js';
-import { foldUsage } from '../../src/usage/fold.js';
-
-const ROOT = fileURLToPath(new URL('../fixtures/engine-api/', import.meta.url));
+import { done, reader, usageAfterEvents } from '../support/api-fixtures.js';
 
 type Store = 'graph' | 'containerd';
 const FOLDERS: { api: string; store: Store; engine: string }[] = [
@@ -28,18 +23,6 @@ const FOLDERS: { api: string; store: Store; engine: string }[] = [
 ];
 
 const at = (api: string, version: string) => compareApi(api, version) >= 0;
-
-/** A delete answer that must be a success: its deleted IDs and untagged names. */
-function done(body: unknown): { deleted: string[]; untagged: string[] } {
-  const outcome = doneFromDeleteResponse(body);
-  return outcome.status === 'done' ? outcome : expect.fail(`not done: ${outcome.status}`);
-}
-
-function reader(api: string, store: Store) {
-  const dir = join(ROOT, api, store);
-  const text = (name: string) => readFileSync(join(dir, name), 'utf8');
-  return { text, json: (name: string): unknown => JSON.parse(text(name)) };
-}
 
 /** The tags each image carries, the same on every version and store (by the fixtures' image names). */
 const TAGS: Record<string, string[]> = {
@@ -231,20 +214,7 @@ describe.each(FOLDERS)('API $api, $store image store (Docker $engine)', ({ api, 
   });
 
   it('events feed image use: a removed container started from web:2 marks web:2 used at its last event', () => {
-    const containers = (json('containers.json') as unknown[]).map((c) => mapContainer(c, null));
-    const events = parseEvents(text('events.jsonl'));
-    // Seen before, last used a month before the events (a first sighting would count as used now).
-    const before = {
-      firstSeen: '2025-08-02T00:00:00.000Z',
-      lastUsed: '2025-11-01T00:00:00.000Z',
-      source: 'first seen',
-    };
-    const usage = foldUsage(
-      { [idOf('web')]: before },
-      { images, containers },
-      events,
-      Date.parse('2025-12-03T00:00:00Z'),
-    );
+    const usage = usageAfterEvents({ json, text }, images, idOf('web'));
     expect(usage[idOf('web')]).toMatchObject({ lastUsed: unixToIso(1764633603.75) });
     expect(usage[idOf('web')]!.source).toMatch(/^event die/);
     expect(usage[idOf('app')]!.lastUsed).toBe('2025-12-03T00:00:00.000Z');

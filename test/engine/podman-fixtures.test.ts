@@ -3,18 +3,13 @@
  * there) run through the mapping the way src/engine/docker.ts does on Podman. The same facts must come out as from
  * Docker, with Podman's names: fully qualified, and a repository digest for every named repository.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { compareApi, mapIdentity, negotiateApiVersion } from '../../src/engine/identity.js';
 import { parseHistory, rootfsLayers, zipLayers } from '../../src/engine/layers.js';
 import { mapContainer, mapDiskUsage, mapImages, mapInspectRefs, parseEvents, unixToIso } from '../../src/engine/map.js';
 import { doneFromDeleteResponse, outcomeFromError } from '../../src/engine/outcome.js';
 import type { ImageRecord } from '../../src/inventory/types.js';
-import { foldUsage } from '../../src/usage/fold.js';
-
-const ROOT = fileURLToPath(new URL('../fixtures/engine-api/', import.meta.url));
+import { done, reader, usageAfterEvents } from '../support/api-fixtures.js';
 
 // Podman 5.0 to 5.7 report API 1.41, 5.8 reports 1.44; the handlers shape some answers by the version asked.
 const FOLDERS = [
@@ -23,17 +18,6 @@ const FOLDERS = [
 ];
 
 const below = (api: string, version: string) => compareApi(api, version) < 0;
-
-function done(body: unknown): { deleted: string[]; untagged: string[] } {
-  const outcome = doneFromDeleteResponse(body);
-  return outcome.status === 'done' ? outcome : expect.fail(`not done: ${outcome.status}`);
-}
-
-function reader(api: string) {
-  const dir = join(ROOT, api, 'podman');
-  const text = (name: string) => readFileSync(join(dir, name), 'utf8');
-  return { text, json: (name: string): unknown => JSON.parse(text(name)) };
-}
 
 const NAMES = ['app', 'base', 'web', 'old', 'tool'];
 /** Podman names a local tag localhost/…, a Docker Hub image docker.io/library/…. */
@@ -72,7 +56,7 @@ interface RawImage {
 }
 
 describe.each(FOLDERS)('Podman $engine, API $api', ({ api, engine }) => {
-  const { json, text } = reader(api);
+  const { json, text } = reader(api, 'podman');
   const inspects = Object.fromEntries(NAMES.map((n) => [n, mapInspectRefs(json(`image-inspect-${n}.json`))]));
   const idOf = (name: string) => inspects[name]!.id;
   const rawImages = json('images.json') as RawImage[];
@@ -224,19 +208,7 @@ describe.each(FOLDERS)('Podman $engine, API $api', ({ api, engine }) => {
   });
 
   it('events feed image use: a removed container started from localhost/web:2 marks web used at its die', () => {
-    const containers = (json('containers.json') as unknown[]).map((c) => mapContainer(c, null));
-    const events = parseEvents(text('events.jsonl'));
-    const before = {
-      firstSeen: '2025-08-02T00:00:00.000Z',
-      lastUsed: '2025-11-01T00:00:00.000Z',
-      source: 'first seen',
-    };
-    const usage = foldUsage(
-      { [idOf('web')]: before },
-      { images, containers },
-      events,
-      Date.parse('2025-12-03T00:00:00Z'),
-    );
+    const usage = usageAfterEvents({ json, text }, images, idOf('web'));
     // cleanup and remove come later but are no use.
     expect(usage[idOf('web')]).toMatchObject({ lastUsed: unixToIso(1764633603.75) });
     expect(usage[idOf('web')]!.source).toMatch(/^event die/);
