@@ -45,10 +45,18 @@ export function formatInventoryText(inv: Inventory): string {
     ...(containers.length
       ? ['Containers:', textTable(['NAME', 'ID', 'STATE', 'IMAGE', 'STARTED FROM', 'LAST CHANGE'], containers), '']
       : []),
-    `${plural(inv.images.length, 'image')}, ${plural(inv.containers.length, 'container')}${inv.disk ? `; ${diskFigures(inv.disk)}` : inv.diskUnmeasured ? `; disk not measured: ${inv.diskUnmeasured}` : ''}`,
+    [plural(inv.images.length, 'image') + `, ${plural(inv.containers.length, 'container')}`, diskPart(inv)]
+      .filter((part) => part !== null)
+      .join('; '),
     ...(inv.buildCache !== undefined || inv.buildCacheUnavailable !== undefined ? [buildCacheLine(inv)] : []),
   ];
   return `${out.join('\n')}\n`;
+}
+
+/** The disk's figures, or why it was not measured; null when a snapshot says nothing of it. */
+function diskPart(inv: Inventory): string | null {
+  if (inv.disk) return diskFigures(inv.disk);
+  return inv.diskUnmeasured === undefined ? null : `disk not measured: ${inv.diskUnmeasured}`;
 }
 
 /** The build cache in one line: records and bytes, what is in use or shared, and what may be reclaimed. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EngineIdentity } from '../../src/inventory/types.js';
 import { measureDisk, readInventory } from '../../src/live/read.js';
+import { formatInventoryText } from '../../src/report/inventory-format.js';
 import { inventory } from '../support/builders.js';
 import { FakeEngine } from '../support/fake-engine.js';
 
@@ -40,6 +41,9 @@ describe('the filesystem maxUsage measures', () => {
     expect(inv.disk).toBeNull();
     expect(inv.diskUnmeasured).toBe(
       'the engine keeps its images in containerd, and does not say where containerd keeps its data',
+    );
+    expect(formatInventoryText(inv)).toContain(
+      '0 images, 0 containers; disk not measured: the engine keeps its images in containerd',
     );
   });
 
